@@ -1,0 +1,50 @@
+import { defineConfig } from "@playwright/test";
+
+const PORT = Number(process.env.E2E_PORT ?? 3100);
+const BASE = `http://127.0.0.1:${PORT}`;
+
+/**
+ * End-to-end against the real product: `npm start` (migrate → seed → serve) on a fresh SQLite
+ * file, driven by Debian's Chromium (never a downloaded browser).
+ */
+export default defineConfig({
+  testDir: "e2e",
+  outputDir: "test-results/e2e",
+  workers: 1,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL: BASE,
+    viewport: { width: 1366, height: 860 },
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: "rm -f test-results/e2e.db* && npm start",
+    url: `${BASE}/api/health`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    env: {
+      DATABASE_URL: "file:./test-results/e2e.db",
+      PORT: String(PORT),
+      HOST: "127.0.0.1",
+      BETTER_AUTH_URL: BASE,
+      BETTER_AUTH_TRUSTED_ORIGINS: `http://localhost:${PORT}`,
+      AUTH_SIGNIN_RATE_LIMIT: "200",
+      SCHEDULER: "off",
+    },
+  },
+});

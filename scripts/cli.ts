@@ -1,0 +1,122 @@
+/**
+ * Operator CLI: `npm run cli -- <command>`.
+ *   seed                                              create the demo tenants (no-op if present)
+ *   apikey create --tenant <slug> --scopes <list> --name <n>   prints the key once, alone on the last line
+ *   apikey list --tenant <slug>
+ *   ledger verify [--tenant <slug>]                   exit 0 when intact, else 1 naming the first bad entry
+ *   tick <job>                                        run one scheduler job now
+ */
+import { systemClock } from "../server/clock";
+import { getDb } from "../server/db";
+import { applyMigrations } from "../server/db/migrate";
+import { env } from "../server/env";
+import { isJobName, JOBS } from "../server/jobs/registry";
+import { findTenantBySlug, listTenants } from "../server/repos/tenants";
+import { ApiKeyScope } from "../server/schemas/common";
+import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
+import { verifyLedger } from "../server/services/ledger";
+import { seedDemo } from "../server/services/seed";
+
+class UsageError extends Error {}
+
+function flags(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (!a.startsWith("--")) throw new UsageError(`unexpected argument: ${a}`);
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`${a} needs a value`);
+    out[a.slice(2)] = v;
+    i++;
+  }
+  return out;
+}
+
+async function tenantOrFail(slug: string | undefined) {
+  if (!slug) throw new UsageError("--tenant <slug> is required");
+  const t = await findTenantBySlug(getDb(), slug);
+  if (!t) throw new UsageError(`no tenant with slug "${slug}"`);
+  return t;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, sub, ...rest] = argv;
+  const db = getDb();
+  await applyMigrations(env().DATABASE_URL);
+  switch (cmd) {
+    case "seed": {
+      const res = await seedDemo(db, { password: env().DEMO_PASSWORD, clock: systemClock });
+      console.log(res.created ? "Seeded demo data." : "Demo data already present; nothing to do.");
+      for (const t of res.tenants) {
+        console.log(`  tenant ${t.slug}: ${t.accounts} accounts`);
+        for (const u of t.users) console.log(`    ${u.role.padEnd(8)} ${u.email}`);
+      }
+      console.log(`  password for every demo user: ${env().DEMO_PASSWORD}`);
+      return 0;
+    }
+    case "apikey": {
+      const f = flags(rest);
+      const tenant = await tenantOrFail(f.tenant);
+      if (sub === "create") {
+        if (!f.name) throw new UsageError("--name <name> is required");
+        if (!f.scopes) throw new UsageError("--scopes <list> is required (comma-separated: admin,ingest,read,approve)");
+        const scopes = f.scopes.split(",").map((s) => s.trim());
+        for (const s of scopes) {
+          if (!ApiKeyScope.safeParse(s).success) throw new UsageError(`unknown scope "${s}" (admin, ingest, read, approve)`);
+        }
+        const { key, record } = await createApiKey(
+          db,
+          { tenantId: tenant.id, name: f.name, scopes: scopes as ApiKeyScope[], actor: { type: "SYSTEM", id: "cli" } },
+          systemClock,
+        );
+        console.log(`Created API key "${record.name}" (${record.id}) for tenant ${tenant.slug} with scopes ${record.scopes.join(",")}.`);
+        console.log("Store it now; it is not shown again:");
+        console.log(key);
+        return 0;
+      }
+      if (sub === "list") {
+        const viewer = { tenantId: tenant.id, actor: { type: "SYSTEM" as const, id: "cli" }, role: null, userId: null };
+        for (const k of await listTenantApiKeys(db, viewer)) {
+          console.log(`${k.id}  ${k.name}  apk_${k.prefix}_…  ${k.scopes.join(",")}  ${k.revokedAt ? "revoked" : "active"}`);
+        }
+        return 0;
+      }
+      throw new UsageError("apikey create|list");
+    }
+    case "ledger": {
+      if (sub !== "verify") throw new UsageError("ledger verify [--tenant <slug>]");
+      const f = flags(rest);
+      const tenants = f.tenant ? [await tenantOrFail(f.tenant)] : await listTenants(db);
+      let ok = true;
+      for (const t of tenants) {
+        const v = await verifyLedger(db, t.id);
+        if (v.ok) {
+          console.log(`tenant ${t.slug}: OK — ${v.entries} entries, head ${v.headHash.slice(0, 16)}…`);
+        } else {
+          ok = false;
+          console.error(`tenant ${t.slug}: BROKEN — ${v.problem} at entry #${v.at.seq}${v.at.id ? ` (id ${v.at.id})` : ""}: ${v.detail}`);
+        }
+      }
+      return ok ? 0 : 1;
+    }
+    case "tick": {
+      if (!sub || !isJobName(sub)) throw new UsageError(`tick <job>; jobs: ${Object.keys(JOBS).join(", ")}`);
+      const res = await JOBS[sub].run({ db, clock: systemClock });
+      console.log(JSON.stringify(res, null, 2));
+      return res.ok ? 0 : 1;
+    }
+    default:
+      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job>");
+  }
+}
+
+main(process.argv.slice(2))
+  .then(async (code) => {
+    await getDb().$disconnect();
+    process.exit(code);
+  })
+  .catch(async (err) => {
+    console.error(err instanceof UsageError ? `usage: ${err.message}` : `error: ${err instanceof Error ? err.message : String(err)}`);
+    await getDb().$disconnect();
+    process.exit(2);
+  });

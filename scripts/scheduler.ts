@@ -1,0 +1,38 @@
+/**
+ * `npm run scheduler`: the self-hosted twin of the cron routes. Each job runs on its cron
+ * expression (UTC) through the same tick function `/api/cron/<job>` and `cli tick <job>` call.
+ * Jobs are idempotent and safe to overlap with a cron route, so running both is harmless.
+ */
+import { Cron } from "croner";
+import { systemClock } from "../server/clock";
+import { getDb } from "../server/db";
+import { JOBS, type JobName } from "../server/jobs/registry";
+
+const db = getDb();
+const running = new Set<JobName>();
+
+async function tick(name: JobName) {
+  if (running.has(name)) return; // one run of a job per process at a time
+  running.add(name);
+  const started = Date.now();
+  try {
+    const res = await JOBS[name].run({ db, clock: systemClock });
+    console.log(`[scheduler] ${name} ${res.ok ? "ok" : "reported problems"} in ${Date.now() - started} ms`);
+  } catch (err) {
+    console.error(`[scheduler] ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    running.delete(name);
+  }
+}
+
+const crons = (Object.keys(JOBS) as JobName[]).map(
+  (name) => new Cron(JOBS[name].schedule, { timezone: "UTC", protect: true, name }, () => tick(name)),
+);
+console.log(`[scheduler] ${crons.length} job(s): ${crons.map((c) => `${c.name} (next ${c.nextRun()?.toISOString()})`).join(", ")}`);
+
+function stop() {
+  for (const c of crons) c.stop();
+  db.$disconnect().finally(() => process.exit(0));
+}
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

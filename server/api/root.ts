@@ -1,0 +1,15 @@
+import { accountsRouter } from "./routers/accounts";
+import { apiKeysRouter } from "./routers/apiKeys";
+import { ledgerRouter } from "./routers/ledger";
+import { meRouter } from "./routers/me";
+import { createCallerFactory, router } from "./trpc";
+
+export const appRouter = router({
+  me: meRouter,
+  accounts: accountsRouter,
+  ledger: ledgerRouter,
+  apiKeys: apiKeysRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

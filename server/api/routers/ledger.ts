@@ -1,0 +1,11 @@
+import { LedgerListInput } from "../../schemas/ledger";
+import { listLedgerEntries, verifyLedger } from "../../services/ledger";
+import { auditProcedure, router } from "../trpc";
+
+export const ledgerRouter = router({
+  list: auditProcedure.input(LedgerListInput).query(({ ctx, input }) => {
+    const { limit, cursor, ...filter } = input;
+    return listLedgerEntries(ctx.db, ctx.viewer, filter, { limit, cursor });
+  }),
+  verify: auditProcedure.mutation(({ ctx }) => verifyLedger(ctx.db, ctx.viewer.tenantId)),
+});

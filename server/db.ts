@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import path from "node:path";
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import Database from "better-sqlite3";
+import { PrismaClient as PgClient } from "./generated/postgres/client.ts";
+import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
+
+/**
+ * The two generated clients are tied to one provider each and their types do not unify. Queries
+ * are written in the subset both databases support, so the whole app uses the SQLite client's
+ * type and the PostgreSQL client is cast to it at this one switch.
+ */
+export type Db = InstanceType<typeof SqliteClient>;
+/** An interactive-transaction client; repos accept `Db | Tx`. */
+export type Tx = Omit<Db, "$connect" | "$disconnect" | "$on" | "$transaction" | "$extends">;
+export type DbOrTx = Db | Tx;
+
+export type Provider = "sqlite" | "postgresql";
+
+/**
+ * Deliberately not imported from server/db/migrate.ts (which has the same rule): that module reads
+ * the migrations folder, and pulling it into the Next.js bundle would trace the whole project.
+ */
+export function providerOf(url: string): Provider {
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return "postgresql";
+  if (url.startsWith("file:")) return "sqlite";
+  throw new Error("DATABASE_URL must start with file: (SQLite) or postgres:// / postgresql:// (PostgreSQL)");
+}
+
+/** `file:` URLs resolve against the working directory, as Prisma's own tools do. */
+function sqlitePath(url: string): string {
+  const raw = url.slice("file:".length).split("?")[0] ?? "";
+  return path.resolve(/*turbopackIgnore: true*/ raw);
+}
+
+export function createDb(url: string): Db {
+  if (providerOf(url) === "postgresql") {
+    // A modest pool: several app instances share one server (the multi-instance mode).
+    const adapter = new PrismaPg({ connectionString: url, max: 10 });
+    return new PgClient({ adapter }) as unknown as Db;
+  }
+  const file = sqlitePath(url);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  // WAL lets the scheduler and the web server read while the other writes; it is a property of
+  // the file, so setting it once here holds for every later connection.
+  const raw = new Database(file);
+  raw.pragma("journal_mode = WAL");
+  raw.close();
+  // `timeout` is SQLite's busy timeout: a writer waits for another process's write lock instead
+  // of failing at once with SQLITE_BUSY.
+  const adapter = new PrismaBetterSqlite3({ url: file, timeout: 15_000 });
+  return new SqliteClient({ adapter });
+}
+
+const globalForDb = globalThis as unknown as { __autopilotDb?: Db };
+
+/** The process-wide client for the app and scripts (tests create their own with createDb). */
+export function getDb(): Db {
+  if (!globalForDb.__autopilotDb) {
+    globalForDb.__autopilotDb = createDb(process.env.DATABASE_URL ?? "file:./data/autopilot.db");
+  }
+  return globalForDb.__autopilotDb;
+}

@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+/**
+ * Environment, validated once. Only the edges (db bootstrap, auth, route handlers, scripts) read
+ * it; services and the engine receive plain config values.
+ */
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  DATABASE_URL: z.string().min(1).default("file:./data/autopilot.db"),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  BETTER_AUTH_SECRET: z.string().min(16).optional(),
+  BETTER_AUTH_URL: z.string().url().optional(),
+  BETTER_AUTH_TRUSTED_ORIGINS: z.string().optional(),
+  /** Sign-in attempts allowed per IP per minute (better-auth's rate limiter, stored in the db). */
+  AUTH_SIGNIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  CRON_SECRET: z.string().min(16).optional(),
+  DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
+  APP_VERSION: z.string().default("0.1.0"),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+let cached: Env | undefined;
+
+export function env(): Env {
+  if (!cached) {
+    const parsed = EnvSchema.safeParse(process.env);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      throw new Error(`Invalid environment: ${issues}`);
+    }
+    cached = parsed.data;
+  }
+  return cached;
+}

@@ -1,0 +1,69 @@
+/** snake_case response shapes of REST v1 (SPEC §5.1). */
+type AccountRow = {
+  id: string;
+  externalId: string | null;
+  name: string;
+  domain: string | null;
+  industry: string | null;
+  lifecycle: string;
+  posture: string;
+  momentum: string;
+  arrCents: number;
+  heatScore: number;
+  heatTier: string;
+  createdAt: Date;
+  updatedAt: Date;
+  owner: { id: string; name: string; email: string } | null;
+};
+
+export function accountDto(a: AccountRow) {
+  return {
+    id: a.id,
+    external_id: a.externalId,
+    name: a.name,
+    domain: a.domain,
+    industry: a.industry,
+    owner: a.owner ? { id: a.owner.id, name: a.owner.name, email: a.owner.email } : null,
+    lifecycle: a.lifecycle,
+    posture: a.posture,
+    momentum: a.momentum,
+    arr_cents: a.arrCents,
+    heat: { score: a.heatScore, tier: a.heatTier },
+    created_at: a.createdAt.toISOString(),
+    updated_at: a.updatedAt.toISOString(),
+  };
+}
+
+export function contactDto(c: { id: string; name: string; email: string | null; title: string | null }) {
+  return { id: c.id, name: c.name, email: c.email, title: c.title };
+}
+
+export function opportunityDto(o: { id: string; name: string; stage: string; amountCents: number; closeDate: Date | null }) {
+  return { id: o.id, name: o.name, stage: o.stage, amount_cents: o.amountCents, close_date: o.closeDate?.toISOString() ?? null };
+}
+
+export function ledgerEntryDto(e: {
+  id: string;
+  seq: number;
+  type: string;
+  accountId: string | null;
+  correlationId: string;
+  actor: { type: string; id: string | null };
+  payload: unknown;
+  createdAt: Date;
+  prevHash: string;
+  hash: string;
+}) {
+  return {
+    id: e.id,
+    seq: e.seq,
+    type: e.type,
+    account_id: e.accountId,
+    correlation_id: e.correlationId,
+    actor: e.actor,
+    payload: e.payload,
+    created_at: e.createdAt.toISOString(),
+    prev_hash: e.prevHash,
+    hash: e.hash,
+  };
+}

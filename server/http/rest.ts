@@ -1,0 +1,94 @@
+import { type ZodType, z } from "zod";
+import { type Clock, systemClock } from "../clock";
+import { type Db, getDb } from "../db";
+import { AppError, HTTP_STATUS } from "../errors";
+import type { Viewer } from "../repos/scope";
+import type { ApiKeyScope } from "../schemas/common";
+import { type ApiPrincipal, authenticateApiKey } from "../services/apiKeys";
+
+/**
+ * The REST v1 edge: API-key auth, scope check, input parsing, error shape. Handlers get a viewer
+ * whose tenant is the key's tenant — request input never names a tenant.
+ */
+export interface RestContext<P> {
+  req: Request;
+  params: P;
+  db: Db;
+  clock: Clock;
+  principal: ApiPrincipal;
+  viewer: Viewer;
+}
+
+export interface RestDeps {
+  db: () => Db;
+  clock: Clock;
+}
+
+const defaultDeps: RestDeps = { db: getDb, clock: systemClock };
+
+export function errorResponse(status: number, code: string, message: string, field?: string) {
+  return Response.json({ error: { code, message, ...(field ? { field } : {}) } }, { status });
+}
+
+function toResponse(err: unknown): Response {
+  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.code, err.message, err.field);
+  if (err instanceof z.ZodError) {
+    const issue = err.issues[0];
+    const field = issue?.path.join(".") || "body";
+    return errorResponse(400, "BAD_REQUEST", `${field}: ${issue?.message ?? "invalid"}`, field);
+  }
+  // Unexpected: log the class and message only (never the request, which may carry secrets).
+  console.error("REST handler failed:", err instanceof Error ? `${err.name}: ${err.message}` : "unknown error");
+  return errorResponse(500, "INTERNAL", "Internal error");
+}
+
+export function restRoute<P = Record<string, never>>(
+  scopes: ApiKeyScope[],
+  handler: (ctx: RestContext<P>) => Promise<Response | unknown>,
+  deps: RestDeps = defaultDeps,
+) {
+  return async (req: Request, route?: { params?: Promise<P> }): Promise<Response> => {
+    try {
+      const db = deps.db();
+      const principal = await authenticateApiKey(db, req.headers.get("authorization"), deps.clock);
+      // The admin scope implies every other scope: an admin key can do anything in its tenant.
+      if (!scopes.some((s) => principal.scopes.includes(s)) && !principal.scopes.includes("admin")) {
+        throw new AppError("FORBIDDEN", `This API key lacks the ${scopes.join(" or ")} scope`);
+      }
+      const viewer: Viewer = { tenantId: principal.tenantId, actor: { type: "API_KEY", id: principal.keyId }, role: null, userId: null };
+      const params = ((await route?.params) ?? {}) as P;
+      const out = await handler({ req, params, db, clock: deps.clock, principal, viewer });
+      return out instanceof Response ? out : Response.json(out);
+    } catch (err) {
+      return toResponse(err);
+    }
+  };
+}
+
+/** Parse a JSON body: malformed JSON and schema violations are both 400 naming the field. */
+export async function jsonBody<T>(req: Request, schema: ZodType<T>): Promise<T> {
+  const text = await req.text();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "Request body is not valid JSON", "body");
+  }
+  return schema.parse(raw);
+}
+
+export function queryParams<T>(req: Request, schema: ZodType<T>): T {
+  const url = new URL(req.url);
+  return schema.parse(Object.fromEntries(url.searchParams.entries()));
+}
+
+/** Wraps handlers that need no API key (health) so they share the error shape. */
+export function publicRoute(handler: (req: Request) => Promise<Response>) {
+  return async (req: Request) => {
+    try {
+      return await handler(req);
+    } catch (err) {
+      return toResponse(err);
+    }
+  };
+}

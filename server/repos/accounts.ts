@@ -1,0 +1,66 @@
+import type { DbOrTx } from "../db";
+import { badRequest } from "../errors";
+import type { Page } from "../schemas/common";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { accountWhere, type Viewer } from "./scope";
+
+const ownerSelect = { select: { id: true, name: true, email: true } } as const;
+
+export interface AccountFilter {
+  q?: string;
+  lifecycle?: string;
+  posture?: string;
+  ownerId?: string;
+}
+
+/** Newest first by (createdAt, id): deterministic even when many rows share a timestamp. */
+export async function listAccounts(db: DbOrTx, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "string", i: "string" }) : undefined;
+  const cursorDate = c ? new Date(c.t) : undefined;
+  if (cursorDate && Number.isNaN(cursorDate.getTime())) throw badRequest("cursor", "cursor is not valid");
+  const rows = await db.account.findMany({
+    where: accountWhere(viewer, {
+      ...(filter.q ? { name: { contains: filter.q } } : {}),
+      ...(filter.lifecycle ? { lifecycle: filter.lifecycle } : {}),
+      ...(filter.posture ? { posture: filter.posture } : {}),
+      ...(filter.ownerId ? { ownerId: filter.ownerId } : {}),
+      ...(c && cursorDate ? { OR: [{ createdAt: { lt: cursorDate } }, { createdAt: cursorDate, id: { lt: c.i } }] } : {}),
+    }),
+    include: { owner: ownerSelect },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: page.limit + 1,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: rows.length > page.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null,
+  } satisfies Page<(typeof rows)[number]>;
+}
+
+export function findAccount(db: DbOrTx, viewer: Viewer, id: string) {
+  return db.account.findFirst({
+    where: accountWhere(viewer, { id }),
+    include: {
+      owner: ownerSelect,
+      contacts: { orderBy: [{ createdAt: "desc" }, { id: "desc" }] },
+      opportunities: { orderBy: [{ createdAt: "desc" }, { id: "desc" }] },
+    },
+  });
+}
+
+export interface AccountPatch {
+  name?: string;
+  domain?: string | null;
+  industry?: string | null;
+  lifecycle?: string;
+  posture?: string;
+  momentum?: string;
+  arrCents?: number;
+  ownerId?: string | null;
+  externalId?: string | null;
+}
+
+export function updateAccount(db: DbOrTx, viewer: Viewer, id: string, patch: AccountPatch, now: Date) {
+  return db.account.updateMany({ where: accountWhere(viewer, { id }), data: { ...patch, updatedAt: now } });
+}

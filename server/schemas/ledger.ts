@@ -1,0 +1,15 @@
+import { z } from "zod";
+import { LEDGER_ENTRY_TYPES } from "../engine/ledger";
+import { Cursor } from "./common";
+
+export const LedgerEntryType = z.enum(LEDGER_ENTRY_TYPES);
+
+export const LedgerListInput = z.object({
+  limit: z.number().int().min(1).max(200).default(50),
+  cursor: Cursor.optional(),
+  accountId: z.string().min(1).max(64).optional(),
+  type: LedgerEntryType.optional(),
+  correlationId: z.string().min(1).max(128).optional(),
+  from: z.date().optional(),
+  to: z.date().optional(),
+});

@@ -1,0 +1,77 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { badRequest, notFound } from "../errors";
+import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
+import { appendLedger, listLedger } from "../repos/ledger";
+import type { Viewer } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+
+export function listVisibleAccounts(db: Db, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
+  return listAccounts(db, viewer, filter, page);
+}
+
+export async function getVisibleAccount(db: Db, viewer: Viewer, id: string) {
+  const account = await findAccount(db, viewer, id);
+  // Another tenant's (or another seller's) account is indistinguishable from a missing one.
+  if (!account) throw notFound("Account");
+  return account;
+}
+
+const TRACKED: (keyof AccountPatch)[] = [
+  "name",
+  "domain",
+  "industry",
+  "lifecycle",
+  "posture",
+  "momentum",
+  "arrCents",
+  "ownerId",
+  "externalId",
+];
+
+/** CRM-side update (REST PUT). Records before/after of the fields that changed. */
+export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch: AccountPatch, clock: Clock) {
+  const now = clock.now();
+  return inTransaction(db, async (tx) => {
+    const before = await findAccount(tx, viewer, id);
+    if (!before) throw notFound("Account");
+    if (patch.ownerId) {
+      const member = await tx.membership.findUnique({ where: { tenantId_userId: { tenantId: viewer.tenantId, userId: patch.ownerId } } });
+      if (!member) throw badRequest("owner_id", "owner_id is not a member of this tenant");
+    }
+    const changed: Record<string, { before: unknown; after: unknown }> = {};
+    for (const k of TRACKED) {
+      if (patch[k] !== undefined && patch[k] !== before[k]) changed[k] = { before: before[k], after: patch[k] };
+    }
+    if (Object.keys(changed).length > 0) {
+      await updateAccount(tx, viewer, id, patch, now);
+      await appendLedger(
+        tx,
+        { tenantId: viewer.tenantId, accountId: id, type: "ACCOUNT_UPDATED", actor: viewer.actor, payload: { changed } },
+        now,
+      );
+    }
+    const after = await findAccount(tx, viewer, id);
+    if (!after) throw notFound("Account");
+    return after;
+  });
+}
+
+/** An account's ledger history, for anyone who may see the account (sellers: their own). */
+export async function accountActivity(db: Db, viewer: Viewer, id: string, page: { limit: number; cursor?: string }) {
+  await getVisibleAccount(db, viewer, id);
+  const res = await listLedger(db, viewer.tenantId, { accountId: id }, page);
+  return {
+    items: res.items.map((e) => ({
+      id: e.id,
+      seq: e.seq,
+      type: e.type,
+      actorType: e.actorType,
+      actorId: e.actorId,
+      payload: JSON.parse(e.payload) as Record<string, unknown>,
+      createdAt: e.createdAt,
+      correlationId: e.correlationId,
+    })),
+    nextCursor: res.nextCursor,
+  };
+}

@@ -1,0 +1,256 @@
+import { randomUUID } from "node:crypto";
+import { hashPassword } from "better-auth/crypto";
+import type { Clock } from "../clock";
+import type { Db, Tx } from "../db";
+import { appendLedger } from "../repos/ledger";
+import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
+import { inTransaction } from "../repos/tx";
+import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
+
+/**
+ * Demo data: tenants `demo` and `globex` with the users of SPEC §5 and accounts with a few weeks
+ * of history. Deterministic (seeded PRNG, injected clock) so screenshots and tests are stable.
+ */
+
+interface SeedUser {
+  email: string;
+  name: string;
+  role: Role;
+}
+
+interface SeedTenant {
+  slug: string;
+  name: string;
+  accounts: number;
+  users: SeedUser[];
+}
+
+export const DEMO_TENANTS: SeedTenant[] = [
+  {
+    slug: "demo",
+    name: "Demo Co",
+    accounts: 50,
+    users: [
+      { email: "admin@demo.test", name: "Avery Admin", role: "ADMIN" },
+      { email: "seller@demo.test", name: "Sam Seller", role: "SELLER" },
+      { email: "seller2@demo.test", name: "Riley Rep", role: "SELLER" },
+      { email: "auditor@demo.test", name: "Alex Auditor", role: "AUDITOR" },
+    ],
+  },
+  {
+    slug: "globex",
+    name: "Globex Corporation",
+    accounts: 12,
+    users: [
+      { email: "admin@globex.test", name: "Gale Globex", role: "ADMIN" },
+      { email: "seller@globex.test", name: "Gus Globex", role: "SELLER" },
+    ],
+  },
+];
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+  return { next, pick, int };
+}
+
+const PREFIXES = [
+  "Acme",
+  "Northwind",
+  "Initech",
+  "Umbrella",
+  "Hooli",
+  "Vandelay",
+  "Stark",
+  "Wayne",
+  "Cyberdyne",
+  "Soylent",
+  "Tyrell",
+  "Wonka",
+  "Gringotts",
+  "Oscorp",
+  "Aperture",
+  "Black Mesa",
+  "Monarch",
+  "Dunder",
+  "Pied Piper",
+  "Massive Dynamic",
+  "Nakatomi",
+  "Virtucon",
+  "Zorg",
+  "Prestige",
+  "Sirius",
+  "Blue Sun",
+  "Globo",
+  "Kwik",
+  "Los Pollos",
+  "Bluth",
+];
+const SUFFIXES = ["Logistics", "Health", "Analytics", "Foods", "Energy", "Robotics", "Labs", "Capital", "Retail", "Systems"];
+const INDUSTRIES = [
+  "Logistics",
+  "Healthcare",
+  "Software",
+  "Food & Beverage",
+  "Energy",
+  "Manufacturing",
+  "Biotech",
+  "Financial Services",
+  "Retail",
+  "Telecom",
+];
+const FIRST = ["Jordan", "Casey", "Morgan", "Taylor", "Jamie", "Quinn", "Rowan", "Drew", "Harper", "Emerson", "Parker", "Reese"];
+const LAST = ["Nguyen", "Okafor", "Schmidt", "Garcia", "Kowalski", "Haddad", "Tanaka", "Silva", "Murphy", "Ivanova", "Chen", "Dubois"];
+const TITLES = ["VP Sales", "Head of RevOps", "CFO", "IT Director", "Procurement Lead", "COO", "Customer Success Manager", "CTO"];
+
+const SIGNALS: { type: string; severity: string; evidence: (r: ReturnType<typeof prng>) => Record<string, unknown> }[] = [
+  { type: "USAGE_TREND_CHANGE", severity: "medium", evidence: (r) => ({ metric: "weekly_active_users", change_pct: r.int(-40, 35) }) },
+  {
+    type: "SUPPORT_RISK_EMERGING",
+    severity: "high",
+    evidence: (r) => ({ open_p1_tickets: r.int(1, 3), oldest_ticket_age_days: r.int(2, 20) }),
+  },
+  { type: "RENEWAL_WINDOW_ENTERED", severity: "medium", evidence: (r) => ({ days_to_renewal: r.pick([120, 90, 60]) }) },
+  {
+    type: "FIRST_ENGAGEMENT_OCCURRED",
+    severity: "low",
+    evidence: (r) => ({ channel: r.pick(["webinar", "inbound demo request", "event booth"]) }),
+  },
+  { type: "NO_ENGAGEMENT_PRESENT", severity: "low", evidence: (r) => ({ days_since_last_touch: r.int(30, 90) }) },
+  {
+    type: "STAKEHOLDER_GAP_DETECTED",
+    severity: "medium",
+    evidence: (r) => ({ missing_roles: [r.pick(["Economic buyer", "Champion", "Security reviewer"])] }),
+  },
+  { type: "DISCOVERY_PROGRESS_STALLED", severity: "medium", evidence: (r) => ({ days_in_stage: r.int(21, 60) }) },
+  { type: "ACCOUNT_ACTIVATION_DETECTED", severity: "low", evidence: (r) => ({ pricing_page_visits: r.int(3, 12) }) },
+];
+
+const DAY = 86_400_000;
+
+export interface SeedResult {
+  created: boolean;
+  tenants: { slug: string; accounts: number; users: SeedUser[] }[];
+}
+
+export async function seedDemo(db: Db, opts: { password: string; clock: Clock }): Promise<SeedResult> {
+  const summary = DEMO_TENANTS.map((t) => ({ slug: t.slug, accounts: t.accounts, users: t.users }));
+  if (await findTenantBySlug(db, "demo")) return { created: false, tenants: summary };
+  const passwordHash = await hashPassword(opts.password);
+  const now = opts.clock.now();
+  for (const [i, spec] of DEMO_TENANTS.entries()) {
+    await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, prng(1000 + i)));
+  }
+  return { created: true, tenants: summary };
+}
+
+async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: Date, r: ReturnType<typeof prng>) {
+  const tenant = await createTenant(tx, { slug: spec.slug, name: spec.name });
+  const userIds: Record<string, string> = {};
+  for (const u of spec.users) {
+    const user = await tx.user.create({ data: { email: u.email, name: u.name, emailVerified: true } });
+    await tx.authAccount.create({ data: { userId: user.id, accountId: user.id, providerId: "credential", password: passwordHash } });
+    await addMembership(tx, tenant.id, user.id, u.role);
+    userIds[u.email] = user.id;
+  }
+  const owners = spec.users.filter((u) => u.role !== "AUDITOR").map((u) => userIds[u.email] as string);
+  const sellers = spec.users.filter((u) => u.role === "SELLER").map((u) => userIds[u.email] as string);
+
+  // History is appended in time order so the hash chain's seq order is also chronological.
+  const events: { at: Date; accountId: string; type: string; severity: string; evidence: Record<string, unknown> }[] = [];
+  for (let n = 0; n < spec.accounts; n++) {
+    const name = `${PREFIXES[(n * 7 + spec.slug.length) % PREFIXES.length]} ${SUFFIXES[n % SUFFIXES.length]}`;
+    const createdAt = new Date(now.getTime() - (spec.accounts - n) * 1.7 * DAY);
+    const lifecycle = r.pick(LIFECYCLES);
+    const account = await tx.account.create({
+      data: {
+        tenantId: tenant.id,
+        externalId: `crm-${spec.slug}-${1000 + n}`,
+        name,
+        domain: `${name.toLowerCase().replace(/[^a-z]+/g, "")}.example`,
+        industry: r.pick(INDUSTRIES),
+        // Sellers own most accounts so their scoped views are full; admins own a few.
+        ownerId: r.next() < 0.85 ? r.pick(sellers.length ? sellers : owners) : r.pick(owners),
+        lifecycle,
+        posture: r.pick(POSTURES),
+        momentum: r.pick(MOMENTA),
+        arrCents: lifecycle === "CUSTOMER" ? r.int(12, 480) * 100_000 : 0,
+        heatScore: Math.round(r.next() * 100) / 100,
+        createdAt,
+        updatedAt: createdAt,
+      },
+    });
+    for (let c = 0; c < r.int(2, 4); c++) {
+      const first = r.pick(FIRST);
+      const last = r.pick(LAST);
+      await tx.contact.create({
+        data: {
+          tenantId: tenant.id,
+          accountId: account.id,
+          name: `${first} ${last}`,
+          email: `${first}.${last}@${account.domain}`.toLowerCase(),
+          title: r.pick(TITLES),
+          createdAt,
+        },
+      });
+    }
+    for (let o = 0; o < r.int(0, 2); o++) {
+      await tx.opportunity.create({
+        data: {
+          tenantId: tenant.id,
+          accountId: account.id,
+          name: `${name} — ${r.pick(["Expansion", "New business", "Renewal", "Pilot"])}`,
+          stage: r.pick(OPPORTUNITY_STAGES),
+          amountCents: r.int(10, 250) * 100_000,
+          closeDate: new Date(now.getTime() + r.int(10, 120) * DAY),
+          createdAt,
+          updatedAt: createdAt,
+        },
+      });
+    }
+    for (let s = 0; s < r.int(1, 4); s++) {
+      const sig = r.pick(SIGNALS);
+      events.push({
+        at: new Date(now.getTime() - r.int(1, 14 * 24) * 3_600_000),
+        accountId: account.id,
+        type: sig.type,
+        severity: sig.severity,
+        evidence: sig.evidence(r),
+      });
+    }
+  }
+  events.sort((a, b) => a.at.getTime() - b.at.getTime());
+  const seedActor = { type: "SYSTEM", id: "seed" } as const;
+  await appendLedger(
+    tx,
+    {
+      tenantId: tenant.id,
+      type: "CONFIG_CHANGED",
+      actor: seedActor,
+      payload: { change: "tenant_created", slug: spec.slug, name: spec.name },
+    },
+    new Date(now.getTime() - 15 * DAY),
+  );
+  for (const e of events) {
+    await appendLedger(
+      tx,
+      {
+        tenantId: tenant.id,
+        accountId: e.accountId,
+        correlationId: randomUUID(),
+        type: "SIGNAL_RECEIVED",
+        actor: { type: "SYSTEM", id: "demo-source" },
+        payload: { signal_type: e.type, severity: e.severity, evidence: e.evidence, source: "demo" },
+      },
+      e.at,
+    );
+  }
+}
