@@ -18,6 +18,7 @@ test("admin explores the ledger, filters it and verifies the chain", async ({ pa
     .click();
   await expect(page.getByText("Previous hash")).toBeVisible();
   await shot(page, "ledger");
+  await page.screenshot({ path: "test-results/screenshots/ledger-viewport.png" });
 });
 
 test("admin creates an API key, it works once shown, and revoking it locks it out", async ({ page, request }) => {

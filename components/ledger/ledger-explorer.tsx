@@ -150,7 +150,7 @@ export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }
                       <td className="px-2 py-1.5 text-xs">
                         {e.accountId ? (
                           <Link href={`/accounts/${e.accountId}`} className="text-brand-700 hover:underline">
-                            {e.accountId.slice(0, 10)}…
+                            {e.accountName ?? `${e.accountId.slice(0, 10)}…`}
                           </Link>
                         ) : (
                           "—"

@@ -2,7 +2,7 @@ import type { DbOrTx } from "../db";
 import { badRequest } from "../errors";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
-import { accountWhere, type Viewer } from "./scope";
+import { accountWhere, tenantWhere, type Viewer } from "./scope";
 
 const ownerSelect = { select: { id: true, name: true, email: true } } as const;
 
@@ -63,4 +63,12 @@ export interface AccountPatch {
 
 export function updateAccount(db: DbOrTx, viewer: Viewer, id: string, patch: AccountPatch, now: Date) {
   return db.account.updateMany({ where: accountWhere(viewer, { id }), data: { ...patch, updatedAt: now } });
+}
+
+/** id → name for a page of rows that reference accounts (one query, tenant-scoped). */
+export async function accountNames(db: DbOrTx, tenantId: string, ids: (string | null)[]) {
+  const wanted = [...new Set(ids.filter((x): x is string => !!x))];
+  if (wanted.length === 0) return new Map<string, string>();
+  const rows = await db.account.findMany({ where: tenantWhere(tenantId, { id: { in: wanted } }), select: { id: true, name: true } });
+  return new Map(rows.map((r) => [r.id, r.name]));
 }

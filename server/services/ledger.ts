@@ -1,5 +1,6 @@
 import type { Db } from "../db";
 import { type ChainVerdict, ChainVerifier } from "../engine/ledger";
+import { accountNames } from "../repos/accounts";
 import { type LedgerFilter, ledgerChain, ledgerHead, listLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 
@@ -8,6 +9,7 @@ export type LedgerEntryDto = {
   seq: number;
   type: string;
   accountId: string | null;
+  accountName: string | null;
   correlationId: string;
   actor: { type: string; id: string | null };
   payload: unknown;
@@ -18,6 +20,11 @@ export type LedgerEntryDto = {
 
 export async function listLedgerEntries(db: Db, viewer: Viewer, filter: LedgerFilter, page: { limit: number; cursor?: string }) {
   const res = await listLedger(db, viewer.tenantId, filter, page);
+  const names = await accountNames(
+    db,
+    viewer.tenantId,
+    res.items.map((e) => e.accountId),
+  );
   return {
     items: res.items.map(
       (e): LedgerEntryDto => ({
@@ -25,6 +32,7 @@ export async function listLedgerEntries(db: Db, viewer: Viewer, filter: LedgerFi
         seq: e.seq,
         type: e.type,
         accountId: e.accountId,
+        accountName: e.accountId ? (names.get(e.accountId) ?? null) : null,
         correlationId: e.correlationId,
         actor: { type: e.actorType, id: e.actorId },
         payload: JSON.parse(e.payload),

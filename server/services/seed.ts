@@ -9,7 +9,8 @@ import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "..
 
 /**
  * Demo data: tenants `demo` and `globex` with the users of SPEC §5 and accounts with a few weeks
- * of history. Deterministic (seeded PRNG, injected clock) so screenshots and tests are stable.
+ * of history. Values come from a seeded PRNG and the injected clock, so every fresh database
+ * looks the same (ids differ).
  */
 
 interface SeedUser {
@@ -167,9 +168,11 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
   // History is appended in time order so the hash chain's seq order is also chronological.
   const events: { at: Date; accountId: string; type: string; severity: string; evidence: Record<string, unknown> }[] = [];
   for (let n = 0; n < spec.accounts; n++) {
-    const name = `${PREFIXES[(n * 7 + spec.slug.length) % PREFIXES.length]} ${SUFFIXES[n % SUFFIXES.length]}`;
+    // (prefix, suffix) pairs are distinct for the first 300 accounts: same prefix ⇒ different suffix.
+    const name = `${PREFIXES[(n + spec.slug.length) % PREFIXES.length]} ${SUFFIXES[(n + Math.floor(n / PREFIXES.length)) % SUFFIXES.length]}`;
     const createdAt = new Date(now.getTime() - (spec.accounts - n) * 1.7 * DAY);
     const lifecycle = r.pick(LIFECYCLES);
+    const heatScore = Math.round(r.next() * 100) / 100;
     const account = await tx.account.create({
       data: {
         tenantId: tenant.id,
@@ -183,7 +186,8 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
         posture: r.pick(POSTURES),
         momentum: r.pick(MOMENTA),
         arrCents: lifecycle === "CUSTOMER" ? r.int(12, 480) * 100_000 : 0,
-        heatScore: Math.round(r.next() * 100) / 100,
+        heatScore,
+        heatTier: heatScore >= 0.7 ? "HOT" : heatScore >= 0.4 ? "WARM" : "COLD",
         createdAt,
         updatedAt: createdAt,
       },

@@ -1,0 +1,73 @@
+/**
+ * `npm run bench [-- <suite>...]`: performance targets as ratios against a baseline measured in
+ * the same run on the same database — never absolute timings, which depend on the machine.
+ * Runs on a throwaway SQLite file and, when one is reachable, a throwaway PostgreSQL database.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { type BenchRow, ledgerBench } from "../bench/ledger";
+import { createDb, type Db } from "../server/db";
+import { applyMigrations } from "../server/db/migrate";
+
+const SUITES: Record<string, (db: Db, label: string) => Promise<BenchRow[]>> = {
+  ledger: (db, label) => ledgerBench(db, label, Number(process.env.BENCH_N ?? 400)),
+};
+
+async function withSqlite<T>(fn: (db: Db) => Promise<T>) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "autopilot-bench-"));
+  const url = `file:${path.join(dir, "bench.db")}`;
+  await applyMigrations(url);
+  const db = createDb(url);
+  try {
+    return await fn(db);
+  } finally {
+    await db.$disconnect();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function withPostgres<T>(fn: (db: Db) => Promise<T>): Promise<T | null> {
+  const admin = process.env.TEST_PG_URL ?? process.env.PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+  const name = `bench_${randomBytes(4).toString("hex")}`;
+  const c = new pg.Client({ connectionString: admin });
+  try {
+    await c.connect();
+  } catch {
+    console.log(`(PostgreSQL not reachable at ${admin.replace(/\/\/[^@/]*@/, "//***@")}; skipping its rows)`);
+    return null;
+  }
+  await c.query(`CREATE DATABASE "${name}"`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  await applyMigrations(u.toString());
+  const db = createDb(u.toString());
+  try {
+    return await fn(db);
+  } finally {
+    await db.$disconnect();
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await c.end();
+  }
+}
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const names = requested.length ? requested : Object.keys(SUITES);
+for (const n of names) if (!SUITES[n]) throw new Error(`unknown suite "${n}"; suites: ${Object.keys(SUITES).join(", ")}`);
+
+const rows: BenchRow[] = [];
+for (const n of names) {
+  const suite = SUITES[n] as (db: Db, label: string) => Promise<BenchRow[]>;
+  rows.push(...(await withSqlite((db) => suite(db, "sqlite"))));
+  rows.push(...((await withPostgres((db) => suite(db, "postgres"))) ?? []));
+}
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+console.log("");
+console.log("| suite | db | case | ops/s | ratio to baseline | note |");
+console.log("|---|---|---|---:|---:|---|");
+for (const r of rows) {
+  console.log(`| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${r.note} |`);
+}
