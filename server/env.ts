@@ -14,6 +14,9 @@ const EnvSchema = z.object({
   /** Sign-in attempts allowed per IP per minute (better-auth's rate limiter, stored in the db). */
   AUTH_SIGNIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
   CRON_SECRET: z.string().min(16).optional(),
+  /** smtp://user:pass@host:port or smtps://…; unset → SEND_EMAIL executions fail with a clear reason */
+  SMTP_URL: z.string().optional(),
+  SMTP_FROM: z.string().default("Autopilot <autopilot@localhost>"),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

@@ -1,5 +1,6 @@
 import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
+import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
 import { createCallerFactory, router } from "./trpc";
@@ -9,6 +10,8 @@ export const appRouter = router({
   accounts: accountsRouter,
   ledger: ledgerRouter,
   apiKeys: apiKeysRouter,
+  work: workRouter,
+  autonomy: autonomyRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -69,5 +69,7 @@ function requireRole(...roles: Role[]) {
 }
 
 export const adminProcedure = requireRole("ADMIN");
+/** Deciding on intents: admins (any account) and sellers (their own accounts); auditors only read. */
+export const reviewerProcedure = requireRole("ADMIN", "SELLER");
 /** Read-only audit surfaces: admins and auditors. */
 export const auditProcedure = requireRole("ADMIN", "AUDITOR");

@@ -67,3 +67,43 @@ export function ledgerEntryDto(e: {
     hash: e.hash,
   };
 }
+
+export function gateViewDto(v: {
+  actionIntentId: string;
+  status: string;
+  decision: string | null;
+  reason: string | null;
+  explanation: string | null;
+  policyVersion: string | null;
+  policyClause: string | null;
+  executionId: string | null;
+}) {
+  return {
+    action_intent_id: v.actionIntentId,
+    decision: v.decision,
+    reason: v.reason,
+    explanation: v.explanation,
+    policy_version: v.policyVersion,
+    policy_clause: v.policyClause,
+    execution_id: v.executionId,
+    status: v.status,
+  };
+}
+
+/** Fields that carry a client's or connector's own JSON: returned exactly as stored. */
+const OPAQUE = new Set(["parameters", "executed_parameters", "target", "details", "diff", "evidence", "response", "policy_input"]);
+
+/** Recursively snake_case an object's keys (for service results shaped in camelCase). */
+export function snake(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snake);
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => {
+        const key = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+        return [key, OPAQUE.has(key) ? v : snake(v)];
+      }),
+    );
+  }
+  return value;
+}

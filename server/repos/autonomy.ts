@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import type { DbOrTx, Tx } from "../db";
+import { AppError } from "../errors";
+import { tenantWhere } from "./scope";
+
+/** Everything the gate reads for one (tenant, account) evaluation, in one round of queries. */
+export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: string) {
+  const [modes, allowlist, killSwitches, policy, budgets] = await Promise.all([
+    db.autonomyConfig.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
+    db.allowlistEntry.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
+    // GLOBAL switches are stored with tenantId "" and apply to every tenant.
+    db.killSwitch.findMany({ where: { tenantId: { in: [tenantId, ""] }, enabled: true } }),
+    db.tenantPolicy.findUnique({ where: { tenantId } }),
+    db.autonomyBudget.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
+  ]);
+  const budget = budgets.find((b) => b.accountKey === accountId) ?? budgets.find((b) => b.accountKey === "") ?? null;
+  return { modes, allowlist, killSwitches, policy, budget };
+}
+
+export function enabledKillSwitches(db: DbOrTx, tenantId: string) {
+  return db.killSwitch.findMany({ where: { tenantId: { in: [tenantId, ""] }, enabled: true }, orderBy: { updatedAt: "desc" } });
+}
+
+export function listKillSwitches(db: DbOrTx, tenantId: string) {
+  return db.killSwitch.findMany({ where: { tenantId: { in: [tenantId, ""] } }, orderBy: [{ scope: "asc" }, { key: "asc" }] });
+}
+
+export function listModes(db: DbOrTx, tenantId: string, accountKey?: string) {
+  return db.autonomyConfig.findMany({
+    where: tenantWhere(tenantId, accountKey === undefined ? {} : { accountKey }),
+    orderBy: [{ accountKey: "asc" }, { actionType: "asc" }],
+  });
+}
+
+export function listAllowlist(db: DbOrTx, tenantId: string, accountKey: string) {
+  return db.allowlistEntry.findMany({ where: tenantWhere(tenantId, { accountKey }), orderBy: { actionType: "asc" } });
+}
+
+export function findBudget(db: DbOrTx, tenantId: string, accountKey: string) {
+  return db.autonomyBudget.findUnique({ where: { tenantId_accountKey: { tenantId, accountKey } } });
+}
+
+/**
+ * Optimistic concurrency for configuration rows: the caller passes the `updatedAt` it last saw;
+ * a row changed since then is a CONFLICT, never a silent overwrite.
+ */
+export async function upsertMode(
+  tx: Tx,
+  key: { tenantId: string; accountKey: string; actionType: string },
+  mode: string,
+  ifMatch: Date | undefined,
+  actorId: string | null,
+  now: Date,
+) {
+  const existing = await tx.autonomyConfig.findUnique({ where: { tenantId_accountKey_actionType: key } });
+  if (!existing) {
+    if (ifMatch) throw new AppError("CONFLICT", "This setting was removed or never existed; reload and try again", "if_match");
+    const created = await tx.autonomyConfig.create({ data: { ...key, mode, updatedBy: actorId, updatedAt: now } });
+    return { before: null, after: created };
+  }
+  const res = await tx.autonomyConfig.updateMany({
+    where: { id: existing.id, ...(ifMatch ? { updatedAt: ifMatch } : {}) },
+    data: { mode, updatedBy: actorId, updatedAt: now },
+  });
+  if (res.count !== 1) throw new AppError("CONFLICT", "Someone changed this setting since you loaded it; reload and try again", "if_match");
+  return { before: existing, after: await tx.autonomyConfig.findUniqueOrThrow({ where: { id: existing.id } }) };
+}
+
+export async function deleteMode(tx: Tx, key: { tenantId: string; accountKey: string; actionType: string }) {
+  const existing = await tx.autonomyConfig.findUnique({ where: { tenantId_accountKey_actionType: key } });
+  if (existing) await tx.autonomyConfig.delete({ where: { id: existing.id } });
+  return existing;
+}
+
+export async function replaceAllowlist(tx: Tx, tenantId: string, accountKey: string, actionTypes: string[]) {
+  await tx.allowlistEntry.deleteMany({ where: tenantWhere(tenantId, { accountKey }) });
+  for (const actionType of actionTypes) await tx.allowlistEntry.create({ data: { tenantId, accountKey, actionType } });
+}
+
+export async function upsertBudget(
+  tx: Tx,
+  key: { tenantId: string; accountKey: string },
+  data: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean },
+  ifMatch: Date | undefined,
+  actorId: string | null,
+  now: Date,
+) {
+  const existing = await findBudget(tx, key.tenantId, key.accountKey);
+  if (!existing) {
+    if (ifMatch) throw new AppError("CONFLICT", "This budget was removed or never existed; reload and try again", "if_match");
+    return { before: null, after: await tx.autonomyBudget.create({ data: { ...key, ...data, updatedBy: actorId, updatedAt: now } }) };
+  }
+  const res = await tx.autonomyBudget.updateMany({
+    where: { id: existing.id, ...(ifMatch ? { updatedAt: ifMatch } : {}) },
+    data: { ...data, updatedBy: actorId, updatedAt: now },
+  });
+  if (res.count !== 1) throw new AppError("CONFLICT", "Someone changed this budget since you loaded it; reload and try again", "if_match");
+  return { before: existing, after: await tx.autonomyBudget.findUniqueOrThrow({ where: { id: existing.id } }) };
+}
+
+export async function setKillSwitch(
+  tx: Tx,
+  key: { tenantId: string; scope: string; key: string },
+  enabled: boolean,
+  reason: string,
+  actorId: string | null,
+  now: Date,
+) {
+  const before = await tx.killSwitch.findUnique({ where: { tenantId_scope_key: key } });
+  const after = await tx.killSwitch.upsert({
+    where: { tenantId_scope_key: key },
+    create: { ...key, enabled, reason, updatedBy: actorId, updatedAt: now },
+    update: { enabled, reason, updatedBy: actorId, updatedAt: now },
+  });
+  return { before, after };
+}
+
+export async function getOrCreateTenantPolicy(db: DbOrTx, tenantId: string, now: Date) {
+  const existing = await db.tenantPolicy.findUnique({ where: { tenantId } });
+  return existing ?? { tenantId, minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1, updatedBy: null, updatedAt: now };
+}
+
+// ───────────────────────────── budget counters ─────────────────────────────
+
+/**
+ * Make sure the day's counter row exists. `INSERT … ON CONFLICT DO NOTHING` is the same SQL on
+ * SQLite and PostgreSQL and, unlike catching a unique violation, does not abort a PostgreSQL
+ * transaction when another caller created the row first.
+ */
+async function ensureUsageRow(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {
+  await tx.$executeRaw`INSERT INTO "BudgetUsage" ("id", "tenantId", "accountId", "dateKey", "actionType", "consumed")
+    VALUES (${randomUUID()}, ${tenantId}, ${accountId}, ${dateKey}, ${actionType}, 0)
+    ON CONFLICT ("tenantId", "accountId", "dateKey", "actionType") DO NOTHING`;
+}
+
+/**
+ * Consume one unit if under the cap: a conditional UPDATE (`consumed < cap`), so concurrent
+ * callers can never overshoot — the database serialises the row, not our code.
+ */
+export async function tryConsume(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string, cap: number) {
+  if (cap <= 0) return false;
+  await ensureUsageRow(tx, tenantId, accountId, dateKey, actionType);
+  const res = await tx.budgetUsage.updateMany({
+    where: { tenantId, accountId, dateKey, actionType, consumed: { lt: cap } },
+    data: { consumed: { increment: 1 } },
+  });
+  return res.count === 1;
+}
+
+export async function refund(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {
+  await tx.budgetUsage.updateMany({ where: { tenantId, accountId, dateKey, actionType, consumed: { gt: 0 } }, data: { consumed: { decrement: 1 } } });
+}
+
+export async function usageFor(db: DbOrTx, tenantId: string, accountId: string, dateKeys: string[]) {
+  return db.budgetUsage.findMany({ where: tenantWhere(tenantId, { accountId, dateKey: { in: dateKeys } }) });
+}

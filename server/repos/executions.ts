@@ -1,0 +1,78 @@
+import type { DbOrTx, Tx } from "../db";
+import { tenantWhere } from "./scope";
+
+/**
+ * Create the execution row. The unique `nonReplayKey` (= intentId for non-replays) makes a
+ * second original execution of one intent impossible at the database level, whatever the race.
+ */
+export function insertExecution(
+  tx: Tx,
+  data: {
+    tenantId: string;
+    intentId: string;
+    approvalSource: "HUMAN" | "POLICY";
+    autoExecuted: boolean;
+    replayOf?: string | null;
+    replayReason?: string | null;
+    requestedBy?: string | null;
+  },
+  now: Date,
+) {
+  return tx.execution.create({
+    data: { ...data, nonReplayKey: data.replayOf ? null : data.intentId, status: "EXECUTING", startedAt: now },
+  });
+}
+
+/** Terminal states are immutable: only an EXECUTING row can be finished. */
+export async function finishExecution(tx: Tx, tenantId: string, id: string, data: { status: "SUCCEEDED" | "FAILED"; outcome?: string; error?: string }, now: Date) {
+  const res = await tx.execution.updateMany({ where: tenantWhere(tenantId, { id, status: "EXECUTING" }), data: { ...data, finishedAt: now } });
+  return res.count === 1;
+}
+
+export function findExecution(db: DbOrTx, tenantId: string, id: string) {
+  return db.execution.findFirst({ where: tenantWhere(tenantId, { id }) });
+}
+
+export function executionsForIntent(db: DbOrTx, tenantId: string, intentId: string) {
+  return db.execution.findMany({ where: tenantWhere(tenantId, { intentId }), orderBy: { startedAt: "desc" } });
+}
+
+export function insertToolCall(
+  tx: Tx,
+  data: { tenantId: string; executionId: string; connector: string; operation: string; idempotencyKey: string; request: string },
+  now: Date,
+) {
+  return tx.toolCall.create({ data: { ...data, status: "STARTED", startedAt: now } });
+}
+
+export function finishToolCall(tx: Tx, id: string, data: { status: "SUCCEEDED" | "FAILED"; response?: string; error?: string }, now: Date) {
+  return tx.toolCall.update({ where: { id }, data: { ...data, finishedAt: now } });
+}
+
+export function toolCallsFor(db: DbOrTx, tenantId: string, executionId: string) {
+  return db.toolCall.findMany({ where: tenantWhere(tenantId, { executionId }), orderBy: { startedAt: "asc" } });
+}
+
+export function insertArtifact(
+  tx: Tx,
+  data: { tenantId: string; accountId: string; executionId: string; kind: string; title: string; body: string },
+  now: Date,
+) {
+  return tx.internalArtifact.create({ data: { ...data, createdAt: now } });
+}
+
+export function artifactsForAccount(db: DbOrTx, tenantId: string, accountId: string, limit = 50) {
+  return db.internalArtifact.findMany({ where: tenantWhere(tenantId, { accountId }), orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit });
+}
+
+export function insertOutcome(tx: Tx, data: { tenantId: string; intentId: string; executionId: string | null; label: string; details: string }, now: Date) {
+  return tx.outcome.create({ data: { ...data, createdAt: now } });
+}
+
+export function outcomesFor(db: DbOrTx, tenantId: string, intentId: string) {
+  return db.outcome.findMany({ where: tenantWhere(tenantId, { intentId }), orderBy: { createdAt: "asc" } });
+}
+
+export function connectorConfig(db: DbOrTx, tenantId: string, kind: string) {
+  return db.connectorConfig.findUnique({ where: { tenantId_kind: { tenantId, kind } } });
+}

@@ -1,0 +1,109 @@
+import type { DbOrTx, Tx } from "../db";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { tenantWhere } from "./scope";
+
+export interface NewIntent {
+  tenantId: string;
+  accountId: string;
+  correlationId: string;
+  actionType: string;
+  target: string;
+  parameters: string;
+  why: string;
+  confidence: number;
+  riskLevel: string;
+  blockingUnknowns: string;
+  rankScore: number;
+  source: string;
+  idempotencyKey: string | null;
+  createdBy: string | null;
+  version?: number;
+  parentId?: string | null;
+  status?: string;
+}
+
+export function insertIntent(tx: Tx, data: NewIntent, now: Date) {
+  return tx.actionIntent.create({ data: { ...data, status: data.status ?? "PROPOSED", createdAt: now, updatedAt: now } });
+}
+
+export function findIntent(db: DbOrTx, tenantId: string, id: string) {
+  return db.actionIntent.findFirst({ where: tenantWhere(tenantId, { id }) });
+}
+
+export function findIntentByKey(db: DbOrTx, tenantId: string, idempotencyKey: string) {
+  return db.actionIntent.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } });
+}
+
+/**
+ * The per-intent reservation: only the caller whose conditional update moves the intent out of
+ * `from` wins. Everything with side effects (budget, execution) happens only for the winner.
+ */
+export async function transitionIntent(
+  tx: Tx,
+  tenantId: string,
+  id: string,
+  from: string | string[],
+  data: {
+    status: string;
+    decision?: string;
+    reason?: string;
+    explanation?: string;
+    policyVersion?: string;
+    policyClause?: string;
+    decidedAt?: Date;
+  },
+  now: Date,
+) {
+  const res = await tx.actionIntent.updateMany({
+    where: tenantWhere(tenantId, { id, status: Array.isArray(from) ? { in: from } : from }),
+    data: { ...data, updatedAt: now },
+  });
+  return res.count === 1;
+}
+
+export function insertPolicyEvaluation(
+  tx: Tx,
+  data: { tenantId: string; intentId: string; decision: string; reason: string; explanation: string; policyVersion: string; clauses: string; input: string },
+  now: Date,
+) {
+  return tx.policyEvaluation.create({ data: { ...data, createdAt: now } });
+}
+
+export function insertReview(
+  tx: Tx,
+  data: { tenantId: string; intentId: string; newIntentId: string | null; decision: string; reason: string | null; diff: string | null; actorType: string; actorId: string | null },
+  now: Date,
+) {
+  return tx.intentReview.create({ data: { ...data, createdAt: now } });
+}
+
+export interface IntentListFilter {
+  statuses?: string[];
+  accountIds?: string[];
+  ownerId?: string;
+}
+
+/** Newest first by (createdAt, id). Seller scoping is by account ownership, resolved by the caller. */
+export async function listIntents(db: DbOrTx, tenantId: string, f: IntentListFilter, page: { limit: number; cursor?: string }) {
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "string", i: "string" }) : undefined;
+  const rows = await db.actionIntent.findMany({
+    where: tenantWhere(tenantId, {
+      ...(f.statuses ? { status: { in: f.statuses } } : {}),
+      ...(f.accountIds ? { accountId: { in: f.accountIds } } : {}),
+      ...(c ? { OR: [{ createdAt: { lt: new Date(c.t) } }, { createdAt: new Date(c.t), id: { lt: c.i } }] } : {}),
+    }),
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: page.limit + 1,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null };
+}
+
+export function evaluationsFor(db: DbOrTx, tenantId: string, intentId: string) {
+  return db.policyEvaluation.findMany({ where: tenantWhere(tenantId, { intentId }), orderBy: { createdAt: "asc" } });
+}
+
+export function reviewsFor(db: DbOrTx, tenantId: string, intentId: string) {
+  return db.intentReview.findMany({ where: tenantWhere(tenantId, { intentId }), orderBy: { createdAt: "asc" } });
+}

@@ -1,0 +1,223 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { actionSpec, isActionType } from "../engine/actions";
+import type { AutonomyMode, KillSwitchScope } from "../engine/autonomy";
+import { type BudgetSettings, NO_BUDGET, effectiveDailyCap, previousDays, remaining, utcDateKey } from "../engine/budget";
+import { canonicalJson } from "../engine/canonical";
+import { AppError, badRequest } from "../errors";
+import {
+  deleteMode,
+  findBudget,
+  listAllowlist,
+  listKillSwitches,
+  listModes,
+  replaceAllowlist,
+  setKillSwitch,
+  upsertBudget,
+  upsertMode,
+  usageFor,
+} from "../repos/autonomy";
+import { appendLedger } from "../repos/ledger";
+import { type Viewer, tenantWhere } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+
+/**
+ * Autonomy configuration: modes, allowlist, budgets, kill switches. Every change is ledgered with
+ * actor and before/after in the transaction that makes it, and applies to the next evaluation.
+ */
+
+async function requireAccount(db: Db, viewer: Viewer, accountId: string | undefined) {
+  if (!accountId) return "";
+  const a = await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: accountId }), select: { id: true } });
+  if (!a) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  return a.id;
+}
+
+function requireKnownType(actionType: string | undefined, field = "action_type") {
+  if (actionType === undefined) return "";
+  if (!isActionType(actionType)) throw badRequest(field, `Unknown action type "${actionType}"`);
+  return actionType;
+}
+
+export async function getModes(db: Db, viewer: Viewer, accountId?: string) {
+  const accountKey = accountId === undefined ? undefined : await requireAccount(db, viewer, accountId);
+  return listModes(db, viewer.tenantId, accountKey);
+}
+
+export async function putMode(
+  db: Db,
+  viewer: Viewer,
+  input: { accountId?: string; actionType?: string; mode: AutonomyMode | null; ifMatch?: Date },
+  clock: Clock,
+) {
+  const accountKey = await requireAccount(db, viewer, input.accountId);
+  const actionType = requireKnownType(input.actionType);
+  return inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const key = { tenantId: viewer.tenantId, accountKey, actionType };
+    // mode null clears an override so the next level of precedence applies again.
+    const change = input.mode === null ? { before: await deleteMode(tx, key), after: null } : await upsertMode(tx, key, input.mode, input.ifMatch, viewer.actor.id, now);
+    await appendLedger(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        accountId: accountKey || null,
+        type: "CONFIG_CHANGED",
+        actor: viewer.actor,
+        payload: {
+          change: "autonomy_mode",
+          account_id: accountKey || null,
+          action_type: actionType || null,
+          before: change.before?.mode ?? null,
+          after: change.after?.mode ?? null,
+        },
+      },
+      now,
+    );
+    return change.after;
+  });
+}
+
+export async function getAllowlist(db: Db, viewer: Viewer, accountId?: string) {
+  const accountKey = await requireAccount(db, viewer, accountId);
+  return (await listAllowlist(db, viewer.tenantId, accountKey)).map((r) => r.actionType);
+}
+
+export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: string; actionTypes: string[] }, clock: Clock) {
+  const accountKey = await requireAccount(db, viewer, input.accountId);
+  const types = [...new Set(input.actionTypes)].sort();
+  for (const [i, t] of types.entries()) {
+    const spec = actionSpec(t);
+    if (!spec) throw badRequest(`action_types.${i}`, `Unknown action type "${t}"`);
+    // The allowlist can never widen the registry: external-contact, CRM-write and commercial
+    // types are refused here with the reason, rather than accepted and silently ignored.
+    if (!spec.mayAutoExecute) throw new AppError("UNPROCESSABLE", `${t} can never auto-execute (${spec.externalContact ? "contacts customers" : `${spec.risk.toLowerCase()} risk`})`, `action_types.${i}`);
+  }
+  return inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
+    await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
+    await appendLedger(
+      tx,
+      { tenantId: viewer.tenantId, accountId: accountKey || null, type: "CONFIG_CHANGED", actor: viewer.actor, payload: { change: "allowlist", account_id: accountKey || null, before, after: types } },
+      now,
+    );
+    return types;
+  });
+}
+
+export interface BudgetView {
+  accountId: string | null;
+  maxAutonomousPerDay: number;
+  maxPerActionType: Record<string, number>;
+  decayIfUnused: boolean;
+  effectiveCapToday: number;
+  consumedToday: number;
+  remainingToday: number;
+  dateKey: string;
+  configured: boolean;
+  updatedAt: Date | null;
+}
+
+export async function getBudget(db: Db, viewer: Viewer, accountId: string | undefined, clock: Clock): Promise<BudgetView> {
+  const accountKey = await requireAccount(db, viewer, accountId);
+  const now = clock.now();
+  const own = await findBudget(db, viewer.tenantId, accountKey);
+  const row = own ?? (accountKey ? await findBudget(db, viewer.tenantId, "") : null);
+  const settings: BudgetSettings = row ? { maxPerDay: row.maxPerDay, perTypeCaps: JSON.parse(row.perTypeCaps), decayIfUnused: row.decayIfUnused } : NO_BUDGET;
+  const dateKey = utcDateKey(now);
+  let consumed = 0;
+  let cap = settings.maxPerDay;
+  if (accountKey) {
+    const usage = await usageFor(db, viewer.tenantId, accountKey, [dateKey, ...previousDays(now, 7)]);
+    consumed = usage.find((u) => u.dateKey === dateKey && u.actionType === "")?.consumed ?? 0;
+    const prev = usage.filter((u) => u.dateKey !== dateKey && u.actionType === "").reduce((s, u) => s + u.consumed, 0);
+    cap = effectiveDailyCap(settings, prev);
+  }
+  return {
+    accountId: accountKey || null,
+    maxAutonomousPerDay: settings.maxPerDay,
+    maxPerActionType: settings.perTypeCaps,
+    decayIfUnused: settings.decayIfUnused,
+    effectiveCapToday: cap,
+    consumedToday: consumed,
+    remainingToday: remaining(cap, consumed),
+    dateKey,
+    configured: !!own,
+    updatedAt: own?.updatedAt ?? null,
+  };
+}
+
+export async function putBudget(
+  db: Db,
+  viewer: Viewer,
+  input: { accountId?: string; maxPerDay: number; perTypeCaps?: Record<string, number>; decayIfUnused?: boolean; ifMatch?: Date },
+  clock: Clock,
+) {
+  const accountKey = await requireAccount(db, viewer, input.accountId);
+  for (const t of Object.keys(input.perTypeCaps ?? {})) requireKnownType(t, `max_per_action_type.${t}`);
+  await inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const data = { maxPerDay: input.maxPerDay, perTypeCaps: canonicalJson(input.perTypeCaps ?? {}), decayIfUnused: input.decayIfUnused ?? false };
+    const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, input.ifMatch, viewer.actor.id, now);
+    const view = (b: typeof change.before) => (b ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: JSON.parse(b.perTypeCaps), decay_if_unused: b.decayIfUnused } : null);
+    await appendLedger(
+      tx,
+      { tenantId: viewer.tenantId, accountId: accountKey || null, type: "CONFIG_CHANGED", actor: viewer.actor, payload: { change: "autonomy_budget", account_id: accountKey || null, before: view(change.before), after: view(change.after) } },
+      now,
+    );
+  });
+  return getBudget(db, viewer, input.accountId, clock);
+}
+
+export async function getKillSwitches(db: Db, viewer: Viewer) {
+  return (await listKillSwitches(db, viewer.tenantId)).map((k) => ({
+    scope: k.scope as KillSwitchScope,
+    key: k.key || null,
+    enabled: k.enabled,
+    reason: k.reason,
+    updatedAt: k.updatedAt,
+    updatedBy: k.updatedBy,
+  }));
+}
+
+/**
+ * Toggle a kill switch. GLOBAL stops every tenant, so a tenant's admin cannot flip it — only an
+ * operator (`npm run cli -- killswitch`), which passes `operator: true`.
+ */
+export async function putKillSwitch(
+  db: Db,
+  viewer: Viewer,
+  input: { scope: KillSwitchScope; key?: string; enabled: boolean; reason: string },
+  clock: Clock,
+  opts: { operator?: boolean } = {},
+) {
+  if (input.scope === "GLOBAL" && !opts.operator) throw new AppError("FORBIDDEN", "The GLOBAL kill switch is operator-only (npm run cli -- killswitch)", "scope");
+  let key = "";
+  if (input.scope === "ACTION_TYPE") key = requireKnownType(input.key, "key") || "";
+  if (input.scope === "CONNECTOR") {
+    if (!input.key || !["internal", "webhook", "email"].includes(input.key)) throw badRequest("key", "CONNECTOR scope needs key internal, webhook or email");
+    key = input.key;
+  }
+  if ((input.scope === "ACTION_TYPE" || input.scope === "CONNECTOR") && !key) throw badRequest("key", `${input.scope} scope needs a key`);
+  const tenantId = input.scope === "GLOBAL" ? "" : viewer.tenantId;
+  return inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const change = await setKillSwitch(tx, { tenantId, scope: input.scope, key }, input.enabled, input.reason, viewer.actor.id, now);
+    // A GLOBAL switch changes every tenant's autonomy, so every tenant's ledger records it.
+    const tenantIds = input.scope === "GLOBAL" ? (await tx.tenant.findMany({ select: { id: true } })).map((t) => t.id) : [viewer.tenantId];
+    for (const id of tenantIds) {
+      await appendLedger(
+        tx,
+        {
+          tenantId: id,
+          type: "KILL_SWITCH_CHANGED",
+          actor: viewer.actor,
+          payload: { scope: input.scope, key: key || null, before: change.before?.enabled ?? false, after: input.enabled, reason: input.reason },
+        },
+        now,
+      );
+    }
+    return { scope: input.scope, key: key || null, enabled: change.after.enabled, reason: change.after.reason, updatedAt: change.after.updatedAt };
+  });
+}

@@ -1,0 +1,183 @@
+import { actionSpec } from "../engine/actions";
+import { activeKillSwitch } from "../engine/autonomy";
+import { utcDateKey } from "../engine/budget";
+import { canonicalJson } from "../engine/canonical";
+import type { Actor } from "../engine/ledger";
+import { sendEmail, type SmtpConfig } from "../connectors/email";
+import { renderInternalArtifact } from "../connectors/internal";
+import type { ConnectorCall, ConnectorResult } from "../connectors/types";
+import { deliverWebhook } from "../connectors/webhook";
+import { enabledKillSwitches, refund } from "../repos/autonomy";
+import { connectorConfig, finishExecution, finishToolCall, insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../repos/executions";
+import { findIntent, transitionIntent } from "../repos/intents";
+import { appendLedger } from "../repos/ledger";
+import { inTransaction } from "../repos/tx";
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+
+/** Outbound configuration that comes from the environment (the edge builds it; services never read env). */
+export interface ConnectorDeps {
+  smtp: SmtpConfig | null;
+  fetch?: typeof fetch;
+}
+
+interface ExecDeps {
+  db: Db;
+  clock: Clock;
+  connectors: ConnectorDeps;
+}
+
+/**
+ * Carry out an approved intent. Start (reservation → execution row) and finish (tool result →
+ * outcome) are two transactions around the connector call, which must not hold a database
+ * transaction open while it waits on the network.
+ */
+export async function runExecution(
+  deps: ExecDeps,
+  tenantId: string,
+  intentId: string,
+  opts: { approvalSource: "HUMAN" | "POLICY"; actor: Actor },
+): Promise<{ executionId: string | null; status: string }> {
+  const { db, clock } = deps;
+  const started = await inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const intent = await findIntent(tx, tenantId, intentId);
+    if (!intent) return null;
+    const from = opts.approvalSource === "POLICY" ? "AUTO_APPROVED" : "APPROVED";
+    if (opts.approvalSource === "POLICY") {
+      // "No autonomous execution starts after the switch is on": re-read the switches here.
+      const kill = activeKillSwitch(await enabledKillSwitches(tx, tenantId), intent.actionType, actionSpec(intent.actionType)?.connector);
+      if (kill) {
+        const explanation = `A ${kill.scope.toLowerCase().replace("_", " ")} kill switch went on before autopilot started, so a person must approve.`;
+        const moved = await transitionIntent(
+          tx,
+          tenantId,
+          intentId,
+          "AUTO_APPROVED",
+          { status: "PENDING_APPROVAL", decision: "REQUIRE_APPROVAL", reason: "KILL_SWITCH_ACTIVE", explanation, policyClause: "G2.kill-switch-at-start" },
+          now,
+        );
+        if (moved) {
+          // The budget unit was never used: give it back so the switch costs the seller nothing.
+          await refund(tx, tenantId, intent.accountId, utcDateKey(intent.decidedAt ?? now), "");
+          await appendLedger(
+            tx,
+            {
+              tenantId,
+              accountId: intent.accountId,
+              correlationId: intent.correlationId,
+              type: "APPROVAL_REQUESTED",
+              actor: opts.actor,
+              payload: { action_intent_id: intentId, reason: "KILL_SWITCH_ACTIVE", explanation, kill_switch: { scope: kill.scope, key: kill.key } },
+            },
+            now,
+          );
+        }
+        return null;
+      }
+    }
+    if (!(await transitionIntent(tx, tenantId, intentId, from, { status: "EXECUTING" }, now))) return null;
+    const execution = await insertExecution(tx, { tenantId, intentId, approvalSource: opts.approvalSource, autoExecuted: opts.approvalSource === "POLICY" }, now);
+    await appendLedger(
+      tx,
+      {
+        tenantId,
+        accountId: intent.accountId,
+        correlationId: intent.correlationId,
+        type: "EXECUTION_STARTED",
+        actor: opts.actor,
+        payload: { execution_id: execution.id, action_intent_id: intentId, action_type: intent.actionType, approval_source: opts.approvalSource, auto_executed: execution.autoExecuted },
+      },
+      now,
+    );
+    return { intent, execution };
+  });
+  if (!started) {
+    const current = await findIntent(db, tenantId, intentId);
+    const existing = await db.execution.findFirst({ where: { tenantId, intentId, replayOf: null } });
+    return { executionId: existing?.id ?? null, status: current?.status ?? "UNKNOWN" };
+  }
+  return completeExecution(deps, started.intent, started.execution, opts.actor);
+}
+
+type IntentRow = NonNullable<Awaited<ReturnType<typeof findIntent>>>;
+
+export async function completeExecution(
+  deps: ExecDeps,
+  intent: IntentRow,
+  execution: { id: string; autoExecuted: boolean; replayOf: string | null },
+  actor: Actor,
+): Promise<{ executionId: string; status: string }> {
+  const { db, clock } = deps;
+  const tenantId = intent.tenantId;
+  const spec = actionSpec(intent.actionType);
+  const connector = spec?.connector ?? "internal";
+  const call: ConnectorCall = {
+    tenantId,
+    accountId: intent.accountId,
+    executionId: execution.id,
+    actionType: intent.actionType,
+    parameters: JSON.parse(intent.parameters) as Record<string, unknown>,
+    target: JSON.parse(intent.target) as Record<string, unknown>,
+    // Stable per (execution, tool): a retried delivery of this call is recognisable downstream.
+    idempotencyKey: `${execution.id}:${connector}`,
+    correlationId: intent.correlationId,
+  };
+  const toolCall = await inTransaction(db, (tx) =>
+    insertToolCall(
+      tx,
+      { tenantId, executionId: execution.id, connector, operation: intent.actionType, idempotencyKey: call.idempotencyKey, request: canonicalJson({ parameters: call.parameters, target: call.target }) },
+      clock.now(),
+    ),
+  );
+
+  let result: ConnectorResult;
+  let artifact: { kind: string; title: string; body: string } | null = null;
+  try {
+    if (connector === "internal") {
+      const account = await db.account.findFirst({ where: { tenantId, id: intent.accountId }, select: { name: true } });
+      artifact = renderInternalArtifact(intent.actionType, call.parameters, { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] });
+      result = artifact ? { ok: true, response: { kind: artifact.kind, title: artifact.title } } : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };
+    } else if (connector === "webhook") {
+      const cfg = await connectorConfig(db, tenantId, "WEBHOOK");
+      const url = cfg?.enabled ? (JSON.parse(cfg.config) as { url?: string }).url : undefined;
+      result = url && cfg?.secret ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch) : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
+    } else {
+      result = deps.connectors.smtp ? await sendEmail(call, deps.connectors.smtp) : { ok: false, error: "No SMTP server is configured (SMTP_URL)", retryable: false };
+    }
+  } catch (err) {
+    result = { ok: false, error: `Connector failed: ${err instanceof Error ? err.name : "error"}`, retryable: true };
+  }
+
+  const status = result.ok ? "SUCCEEDED" : "FAILED";
+  await inTransaction(db, async (tx) => {
+    const now = clock.now();
+    await finishToolCall(tx, toolCall.id, result.ok ? { status, response: canonicalJson(result.response) } : { status, error: result.error }, now);
+    if (result.ok && artifact) {
+      await insertArtifact(tx, { tenantId, accountId: intent.accountId, executionId: execution.id, ...artifact }, now);
+    }
+    await finishExecution(tx, tenantId, execution.id, result.ok ? { status, outcome: canonicalJson(result.response) } : { status, error: result.error }, now);
+    if (!execution.replayOf) await transitionIntent(tx, tenantId, intent.id, "EXECUTING", { status }, now);
+    const label = result.ok ? "EXECUTION_SUCCEEDED" : "EXECUTION_FAILED";
+    await insertOutcome(tx, { tenantId, intentId: intent.id, executionId: execution.id, label, details: canonicalJson(result.ok ? result.response : { error: result.error }) }, now);
+    const base = { tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor };
+    await appendLedger(
+      tx,
+      {
+        ...base,
+        type: result.ok ? "EXECUTION_SUCCEEDED" : "EXECUTION_FAILED",
+        payload: {
+          execution_id: execution.id,
+          action_intent_id: intent.id,
+          connector,
+          tool_call_id: toolCall.id,
+          auto_executed: execution.autoExecuted,
+          ...(result.ok ? { response: result.response } : { error: result.error, retryable: result.retryable }),
+        },
+      },
+      now,
+    );
+    await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intent.id, execution_id: execution.id, label } }, now);
+  });
+  return { executionId: execution.id, status };
+}

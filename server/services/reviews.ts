@@ -1,0 +1,142 @@
+import { canonicalJson } from "../engine/canonical";
+import { AppError, notFound } from "../errors";
+import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
+import { insertOutcome } from "../repos/executions";
+import { appendLedger } from "../repos/ledger";
+import { type Viewer, accountWhere } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+import { type GateDeps, type GateView, intentView } from "./gate";
+import { runExecution } from "./executor";
+
+/**
+ * The human path (SPEC §4.2): approve, edit-then-approve (a new intent version, the diff kept),
+ * reject with a reason. A repeated delivery of the same approval is answered with the current
+ * state and never starts a second execution.
+ */
+
+const AFTER_APPROVAL = ["APPROVED", "EXECUTING", "SUCCEEDED", "FAILED", "SUPERSEDED"];
+
+async function visibleIntent(deps: GateDeps, viewer: Viewer, intentId: string) {
+  const intent = await findIntent(deps.db, viewer.tenantId, intentId);
+  // A seller may only act on intents for accounts they own; anything else is "not found".
+  if (!intent || !(await deps.db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } }))) {
+    throw notFound("Intent");
+  }
+  return intent;
+}
+
+function diffParameters(before: Record<string, unknown>, after: Record<string, unknown>) {
+  const diff: Record<string, { before: unknown; after: unknown }> = {};
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (canonicalJson(before[k] ?? null) !== canonicalJson(after[k] ?? null)) diff[k] = { before: before[k] ?? null, after: after[k] ?? null };
+  }
+  return diff;
+}
+
+export async function approveIntent(
+  deps: GateDeps,
+  viewer: Viewer,
+  intentId: string,
+  input: { reason?: string; editedParameters?: Record<string, unknown>; actorLabel?: string },
+): Promise<GateView & { edited: boolean }> {
+  const intent = await visibleIntent(deps, viewer, intentId);
+  const before = JSON.parse(intent.parameters) as Record<string, unknown>;
+  const edited = input.editedParameters ? { ...before, ...input.editedParameters } : null;
+  const diff = edited ? diffParameters(before, edited) : null;
+  const isEdit = !!diff && Object.keys(diff).length > 0;
+
+  const approvedId = await inTransaction(deps.db, async (tx) => {
+    const now = deps.clock.now();
+    const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
+    if (!isEdit) {
+      if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "APPROVED" }, now))) return null;
+      await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: null, decision: "APPROVED", reason: input.reason ?? null, diff: null, actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
+      await appendLedger(tx, { ...base, type: "INTENT_APPROVED", payload: { action_intent_id: intentId, edited: false, reason: input.reason ?? null, approved_by: input.actorLabel ?? null } }, now);
+      return intentId;
+    }
+    // Decided intents are immutable: an edit supersedes this version with a new, approved one.
+    if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "SUPERSEDED" }, now))) return null;
+    const next = await insertIntent(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        accountId: intent.accountId,
+        correlationId: intent.correlationId,
+        actionType: intent.actionType,
+        target: intent.target,
+        parameters: canonicalJson(edited),
+        why: intent.why,
+        confidence: intent.confidence,
+        riskLevel: intent.riskLevel,
+        blockingUnknowns: intent.blockingUnknowns,
+        rankScore: intent.rankScore,
+        source: intent.source,
+        idempotencyKey: null,
+        createdBy: viewer.actor.id,
+        version: intent.version + 1,
+        parentId: intent.id,
+        status: "APPROVED",
+      },
+      now,
+    );
+    await tx.actionIntent.update({
+      where: { id: next.id },
+      data: { decision: intent.decision, reason: intent.reason, explanation: intent.explanation, policyVersion: intent.policyVersion, policyClause: intent.policyClause, decidedAt: now },
+    });
+    await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: next.id, decision: "APPROVED", reason: input.reason ?? null, diff: canonicalJson(diff), actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
+    await insertOutcome(tx, { tenantId: viewer.tenantId, intentId, executionId: null, label: "IDEA_EDITED", details: canonicalJson({ new_intent_id: next.id, diff }) }, now);
+    await appendLedger(tx, { ...base, type: "INTENT_APPROVED", payload: { action_intent_id: intentId, new_action_intent_id: next.id, edited: true, diff, reason: input.reason ?? null, approved_by: input.actorLabel ?? null } }, now);
+    await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_EDITED" } }, now);
+    return next.id;
+  });
+
+  if (!approvedId) {
+    const current = await findIntent(deps.db, viewer.tenantId, intentId);
+    if (current && AFTER_APPROVAL.includes(current.status)) {
+      const successor = current.status === "SUPERSEDED" ? await deps.db.actionIntent.findFirst({ where: { tenantId: viewer.tenantId, parentId: intentId } }) : null;
+      return { ...(await intentView(deps.db, viewer.tenantId, successor?.id ?? intentId)), edited: current.status === "SUPERSEDED" };
+    }
+    throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be approved`);
+  }
+  await runExecution(deps, viewer.tenantId, approvedId, { approvalSource: "HUMAN", actor: viewer.actor });
+  return { ...(await intentView(deps.db, viewer.tenantId, approvedId)), edited: isEdit };
+}
+
+export async function rejectIntent(deps: GateDeps, viewer: Viewer, intentId: string, input: { reason: string; actorLabel?: string }): Promise<GateView> {
+  const intent = await visibleIntent(deps, viewer, intentId);
+  const done = await inTransaction(deps.db, async (tx) => {
+    const now = deps.clock.now();
+    if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "REJECTED" }, now))) return false;
+    const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
+    await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: null, decision: "REJECTED", reason: input.reason, diff: null, actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
+    await insertOutcome(tx, { tenantId: viewer.tenantId, intentId, executionId: null, label: "IDEA_REJECTED", details: canonicalJson({ reason: input.reason }) }, now);
+    await appendLedger(tx, { ...base, type: "INTENT_REJECTED", payload: { action_intent_id: intentId, reason: input.reason, rejected_by: input.actorLabel ?? null } }, now);
+    await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_REJECTED" } }, now);
+    return true;
+  });
+  if (!done) {
+    const current = await findIntent(deps.db, viewer.tenantId, intentId);
+    if (current?.status !== "REJECTED") throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be rejected`);
+  }
+  return intentView(deps.db, viewer.tenantId, intentId);
+}
+
+/** Batch review: each id is decided on its own; one failure does not undo the others. */
+export async function reviewMany(
+  deps: GateDeps,
+  viewer: Viewer,
+  ids: string[],
+  action: { kind: "approve"; reason?: string } | { kind: "reject"; reason: string },
+) {
+  const results: { id: string; ok: boolean; status?: string; error?: string }[] = [];
+  for (const id of ids) {
+    try {
+      const v = action.kind === "approve" ? await approveIntent(deps, viewer, id, { reason: action.reason }) : await rejectIntent(deps, viewer, id, { reason: action.reason });
+      results.push({ id, ok: true, status: v.status });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      results.push({ id, ok: false, error: err.message });
+    }
+  }
+  return results;
+}
