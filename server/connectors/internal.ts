@@ -41,7 +41,10 @@ const RENDERERS: Record<string, { kind: ArtifactKind; render: Renderer }> = {
     kind: "FLAG",
     render: (p, ctx, account) => ({
       title: text(p.title) ?? `Review ${account}`,
-      body: sections(text(p.body) ?? text(p.reason) ?? `Autopilot flagged ${account} for a human look before anything else happens.`, whySection(ctx)),
+      body: sections(
+        text(p.body) ?? text(p.reason) ?? `Autopilot flagged ${account} for a human look before anything else happens.`,
+        whySection(ctx),
+      ),
     }),
   },
   GENERATE_MEETING_BRIEF: {
@@ -173,7 +176,12 @@ function text(value: unknown): string | null {
 function list(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(text).filter((s): s is string => s !== null);
   const single = text(value);
-  return single === null ? [] : single.split("\n").map((s) => s.replace(/^\s*[-*•]\s*/, "").trim()).filter(Boolean);
+  return single === null
+    ? []
+    : single
+        .split("\n")
+        .map((s) => s.replace(/^\s*[-*•]\s*/, "").trim())
+        .filter(Boolean);
 }
 
 function wholeNumber(value: unknown): number | null {

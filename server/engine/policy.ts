@@ -1,4 +1,4 @@
-import { type RiskLevel, RISK_LEVELS, actionSpec, riskAtMost, stricterRisk } from "./actions";
+import { actionSpec, RISK_LEVELS, type RiskLevel, riskAtMost, stricterRisk } from "./actions";
 import type { AutonomyMode } from "./autonomy";
 
 /**

@@ -148,7 +148,10 @@ export async function tryConsume(tx: Tx, tenantId: string, accountId: string, da
 }
 
 export async function refund(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {
-  await tx.budgetUsage.updateMany({ where: { tenantId, accountId, dateKey, actionType, consumed: { gt: 0 } }, data: { consumed: { decrement: 1 } } });
+  await tx.budgetUsage.updateMany({
+    where: { tenantId, accountId, dateKey, actionType, consumed: { gt: 0 } },
+    data: { consumed: { decrement: 1 } },
+  });
 }
 
 export async function usageFor(db: DbOrTx, tenantId: string, accountId: string, dateKeys: string[]) {

@@ -24,8 +24,17 @@ export function insertExecution(
 }
 
 /** Terminal states are immutable: only an EXECUTING row can be finished. */
-export async function finishExecution(tx: Tx, tenantId: string, id: string, data: { status: "SUCCEEDED" | "FAILED"; outcome?: string; error?: string }, now: Date) {
-  const res = await tx.execution.updateMany({ where: tenantWhere(tenantId, { id, status: "EXECUTING" }), data: { ...data, finishedAt: now } });
+export async function finishExecution(
+  tx: Tx,
+  tenantId: string,
+  id: string,
+  data: { status: "SUCCEEDED" | "FAILED"; outcome?: string; error?: string },
+  now: Date,
+) {
+  const res = await tx.execution.updateMany({
+    where: tenantWhere(tenantId, { id, status: "EXECUTING" }),
+    data: { ...data, finishedAt: now },
+  });
   return res.count === 1;
 }
 
@@ -62,10 +71,18 @@ export function insertArtifact(
 }
 
 export function artifactsForAccount(db: DbOrTx, tenantId: string, accountId: string, limit = 50) {
-  return db.internalArtifact.findMany({ where: tenantWhere(tenantId, { accountId }), orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: limit });
+  return db.internalArtifact.findMany({
+    where: tenantWhere(tenantId, { accountId }),
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: limit,
+  });
 }
 
-export function insertOutcome(tx: Tx, data: { tenantId: string; intentId: string; executionId: string | null; label: string; details: string }, now: Date) {
+export function insertOutcome(
+  tx: Tx,
+  data: { tenantId: string; intentId: string; executionId: string | null; label: string; details: string },
+  now: Date,
+) {
   return tx.outcome.create({ data: { ...data, createdAt: now } });
 }
 

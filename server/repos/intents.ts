@@ -63,7 +63,16 @@ export async function transitionIntent(
 
 export function insertPolicyEvaluation(
   tx: Tx,
-  data: { tenantId: string; intentId: string; decision: string; reason: string; explanation: string; policyVersion: string; clauses: string; input: string },
+  data: {
+    tenantId: string;
+    intentId: string;
+    decision: string;
+    reason: string;
+    explanation: string;
+    policyVersion: string;
+    clauses: string;
+    input: string;
+  },
   now: Date,
 ) {
   return tx.policyEvaluation.create({ data: { ...data, createdAt: now } });
@@ -71,7 +80,16 @@ export function insertPolicyEvaluation(
 
 export function insertReview(
   tx: Tx,
-  data: { tenantId: string; intentId: string; newIntentId: string | null; decision: string; reason: string | null; diff: string | null; actorType: string; actorId: string | null },
+  data: {
+    tenantId: string;
+    intentId: string;
+    newIntentId: string | null;
+    decision: string;
+    reason: string | null;
+    diff: string | null;
+    actorType: string;
+    actorId: string | null;
+  },
   now: Date,
 ) {
   return tx.intentReview.create({ data: { ...data, createdAt: now } });

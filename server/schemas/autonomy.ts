@@ -4,9 +4,19 @@ import { AUTONOMY_MODES, KILL_SWITCH_SCOPES } from "../engine/autonomy";
 
 const Id = z.string().min(1).max(64);
 /** Free-form action type on intake: unknown types reach the gate and are BLOCKed on the record. */
-const ActionTypeText = z.string().min(1).max(64).regex(/^[A-Z][A-Z0-9_]*$/, "must be an UPPER_SNAKE_CASE action type");
-const ReasonCode = z.string().min(1).max(64).regex(/^[A-Z][A-Z0-9_]*$/, "must be an UPPER_SNAKE_CASE reason code");
-const JsonObject = z.record(z.string().max(100), z.unknown()).refine((o) => JSON.stringify(o).length <= 20_000, "must be at most 20 kB of JSON");
+const ActionTypeText = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Z][A-Z0-9_]*$/, "must be an UPPER_SNAKE_CASE action type");
+const ReasonCode = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Z][A-Z0-9_]*$/, "must be an UPPER_SNAKE_CASE reason code");
+const JsonObject = z
+  .record(z.string().max(100), z.unknown())
+  .refine((o) => JSON.stringify(o).length <= 20_000, "must be at most 20 kB of JSON");
 
 export const ActionTypeName = z.enum(ACTION_TYPE_NAMES as [string, ...string[]]);
 export const AutonomyMode = z.enum(AUTONOMY_MODES);
@@ -72,7 +82,9 @@ export const KillSwitchPutBody = z
   .strict();
 
 export const AccountQuery = z.object({ account_id: Id.optional() });
-export const ExplanationQuery = z.object({ execution_id: Id.optional(), action_intent_id: Id.optional() }).refine((q) => q.execution_id || q.action_intent_id, {
-  message: "pass execution_id or action_intent_id",
-  path: ["execution_id"],
-});
+export const ExplanationQuery = z
+  .object({ execution_id: Id.optional(), action_intent_id: Id.optional() })
+  .refine((q) => q.execution_id || q.action_intent_id, {
+    message: "pass execution_id or action_intent_id",
+    path: ["execution_id"],
+  });

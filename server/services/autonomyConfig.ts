@@ -2,7 +2,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { actionSpec, isActionType } from "../engine/actions";
 import type { AutonomyMode, KillSwitchScope } from "../engine/autonomy";
-import { type BudgetSettings, NO_BUDGET, effectiveDailyCap, previousDays, remaining, utcDateKey } from "../engine/budget";
+import { type BudgetSettings, effectiveDailyCap, NO_BUDGET, previousDays, remaining, utcDateKey } from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import { AppError, badRequest } from "../errors";
 import {
@@ -18,7 +18,7 @@ import {
   usageFor,
 } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
-import { type Viewer, tenantWhere } from "../repos/scope";
+import { tenantWhere, type Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 
 /**
@@ -56,7 +56,10 @@ export async function putMode(
     const now = clock.now();
     const key = { tenantId: viewer.tenantId, accountKey, actionType };
     // mode null clears an override so the next level of precedence applies again.
-    const change = input.mode === null ? { before: await deleteMode(tx, key), after: null } : await upsertMode(tx, key, input.mode, input.ifMatch, viewer.actor.id, now);
+    const change =
+      input.mode === null
+        ? { before: await deleteMode(tx, key), after: null }
+        : await upsertMode(tx, key, input.mode, input.ifMatch, viewer.actor.id, now);
     await appendLedger(
       tx,
       {
@@ -91,7 +94,12 @@ export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: 
     if (!spec) throw badRequest(`action_types.${i}`, `Unknown action type "${t}"`);
     // The allowlist can never widen the registry: external-contact, CRM-write and commercial
     // types are refused here with the reason, rather than accepted and silently ignored.
-    if (!spec.mayAutoExecute) throw new AppError("UNPROCESSABLE", `${t} can never auto-execute (${spec.externalContact ? "contacts customers" : `${spec.risk.toLowerCase()} risk`})`, `action_types.${i}`);
+    if (!spec.mayAutoExecute)
+      throw new AppError(
+        "UNPROCESSABLE",
+        `${t} can never auto-execute (${spec.externalContact ? "contacts customers" : `${spec.risk.toLowerCase()} risk`})`,
+        `action_types.${i}`,
+      );
   }
   return inTransaction(db, async (tx) => {
     const now = clock.now();
@@ -99,7 +107,13 @@ export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: 
     await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
     await appendLedger(
       tx,
-      { tenantId: viewer.tenantId, accountId: accountKey || null, type: "CONFIG_CHANGED", actor: viewer.actor, payload: { change: "allowlist", account_id: accountKey || null, before, after: types } },
+      {
+        tenantId: viewer.tenantId,
+        accountId: accountKey || null,
+        type: "CONFIG_CHANGED",
+        actor: viewer.actor,
+        payload: { change: "allowlist", account_id: accountKey || null, before, after: types },
+      },
       now,
     );
     return types;
@@ -124,7 +138,9 @@ export async function getBudget(db: Db, viewer: Viewer, accountId: string | unde
   const now = clock.now();
   const own = await findBudget(db, viewer.tenantId, accountKey);
   const row = own ?? (accountKey ? await findBudget(db, viewer.tenantId, "") : null);
-  const settings: BudgetSettings = row ? { maxPerDay: row.maxPerDay, perTypeCaps: JSON.parse(row.perTypeCaps), decayIfUnused: row.decayIfUnused } : NO_BUDGET;
+  const settings: BudgetSettings = row
+    ? { maxPerDay: row.maxPerDay, perTypeCaps: JSON.parse(row.perTypeCaps), decayIfUnused: row.decayIfUnused }
+    : NO_BUDGET;
   const dateKey = utcDateKey(now);
   let consumed = 0;
   let cap = settings.maxPerDay;
@@ -158,12 +174,23 @@ export async function putBudget(
   for (const t of Object.keys(input.perTypeCaps ?? {})) requireKnownType(t, `max_per_action_type.${t}`);
   await inTransaction(db, async (tx) => {
     const now = clock.now();
-    const data = { maxPerDay: input.maxPerDay, perTypeCaps: canonicalJson(input.perTypeCaps ?? {}), decayIfUnused: input.decayIfUnused ?? false };
+    const data = {
+      maxPerDay: input.maxPerDay,
+      perTypeCaps: canonicalJson(input.perTypeCaps ?? {}),
+      decayIfUnused: input.decayIfUnused ?? false,
+    };
     const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, input.ifMatch, viewer.actor.id, now);
-    const view = (b: typeof change.before) => (b ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: JSON.parse(b.perTypeCaps), decay_if_unused: b.decayIfUnused } : null);
+    const view = (b: typeof change.before) =>
+      b ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: JSON.parse(b.perTypeCaps), decay_if_unused: b.decayIfUnused } : null;
     await appendLedger(
       tx,
-      { tenantId: viewer.tenantId, accountId: accountKey || null, type: "CONFIG_CHANGED", actor: viewer.actor, payload: { change: "autonomy_budget", account_id: accountKey || null, before: view(change.before), after: view(change.after) } },
+      {
+        tenantId: viewer.tenantId,
+        accountId: accountKey || null,
+        type: "CONFIG_CHANGED",
+        actor: viewer.actor,
+        payload: { change: "autonomy_budget", account_id: accountKey || null, before: view(change.before), after: view(change.after) },
+      },
       now,
     );
   });
@@ -192,11 +219,13 @@ export async function putKillSwitch(
   clock: Clock,
   opts: { operator?: boolean } = {},
 ) {
-  if (input.scope === "GLOBAL" && !opts.operator) throw new AppError("FORBIDDEN", "The GLOBAL kill switch is operator-only (npm run cli -- killswitch)", "scope");
+  if (input.scope === "GLOBAL" && !opts.operator)
+    throw new AppError("FORBIDDEN", "The GLOBAL kill switch is operator-only (npm run cli -- killswitch)", "scope");
   let key = "";
   if (input.scope === "ACTION_TYPE") key = requireKnownType(input.key, "key") || "";
   if (input.scope === "CONNECTOR") {
-    if (!input.key || !["internal", "webhook", "email"].includes(input.key)) throw badRequest("key", "CONNECTOR scope needs key internal, webhook or email");
+    if (!input.key || !["internal", "webhook", "email"].includes(input.key))
+      throw badRequest("key", "CONNECTOR scope needs key internal, webhook or email");
     key = input.key;
   }
   if ((input.scope === "ACTION_TYPE" || input.scope === "CONNECTOR") && !key) throw badRequest("key", `${input.scope} scope needs a key`);
@@ -213,11 +242,23 @@ export async function putKillSwitch(
           tenantId: id,
           type: "KILL_SWITCH_CHANGED",
           actor: viewer.actor,
-          payload: { scope: input.scope, key: key || null, before: change.before?.enabled ?? false, after: input.enabled, reason: input.reason },
+          payload: {
+            scope: input.scope,
+            key: key || null,
+            before: change.before?.enabled ?? false,
+            after: input.enabled,
+            reason: input.reason,
+          },
         },
         now,
       );
     }
-    return { scope: input.scope, key: key || null, enabled: change.after.enabled, reason: change.after.reason, updatedAt: change.after.updatedAt };
+    return {
+      scope: input.scope,
+      key: key || null,
+      enabled: change.after.enabled,
+      reason: change.after.reason,
+      updatedAt: change.after.updatedAt,
+    };
   });
 }

@@ -1,19 +1,27 @@
+import type { Clock } from "../clock";
+import { type SmtpConfig, sendEmail } from "../connectors/email";
+import { renderInternalArtifact } from "../connectors/internal";
+import type { ConnectorCall, ConnectorResult } from "../connectors/types";
+import { deliverWebhook } from "../connectors/webhook";
+import type { Db } from "../db";
 import { actionSpec } from "../engine/actions";
 import { activeKillSwitch } from "../engine/autonomy";
 import { utcDateKey } from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
-import { sendEmail, type SmtpConfig } from "../connectors/email";
-import { renderInternalArtifact } from "../connectors/internal";
-import type { ConnectorCall, ConnectorResult } from "../connectors/types";
-import { deliverWebhook } from "../connectors/webhook";
 import { enabledKillSwitches, refund } from "../repos/autonomy";
-import { connectorConfig, finishExecution, finishToolCall, insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../repos/executions";
+import {
+  connectorConfig,
+  finishExecution,
+  finishToolCall,
+  insertArtifact,
+  insertExecution,
+  insertOutcome,
+  insertToolCall,
+} from "../repos/executions";
 import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
-import type { Clock } from "../clock";
-import type { Db } from "../db";
 
 /** Outbound configuration that comes from the environment (the edge builds it; services never read env). */
 export interface ConnectorDeps {
@@ -54,7 +62,13 @@ export async function runExecution(
           tenantId,
           intentId,
           "AUTO_APPROVED",
-          { status: "PENDING_APPROVAL", decision: "REQUIRE_APPROVAL", reason: "KILL_SWITCH_ACTIVE", explanation, policyClause: "G2.kill-switch-at-start" },
+          {
+            status: "PENDING_APPROVAL",
+            decision: "REQUIRE_APPROVAL",
+            reason: "KILL_SWITCH_ACTIVE",
+            explanation,
+            policyClause: "G2.kill-switch-at-start",
+          },
           now,
         );
         if (moved) {
@@ -68,7 +82,12 @@ export async function runExecution(
               correlationId: intent.correlationId,
               type: "APPROVAL_REQUESTED",
               actor: opts.actor,
-              payload: { action_intent_id: intentId, reason: "KILL_SWITCH_ACTIVE", explanation, kill_switch: { scope: kill.scope, key: kill.key } },
+              payload: {
+                action_intent_id: intentId,
+                reason: "KILL_SWITCH_ACTIVE",
+                explanation,
+                kill_switch: { scope: kill.scope, key: kill.key },
+              },
             },
             now,
           );
@@ -77,7 +96,11 @@ export async function runExecution(
       }
     }
     if (!(await transitionIntent(tx, tenantId, intentId, from, { status: "EXECUTING" }, now))) return null;
-    const execution = await insertExecution(tx, { tenantId, intentId, approvalSource: opts.approvalSource, autoExecuted: opts.approvalSource === "POLICY" }, now);
+    const execution = await insertExecution(
+      tx,
+      { tenantId, intentId, approvalSource: opts.approvalSource, autoExecuted: opts.approvalSource === "POLICY" },
+      now,
+    );
     await appendLedger(
       tx,
       {
@@ -86,7 +109,13 @@ export async function runExecution(
         correlationId: intent.correlationId,
         type: "EXECUTION_STARTED",
         actor: opts.actor,
-        payload: { execution_id: execution.id, action_intent_id: intentId, action_type: intent.actionType, approval_source: opts.approvalSource, auto_executed: execution.autoExecuted },
+        payload: {
+          execution_id: execution.id,
+          action_intent_id: intentId,
+          action_type: intent.actionType,
+          approval_source: opts.approvalSource,
+          auto_executed: execution.autoExecuted,
+        },
       },
       now,
     );
@@ -126,7 +155,14 @@ export async function completeExecution(
   const toolCall = await inTransaction(db, (tx) =>
     insertToolCall(
       tx,
-      { tenantId, executionId: execution.id, connector, operation: intent.actionType, idempotencyKey: call.idempotencyKey, request: canonicalJson({ parameters: call.parameters, target: call.target }) },
+      {
+        tenantId,
+        executionId: execution.id,
+        connector,
+        operation: intent.actionType,
+        idempotencyKey: call.idempotencyKey,
+        request: canonicalJson({ parameters: call.parameters, target: call.target }),
+      },
       clock.now(),
     ),
   );
@@ -136,14 +172,24 @@ export async function completeExecution(
   try {
     if (connector === "internal") {
       const account = await db.account.findFirst({ where: { tenantId, id: intent.accountId }, select: { name: true } });
-      artifact = renderInternalArtifact(intent.actionType, call.parameters, { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] });
-      result = artifact ? { ok: true, response: { kind: artifact.kind, title: artifact.title } } : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };
+      artifact = renderInternalArtifact(intent.actionType, call.parameters, {
+        accountName: account?.name ?? "this account",
+        why: JSON.parse(intent.why) as string[],
+      });
+      result = artifact
+        ? { ok: true, response: { kind: artifact.kind, title: artifact.title } }
+        : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };
     } else if (connector === "webhook") {
       const cfg = await connectorConfig(db, tenantId, "WEBHOOK");
       const url = cfg?.enabled ? (JSON.parse(cfg.config) as { url?: string }).url : undefined;
-      result = url && cfg?.secret ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch) : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
+      result =
+        url && cfg?.secret
+          ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch)
+          : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
     } else {
-      result = deps.connectors.smtp ? await sendEmail(call, deps.connectors.smtp) : { ok: false, error: "No SMTP server is configured (SMTP_URL)", retryable: false };
+      result = deps.connectors.smtp
+        ? await sendEmail(call, deps.connectors.smtp)
+        : { ok: false, error: "No SMTP server is configured (SMTP_URL)", retryable: false };
     }
   } catch (err) {
     result = { ok: false, error: `Connector failed: ${err instanceof Error ? err.name : "error"}`, retryable: true };
@@ -152,14 +198,35 @@ export async function completeExecution(
   const status = result.ok ? "SUCCEEDED" : "FAILED";
   await inTransaction(db, async (tx) => {
     const now = clock.now();
-    await finishToolCall(tx, toolCall.id, result.ok ? { status, response: canonicalJson(result.response) } : { status, error: result.error }, now);
+    await finishToolCall(
+      tx,
+      toolCall.id,
+      result.ok ? { status, response: canonicalJson(result.response) } : { status, error: result.error },
+      now,
+    );
     if (result.ok && artifact) {
       await insertArtifact(tx, { tenantId, accountId: intent.accountId, executionId: execution.id, ...artifact }, now);
     }
-    await finishExecution(tx, tenantId, execution.id, result.ok ? { status, outcome: canonicalJson(result.response) } : { status, error: result.error }, now);
+    await finishExecution(
+      tx,
+      tenantId,
+      execution.id,
+      result.ok ? { status, outcome: canonicalJson(result.response) } : { status, error: result.error },
+      now,
+    );
     if (!execution.replayOf) await transitionIntent(tx, tenantId, intent.id, "EXECUTING", { status }, now);
     const label = result.ok ? "EXECUTION_SUCCEEDED" : "EXECUTION_FAILED";
-    await insertOutcome(tx, { tenantId, intentId: intent.id, executionId: execution.id, label, details: canonicalJson(result.ok ? result.response : { error: result.error }) }, now);
+    await insertOutcome(
+      tx,
+      {
+        tenantId,
+        intentId: intent.id,
+        executionId: execution.id,
+        label,
+        details: canonicalJson(result.ok ? result.response : { error: result.error }),
+      },
+      now,
+    );
     const base = { tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor };
     await appendLedger(
       tx,
@@ -177,7 +244,11 @@ export async function completeExecution(
       },
       now,
     );
-    await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intent.id, execution_id: execution.id, label } }, now);
+    await appendLedger(
+      tx,
+      { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intent.id, execution_id: execution.id, label } },
+      now,
+    );
   });
   return { executionId: execution.id, status };
 }

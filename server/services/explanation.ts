@@ -2,7 +2,7 @@ import type { Db } from "../db";
 import { AppError } from "../errors";
 import { executionsForIntent, findExecution, outcomesFor, toolCallsFor } from "../repos/executions";
 import { evaluationsFor, findIntent, reviewsFor } from "../repos/intents";
-import { type Viewer, accountWhere, tenantWhere } from "../repos/scope";
+import { accountWhere, tenantWhere, type Viewer } from "../repos/scope";
 
 /**
  * "Why did autopilot do this?" (SPEC §4.6): why (trigger, policy decision, reason, explanation),
@@ -38,16 +38,27 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
     Promise.all(lineage.map((i) => reviewsFor(db, viewer.tenantId, i.id))).then((r) => r.flat()),
     Promise.all(lineage.map((i) => outcomesFor(db, viewer.tenantId, i.id))).then((r) => r.flat()),
     execution ? toolCallsFor(db, viewer.tenantId, execution.id) : Promise.resolve([]),
-    db.ledgerEntry.findFirst({ where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId, type: "INTENT_PROPOSED" }), orderBy: { seq: "asc" } }),
+    db.ledgerEntry.findFirst({
+      where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId, type: "INTENT_PROPOSED" }),
+      orderBy: { seq: "asc" },
+    }),
   ]);
   const evaluation = evaluations.at(-1) ?? null;
   const policyInput = evaluation ? (JSON.parse(evaluation.input) as Record<string, unknown>) : null;
   const signals = await db.ledgerEntry.findMany({
-    where: tenantWhere(viewer.tenantId, { accountId: intent.accountId, type: "SIGNAL_RECEIVED", ...(proposed ? { seq: { lt: proposed.seq } } : {}) }),
+    where: tenantWhere(viewer.tenantId, {
+      accountId: intent.accountId,
+      type: "SIGNAL_RECEIVED",
+      ...(proposed ? { seq: { lt: proposed.seq } } : {}),
+    }),
     orderBy: { seq: "desc" },
     take: 10,
   });
-  const ledger = await db.ledgerEntry.findMany({ where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId }), orderBy: { seq: "asc" }, select: { seq: true, type: true, createdAt: true, hash: true } });
+  const ledger = await db.ledgerEntry.findMany({
+    where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId }),
+    orderBy: { seq: "asc" },
+    select: { seq: true, type: true, createdAt: true, hash: true },
+  });
   const parse = (s: string | null) => (s ? (JSON.parse(s) as unknown) : null);
 
   return {
@@ -63,7 +74,13 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
       policyDecision: original.decision,
       reason: original.reason,
       explanation: original.explanation,
-      humanReviews: reviews.map((r) => ({ decision: r.decision, reason: r.reason, diff: parse(r.diff), actor: { type: r.actorType, id: r.actorId }, at: r.createdAt })),
+      humanReviews: reviews.map((r) => ({
+        decision: r.decision,
+        reason: r.reason,
+        diff: parse(r.diff),
+        actor: { type: r.actorType, id: r.actorId },
+        at: r.createdAt,
+      })),
     },
     whatItKnew: {
       intent: {
@@ -88,7 +105,10 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
       modeSource: policyInput?.modeSource ?? null,
       approvalSource: execution?.approvalSource ?? null,
       autoExecuted: execution?.autoExecuted ?? false,
-      references: { policyEvaluationId: evaluation?.id ?? null, ledger: ledger.map((l) => ({ seq: l.seq, type: l.type, at: l.createdAt, hash: l.hash })) },
+      references: {
+        policyEvaluationId: evaluation?.id ?? null,
+        ledger: ledger.map((l) => ({ seq: l.seq, type: l.type, at: l.createdAt, hash: l.hash })),
+      },
     },
     execution: execution
       ? {
@@ -98,7 +118,14 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
           finishedAt: execution.finishedAt,
           error: execution.error,
           replayOf: execution.replayOf,
-          toolCalls: toolCalls.map((t) => ({ id: t.id, connector: t.connector, operation: t.operation, idempotencyKey: t.idempotencyKey, status: t.status, error: t.error })),
+          toolCalls: toolCalls.map((t) => ({
+            id: t.id,
+            connector: t.connector,
+            operation: t.operation,
+            idempotencyKey: t.idempotencyKey,
+            status: t.status,
+            error: t.error,
+          })),
         }
       : null,
     outcomes: outcomes.map((o) => ({ label: o.label, at: o.createdAt, details: parse(o.details) })),

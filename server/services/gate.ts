@@ -3,15 +3,15 @@ import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
 import { actionSpec } from "../engine/actions";
 import { activeKillSwitch, isAllowlisted, resolveMode } from "../engine/autonomy";
-import { type BudgetSettings, NO_BUDGET, effectiveDailyCap, previousDays, typeCap, utcDateKey } from "../engine/budget";
+import { type BudgetSettings, effectiveDailyCap, NO_BUDGET, previousDays, typeCap, utcDateKey } from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
-import { type PolicyInput, type PolicyResult, budgetExhausted, evaluatePolicy, gateError, policyVersion } from "../engine/policy";
+import { budgetExhausted, evaluatePolicy, gateError, type PolicyInput, type PolicyResult, policyVersion } from "../engine/policy";
 import { AppError, notFound } from "../errors";
 import { enabledKillSwitches, getOrCreateTenantPolicy, loadGateConfig, refund, tryConsume, usageFor } from "../repos/autonomy";
 import { findIntent, findIntentByKey, insertIntent, insertPolicyEvaluation, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
-import { type Viewer, accountWhere } from "../repos/scope";
+import { accountWhere, type Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { type ConnectorDeps, runExecution } from "./executor";
 
@@ -168,7 +168,10 @@ async function consumeBudget(tx: Tx, tenantId: string, accountId: string, action
   let cap = settings.maxPerDay;
   if (settings.decayIfUnused) {
     const used = await usageFor(tx, tenantId, accountId, previousDays(now, 7));
-    cap = effectiveDailyCap(settings, used.filter((u) => u.actionType === "").reduce((s, u) => s + u.consumed, 0));
+    cap = effectiveDailyCap(
+      settings,
+      used.filter((u) => u.actionType === "").reduce((s, u) => s + u.consumed, 0),
+    );
   }
   const perType = typeCap(settings, actionType);
   if (perType !== null && !(await tryConsume(tx, tenantId, accountId, dateKey, actionType, perType))) {
@@ -178,7 +181,9 @@ async function consumeBudget(tx: Tx, tenantId: string, accountId: string, action
     if (perType !== null) await refund(tx, tenantId, accountId, dateKey, actionType);
     return { ok: false as const, scope: "ACCOUNT" as const, cap, dateKey };
   }
-  const row = await tx.budgetUsage.findUnique({ where: { tenantId_accountId_dateKey_actionType: { tenantId, accountId, dateKey, actionType: "" } } });
+  const row = await tx.budgetUsage.findUnique({
+    where: { tenantId_accountId_dateKey_actionType: { tenantId, accountId, dateKey, actionType: "" } },
+  });
   return { ok: true as const, cap, consumed: row?.consumed ?? 0, dateKey, perType };
 }
 
@@ -196,7 +201,10 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
       const now = clock.now();
       const intent = await findIntent(tx, tenantId, intentId);
       if (!intent || intent.status !== "PROPOSED") return null;
-      const account = await tx.account.findFirst({ where: { tenantId, id: intent.accountId }, select: { lifecycle: true, posture: true, momentum: true, heatTier: true } });
+      const account = await tx.account.findFirst({
+        where: { tenantId, id: intent.accountId },
+        select: { lifecycle: true, posture: true, momentum: true, heatTier: true },
+      });
       if (!account) throw new Error("intent account vanished");
       const cfg = await loadGateConfig(tx, tenantId, intent.accountId);
       const tenantPolicy = await getOrCreateTenantPolicy(tx, tenantId, now);
@@ -212,7 +220,11 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
         allowlisted: isAllowlisted(cfg.allowlist, intent.accountId, intent.actionType),
         blockingUnknowns: JSON.parse(intent.blockingUnknowns) as string[],
         killSwitch: kill ? { scope: kill.scope, key: kill.key, reason: kill.reason } : null,
-        thresholds: { minConfidence: tenantPolicy.minConfidence, prospectMinConfidence: tenantPolicy.prospectMinConfidence, version: tenantPolicy.version },
+        thresholds: {
+          minConfidence: tenantPolicy.minConfidence,
+          prospectMinConfidence: tenantPolicy.prospectMinConfidence,
+          version: tenantPolicy.version,
+        },
       };
       let result = evaluatePolicy(input);
       const won = await transitionIntent(tx, tenantId, intentId, "PROPOSED", { status: STATUS_FOR[result.decision] }, now);
@@ -280,13 +292,27 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
           {
             ...base,
             type: "BUDGET_CONSUMED",
-            payload: { action_intent_id: intentId, date_key: budget.dateKey, cap: budget.cap, consumed: budget.consumed, remaining: budget.cap - budget.consumed },
+            payload: {
+              action_intent_id: intentId,
+              date_key: budget.dateKey,
+              cap: budget.cap,
+              consumed: budget.consumed,
+              remaining: budget.cap - budget.consumed,
+            },
           },
           now,
         );
       }
       if (result.decision === "REQUIRE_APPROVAL") {
-        await appendLedger(tx, { ...base, type: "APPROVAL_REQUESTED", payload: { action_intent_id: intentId, reason: result.reason, explanation: result.explanation } }, now);
+        await appendLedger(
+          tx,
+          {
+            ...base,
+            type: "APPROVAL_REQUESTED",
+            payload: { action_intent_id: intentId, reason: result.reason, explanation: result.explanation },
+          },
+          now,
+        );
       }
       return result;
     });
@@ -310,7 +336,15 @@ async function failClosed(deps: GateDeps, tenantId: string, intentId: string, ac
       tenantId,
       intentId,
       "PROPOSED",
-      { status: "PENDING_APPROVAL", decision: result.decision, reason: result.reason, explanation: result.explanation, policyVersion: result.policyVersion, policyClause: result.policyClause, decidedAt: now },
+      {
+        status: "PENDING_APPROVAL",
+        decision: result.decision,
+        reason: result.reason,
+        explanation: result.explanation,
+        policyVersion: result.policyVersion,
+        policyClause: result.policyClause,
+        decidedAt: now,
+      },
       now,
     );
     if (!won) return null;
@@ -322,11 +356,28 @@ async function failClosed(deps: GateDeps, tenantId: string, intentId: string, ac
         correlationId: intent.correlationId,
         type: "POLICY_EVALUATED",
         actor,
-        payload: { action_intent_id: intentId, decision: result.decision, reason: result.reason, explanation: result.explanation, error_kind: kind },
+        payload: {
+          action_intent_id: intentId,
+          decision: result.decision,
+          reason: result.reason,
+          explanation: result.explanation,
+          error_kind: kind,
+        },
       },
       now,
     );
-    await appendLedger(tx, { tenantId, accountId: intent.accountId, correlationId: intent.correlationId, type: "APPROVAL_REQUESTED", actor, payload: { action_intent_id: intentId, reason: result.reason } }, now);
+    await appendLedger(
+      tx,
+      {
+        tenantId,
+        accountId: intent.accountId,
+        correlationId: intent.correlationId,
+        type: "APPROVAL_REQUESTED",
+        actor,
+        payload: { action_intent_id: intentId, reason: result.reason },
+      },
+      now,
+    );
     return result;
   });
 }

@@ -2,7 +2,7 @@ import type { Db } from "../db";
 import { notFound } from "../errors";
 import { artifactsForAccount, executionsForIntent, outcomesFor } from "../repos/executions";
 import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
-import { type Viewer, accountWhere } from "../repos/scope";
+import { accountWhere, type Viewer } from "../repos/scope";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
@@ -17,9 +17,15 @@ async function visibleAccountIds(db: Db, viewer: Viewer) {
 
 async function withAccounts<T extends { accountId: string }>(db: Db, tenantId: string, rows: T[]) {
   const ids = [...new Set(rows.map((r) => r.accountId))];
-  const accounts = await db.account.findMany({ where: { tenantId, id: { in: ids } }, select: { id: true, name: true, owner: { select: { name: true } } } });
+  const accounts = await db.account.findMany({
+    where: { tenantId, id: { in: ids } },
+    select: { id: true, name: true, owner: { select: { name: true } } },
+  });
   const byId = new Map(accounts.map((a) => [a.id, a]));
-  return rows.map((r) => ({ ...r, account: { id: r.accountId, name: byId.get(r.accountId)?.name ?? "(deleted)", owner: byId.get(r.accountId)?.owner?.name ?? null } }));
+  return rows.map((r) => ({
+    ...r,
+    account: { id: r.accountId, name: byId.get(r.accountId)?.name ?? "(deleted)", owner: byId.get(r.accountId)?.owner?.name ?? null },
+  }));
 }
 
 function intentDto(i: NonNullable<Awaited<ReturnType<typeof findIntent>>>) {
@@ -61,13 +67,24 @@ const TIMELINE_STATUSES = ["EXECUTING", "SUCCEEDED", "FAILED", "REJECTED", "BLOC
 export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number; cursor?: string }) {
   const accountIds = await visibleAccountIds(db, viewer);
   const res = await listIntents(db, viewer.tenantId, { statuses: TIMELINE_STATUSES, accountIds }, page);
-  const execs = await db.execution.findMany({ where: { tenantId: viewer.tenantId, intentId: { in: res.items.map((i) => i.id) }, replayOf: null } });
+  const execs = await db.execution.findMany({
+    where: { tenantId: viewer.tenantId, intentId: { in: res.items.map((i) => i.id) }, replayOf: null },
+  });
   const byIntent = new Map(execs.map((e) => [e.intentId, e]));
   const items = res.items.map((i) => {
     const e = byIntent.get(i.id);
     return {
       ...intentDto(i),
-      execution: e ? { id: e.id, status: e.status, approvalSource: e.approvalSource, autoExecuted: e.autoExecuted, finishedAt: e.finishedAt, error: e.error } : null,
+      execution: e
+        ? {
+            id: e.id,
+            status: e.status,
+            approvalSource: e.approvalSource,
+            autoExecuted: e.autoExecuted,
+            finishedAt: e.finishedAt,
+            error: e.error,
+          }
+        : null,
     };
   });
   return { items: await withAccounts(db, viewer.tenantId, items), nextCursor: res.nextCursor };
@@ -75,7 +92,8 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
 
 export async function intentDetail(db: Db, viewer: Viewer, id: string) {
   const intent = await findIntent(db, viewer.tenantId, id);
-  if (!intent || !(await db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } }))) throw notFound("Intent");
+  if (!intent || !(await db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } })))
+    throw notFound("Intent");
   const [evaluations, executions, outcomes] = await Promise.all([
     evaluationsFor(db, viewer.tenantId, id),
     executionsForIntent(db, viewer.tenantId, id),
@@ -85,9 +103,25 @@ export async function intentDetail(db: Db, viewer: Viewer, id: string) {
   return {
     ...intentDto(intent),
     policyResult: last
-      ? { decision: last.decision, reason: last.reason, explanation: last.explanation, policyVersion: last.policyVersion, clauses: parse(last.clauses) as string[], evaluatedAt: last.createdAt }
+      ? {
+          decision: last.decision,
+          reason: last.reason,
+          explanation: last.explanation,
+          policyVersion: last.policyVersion,
+          clauses: parse(last.clauses) as string[],
+          evaluatedAt: last.createdAt,
+        }
       : null,
-    executions: executions.map((e) => ({ id: e.id, status: e.status, approvalSource: e.approvalSource, autoExecuted: e.autoExecuted, replayOf: e.replayOf, startedAt: e.startedAt, finishedAt: e.finishedAt, error: e.error })),
+    executions: executions.map((e) => ({
+      id: e.id,
+      status: e.status,
+      approvalSource: e.approvalSource,
+      autoExecuted: e.autoExecuted,
+      replayOf: e.replayOf,
+      startedAt: e.startedAt,
+      finishedAt: e.finishedAt,
+      error: e.error,
+    })),
     outcome: outcomes.at(-1) ? { label: outcomes.at(-1)?.label, at: outcomes.at(-1)?.createdAt } : null,
   };
 }

@@ -1,12 +1,12 @@
 import { canonicalJson } from "../engine/canonical";
 import { AppError, notFound } from "../errors";
-import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
 import { insertOutcome } from "../repos/executions";
+import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
-import { type Viewer, accountWhere } from "../repos/scope";
+import { accountWhere, type Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
-import { type GateDeps, type GateView, intentView } from "./gate";
 import { runExecution } from "./executor";
+import { type GateDeps, type GateView, intentView } from "./gate";
 
 /**
  * The human path (SPEC §4.2): approve, edit-then-approve (a new intent version, the diff kept),
@@ -28,7 +28,8 @@ async function visibleIntent(deps: GateDeps, viewer: Viewer, intentId: string) {
 function diffParameters(before: Record<string, unknown>, after: Record<string, unknown>) {
   const diff: Record<string, { before: unknown; after: unknown }> = {};
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (canonicalJson(before[k] ?? null) !== canonicalJson(after[k] ?? null)) diff[k] = { before: before[k] ?? null, after: after[k] ?? null };
+    if (canonicalJson(before[k] ?? null) !== canonicalJson(after[k] ?? null))
+      diff[k] = { before: before[k] ?? null, after: after[k] ?? null };
   }
   return diff;
 }
@@ -50,8 +51,29 @@ export async function approveIntent(
     const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
     if (!isEdit) {
       if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "APPROVED" }, now))) return null;
-      await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: null, decision: "APPROVED", reason: input.reason ?? null, diff: null, actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
-      await appendLedger(tx, { ...base, type: "INTENT_APPROVED", payload: { action_intent_id: intentId, edited: false, reason: input.reason ?? null, approved_by: input.actorLabel ?? null } }, now);
+      await insertReview(
+        tx,
+        {
+          tenantId: viewer.tenantId,
+          intentId,
+          newIntentId: null,
+          decision: "APPROVED",
+          reason: input.reason ?? null,
+          diff: null,
+          actorType: viewer.actor.type,
+          actorId: viewer.actor.id,
+        },
+        now,
+      );
+      await appendLedger(
+        tx,
+        {
+          ...base,
+          type: "INTENT_APPROVED",
+          payload: { action_intent_id: intentId, edited: false, reason: input.reason ?? null, approved_by: input.actorLabel ?? null },
+        },
+        now,
+      );
       return intentId;
     }
     // Decided intents are immutable: an edit supersedes this version with a new, approved one.
@@ -81,11 +103,56 @@ export async function approveIntent(
     );
     await tx.actionIntent.update({
       where: { id: next.id },
-      data: { decision: intent.decision, reason: intent.reason, explanation: intent.explanation, policyVersion: intent.policyVersion, policyClause: intent.policyClause, decidedAt: now },
+      data: {
+        decision: intent.decision,
+        reason: intent.reason,
+        explanation: intent.explanation,
+        policyVersion: intent.policyVersion,
+        policyClause: intent.policyClause,
+        decidedAt: now,
+      },
     });
-    await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: next.id, decision: "APPROVED", reason: input.reason ?? null, diff: canonicalJson(diff), actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
-    await insertOutcome(tx, { tenantId: viewer.tenantId, intentId, executionId: null, label: "IDEA_EDITED", details: canonicalJson({ new_intent_id: next.id, diff }) }, now);
-    await appendLedger(tx, { ...base, type: "INTENT_APPROVED", payload: { action_intent_id: intentId, new_action_intent_id: next.id, edited: true, diff, reason: input.reason ?? null, approved_by: input.actorLabel ?? null } }, now);
+    await insertReview(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        intentId,
+        newIntentId: next.id,
+        decision: "APPROVED",
+        reason: input.reason ?? null,
+        diff: canonicalJson(diff),
+        actorType: viewer.actor.type,
+        actorId: viewer.actor.id,
+      },
+      now,
+    );
+    await insertOutcome(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        intentId,
+        executionId: null,
+        label: "IDEA_EDITED",
+        details: canonicalJson({ new_intent_id: next.id, diff }),
+      },
+      now,
+    );
+    await appendLedger(
+      tx,
+      {
+        ...base,
+        type: "INTENT_APPROVED",
+        payload: {
+          action_intent_id: intentId,
+          new_action_intent_id: next.id,
+          edited: true,
+          diff,
+          reason: input.reason ?? null,
+          approved_by: input.actorLabel ?? null,
+        },
+      },
+      now,
+    );
     await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_EDITED" } }, now);
     return next.id;
   });
@@ -93,7 +160,10 @@ export async function approveIntent(
   if (!approvedId) {
     const current = await findIntent(deps.db, viewer.tenantId, intentId);
     if (current && AFTER_APPROVAL.includes(current.status)) {
-      const successor = current.status === "SUPERSEDED" ? await deps.db.actionIntent.findFirst({ where: { tenantId: viewer.tenantId, parentId: intentId } }) : null;
+      const successor =
+        current.status === "SUPERSEDED"
+          ? await deps.db.actionIntent.findFirst({ where: { tenantId: viewer.tenantId, parentId: intentId } })
+          : null;
       return { ...(await intentView(deps.db, viewer.tenantId, successor?.id ?? intentId)), edited: current.status === "SUPERSEDED" };
     }
     throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be approved`);
@@ -102,21 +172,52 @@ export async function approveIntent(
   return { ...(await intentView(deps.db, viewer.tenantId, approvedId)), edited: isEdit };
 }
 
-export async function rejectIntent(deps: GateDeps, viewer: Viewer, intentId: string, input: { reason: string; actorLabel?: string }): Promise<GateView> {
+export async function rejectIntent(
+  deps: GateDeps,
+  viewer: Viewer,
+  intentId: string,
+  input: { reason: string; actorLabel?: string },
+): Promise<GateView> {
   const intent = await visibleIntent(deps, viewer, intentId);
   const done = await inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
     if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "REJECTED" }, now))) return false;
     const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
-    await insertReview(tx, { tenantId: viewer.tenantId, intentId, newIntentId: null, decision: "REJECTED", reason: input.reason, diff: null, actorType: viewer.actor.type, actorId: viewer.actor.id }, now);
-    await insertOutcome(tx, { tenantId: viewer.tenantId, intentId, executionId: null, label: "IDEA_REJECTED", details: canonicalJson({ reason: input.reason }) }, now);
-    await appendLedger(tx, { ...base, type: "INTENT_REJECTED", payload: { action_intent_id: intentId, reason: input.reason, rejected_by: input.actorLabel ?? null } }, now);
+    await insertReview(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        intentId,
+        newIntentId: null,
+        decision: "REJECTED",
+        reason: input.reason,
+        diff: null,
+        actorType: viewer.actor.type,
+        actorId: viewer.actor.id,
+      },
+      now,
+    );
+    await insertOutcome(
+      tx,
+      { tenantId: viewer.tenantId, intentId, executionId: null, label: "IDEA_REJECTED", details: canonicalJson({ reason: input.reason }) },
+      now,
+    );
+    await appendLedger(
+      tx,
+      {
+        ...base,
+        type: "INTENT_REJECTED",
+        payload: { action_intent_id: intentId, reason: input.reason, rejected_by: input.actorLabel ?? null },
+      },
+      now,
+    );
     await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_REJECTED" } }, now);
     return true;
   });
   if (!done) {
     const current = await findIntent(deps.db, viewer.tenantId, intentId);
-    if (current?.status !== "REJECTED") throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be rejected`);
+    if (current?.status !== "REJECTED")
+      throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be rejected`);
   }
   return intentView(deps.db, viewer.tenantId, intentId);
 }
@@ -131,7 +232,10 @@ export async function reviewMany(
   const results: { id: string; ok: boolean; status?: string; error?: string }[] = [];
   for (const id of ids) {
     try {
-      const v = action.kind === "approve" ? await approveIntent(deps, viewer, id, { reason: action.reason }) : await rejectIntent(deps, viewer, id, { reason: action.reason });
+      const v =
+        action.kind === "approve"
+          ? await approveIntent(deps, viewer, id, { reason: action.reason })
+          : await rejectIntent(deps, viewer, id, { reason: action.reason });
       results.push({ id, ok: true, status: v.status });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

@@ -1,5 +1,5 @@
-import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -155,7 +155,12 @@ describe("sendEmail against a real SMTP server", () => {
 
 describe("sendMail (system mail such as the digest)", () => {
   it("sends text and html", async () => {
-    const result = await sendMail(cfg, { to: ["seller@example.com"], subject: "Your daily digest", text: "3 approvals waiting", html: "<p>3 approvals waiting</p>" });
+    const result = await sendMail(cfg, {
+      to: ["seller@example.com"],
+      subject: "Your daily digest",
+      text: "3 approvals waiting",
+      html: "<p>3 approvals waiting</p>",
+    });
     expect(result).toMatchObject({ ok: true, response: { accepted: ["seller@example.com"] } });
     expect(received[0]?.subject).toBe("Your daily digest");
     expect(received[0]?.html).toContain("<p>3 approvals waiting</p>");

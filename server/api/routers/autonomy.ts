@@ -5,7 +5,16 @@ import { connectorDepsFromEnv } from "../../http/deps";
 import { enabledKillSwitches } from "../../repos/autonomy";
 import { ActionTypeName, AutonomyMode, KillSwitchScope } from "../../schemas/autonomy";
 import { Cursor } from "../../schemas/common";
-import { getAllowlist, getBudget, getKillSwitches, getModes, putAllowlist, putBudget, putKillSwitch, putMode } from "../../services/autonomyConfig";
+import {
+  getAllowlist,
+  getBudget,
+  getKillSwitches,
+  getModes,
+  putAllowlist,
+  putBudget,
+  putKillSwitch,
+  putMode,
+} from "../../services/autonomyConfig";
 import { explain } from "../../services/explanation";
 import { accountArtifacts, intentDetail, listInbox, listTimeline } from "../../services/inbox";
 import { approveIntent, rejectIntent, reviewMany } from "../../services/reviews";
@@ -13,7 +22,11 @@ import { adminProcedure, reviewerProcedure, router, tenantProcedure } from "../t
 
 const Id = z.string().min(1).max(64);
 const Page = z.object({ limit: z.number().int().min(1).max(100).default(25), cursor: Cursor.optional() });
-const gateDeps = (ctx: { db: import("../../db").Db; clock: import("../../clock").Clock }) => ({ db: ctx.db, clock: ctx.clock, connectors: connectorDepsFromEnv() });
+const gateDeps = (ctx: { db: import("../../db").Db; clock: import("../../clock").Clock }) => ({
+  db: ctx.db,
+  clock: ctx.clock,
+  connectors: connectorDepsFromEnv(),
+});
 
 /** Seller-facing: inbox, timeline, explanations. Sellers see only their own accounts' intents. */
 export const workRouter = router({
@@ -21,15 +34,35 @@ export const workRouter = router({
   timeline: tenantProcedure.input(Page).query(({ ctx, input }) => listTimeline(ctx.db, ctx.viewer, input)),
   intent: tenantProcedure.input(z.object({ id: Id })).query(({ ctx, input }) => intentDetail(ctx.db, ctx.viewer, input.id)),
   explanation: tenantProcedure
-    .input(z.object({ executionId: Id.optional(), actionIntentId: Id.optional() }).refine((x) => x.executionId || x.actionIntentId, "executionId or actionIntentId"))
+    .input(
+      z
+        .object({ executionId: Id.optional(), actionIntentId: Id.optional() })
+        .refine((x) => x.executionId || x.actionIntentId, "executionId or actionIntentId"),
+    )
     .query(({ ctx, input }) => explain(ctx.db, ctx.viewer, input)),
-  artifacts: tenantProcedure.input(z.object({ accountId: Id })).query(({ ctx, input }) => accountArtifacts(ctx.db, ctx.viewer, input.accountId)),
+  artifacts: tenantProcedure
+    .input(z.object({ accountId: Id }))
+    .query(({ ctx, input }) => accountArtifacts(ctx.db, ctx.viewer, input.accountId)),
   approve: reviewerProcedure
-    .input(z.object({ id: Id, reason: z.string().trim().min(1).max(2000).optional(), editedParameters: z.record(z.string().max(100), z.unknown()).optional() }))
-    .mutation(({ ctx, input }) => approveIntent(gateDeps(ctx), ctx.viewer, input.id, { reason: input.reason, editedParameters: input.editedParameters, actorLabel: ctx.viewer.user.email })),
+    .input(
+      z.object({
+        id: Id,
+        reason: z.string().trim().min(1).max(2000).optional(),
+        editedParameters: z.record(z.string().max(100), z.unknown()).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      approveIntent(gateDeps(ctx), ctx.viewer, input.id, {
+        reason: input.reason,
+        editedParameters: input.editedParameters,
+        actorLabel: ctx.viewer.user.email,
+      }),
+    ),
   reject: reviewerProcedure
     .input(z.object({ id: Id, reason: z.string().trim().min(1).max(2000) }))
-    .mutation(({ ctx, input }) => rejectIntent(gateDeps(ctx), ctx.viewer, input.id, { reason: input.reason, actorLabel: ctx.viewer.user.email })),
+    .mutation(({ ctx, input }) =>
+      rejectIntent(gateDeps(ctx), ctx.viewer, input.id, { reason: input.reason, actorLabel: ctx.viewer.user.email }),
+    ),
   reviewMany: reviewerProcedure
     .input(
       z.discriminatedUnion("kind", [
@@ -37,10 +70,22 @@ export const workRouter = router({
         z.object({ kind: z.literal("reject"), ids: z.array(Id).min(1).max(100), reason: z.string().trim().min(1).max(2000) }),
       ]),
     )
-    .mutation(({ ctx, input }) => reviewMany(gateDeps(ctx), ctx.viewer, input.ids, input.kind === "approve" ? { kind: "approve", reason: input.reason } : { kind: "reject", reason: input.reason })),
+    .mutation(({ ctx, input }) =>
+      reviewMany(
+        gateDeps(ctx),
+        ctx.viewer,
+        input.ids,
+        input.kind === "approve" ? { kind: "approve", reason: input.reason } : { kind: "reject", reason: input.reason },
+      ),
+    ),
   /** Every signed-in user sees active kill switches (the banner). */
   activeKillSwitches: tenantProcedure.query(async ({ ctx }) =>
-    (await enabledKillSwitches(ctx.db, ctx.viewer.tenantId)).map((k) => ({ scope: k.scope, key: k.key || null, reason: k.reason, updatedAt: k.updatedAt })),
+    (await enabledKillSwitches(ctx.db, ctx.viewer.tenantId)).map((k) => ({
+      scope: k.scope,
+      key: k.key || null,
+      reason: k.reason,
+      updatedAt: k.updatedAt,
+    })),
   ),
 });
 
@@ -48,10 +93,20 @@ const Account = z.object({ accountId: Id.optional() });
 
 /** Admin: modes, allowlist, budgets, kill switches. */
 export const autonomyRouter = router({
-  registry: tenantProcedure.query(() => ({ actionTypes: Object.entries(ACTION_TYPES).map(([name, s]) => ({ name, ...s })), modes: AUTONOMY_MODES })),
+  registry: tenantProcedure.query(() => ({
+    actionTypes: Object.entries(ACTION_TYPES).map(([name, s]) => ({ name, ...s })),
+    modes: AUTONOMY_MODES,
+  })),
   modes: adminProcedure.input(Account).query(({ ctx, input }) => getModes(ctx.db, ctx.viewer, input.accountId)),
   setMode: adminProcedure
-    .input(z.object({ accountId: Id.optional(), actionType: ActionTypeName.optional(), mode: AutonomyMode.nullable(), ifMatch: z.date().optional() }))
+    .input(
+      z.object({
+        accountId: Id.optional(),
+        actionType: ActionTypeName.optional(),
+        mode: AutonomyMode.nullable(),
+        ifMatch: z.date().optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => putMode(ctx.db, ctx.viewer, input, ctx.clock)),
   allowlist: adminProcedure.input(Account).query(({ ctx, input }) => getAllowlist(ctx.db, ctx.viewer, input.accountId)),
   setAllowlist: adminProcedure
@@ -71,6 +126,13 @@ export const autonomyRouter = router({
     .mutation(({ ctx, input }) => putBudget(ctx.db, ctx.viewer, input, ctx.clock)),
   killSwitches: adminProcedure.query(({ ctx }) => getKillSwitches(ctx.db, ctx.viewer)),
   setKillSwitch: adminProcedure
-    .input(z.object({ scope: KillSwitchScope, key: z.string().min(1).max(64).optional(), enabled: z.boolean(), reason: z.string().trim().min(3).max(500) }))
+    .input(
+      z.object({
+        scope: KillSwitchScope,
+        key: z.string().min(1).max(64).optional(),
+        enabled: z.boolean(),
+        reason: z.string().trim().min(3).max(500),
+      }),
+    )
     .mutation(({ ctx, input }) => putKillSwitch(ctx.db, ctx.viewer, input, ctx.clock)),
 });

@@ -11,5 +11,8 @@ export const GET = restRoute(["admin"], async ({ req, db, viewer }) => {
 
 export const PUT = restRoute(["admin"], async ({ req, db, viewer, clock }) => {
   const b = await jsonBody(req, AllowlistPutBody);
-  return { account_id: b.account_id ?? null, action_types: await putAllowlist(db, viewer, { accountId: b.account_id, actionTypes: b.action_types }, clock) };
+  return {
+    account_id: b.account_id ?? null,
+    action_types: await putAllowlist(db, viewer, { accountId: b.account_id, actionTypes: b.action_types }, clock),
+  };
 });

@@ -17,7 +17,9 @@ const budgetDto = (b: BudgetView) => ({
   updated_at: b.updatedAt?.toISOString() ?? null,
 });
 
-export const GET = restRoute(["read"], async ({ req, db, viewer, clock }) => budgetDto(await getBudget(db, viewer, queryParams(req, AccountQuery).account_id, clock)));
+export const GET = restRoute(["read"], async ({ req, db, viewer, clock }) =>
+  budgetDto(await getBudget(db, viewer, queryParams(req, AccountQuery).account_id, clock)),
+);
 
 export const PUT = restRoute(["admin"], async ({ req, db, viewer, clock }) => {
   const b = await jsonBody(req, BudgetPutBody);
@@ -25,7 +27,13 @@ export const PUT = restRoute(["admin"], async ({ req, db, viewer, clock }) => {
     await putBudget(
       db,
       viewer,
-      { accountId: b.account_id, maxPerDay: b.max_autonomous_per_day, perTypeCaps: b.max_per_action_type, decayIfUnused: b.decay_if_unused, ifMatch: b.if_match },
+      {
+        accountId: b.account_id,
+        maxPerDay: b.max_autonomous_per_day,
+        perTypeCaps: b.max_per_action_type,
+        decayIfUnused: b.decay_if_unused,
+        ifMatch: b.if_match,
+      },
       clock,
     ),
   );

@@ -7,4 +7,6 @@ export const dynamic = "force-dynamic";
 
 export const GET = restRoute(["admin"], async ({ db, viewer }) => ({ items: snake(await getKillSwitches(db, viewer)) }));
 
-export const PUT = restRoute(["admin"], async ({ req, db, viewer, clock }) => snake(await putKillSwitch(db, viewer, await jsonBody(req, KillSwitchPutBody), clock)));
+export const PUT = restRoute(["admin"], async ({ req, db, viewer, clock }) =>
+  snake(await putKillSwitch(db, viewer, await jsonBody(req, KillSwitchPutBody), clock)),
+);

@@ -10,5 +10,7 @@ export const dynamic = "force-dynamic";
 export const POST = restRoute<{ id: string }>(["approve"], async ({ req, params, db, clock, viewer }) => {
   const { id } = IdParam.parse(params);
   const b = await jsonBody(req, RejectBody);
-  return gateViewDto(await rejectIntent({ db, clock, connectors: connectorDepsFromEnv() }, viewer, id, { reason: b.reason, actorLabel: b.actor }));
+  return gateViewDto(
+    await rejectIntent({ db, clock, connectors: connectorDepsFromEnv() }, viewer, id, { reason: b.reason, actorLabel: b.actor }),
+  );
 });
