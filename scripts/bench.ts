@@ -8,12 +8,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { gateBench } from "../bench/gate";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
+import { policyBench } from "../bench/policy";
 import { createDb, type Db } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 
-const SUITES: Record<string, (db: Db, label: string) => Promise<BenchRow[]>> = {
-  ledger: (db, label) => ledgerBench(db, label, Number(process.env.BENCH_N ?? 400)),
+const N = Number(process.env.BENCH_N ?? 400);
+
+/** Suites that need a database run once per database; `dbFree` ones run once. */
+const SUITES: Record<string, { perDb?: (db: Db, label: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> = {
+  ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
+  gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
 };
 
 async function withSqlite<T>(fn: (db: Db) => Promise<T>) {
@@ -59,9 +65,13 @@ for (const n of names) if (!SUITES[n]) throw new Error(`unknown suite "${n}"; su
 
 const rows: BenchRow[] = [];
 for (const n of names) {
-  const suite = SUITES[n] as (db: Db, label: string) => Promise<BenchRow[]>;
-  rows.push(...(await withSqlite((db) => suite(db, "sqlite"))));
-  rows.push(...((await withPostgres((db) => suite(db, "postgres"))) ?? []));
+  const suite = SUITES[n] as (typeof SUITES)[string];
+  if (suite.dbFree) rows.push(...(await suite.dbFree()));
+  const perDb = suite.perDb;
+  if (perDb) {
+    rows.push(...(await withSqlite((db) => perDb(db, "sqlite"))));
+    rows.push(...((await withPostgres((db) => perDb(db, "postgres"))) ?? []));
+  }
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));

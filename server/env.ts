@@ -16,7 +16,7 @@ const EnvSchema = z.object({
   CRON_SECRET: z.string().min(16).optional(),
   /** smtp://user:pass@host:port or smtps://…; unset → SEND_EMAIL executions fail with a clear reason */
   SMTP_URL: z.string().optional(),
-  SMTP_FROM: z.string().default("Autopilot <autopilot@localhost>"),
+  SMTP_FROM: z.string().default("Autopilot <autopilot@autopilot.local>"),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

@@ -165,9 +165,11 @@ const CLAUSES: Clause[] = [
     id: "P12.confidence",
     decision: "REQUIRE_APPROVAL",
     reason: "CONFIDENCE_BELOW_THRESHOLD",
-    applies: (i, d) => !Number.isFinite(i.confidence) || i.confidence < d.threshold || i.confidence > 1,
+    // Written as "not (within bounds)" so a NaN confidence or a NaN threshold fails closed:
+    // every comparison with NaN is false, which here means "ask a human".
+    applies: (i, d) => !(i.confidence >= d.threshold && i.confidence <= 1),
     explain: (i, d) =>
-      `Autopilot is ${Number.isFinite(i.confidence) ? pct(i.confidence) : "not"} confident; it acts alone only above ${pct(d.threshold)}${i.lifecycle === "PROSPECT" ? " on prospects" : ""}.`,
+      `Autopilot is ${Number.isFinite(i.confidence) ? pct(i.confidence) : "not"} confident; it acts alone only at ${pct(d.threshold)} or more${i.lifecycle === "PROSPECT" ? " on prospects" : ""}.`,
   },
 ];
 

@@ -3,18 +3,45 @@ import type { DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
 import { tenantWhere } from "./scope";
 
-/** Everything the gate reads for one (tenant, account) evaluation, in one round of queries. */
-export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: string) {
+type TenantGateConfig = Awaited<ReturnType<typeof loadTenantGateConfig>>;
+
+async function loadTenantGateConfig(db: DbOrTx, tenantId: string) {
   const [modes, allowlist, killSwitches, policy, budgets] = await Promise.all([
-    db.autonomyConfig.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
-    db.allowlistEntry.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
+    db.autonomyConfig.findMany({ where: tenantWhere(tenantId) }),
+    db.allowlistEntry.findMany({ where: tenantWhere(tenantId) }),
     // GLOBAL switches are stored with tenantId "" and apply to every tenant.
     db.killSwitch.findMany({ where: { tenantId: { in: [tenantId, ""] }, enabled: true } }),
     db.tenantPolicy.findUnique({ where: { tenantId } }),
-    db.autonomyBudget.findMany({ where: tenantWhere(tenantId, { accountKey: { in: ["", accountId] } }) }),
+    db.autonomyBudget.findMany({ where: tenantWhere(tenantId) }),
   ]);
-  const budget = budgets.find((b) => b.accountKey === accountId) ?? budgets.find((b) => b.accountKey === "") ?? null;
-  return { modes, allowlist, killSwitches, policy, budget };
+  return { modes, allowlist, killSwitches, policy, budgets };
+}
+
+/**
+ * The gate's configuration cache, per process. An entry is used only while the tenant's
+ * `configVersion` (read inside the evaluating transaction) is unchanged, and every configuration
+ * write bumps that version in its own transaction — so a change applies to the very next
+ * evaluation on every instance, while unchanged configuration costs one indexed read.
+ */
+const gateConfigCache = new Map<string, { version: number; config: TenantGateConfig }>();
+
+/** Everything the gate reads for one (tenant, account) evaluation. */
+export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: string, version: number) {
+  let entry = gateConfigCache.get(tenantId);
+  if (!entry || entry.version !== version) {
+    entry = { version, config: await loadTenantGateConfig(db, tenantId) };
+    gateConfigCache.set(tenantId, entry);
+  }
+  const c = entry.config;
+  const forAccount = <T extends { accountKey: string }>(rows: T[]) => rows.filter((r) => r.accountKey === "" || r.accountKey === accountId);
+  const budget = c.budgets.find((b) => b.accountKey === accountId) ?? c.budgets.find((b) => b.accountKey === "") ?? null;
+  return { modes: forAccount(c.modes), allowlist: forAccount(c.allowlist), killSwitches: c.killSwitches, policy: c.policy, budget };
+}
+
+/** Call in every transaction that changes autonomy configuration ("ALL" for GLOBAL switches). */
+export async function bumpConfigVersion(tx: Tx, tenantId: string | "ALL") {
+  if (tenantId === "ALL") await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
+  else await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
 }
 
 export function enabledKillSwitches(db: DbOrTx, tenantId: string) {
@@ -115,36 +142,40 @@ export async function setKillSwitch(
   return { before, after };
 }
 
-export async function getOrCreateTenantPolicy(db: DbOrTx, tenantId: string, now: Date) {
-  const existing = await db.tenantPolicy.findUnique({ where: { tenantId } });
-  return existing ?? { tenantId, minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1, updatedBy: null, updatedAt: now };
-}
+export const DEFAULT_TENANT_POLICY = { minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1 } as const;
 
 // ───────────────────────────── budget counters ─────────────────────────────
 
 /**
- * Make sure the day's counter row exists. `INSERT … ON CONFLICT DO NOTHING` is the same SQL on
- * SQLite and PostgreSQL and, unlike catching a unique violation, does not abort a PostgreSQL
- * transaction when another caller created the row first.
+ * Consume one unit if under the cap and return the new count, or null when the cap is reached.
+ * A conditional UPDATE (`consumed < cap`) so concurrent callers can never overshoot — the
+ * database serialises the row, not our code. The day's row is created on first use with
+ * `INSERT … ON CONFLICT DO NOTHING`: the same SQL on SQLite and PostgreSQL and, unlike catching
+ * a unique violation, it does not abort a PostgreSQL transaction when another caller won.
  */
-async function ensureUsageRow(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {
-  await tx.$executeRaw`INSERT INTO "BudgetUsage" ("id", "tenantId", "accountId", "dateKey", "actionType", "consumed")
-    VALUES (${randomUUID()}, ${tenantId}, ${accountId}, ${dateKey}, ${actionType}, 0)
-    ON CONFLICT ("tenantId", "accountId", "dateKey", "actionType") DO NOTHING`;
-}
-
-/**
- * Consume one unit if under the cap: a conditional UPDATE (`consumed < cap`), so concurrent
- * callers can never overshoot — the database serialises the row, not our code.
- */
-export async function tryConsume(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string, cap: number) {
-  if (cap <= 0) return false;
-  await ensureUsageRow(tx, tenantId, accountId, dateKey, actionType);
-  const res = await tx.budgetUsage.updateMany({
-    where: { tenantId, accountId, dateKey, actionType, consumed: { lt: cap } },
-    data: { consumed: { increment: 1 } },
-  });
-  return res.count === 1;
+export async function tryConsume(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  dateKey: string,
+  actionType: string,
+  cap: number,
+): Promise<number | null> {
+  if (cap <= 0) return null;
+  const bump = () =>
+    tx.budgetUsage.updateManyAndReturn({
+      where: { tenantId, accountId, dateKey, actionType, consumed: { lt: cap } },
+      data: { consumed: { increment: 1 } },
+      select: { consumed: true },
+    });
+  let rows = await bump();
+  if (rows.length === 0) {
+    await tx.$executeRaw`INSERT INTO "BudgetUsage" ("id", "tenantId", "accountId", "dateKey", "actionType", "consumed")
+      VALUES (${randomUUID()}, ${tenantId}, ${accountId}, ${dateKey}, ${actionType}, 0)
+      ON CONFLICT ("tenantId", "accountId", "dateKey", "actionType") DO NOTHING`;
+    rows = await bump();
+  }
+  return rows[0]?.consumed ?? null;
 }
 
 export async function refund(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {

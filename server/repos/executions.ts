@@ -15,11 +15,14 @@ export function insertExecution(
     replayOf?: string | null;
     replayReason?: string | null;
     requestedBy?: string | null;
+    /** created already terminal when the work ran inside the same transaction */
+    status?: "EXECUTING" | "SUCCEEDED";
+    finishedAt?: Date;
   },
   now: Date,
 ) {
   return tx.execution.create({
-    data: { ...data, nonReplayKey: data.replayOf ? null : data.intentId, status: "EXECUTING", startedAt: now },
+    data: { ...data, nonReplayKey: data.replayOf ? null : data.intentId, status: data.status ?? "EXECUTING", startedAt: now },
   });
 }
 
@@ -48,10 +51,20 @@ export function executionsForIntent(db: DbOrTx, tenantId: string, intentId: stri
 
 export function insertToolCall(
   tx: Tx,
-  data: { tenantId: string; executionId: string; connector: string; operation: string; idempotencyKey: string; request: string },
+  data: {
+    tenantId: string;
+    executionId: string;
+    connector: string;
+    operation: string;
+    idempotencyKey: string;
+    request: string;
+    status?: "STARTED" | "SUCCEEDED";
+    response?: string;
+    finishedAt?: Date;
+  },
   now: Date,
 ) {
-  return tx.toolCall.create({ data: { ...data, status: "STARTED", startedAt: now } });
+  return tx.toolCall.create({ data: { ...data, status: data.status ?? "STARTED", startedAt: now } });
 }
 
 export function finishToolCall(tx: Tx, id: string, data: { status: "SUCCEEDED" | "FAILED"; response?: string; error?: string }, now: Date) {

@@ -20,6 +20,12 @@ export interface NewIntent {
   version?: number;
   parentId?: string | null;
   status?: string;
+  decision?: string;
+  reason?: string;
+  explanation?: string;
+  policyVersion?: string;
+  policyClause?: string;
+  decidedAt?: Date;
 }
 
 export function insertIntent(tx: Tx, data: NewIntent, now: Date) {

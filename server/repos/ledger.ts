@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
-import { type Actor, entryHash, type LedgerEntryType, redactSecrets, type StoredEntry } from "../engine/ledger";
+import { type Actor, entryHash, GENESIS_HASH, type LedgerEntryType, redactSecrets, type StoredEntry } from "../engine/ledger";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere } from "./scope";
@@ -16,33 +16,48 @@ export interface LedgerAppend {
 }
 
 /**
- * Append one entry to a tenant's chain. Must run inside the transaction that makes the change it
- * records, so the ledger and the state can never disagree.
+ * Append entries to a tenant's chain. Must run inside the transaction that makes the change they
+ * record, so the ledger and the state can never disagree.
  *
  * Bumping the head row *first* is the concurrency contract: on PostgreSQL the UPDATE takes the
  * row lock and holds it to commit; on SQLite the first write takes the database write lock. A
- * second appender for the same tenant waits there, then reads the head the first one committed —
- * so the chain never forks and seq stays dense.
+ * second appender for the same tenant waits there, then sees the head the first one committed —
+ * so the chain never forks and seq stays dense. One bump reserves seq numbers for the whole batch.
  */
+export async function appendLedgerBatch(tx: Tx, tenantId: string, entries: Omit<LedgerAppend, "tenantId">[], now: Date) {
+  if (entries.length === 0) return [];
+  const rows = await tx.$queryRaw<{ seq: number | bigint; hash: string }[]>`
+    UPDATE "LedgerHead" SET "seq" = "seq" + ${entries.length} WHERE "tenantId" = ${tenantId} RETURNING "seq", "hash"`;
+  const head = rows[0];
+  if (!head) throw new Error(`ledger head missing for tenant ${tenantId}`);
+  let seq = Number(head.seq) - entries.length;
+  let prevHash = head.hash || GENESIS_HASH;
+  const data = entries.map((e) => {
+    seq += 1;
+    const fields = {
+      tenantId,
+      seq,
+      accountId: e.accountId ?? null,
+      correlationId: e.correlationId ?? randomUUID(),
+      type: e.type,
+      actorType: e.actor.type,
+      actorId: e.actor.id,
+      payload: canonicalJson(redactSecrets(e.payload)),
+      createdAt: now,
+    };
+    const hash = entryHash(prevHash, fields);
+    const row = { ...fields, prevHash, hash };
+    prevHash = hash;
+    return row;
+  });
+  await tx.ledgerEntry.createMany({ data });
+  await tx.ledgerHead.update({ where: { tenantId }, data: { hash: prevHash } });
+  return data;
+}
+
 export async function appendLedger(tx: Tx, e: LedgerAppend, now: Date) {
-  const bumped = await tx.ledgerHead.updateMany({ where: { tenantId: e.tenantId }, data: { seq: { increment: 1 } } });
-  if (bumped.count !== 1) throw new Error(`ledger head missing for tenant ${e.tenantId}`);
-  const head = await tx.ledgerHead.findUniqueOrThrow({ where: { tenantId: e.tenantId } });
-  const prevHash = head.hash || "0".repeat(64);
-  const fields = {
-    tenantId: e.tenantId,
-    seq: head.seq,
-    accountId: e.accountId ?? null,
-    correlationId: e.correlationId ?? randomUUID(),
-    type: e.type,
-    actorType: e.actor.type,
-    actorId: e.actor.id,
-    payload: canonicalJson(redactSecrets(e.payload)),
-    createdAt: now,
-  };
-  const hash = entryHash(prevHash, fields);
-  const entry = await tx.ledgerEntry.create({ data: { ...fields, prevHash, hash } });
-  await tx.ledgerHead.update({ where: { tenantId: e.tenantId }, data: { hash } });
+  const [entry] = await appendLedgerBatch(tx, e.tenantId, [e], now);
+  if (!entry) throw new Error("unreachable: empty ledger batch");
   return entry;
 }
 

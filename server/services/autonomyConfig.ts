@@ -6,6 +6,7 @@ import { type BudgetSettings, effectiveDailyCap, NO_BUDGET, previousDays, remain
 import { canonicalJson } from "../engine/canonical";
 import { AppError, badRequest } from "../errors";
 import {
+  bumpConfigVersion,
   deleteMode,
   findBudget,
   listAllowlist,
@@ -105,6 +106,7 @@ export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: 
     const now = clock.now();
     const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
     await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
+    await bumpConfigVersion(tx, viewer.tenantId);
     await appendLedger(
       tx,
       {
@@ -180,6 +182,7 @@ export async function putBudget(
       decayIfUnused: input.decayIfUnused ?? false,
     };
     const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, input.ifMatch, viewer.actor.id, now);
+    await bumpConfigVersion(tx, viewer.tenantId);
     const view = (b: typeof change.before) =>
       b ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: JSON.parse(b.perTypeCaps), decay_if_unused: b.decayIfUnused } : null;
     await appendLedger(
@@ -233,6 +236,7 @@ export async function putKillSwitch(
   return inTransaction(db, async (tx) => {
     const now = clock.now();
     const change = await setKillSwitch(tx, { tenantId, scope: input.scope, key }, input.enabled, input.reason, viewer.actor.id, now);
+    await bumpConfigVersion(tx, input.scope === "GLOBAL" ? "ALL" : viewer.tenantId);
     // A GLOBAL switch changes every tenant's autonomy, so every tenant's ledger records it.
     const tenantIds = input.scope === "GLOBAL" ? (await tx.tenant.findMany({ select: { id: true } })).map((t) => t.id) : [viewer.tenantId];
     for (const id of tenantIds) {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
+import { renderInternalArtifact } from "../connectors/internal";
 import type { Db, Tx } from "../db";
 import { actionSpec } from "../engine/actions";
 import { activeKillSwitch, isAllowlisted, resolveMode } from "../engine/autonomy";
@@ -8,12 +9,13 @@ import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { budgetExhausted, evaluatePolicy, gateError, type PolicyInput, type PolicyResult, policyVersion } from "../engine/policy";
 import { AppError, notFound } from "../errors";
-import { enabledKillSwitches, getOrCreateTenantPolicy, loadGateConfig, refund, tryConsume, usageFor } from "../repos/autonomy";
+import { DEFAULT_TENANT_POLICY, enabledKillSwitches, loadGateConfig, refund, tryConsume, usageFor } from "../repos/autonomy";
+import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../repos/executions";
 import { findIntent, findIntentByKey, insertIntent, insertPolicyEvaluation, transitionIntent } from "../repos/intents";
-import { appendLedger } from "../repos/ledger";
+import { appendLedgerBatch } from "../repos/ledger";
 import { accountWhere, type Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
-import { type ConnectorDeps, runExecution } from "./executor";
+import type { ConnectorDeps } from "./executor";
 
 /**
  * The auto-execute gate (SPEC §4.2), in order: kill switches → allowlist → mode → policy (one
@@ -75,79 +77,396 @@ function isUniqueViolation(err: unknown) {
 /** Enter an intent (from the decision layer or `POST /api/v1/intents`) and run it through the gate. */
 export async function submitIntent(deps: GateDeps, viewer: Viewer, input: IntentInput): Promise<GateView & { duplicate: boolean }> {
   const { db, clock } = deps;
-  const account = await db.account.findFirst({ where: accountWhere(viewer, { id: input.accountId }), select: { id: true } });
-  if (!account) throw new AppError("NOT_FOUND", "Account not found", "account_id");
-
   if (input.idempotencyKey) {
     const existing = await findIntentByKey(db, viewer.tenantId, input.idempotencyKey);
     if (existing) return { ...(await intentView(db, viewer.tenantId, existing.id)), duplicate: true };
   }
-
-  let intentId: string;
   try {
-    intentId = await inTransaction(db, async (tx) => {
-      const now = clock.now();
-      const intent = await insertIntent(
-        tx,
-        {
-          tenantId: viewer.tenantId,
-          accountId: input.accountId,
-          correlationId: input.correlationId ?? randomUUID(),
-          actionType: input.actionType,
-          target: canonicalJson(input.target),
-          parameters: canonicalJson(input.parameters),
-          why: canonicalJson(input.why),
-          confidence: input.confidence,
-          riskLevel: input.riskLevel,
-          blockingUnknowns: canonicalJson(input.blockingUnknowns),
-          rankScore: input.rankScore ?? input.confidence,
-          source: input.source,
-          idempotencyKey: input.idempotencyKey ?? null,
-          createdBy: viewer.actor.id,
-        },
-        now,
-      );
-      await appendLedger(
-        tx,
-        {
-          tenantId: viewer.tenantId,
-          accountId: intent.accountId,
-          correlationId: intent.correlationId,
-          type: "INTENT_PROPOSED",
-          actor: viewer.actor,
-          payload: {
-            action_intent_id: intent.id,
-            action_type: intent.actionType,
-            confidence: intent.confidence,
-            risk_level: intent.riskLevel,
-            why: input.why,
-            parameters: input.parameters,
-            target: input.target,
-            blocking_unknowns: input.blockingUnknowns,
-            source: input.source,
-            idempotency_key: input.idempotencyKey ?? null,
-          },
-        },
-        now,
-      );
-      return intent.id;
-    });
+    // One transaction from intake to outcome for the autonomous path: the decision, the budget
+    // unit, the execution and the ledger commit together or not at all.
+    return { ...(await inTransaction(db, (tx) => admit(tx, deps, viewer, input))), duplicate: false };
   } catch (err) {
-    // Two callers raced on one idempotency key: the unique index let exactly one create it.
+    // Two callers raced on one idempotency key: the unique index let exactly one create it, and
+    // the loser's whole transaction (including any budget it took) rolled back.
     if (input.idempotencyKey && isUniqueViolation(err)) {
       const existing = await findIntentByKey(db, viewer.tenantId, input.idempotencyKey);
       if (existing) return { ...(await intentView(db, viewer.tenantId, existing.id)), duplicate: true };
     }
-    throw err;
+    if (err instanceof AppError) throw err;
+    return admitFailClosed(deps, viewer, input, err);
   }
+}
 
-  await decide(deps, viewer.tenantId, intentId, { type: "SYSTEM", id: "gate" });
-  const view = await intentView(db, viewer.tenantId, intentId);
-  if (view.status === "AUTO_APPROVED") {
-    await runExecution(deps, viewer.tenantId, intentId, { approvalSource: "POLICY", actor: { type: "SYSTEM", id: "autopilot" } });
-    return { ...(await intentView(db, viewer.tenantId, intentId)), duplicate: false };
+async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput): Promise<GateView> {
+  const now = deps.clock.now();
+  const account = await tx.account.findFirst({
+    where: accountWhere(viewer, { id: input.accountId }),
+    select: {
+      id: true,
+      name: true,
+      lifecycle: true,
+      posture: true,
+      momentum: true,
+      heatTier: true,
+      tenant: { select: { configVersion: true } },
+    },
+  });
+  if (!account) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  const correlationId = input.correlationId ?? randomUUID();
+  const {
+    input: policyInput,
+    result: evaluated,
+    modeSource,
+    budgetRow,
+  } = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle }, account.tenant.configVersion);
+  const { result, budget } = await settleBudget(tx, viewer.tenantId, input.accountId, input.actionType, evaluated, budgetRow, now);
+
+  const spec = actionSpec(input.actionType);
+  // Autonomy only ever reaches internal actions (external and CRM types can never pass policy),
+  // and those run locally, so the execution can complete inside this transaction.
+  const artifact =
+    result.decision === "AUTO_EXECUTE" && spec?.connector === "internal"
+      ? renderInternalArtifact(input.actionType, input.parameters, { accountName: account.name, why: input.why })
+      : null;
+  const runsNow = result.decision === "AUTO_EXECUTE" && artifact !== null;
+  const status = runsNow ? "SUCCEEDED" : STATUS_FOR[result.decision];
+
+  const intent = await insertIntent(
+    tx,
+    {
+      tenantId: viewer.tenantId,
+      accountId: input.accountId,
+      correlationId,
+      actionType: input.actionType,
+      target: canonicalJson(input.target),
+      parameters: canonicalJson(input.parameters),
+      why: canonicalJson(input.why),
+      confidence: input.confidence,
+      riskLevel: input.riskLevel,
+      blockingUnknowns: canonicalJson(input.blockingUnknowns),
+      rankScore: input.rankScore ?? input.confidence,
+      source: input.source,
+      idempotencyKey: input.idempotencyKey ?? null,
+      createdBy: viewer.actor.id,
+      status,
+      decision: result.decision,
+      reason: result.reason,
+      explanation: result.explanation,
+      policyVersion: result.policyVersion,
+      policyClause: result.policyClause,
+      decidedAt: now,
+    },
+    now,
+  );
+  await insertPolicyEvaluation(tx, evaluationRow(viewer.tenantId, intent.id, policyInput, result, modeSource, account, budget), now);
+  const base = { accountId: intent.accountId, correlationId };
+  const entries: LedgerDraft[] = [
+    {
+      ...base,
+      type: "INTENT_PROPOSED",
+      actor: viewer.actor,
+      payload: {
+        action_intent_id: intent.id,
+        action_type: input.actionType,
+        confidence: input.confidence,
+        risk_level: input.riskLevel,
+        why: input.why,
+        parameters: input.parameters,
+        target: input.target,
+        blocking_unknowns: input.blockingUnknowns,
+        source: input.source,
+        idempotency_key: input.idempotencyKey ?? null,
+      },
+    },
+    ...decisionEntries(base, intent.id, input.actionType, policyInput, result, modeSource, budget),
+  ];
+  let executionId: string | null = null;
+  if (runsNow && artifact) {
+    const autopilot: Actor = { type: "SYSTEM", id: "autopilot" };
+    const execution = await insertExecution(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        intentId: intent.id,
+        approvalSource: "POLICY",
+        autoExecuted: true,
+        status: "SUCCEEDED",
+        finishedAt: now,
+      },
+      now,
+    );
+    executionId = execution.id;
+    const toolCall = await insertToolCall(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        executionId: execution.id,
+        connector: "internal",
+        operation: input.actionType,
+        idempotencyKey: `${execution.id}:internal`,
+        request: canonicalJson({ parameters: input.parameters, target: input.target }),
+        status: "SUCCEEDED",
+        response: canonicalJson({ kind: artifact.kind, title: artifact.title }),
+        finishedAt: now,
+      },
+      now,
+    );
+    await insertArtifact(tx, { tenantId: viewer.tenantId, accountId: input.accountId, executionId: execution.id, ...artifact }, now);
+    await insertOutcome(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        intentId: intent.id,
+        executionId: execution.id,
+        label: "EXECUTION_SUCCEEDED",
+        details: canonicalJson({ kind: artifact.kind, title: artifact.title }),
+      },
+      now,
+    );
+    entries.push(
+      {
+        ...base,
+        type: "EXECUTION_STARTED",
+        actor: autopilot,
+        payload: {
+          execution_id: execution.id,
+          action_intent_id: intent.id,
+          action_type: input.actionType,
+          approval_source: "POLICY",
+          auto_executed: true,
+        },
+      },
+      {
+        ...base,
+        type: "EXECUTION_SUCCEEDED",
+        actor: autopilot,
+        payload: {
+          execution_id: execution.id,
+          action_intent_id: intent.id,
+          connector: "internal",
+          tool_call_id: toolCall.id,
+          auto_executed: true,
+          response: { kind: artifact.kind, title: artifact.title },
+        },
+      },
+      {
+        ...base,
+        type: "OUTCOME_RECORDED",
+        actor: autopilot,
+        payload: { action_intent_id: intent.id, execution_id: execution.id, label: "EXECUTION_SUCCEEDED" },
+      },
+    );
   }
-  return { ...view, duplicate: false };
+  await appendLedgerBatch(tx, viewer.tenantId, entries, now);
+  return {
+    actionIntentId: intent.id,
+    status,
+    decision: result.decision,
+    reason: result.reason,
+    explanation: result.explanation,
+    policyVersion: result.policyVersion,
+    policyClause: result.policyClause,
+    executionId,
+  };
+}
+
+/** The intake transaction failed for a reason that is not the caller's: record it, ask a human. */
+async function admitFailClosed(
+  deps: GateDeps,
+  viewer: Viewer,
+  input: IntentInput,
+  err: unknown,
+): Promise<GateView & { duplicate: boolean }> {
+  const kind = err instanceof Error ? err.name : "Error";
+  console.error(`gate: intake of a ${input.actionType} intent failed (${kind}); left for a human`);
+  const result = gateError(policyVersion({ minConfidence: 0, prospectMinConfidence: 0, version: 0 }));
+  const view = await inTransaction(deps.db, async (tx) => {
+    const now = deps.clock.now();
+    const correlationId = input.correlationId ?? randomUUID();
+    const intent = await insertIntent(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        accountId: input.accountId,
+        correlationId,
+        actionType: input.actionType,
+        target: canonicalJson(input.target),
+        parameters: canonicalJson(input.parameters),
+        why: canonicalJson(input.why),
+        confidence: input.confidence,
+        riskLevel: input.riskLevel,
+        blockingUnknowns: canonicalJson(input.blockingUnknowns),
+        rankScore: input.rankScore ?? input.confidence,
+        source: input.source,
+        idempotencyKey: null,
+        createdBy: viewer.actor.id,
+        status: "PENDING_APPROVAL",
+        decision: result.decision,
+        reason: result.reason,
+        explanation: result.explanation,
+        policyVersion: result.policyVersion,
+        policyClause: result.policyClause,
+        decidedAt: now,
+      },
+      now,
+    );
+    const base = { accountId: input.accountId, correlationId };
+    await appendLedgerBatch(
+      tx,
+      viewer.tenantId,
+      [
+        {
+          ...base,
+          type: "INTENT_PROPOSED",
+          actor: viewer.actor,
+          payload: { action_intent_id: intent.id, action_type: input.actionType, source: input.source },
+        },
+        {
+          ...base,
+          type: "POLICY_EVALUATED",
+          actor: GATE,
+          payload: {
+            action_intent_id: intent.id,
+            decision: result.decision,
+            reason: result.reason,
+            explanation: result.explanation,
+            error_kind: kind,
+          },
+        },
+        { ...base, type: "APPROVAL_REQUESTED", actor: GATE, payload: { action_intent_id: intent.id, reason: result.reason } },
+      ],
+      now,
+    );
+    return intent.id;
+  });
+  return { ...(await intentView(deps.db, viewer.tenantId, view)), duplicate: false };
+}
+
+const GATE: Actor = { type: "SYSTEM", id: "gate" };
+
+type LedgerDraft = Parameters<typeof appendLedgerBatch>[2][number];
+
+/** Read the configuration and run the pure policy. Reads only; nothing is written here. */
+async function evaluate(
+  tx: Tx,
+  tenantId: string,
+  intent: { accountId: string; actionType: string; confidence: number; riskLevel: string; blockingUnknowns: string[]; lifecycle: string },
+  configVersion: number,
+) {
+  const cfg = await loadGateConfig(tx, tenantId, intent.accountId, configVersion);
+  const tenantPolicy = cfg.policy ?? DEFAULT_TENANT_POLICY;
+  const spec = actionSpec(intent.actionType);
+  const mode = resolveMode(cfg.modes, intent.accountId, intent.actionType);
+  const kill = activeKillSwitch(cfg.killSwitches, intent.actionType, spec?.connector);
+  const input: PolicyInput = {
+    actionType: intent.actionType,
+    confidence: intent.confidence,
+    riskLevel: intent.riskLevel,
+    lifecycle: intent.lifecycle,
+    mode: mode.mode,
+    allowlisted: isAllowlisted(cfg.allowlist, intent.accountId, intent.actionType),
+    blockingUnknowns: intent.blockingUnknowns,
+    killSwitch: kill ? { scope: kill.scope, key: kill.key, reason: kill.reason } : null,
+    thresholds: {
+      minConfidence: tenantPolicy.minConfidence,
+      prospectMinConfidence: tenantPolicy.prospectMinConfidence,
+      version: tenantPolicy.version,
+    },
+  };
+  return { input, result: evaluatePolicy(input), modeSource: mode.source, budgetRow: cfg.budget };
+}
+
+/** Policy said AUTO_EXECUTE: take today's budget unit, or turn the answer into BUDGET_EXHAUSTED. */
+async function settleBudget(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  actionType: string,
+  result: PolicyResult,
+  budgetRow: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean } | null,
+  now: Date,
+) {
+  if (result.decision !== "AUTO_EXECUTE") return { result, budget: null };
+  const budget = await consumeBudget(tx, tenantId, accountId, actionType, budgetSettings(budgetRow), now);
+  return { result: budget.ok ? result : budgetExhausted(result, { cap: budget.cap, scope: budget.scope }), budget };
+}
+
+type BudgetOutcome = Awaited<ReturnType<typeof consumeBudget>>;
+
+function evaluationRow(
+  tenantId: string,
+  intentId: string,
+  input: PolicyInput,
+  result: PolicyResult,
+  modeSource: string,
+  account: Record<string, unknown>,
+  budget: BudgetOutcome | null,
+) {
+  return {
+    tenantId,
+    intentId,
+    decision: result.decision,
+    reason: result.reason,
+    explanation: result.explanation,
+    policyVersion: result.policyVersion,
+    clauses: canonicalJson(result.clauses),
+    input: canonicalJson({ ...input, modeSource, account, budget }),
+  };
+}
+
+function decisionEntries(
+  base: { accountId: string; correlationId: string },
+  intentId: string,
+  actionType: string,
+  input: PolicyInput,
+  result: PolicyResult,
+  modeSource: string,
+  budget: BudgetOutcome | null,
+): LedgerDraft[] {
+  const out: LedgerDraft[] = [
+    {
+      ...base,
+      type: "POLICY_EVALUATED",
+      actor: GATE,
+      payload: {
+        action_intent_id: intentId,
+        action_type: actionType,
+        decision: result.decision,
+        reason: result.reason,
+        explanation: result.explanation,
+        policy_version: result.policyVersion,
+        policy_clause: result.policyClause,
+        clauses: result.clauses,
+        mode: input.mode,
+        mode_source: modeSource,
+        allowlisted: input.allowlisted,
+        kill_switch: input.killSwitch,
+      },
+    },
+  ];
+  if (budget?.ok) {
+    out.push({
+      ...base,
+      type: "BUDGET_CONSUMED",
+      actor: GATE,
+      payload: {
+        action_intent_id: intentId,
+        date_key: budget.dateKey,
+        cap: budget.cap,
+        consumed: budget.consumed,
+        remaining: budget.cap - budget.consumed,
+      },
+    });
+  }
+  if (result.decision === "REQUIRE_APPROVAL") {
+    out.push({
+      ...base,
+      type: "APPROVAL_REQUESTED",
+      actor: GATE,
+      payload: { action_intent_id: intentId, reason: result.reason, explanation: result.explanation },
+    });
+  }
+  return out;
 }
 
 function budgetSettings(row: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean } | null): BudgetSettings {
@@ -174,25 +493,24 @@ async function consumeBudget(tx: Tx, tenantId: string, accountId: string, action
     );
   }
   const perType = typeCap(settings, actionType);
-  if (perType !== null && !(await tryConsume(tx, tenantId, accountId, dateKey, actionType, perType))) {
+  if (perType !== null && (await tryConsume(tx, tenantId, accountId, dateKey, actionType, perType)) === null) {
     return { ok: false as const, scope: "ACTION_TYPE" as const, cap: perType, dateKey };
   }
-  if (!(await tryConsume(tx, tenantId, accountId, dateKey, "", cap))) {
+  const consumed = await tryConsume(tx, tenantId, accountId, dateKey, "", cap);
+  if (consumed === null) {
     if (perType !== null) await refund(tx, tenantId, accountId, dateKey, actionType);
     return { ok: false as const, scope: "ACCOUNT" as const, cap, dateKey };
   }
-  const row = await tx.budgetUsage.findUnique({
-    where: { tenantId_accountId_dateKey_actionType: { tenantId, accountId, dateKey, actionType: "" } },
-  });
-  return { ok: true as const, cap, consumed: row?.consumed ?? 0, dateKey, perType };
+  return { ok: true as const, cap, consumed, dateKey, perType };
 }
 
 const STATUS_FOR = { AUTO_EXECUTE: "AUTO_APPROVED", REQUIRE_APPROVAL: "PENDING_APPROVAL", BLOCK: "BLOCKED" } as const;
 
 /**
- * Decide one PROPOSED intent. The status transition out of PROPOSED is the reservation: it and
- * the budget consumption commit together, so concurrent or retried calls for one intent decide
- * (and consume) exactly once.
+ * Decide an intent that was stored as PROPOSED (e.g. by a decision run that queued it). The
+ * status transition out of PROPOSED is the reservation: it and the budget consumption commit
+ * together, so concurrent or retried calls for one intent decide (and consume) exactly once.
+ * An AUTO_APPROVED result is then carried out by runExecution.
  */
 export async function decide(deps: GateDeps, tenantId: string, intentId: string, actor: Actor): Promise<PolicyResult | null> {
   const { db, clock } = deps;
@@ -200,41 +518,22 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
     return await inTransaction(db, async (tx) => {
       const now = clock.now();
       const intent = await findIntent(tx, tenantId, intentId);
-      if (!intent || intent.status !== "PROPOSED") return null;
-      const account = await tx.account.findFirst({
+      if (intent?.status !== "PROPOSED") return null;
+      const found = await tx.account.findFirst({
         where: { tenantId, id: intent.accountId },
-        select: { lifecycle: true, posture: true, momentum: true, heatTier: true },
+        select: { lifecycle: true, posture: true, momentum: true, heatTier: true, tenant: { select: { configVersion: true } } },
       });
-      if (!account) throw new Error("intent account vanished");
-      const cfg = await loadGateConfig(tx, tenantId, intent.accountId);
-      const tenantPolicy = await getOrCreateTenantPolicy(tx, tenantId, now);
-      const spec = actionSpec(intent.actionType);
-      const mode = resolveMode(cfg.modes, intent.accountId, intent.actionType);
-      const kill = activeKillSwitch(cfg.killSwitches, intent.actionType, spec?.connector);
-      const input: PolicyInput = {
-        actionType: intent.actionType,
-        confidence: intent.confidence,
-        riskLevel: intent.riskLevel,
-        lifecycle: account.lifecycle,
-        mode: mode.mode,
-        allowlisted: isAllowlisted(cfg.allowlist, intent.accountId, intent.actionType),
-        blockingUnknowns: JSON.parse(intent.blockingUnknowns) as string[],
-        killSwitch: kill ? { scope: kill.scope, key: kill.key, reason: kill.reason } : null,
-        thresholds: {
-          minConfidence: tenantPolicy.minConfidence,
-          prospectMinConfidence: tenantPolicy.prospectMinConfidence,
-          version: tenantPolicy.version,
-        },
-      };
-      let result = evaluatePolicy(input);
-      const won = await transitionIntent(tx, tenantId, intentId, "PROPOSED", { status: STATUS_FOR[result.decision] }, now);
+      if (!found) throw new Error("intent account vanished");
+      const { tenant, ...account } = found;
+      const ev = await evaluate(
+        tx,
+        tenantId,
+        { ...intent, blockingUnknowns: JSON.parse(intent.blockingUnknowns) as string[], lifecycle: account.lifecycle },
+        tenant.configVersion,
+      );
+      const won = await transitionIntent(tx, tenantId, intentId, "PROPOSED", { status: STATUS_FOR[ev.result.decision] }, now);
       if (!won) return null;
-
-      let budget: Awaited<ReturnType<typeof consumeBudget>> | null = null;
-      if (result.decision === "AUTO_EXECUTE") {
-        budget = await consumeBudget(tx, tenantId, intent.accountId, intent.actionType, budgetSettings(cfg.budget), now);
-        if (!budget.ok) result = budgetExhausted(result, { cap: budget.cap, scope: budget.scope });
-      }
+      const { result, budget } = await settleBudget(tx, tenantId, intent.accountId, intent.actionType, ev.result, ev.budgetRow, now);
       await tx.actionIntent.update({
         where: { id: intentId },
         data: {
@@ -248,72 +547,22 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
           updatedAt: now,
         },
       });
-      const snapshot = { ...input, modeSource: mode.source, account, budget: budget ? { ...budget } : null };
-      await insertPolicyEvaluation(
+      await insertPolicyEvaluation(tx, evaluationRow(tenantId, intentId, ev.input, result, ev.modeSource, account, budget), now);
+      const entries = decisionEntries(
+        { accountId: intent.accountId, correlationId: intent.correlationId },
+        intentId,
+        intent.actionType,
+        ev.input,
+        result,
+        ev.modeSource,
+        budget,
+      );
+      await appendLedgerBatch(
         tx,
-        {
-          tenantId,
-          intentId,
-          decision: result.decision,
-          reason: result.reason,
-          explanation: result.explanation,
-          policyVersion: result.policyVersion,
-          clauses: canonicalJson(result.clauses),
-          input: canonicalJson(snapshot),
-        },
+        tenantId,
+        entries.map((e) => ({ ...e, actor })),
         now,
       );
-      const base = { tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor };
-      await appendLedger(
-        tx,
-        {
-          ...base,
-          type: "POLICY_EVALUATED",
-          payload: {
-            action_intent_id: intentId,
-            action_type: intent.actionType,
-            decision: result.decision,
-            reason: result.reason,
-            explanation: result.explanation,
-            policy_version: result.policyVersion,
-            policy_clause: result.policyClause,
-            clauses: result.clauses,
-            mode: mode.mode,
-            mode_source: mode.source,
-            allowlisted: input.allowlisted,
-            kill_switch: input.killSwitch,
-          },
-        },
-        now,
-      );
-      if (budget?.ok) {
-        await appendLedger(
-          tx,
-          {
-            ...base,
-            type: "BUDGET_CONSUMED",
-            payload: {
-              action_intent_id: intentId,
-              date_key: budget.dateKey,
-              cap: budget.cap,
-              consumed: budget.consumed,
-              remaining: budget.cap - budget.consumed,
-            },
-          },
-          now,
-        );
-      }
-      if (result.decision === "REQUIRE_APPROVAL") {
-        await appendLedger(
-          tx,
-          {
-            ...base,
-            type: "APPROVAL_REQUESTED",
-            payload: { action_intent_id: intentId, reason: result.reason, explanation: result.explanation },
-          },
-          now,
-        );
-      }
       return result;
     });
   } catch (err) {
@@ -348,34 +597,24 @@ async function failClosed(deps: GateDeps, tenantId: string, intentId: string, ac
       now,
     );
     if (!won) return null;
-    await appendLedger(
+    const base = { accountId: intent.accountId, correlationId: intent.correlationId, actor };
+    await appendLedgerBatch(
       tx,
-      {
-        tenantId,
-        accountId: intent.accountId,
-        correlationId: intent.correlationId,
-        type: "POLICY_EVALUATED",
-        actor,
-        payload: {
-          action_intent_id: intentId,
-          decision: result.decision,
-          reason: result.reason,
-          explanation: result.explanation,
-          error_kind: kind,
+      tenantId,
+      [
+        {
+          ...base,
+          type: "POLICY_EVALUATED",
+          payload: {
+            action_intent_id: intentId,
+            decision: result.decision,
+            reason: result.reason,
+            explanation: result.explanation,
+            error_kind: kind,
+          },
         },
-      },
-      now,
-    );
-    await appendLedger(
-      tx,
-      {
-        tenantId,
-        accountId: intent.accountId,
-        correlationId: intent.correlationId,
-        type: "APPROVAL_REQUESTED",
-        actor,
-        payload: { action_intent_id: intentId, reason: result.reason },
-      },
+        { ...base, type: "APPROVAL_REQUESTED", payload: { action_intent_id: intentId, reason: result.reason } },
+      ],
       now,
     );
     return result;

@@ -143,3 +143,20 @@ describe("modes, allowlist, kill switches, budget math", () => {
     expect(effectiveDailyCap({ maxPerDay: 5, perTypeCaps: {}, decayIfUnused: false }, 0)).toBe(5);
   });
 });
+
+describe("evaluatePolicy fails closed on broken thresholds", () => {
+  it("a NaN threshold never lets anything through", () => {
+    const out = evaluatePolicy({
+      actionType: "FETCH_ACCOUNT_NEWS",
+      confidence: 0.01,
+      riskLevel: "MINIMAL",
+      lifecycle: "CUSTOMER",
+      mode: "AUTO_EXECUTE",
+      allowlisted: true,
+      blockingUnknowns: [],
+      killSwitch: null,
+      thresholds: { minConfidence: Number.NaN, prospectMinConfidence: Number.NaN, version: 1 },
+    });
+    expect(out).toMatchObject({ decision: "REQUIRE_APPROVAL", reason: "CONFIDENCE_BELOW_THRESHOLD" });
+  });
+});

@@ -294,16 +294,18 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
     await expect(createCaller({ db: t.db, clock, session: a.seller2.session }).work.approve({ id: other })).rejects.toMatchObject({
       code: "NOT_FOUND",
     });
-    for (const p of [
-      createCaller({ db: t.db, clock, session: b.admin.session }).work.approve({ id: other }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).work.reject({ id: other, reason: "x" }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).work.intent({ id: other }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).work.explanation({ actionIntentId: other }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).work.artifacts({ accountId: acct(a) }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).autonomy.budget({ accountId: acct(a) }),
-      createCaller({ db: t.db, clock, session: b.admin.session }).autonomy.setMode({ accountId: acct(a), mode: "AUTO_EXECUTE" }),
+    const foreign = createCaller({ db: t.db, clock, session: b.admin.session });
+    // Thunks, so each call starts only when awaited (no stray unhandled rejections).
+    for (const call of [
+      () => foreign.work.approve({ id: other }),
+      () => foreign.work.reject({ id: other, reason: "x" }),
+      () => foreign.work.intent({ id: other }),
+      () => foreign.work.explanation({ actionIntentId: other }),
+      () => foreign.work.artifacts({ accountId: acct(a) }),
+      () => foreign.autonomy.budget({ accountId: acct(a) }),
+      () => foreign.autonomy.setMode({ accountId: acct(a), mode: "AUTO_EXECUTE" }),
     ]) {
-      await expect(p).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(call()).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
     const inbox = await seller.work.inbox({ limit: 100 });
     expect(inbox.items.some((i) => i.id === other)).toBe(true);

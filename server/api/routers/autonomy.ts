@@ -15,6 +15,7 @@ import {
   putKillSwitch,
   putMode,
 } from "../../services/autonomyConfig";
+import { listConnectors, setWebhook } from "../../services/connectors";
 import { explain } from "../../services/explanation";
 import { accountArtifacts, intentDetail, listInbox, listTimeline } from "../../services/inbox";
 import { approveIntent, rejectIntent, reviewMany } from "../../services/reviews";
@@ -124,6 +125,10 @@ export const autonomyRouter = router({
       }),
     )
     .mutation(({ ctx, input }) => putBudget(ctx.db, ctx.viewer, input, ctx.clock)),
+  connectors: adminProcedure.query(({ ctx }) => listConnectors(ctx.db, ctx.viewer, connectorDepsFromEnv().smtp !== null)),
+  setWebhook: adminProcedure
+    .input(z.object({ url: z.string().min(1).max(2000), enabled: z.boolean(), rotateSecret: z.boolean().optional() }))
+    .mutation(({ ctx, input }) => setWebhook(ctx.db, ctx.viewer, input, ctx.clock)),
   killSwitches: adminProcedure.query(({ ctx }) => getKillSwitches(ctx.db, ctx.viewer)),
   setKillSwitch: adminProcedure
     .input(

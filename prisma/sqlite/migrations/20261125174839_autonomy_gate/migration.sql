@@ -1,84 +1,72 @@
 -- CreateTable
 CREATE TABLE "AutonomyConfig" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "actionType" TEXT NOT NULL DEFAULT '',
     "mode" TEXT NOT NULL,
     "updatedBy" TEXT,
-    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "AutonomyConfig_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "AllowlistEntry" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "actionType" TEXT NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-
-    CONSTRAINT "AllowlistEntry_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 
 -- CreateTable
 CREATE TABLE "TenantPolicy" (
-    "tenantId" TEXT NOT NULL,
-    "minConfidence" DOUBLE PRECISION NOT NULL DEFAULT 0.75,
-    "prospectMinConfidence" DOUBLE PRECISION NOT NULL DEFAULT 0.85,
+    "tenantId" TEXT NOT NULL PRIMARY KEY,
+    "minConfidence" REAL NOT NULL DEFAULT 0.75,
+    "prospectMinConfidence" REAL NOT NULL DEFAULT 0.85,
     "version" INTEGER NOT NULL DEFAULT 1,
     "updatedBy" TEXT,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "TenantPolicy_pkey" PRIMARY KEY ("tenantId")
+    "updatedAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "AutonomyBudget" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "maxPerDay" INTEGER NOT NULL,
     "perTypeCaps" TEXT NOT NULL DEFAULT '{}',
     "decayIfUnused" BOOLEAN NOT NULL DEFAULT false,
     "updatedBy" TEXT,
-    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "AutonomyBudget_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "BudgetUsage" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "dateKey" TEXT NOT NULL,
     "actionType" TEXT NOT NULL DEFAULT '',
-    "consumed" INTEGER NOT NULL DEFAULT 0,
-
-    CONSTRAINT "BudgetUsage_pkey" PRIMARY KEY ("id")
+    "consumed" INTEGER NOT NULL DEFAULT 0
 );
 
 -- CreateTable
 CREATE TABLE "KillSwitch" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "scope" TEXT NOT NULL,
     "key" TEXT NOT NULL DEFAULT '',
     "enabled" BOOLEAN NOT NULL,
     "reason" TEXT NOT NULL,
     "updatedBy" TEXT,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "KillSwitch_pkey" PRIMARY KEY ("id")
+    "updatedAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "ActionIntent" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "correlationId" TEXT NOT NULL,
@@ -86,10 +74,10 @@ CREATE TABLE "ActionIntent" (
     "target" TEXT NOT NULL DEFAULT '{}',
     "parameters" TEXT NOT NULL DEFAULT '{}',
     "why" TEXT NOT NULL DEFAULT '[]',
-    "confidence" DOUBLE PRECISION NOT NULL,
+    "confidence" REAL NOT NULL,
     "riskLevel" TEXT NOT NULL,
     "blockingUnknowns" TEXT NOT NULL DEFAULT '[]',
-    "rankScore" DOUBLE PRECISION NOT NULL DEFAULT 0,
+    "rankScore" REAL NOT NULL DEFAULT 0,
     "status" TEXT NOT NULL,
     "version" INTEGER NOT NULL DEFAULT 1,
     "parentId" TEXT,
@@ -101,16 +89,14 @@ CREATE TABLE "ActionIntent" (
     "policyVersion" TEXT,
     "policyClause" TEXT,
     "createdBy" TEXT,
-    "createdAt" TIMESTAMP(3) NOT NULL,
-    "decidedAt" TIMESTAMP(3),
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "ActionIntent_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL,
+    "decidedAt" DATETIME,
+    "updatedAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "PolicyEvaluation" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "decision" TEXT NOT NULL,
@@ -119,14 +105,12 @@ CREATE TABLE "PolicyEvaluation" (
     "policyVersion" TEXT NOT NULL,
     "clauses" TEXT NOT NULL,
     "input" TEXT NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "PolicyEvaluation_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "IntentReview" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "newIntentId" TEXT,
@@ -135,14 +119,12 @@ CREATE TABLE "IntentReview" (
     "diff" TEXT,
     "actorType" TEXT NOT NULL,
     "actorId" TEXT,
-    "createdAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "IntentReview_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "Execution" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "nonReplayKey" TEXT,
@@ -154,15 +136,13 @@ CREATE TABLE "Execution" (
     "status" TEXT NOT NULL,
     "outcome" TEXT,
     "error" TEXT,
-    "startedAt" TIMESTAMP(3) NOT NULL,
-    "finishedAt" TIMESTAMP(3),
-
-    CONSTRAINT "Execution_pkey" PRIMARY KEY ("id")
+    "startedAt" DATETIME NOT NULL,
+    "finishedAt" DATETIME
 );
 
 -- CreateTable
 CREATE TABLE "ToolCall" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "executionId" TEXT NOT NULL,
     "connector" TEXT NOT NULL,
@@ -172,51 +152,60 @@ CREATE TABLE "ToolCall" (
     "response" TEXT,
     "status" TEXT NOT NULL,
     "error" TEXT,
-    "startedAt" TIMESTAMP(3) NOT NULL,
-    "finishedAt" TIMESTAMP(3),
-
-    CONSTRAINT "ToolCall_pkey" PRIMARY KEY ("id")
+    "startedAt" DATETIME NOT NULL,
+    "finishedAt" DATETIME
 );
 
 -- CreateTable
 CREATE TABLE "InternalArtifact" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "executionId" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
     "title" TEXT NOT NULL,
     "body" TEXT NOT NULL,
-    "createdAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "InternalArtifact_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "Outcome" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "executionId" TEXT,
     "label" TEXT NOT NULL,
     "details" TEXT NOT NULL DEFAULT '{}',
-    "createdAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "Outcome_pkey" PRIMARY KEY ("id")
+    "createdAt" DATETIME NOT NULL
 );
 
 -- CreateTable
 CREATE TABLE "ConnectorConfig" (
-    "id" TEXT NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "tenantId" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
     "enabled" BOOLEAN NOT NULL DEFAULT true,
     "config" TEXT NOT NULL DEFAULT '{}',
     "secret" TEXT,
-    "updatedAt" TIMESTAMP(3) NOT NULL,
-
-    CONSTRAINT "ConnectorConfig_pkey" PRIMARY KEY ("id")
+    "updatedAt" DATETIME NOT NULL
 );
+
+-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Tenant" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "slug" TEXT NOT NULL,
+    "name" TEXT NOT NULL,
+    "configVersion" INTEGER NOT NULL DEFAULT 0,
+    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+INSERT INTO "new_Tenant" ("createdAt", "id", "name", "slug") SELECT "createdAt", "id", "name", "slug" FROM "Tenant";
+DROP TABLE "Tenant";
+ALTER TABLE "new_Tenant" RENAME TO "Tenant";
+CREATE UNIQUE INDEX "Tenant_slug_key" ON "Tenant"("slug");
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
 
 -- CreateIndex
 CREATE UNIQUE INDEX "AutonomyConfig_tenantId_accountKey_actionType_key" ON "AutonomyConfig"("tenantId", "accountKey", "actionType");

@@ -1,72 +1,87 @@
+-- AlterTable
+ALTER TABLE "Tenant" ADD COLUMN     "configVersion" INTEGER NOT NULL DEFAULT 0;
+
 -- CreateTable
 CREATE TABLE "AutonomyConfig" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "actionType" TEXT NOT NULL DEFAULT '',
     "mode" TEXT NOT NULL,
     "updatedBy" TEXT,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "AutonomyConfig_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "AllowlistEntry" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "actionType" TEXT NOT NULL,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "AllowlistEntry_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "TenantPolicy" (
-    "tenantId" TEXT NOT NULL PRIMARY KEY,
-    "minConfidence" REAL NOT NULL DEFAULT 0.75,
-    "prospectMinConfidence" REAL NOT NULL DEFAULT 0.85,
+    "tenantId" TEXT NOT NULL,
+    "minConfidence" DOUBLE PRECISION NOT NULL DEFAULT 0.75,
+    "prospectMinConfidence" DOUBLE PRECISION NOT NULL DEFAULT 0.85,
     "version" INTEGER NOT NULL DEFAULT 1,
     "updatedBy" TEXT,
-    "updatedAt" DATETIME NOT NULL
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "TenantPolicy_pkey" PRIMARY KEY ("tenantId")
 );
 
 -- CreateTable
 CREATE TABLE "AutonomyBudget" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountKey" TEXT NOT NULL DEFAULT '',
     "maxPerDay" INTEGER NOT NULL,
     "perTypeCaps" TEXT NOT NULL DEFAULT '{}',
     "decayIfUnused" BOOLEAN NOT NULL DEFAULT false,
     "updatedBy" TEXT,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "updatedAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "AutonomyBudget_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "BudgetUsage" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "dateKey" TEXT NOT NULL,
     "actionType" TEXT NOT NULL DEFAULT '',
-    "consumed" INTEGER NOT NULL DEFAULT 0
+    "consumed" INTEGER NOT NULL DEFAULT 0,
+
+    CONSTRAINT "BudgetUsage_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "KillSwitch" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "scope" TEXT NOT NULL,
     "key" TEXT NOT NULL DEFAULT '',
     "enabled" BOOLEAN NOT NULL,
     "reason" TEXT NOT NULL,
     "updatedBy" TEXT,
-    "updatedAt" DATETIME NOT NULL
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "KillSwitch_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "ActionIntent" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "correlationId" TEXT NOT NULL,
@@ -74,10 +89,10 @@ CREATE TABLE "ActionIntent" (
     "target" TEXT NOT NULL DEFAULT '{}',
     "parameters" TEXT NOT NULL DEFAULT '{}',
     "why" TEXT NOT NULL DEFAULT '[]',
-    "confidence" REAL NOT NULL,
+    "confidence" DOUBLE PRECISION NOT NULL,
     "riskLevel" TEXT NOT NULL,
     "blockingUnknowns" TEXT NOT NULL DEFAULT '[]',
-    "rankScore" REAL NOT NULL DEFAULT 0,
+    "rankScore" DOUBLE PRECISION NOT NULL DEFAULT 0,
     "status" TEXT NOT NULL,
     "version" INTEGER NOT NULL DEFAULT 1,
     "parentId" TEXT,
@@ -89,14 +104,16 @@ CREATE TABLE "ActionIntent" (
     "policyVersion" TEXT,
     "policyClause" TEXT,
     "createdBy" TEXT,
-    "createdAt" DATETIME NOT NULL,
-    "decidedAt" DATETIME,
-    "updatedAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL,
+    "decidedAt" TIMESTAMP(3),
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "ActionIntent_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "PolicyEvaluation" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "decision" TEXT NOT NULL,
@@ -105,12 +122,14 @@ CREATE TABLE "PolicyEvaluation" (
     "policyVersion" TEXT NOT NULL,
     "clauses" TEXT NOT NULL,
     "input" TEXT NOT NULL,
-    "createdAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "PolicyEvaluation_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "IntentReview" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "newIntentId" TEXT,
@@ -119,12 +138,14 @@ CREATE TABLE "IntentReview" (
     "diff" TEXT,
     "actorType" TEXT NOT NULL,
     "actorId" TEXT,
-    "createdAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "IntentReview_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "Execution" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "nonReplayKey" TEXT,
@@ -136,13 +157,15 @@ CREATE TABLE "Execution" (
     "status" TEXT NOT NULL,
     "outcome" TEXT,
     "error" TEXT,
-    "startedAt" DATETIME NOT NULL,
-    "finishedAt" DATETIME
+    "startedAt" TIMESTAMP(3) NOT NULL,
+    "finishedAt" TIMESTAMP(3),
+
+    CONSTRAINT "Execution_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "ToolCall" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "executionId" TEXT NOT NULL,
     "connector" TEXT NOT NULL,
@@ -152,42 +175,50 @@ CREATE TABLE "ToolCall" (
     "response" TEXT,
     "status" TEXT NOT NULL,
     "error" TEXT,
-    "startedAt" DATETIME NOT NULL,
-    "finishedAt" DATETIME
+    "startedAt" TIMESTAMP(3) NOT NULL,
+    "finishedAt" TIMESTAMP(3),
+
+    CONSTRAINT "ToolCall_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "InternalArtifact" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "accountId" TEXT NOT NULL,
     "executionId" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
     "title" TEXT NOT NULL,
     "body" TEXT NOT NULL,
-    "createdAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "InternalArtifact_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "Outcome" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "intentId" TEXT NOT NULL,
     "executionId" TEXT,
     "label" TEXT NOT NULL,
     "details" TEXT NOT NULL DEFAULT '{}',
-    "createdAt" DATETIME NOT NULL
+    "createdAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Outcome_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
 CREATE TABLE "ConnectorConfig" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "tenantId" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
     "enabled" BOOLEAN NOT NULL DEFAULT true,
     "config" TEXT NOT NULL DEFAULT '{}',
     "secret" TEXT,
-    "updatedAt" DATETIME NOT NULL
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "ConnectorConfig_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateIndex

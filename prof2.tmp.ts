@@ -1,0 +1,12 @@
+import fs from "node:fs";
+import { createDb } from "./server/db";
+import { applyMigrations } from "./server/db/migrate";
+import { gateBench } from "./bench/gate";
+const url = "file:/tmp/prof2.db";
+for (const f of ["/tmp/prof2.db", "/tmp/prof2.db-wal", "/tmp/prof2.db-shm"]) fs.rmSync(f, { force: true });
+await applyMigrations(url);
+const db = createDb(url);
+const t0 = performance.now();
+const r = await gateBench(db, "sqlite", 300);
+console.log(r.map((x) => `${x.case}: ${x.opsPerSec.toFixed(0)}/s ratio ${x.ratio?.toFixed(2)}`).join("\n"));
+await db.$disconnect();

@@ -1,0 +1,90 @@
+import { randomBytes } from "node:crypto";
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { AppError } from "../errors";
+import { connectorConfig } from "../repos/executions";
+import { appendLedger } from "../repos/ledger";
+import type { Viewer } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+
+/** Per-tenant connector settings. Secrets are write-only: generated or set here, never read back. */
+
+export async function listConnectors(db: Db, viewer: Viewer, smtpConfigured: boolean) {
+  const webhook = await connectorConfig(db, viewer.tenantId, "WEBHOOK");
+  const cfg = webhook ? (JSON.parse(webhook.config) as { url?: string }) : {};
+  return [
+    {
+      kind: "internal",
+      configured: true,
+      enabled: true,
+      detail: "Notes, tasks, flags, briefs and drafts stored in the app",
+      updatedAt: null,
+    },
+    {
+      kind: "webhook",
+      configured: !!webhook?.secret && !!cfg.url,
+      enabled: webhook?.enabled ?? false,
+      detail: cfg.url ?? "not configured",
+      updatedAt: webhook?.updatedAt ?? null,
+    },
+    {
+      kind: "email",
+      configured: smtpConfigured,
+      enabled: smtpConfigured,
+      detail: smtpConfigured ? "SMTP (SMTP_URL)" : "set SMTP_URL to send email",
+      updatedAt: null,
+    },
+  ];
+}
+
+export async function setWebhook(db: Db, viewer: Viewer, input: { url: string; enabled: boolean; rotateSecret?: boolean }, clock: Clock) {
+  let url: URL;
+  try {
+    url = new URL(input.url);
+  } catch {
+    throw new AppError("BAD_REQUEST", "url must be an absolute http(s) URL", "url");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new AppError("BAD_REQUEST", "url must use http or https", "url");
+  if (url.username || url.password)
+    throw new AppError("BAD_REQUEST", "url must not contain credentials; the HMAC secret authenticates deliveries", "url");
+  return inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const before = await tx.connectorConfig.findUnique({ where: { tenantId_kind: { tenantId: viewer.tenantId, kind: "WEBHOOK" } } });
+    const newSecret = !before?.secret || input.rotateSecret ? `whsec_${randomBytes(32).toString("base64url")}` : null;
+    await tx.connectorConfig.upsert({
+      where: { tenantId_kind: { tenantId: viewer.tenantId, kind: "WEBHOOK" } },
+      create: {
+        tenantId: viewer.tenantId,
+        kind: "WEBHOOK",
+        enabled: input.enabled,
+        config: JSON.stringify({ url: url.toString() }),
+        secret: newSecret,
+        updatedAt: now,
+      },
+      update: {
+        enabled: input.enabled,
+        config: JSON.stringify({ url: url.toString() }),
+        ...(newSecret ? { secret: newSecret } : {}),
+        updatedAt: now,
+      },
+    });
+    const prev = before ? (JSON.parse(before.config) as { url?: string }) : null;
+    await appendLedger(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        type: "CONFIG_CHANGED",
+        actor: viewer.actor,
+        payload: {
+          change: "connector_webhook",
+          before: before ? { url: prev?.url ?? null, enabled: before.enabled } : null,
+          after: { url: url.toString(), enabled: input.enabled },
+          secret_rotated: !!newSecret,
+        },
+      },
+      now,
+    );
+    // The signing secret is shown once, when created or rotated, like an API key.
+    return { url: url.toString(), enabled: input.enabled, secret: newSecret };
+  });
+}
