@@ -5,6 +5,8 @@
  *   apikey list --tenant <slug>
  *   ledger verify [--tenant <slug>]                   exit 0 when intact, else 1 naming the first bad entry
  *   tick <job>                                        run one scheduler job now
+ *   killswitch --scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR [--tenant <slug>] [--key <k>] --enabled true|false --reason <text>
+ *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
  */
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
@@ -12,8 +14,11 @@ import { applyMigrations } from "../server/db/migrate";
 import { env } from "../server/env";
 import { isJobName, JOBS } from "../server/jobs/registry";
 import { findTenantBySlug, listTenants } from "../server/repos/tenants";
+import { KillSwitchScope } from "../server/schemas/autonomy";
 import { ApiKeyScope } from "../server/schemas/common";
 import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
+import { putKillSwitch } from "../server/services/autonomyConfig";
+import { setWebhook } from "../server/services/connectors";
 import { verifyLedger } from "../server/services/ledger";
 import { seedDemo } from "../server/services/seed";
 
@@ -105,8 +110,46 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify(res, null, 2));
       return res.ok ? 0 : 1;
     }
+    case "killswitch": {
+      const f = flags([sub ?? "", ...rest].filter(Boolean));
+      const scope = KillSwitchScope.safeParse(f.scope);
+      if (!scope.success) throw new UsageError("--scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR is required");
+      if (f.enabled !== "true" && f.enabled !== "false") throw new UsageError("--enabled true|false is required");
+      if (!f.reason || f.reason.length < 3) throw new UsageError("--reason <text> (3+ characters) is required");
+      // GLOBAL is operator-only: it is set here, on the machine, never through a tenant's API.
+      const tenant = scope.data === "GLOBAL" ? ((await listTenants(db))[0] ?? null) : await tenantOrFail(f.tenant);
+      if (!tenant) throw new UsageError("no tenants yet");
+      const operator = { tenantId: tenant.id, actor: { type: "SYSTEM" as const, id: "cli-operator" }, role: null, userId: null };
+      const res = await putKillSwitch(
+        db,
+        operator,
+        { scope: scope.data, key: f.key, enabled: f.enabled === "true", reason: f.reason },
+        systemClock,
+        {
+          operator: true,
+        },
+      );
+      console.log(
+        `${res.scope}${res.key ? ` ${res.key}` : ""} kill switch ${res.enabled ? "ON" : "off"}${scope.data === "GLOBAL" ? " for every tenant" : ` for ${tenant.slug}`}: ${res.reason}`,
+      );
+      return 0;
+    }
+    case "webhook": {
+      if (sub !== "set") throw new UsageError("webhook set --tenant <slug> --url <url> [--rotate true]");
+      const f = flags(rest);
+      const tenant = await tenantOrFail(f.tenant);
+      if (!f.url) throw new UsageError("--url <url> is required");
+      const operator = { tenantId: tenant.id, actor: { type: "SYSTEM" as const, id: "cli-operator" }, role: null, userId: null };
+      const res = await setWebhook(db, operator, { url: f.url, enabled: true, rotateSecret: f.rotate === "true" }, systemClock);
+      console.log(`Webhook connector for ${tenant.slug} → ${res.url}`);
+      if (res.secret) {
+        console.log("Signing secret (shown once; verify X-Autopilot-Signature with it):");
+        console.log(res.secret);
+      }
+      return 0;
+    }
     default:
-      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job>");
+      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set");
   }
 }
 

@@ -103,7 +103,14 @@ const CLAUSES: Clause[] = [
     decision: "REQUIRE_APPROVAL",
     reason: "ACTION_TYPE_NOT_ALLOWLISTED",
     applies: (i) => !i.allowlisted,
-    explain: (_i, d) => `${d.label} is not on your team's autopilot allowlist, so it needs your approval.`,
+    explain: (i, d) => {
+      const spec = actionSpec(i.actionType);
+      if (spec?.externalContact)
+        return `${d.label} contacts the customer, which autopilot never does on its own, so it needs your approval.`;
+      if (spec && !spec.mayAutoExecute)
+        return `${d.label} is ${spec.risk.toLowerCase()}-risk and can never run on autopilot, so it needs your approval.`;
+      return `${d.label} is not on your team's autopilot allowlist, so it needs your approval.`;
+    },
   },
   {
     id: "P4.mode-disabled",

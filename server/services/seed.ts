@@ -6,6 +6,7 @@ import { appendLedger } from "../repos/ledger";
 import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
+import { seedAutonomy } from "./seedAutonomy";
 
 /**
  * Demo data: tenants `demo` and `globex` with the users of SPEC §5 and accounts with a few weeks
@@ -148,12 +149,14 @@ export async function seedDemo(db: Db, opts: { password: string; clock: Clock })
   const passwordHash = await hashPassword(opts.password);
   const now = opts.clock.now();
   for (const [i, spec] of DEMO_TENANTS.entries()) {
-    await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, prng(1000 + i)));
+    const tenantId = await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, prng(1000 + i)));
+    const admin = await db.membership.findFirstOrThrow({ where: { tenantId, role: "ADMIN" } });
+    await seedAutonomy(db, tenantId, admin.userId, opts.clock);
   }
   return { created: true, tenants: summary };
 }
 
-async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: Date, r: ReturnType<typeof prng>) {
+async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: Date, r: ReturnType<typeof prng>): Promise<string> {
   const tenant = await createTenant(tx, { slug: spec.slug, name: spec.name });
   const userIds: Record<string, string> = {};
   for (const u of spec.users) {
@@ -257,4 +260,5 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
       e.at,
     );
   }
+  return tenant.id;
 }
