@@ -304,9 +304,17 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
       () => foreign.work.artifacts({ accountId: acct(a) }),
       () => foreign.autonomy.budget({ accountId: acct(a) }),
       () => foreign.autonomy.setMode({ accountId: acct(a), mode: "AUTO_EXECUTE" }),
+      () => foreign.autonomy.modes({ accountId: acct(a) }),
+      () => foreign.autonomy.allowlist({ accountId: acct(a) }),
+      () => foreign.autonomy.setAllowlist({ accountId: acct(a), actionTypes: ["FLAG_FOR_REVIEW"] }),
+      () => foreign.autonomy.setBudget({ accountId: acct(a), maxPerDay: 99 }),
     ]) {
       await expect(call()).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
+    // Tenant-wide views never include another tenant's rows.
+    const theirs = [...(await foreign.work.timeline({ limit: 100 })).items, ...(await foreign.work.inbox({ limit: 100 })).items];
+    expect(theirs.every((i) => b.accounts.seller.concat(b.accounts.seller2, b.accounts.admin).includes(i.accountId))).toBe(true);
+    expect((await foreign.autonomy.killSwitches()).every((k) => k.scope !== "TENANT" || k.reason !== "incident 42")).toBe(true);
     const inbox = await seller.work.inbox({ limit: 100 });
     expect(inbox.items.some((i) => i.id === other)).toBe(true);
     expect(inbox.items.every((i) => a.accounts.seller.includes(i.accountId))).toBe(true);
