@@ -1,6 +1,7 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import type { ActionType, RiskLevel } from "../engine/actions";
+import type { ActionType } from "../engine/actions";
+import { synthesize } from "../engine/synthesis";
 import type { Viewer } from "../repos/scope";
 import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type GateDeps, submitIntent } from "./gate";
@@ -31,110 +32,6 @@ const DEMO_AUTONOMOUS: ActionType[] = [
   "GENERATE_MEETING_BRIEF",
 ];
 
-interface Proposal {
-  actionType: ActionType;
-  risk: RiskLevel;
-  confidence: number;
-  parameters: Record<string, unknown>;
-  blockingUnknowns?: string[];
-}
-
-/** What a signal suggests, most useful first. */
-const PLAYBOOK: Record<string, (account: string) => Proposal[]> = {
-  SUPPORT_RISK_EMERGING: (a) => [
-    {
-      actionType: "FLAG_FOR_REVIEW",
-      risk: "LOW",
-      confidence: 0.91,
-      parameters: { reason: `Open P1 tickets at ${a} while renewal approaches` },
-    },
-    {
-      actionType: "SEND_EMAIL",
-      risk: "HIGH",
-      confidence: 0.72,
-      parameters: {
-        to: `it.director@${slug(a)}.example`,
-        subject: "Your open support tickets",
-        body: `Hi — I saw the open priority tickets at ${a}. Our support lead is on it; can we set up 15 minutes this week?`,
-      },
-    },
-  ],
-  RENEWAL_WINDOW_ENTERED: (a) => [
-    {
-      actionType: "GENERATE_MEETING_BRIEF",
-      risk: "LOW",
-      confidence: 0.88,
-      parameters: { title: `Renewal prep — ${a}`, agenda: ["Usage review", "Expansion options", "Commercial terms"] },
-    },
-    {
-      actionType: "REQUEST_RENEWAL_MEETING",
-      risk: "HIGH",
-      confidence: 0.81,
-      parameters: { contact: `cfo@${slug(a)}.example`, proposed_slots: ["Tue 10:00", "Thu 15:00"] },
-    },
-  ],
-  STAKEHOLDER_GAP_DETECTED: (a) => [
-    {
-      actionType: "REQUEST_STAKEHOLDER_INTRO",
-      risk: "HIGH",
-      confidence: 0.67,
-      parameters: { via: `champion@${slug(a)}.example`, role: "Economic buyer" },
-    },
-  ],
-  DISCOVERY_PROGRESS_STALLED: (a) => [
-    {
-      actionType: "CREATE_INTERNAL_TASK",
-      risk: "LOW",
-      confidence: 0.86,
-      parameters: { title: `Unblock discovery at ${a}`, due_in_days: 3 },
-    },
-  ],
-  USAGE_TREND_CHANGE: (a) => [
-    { actionType: "ANALYZE_USAGE_PATTERNS", risk: "MINIMAL", confidence: 0.93, parameters: { window_days: 30 } },
-    {
-      actionType: "UPDATE_ACCOUNT_FIELDS",
-      risk: "MEDIUM",
-      confidence: 0.78,
-      parameters: { fields: { posture: "WATCH" }, note: `Usage moved at ${a}` },
-    },
-  ],
-  NO_ENGAGEMENT_PRESENT: (a) => [
-    {
-      actionType: "DRAFT_EMAIL",
-      risk: "LOW",
-      confidence: 0.64,
-      parameters: {
-        to: `ops@${slug(a)}.example`,
-        subject: "Checking in",
-        body: "It has been a while — anything we can help with this quarter?",
-      },
-    },
-  ],
-  FIRST_ENGAGEMENT_OCCURRED: (a) => [
-    {
-      actionType: "CREATE_INTERNAL_NOTE",
-      risk: "LOW",
-      confidence: 0.9,
-      parameters: { body: `First engagement from ${a}: follow up within 48 hours.` },
-    },
-    { actionType: "REQUEST_DISCOVERY_CALL", risk: "HIGH", confidence: 0.74, parameters: { contact: `vp.sales@${slug(a)}.example` } },
-  ],
-  ACCOUNT_ACTIVATION_DETECTED: (a) => [
-    { actionType: "FETCH_ACCOUNT_NEWS", risk: "MINIMAL", confidence: 0.95, parameters: { query: a } },
-    {
-      actionType: "CHANGE_DISCOUNT",
-      risk: "HIGH",
-      confidence: 0.55,
-      parameters: { discount_pct: 12 },
-      blockingUnknowns: ["budget holder"],
-    },
-  ],
-};
-
-function slug(name: string) {
-  return name.toLowerCase().replace(/[^a-z]+/g, "");
-}
-
 export async function seedAutonomy(db: Db, tenantId: string, adminUserId: string, clock: Clock) {
   const admin: Viewer = { tenantId, actor: { type: "SYSTEM", id: "seed" }, role: "ADMIN", userId: adminUserId };
   await putAllowlist(db, admin, { actionTypes: DEMO_ALLOWLIST }, clock);
@@ -155,23 +52,33 @@ export async function seedAutonomy(db: Db, tenantId: string, adminUserId: string
   for (const s of signals) {
     if (!s.accountId || seen.has(s.accountId) || seen.size >= 18) continue;
     seen.add(s.accountId);
-    const account = await db.account.findFirst({ where: { tenantId, id: s.accountId }, select: { name: true, ownerId: true } });
-    const signal = JSON.parse(s.payload) as { signal_type: string };
-    for (const p of PLAYBOOK[signal.signal_type]?.(account?.name ?? "the account") ?? []) {
+    const account = await db.account.findFirst({
+      where: { tenantId, id: s.accountId },
+      select: { name: true, domain: true, lifecycle: true, posture: true, momentum: true, ownerId: true },
+    });
+    if (!account) continue;
+    const signal = JSON.parse(s.payload) as { signal_type: string; severity: string; evidence: Record<string, unknown> };
+    const proposals = synthesize({
+      account,
+      signals: [{ type: signal.signal_type, severity: signal.severity, evidence: signal.evidence ?? {}, at: s.createdAt }],
+      triggerType: "SIGNAL_ARRIVED",
+    });
+    for (const p of proposals) {
       const v = await submitIntent(deps, source, {
         accountId: s.accountId,
         actionType: p.actionType,
         confidence: p.confidence,
-        riskLevel: p.risk,
-        why: [signal.signal_type],
+        riskLevel: p.riskLevel,
+        why: p.why,
         parameters: p.parameters,
         target: { account_id: s.accountId },
-        blockingUnknowns: p.blockingUnknowns ?? [],
+        blockingUnknowns: p.blockingUnknowns,
+        rankScore: p.rankScore,
         correlationId: s.correlationId,
         source: "DECISION",
       });
       if (v.status === "PENDING_APPROVAL")
-        pending.push({ id: v.actionIntentId, ownerId: account?.ownerId ?? null, internal: p.actionType === "DRAFT_EMAIL" });
+        pending.push({ id: v.actionIntentId, ownerId: account.ownerId, internal: p.actionType === "DRAFT_EMAIL" });
     }
   }
   // A little human history so the timeline shows every kind of outcome.

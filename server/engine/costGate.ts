@@ -1,0 +1,105 @@
+/**
+ * The decision cost gate (SPEC §4.3): before any decision synthesis, is a run worth its cost?
+ * Pure: ALLOW | DEFER (retry once, after retry_after_seconds) | SKIP (final for this cycle).
+ */
+export const COST_GATE_RESULTS = ["ALLOW", "DEFER", "SKIP"] as const;
+export type CostGateResult = (typeof COST_GATE_RESULTS)[number];
+
+export const COST_GATE_REASONS = [
+  "RUN_BUDGET_EXHAUSTED",
+  "TOKEN_BUDGET_EXHAUSTED",
+  "TOO_RECENT",
+  "ACTION_SATURATION",
+  "NO_NEW_EVIDENCE",
+  "LOW_MARGINAL_VALUE",
+  "WORTH_RUNNING",
+] as const;
+export type CostGateReason = (typeof COST_GATE_REASONS)[number];
+
+export const TENANT_TIERS = ["FREE", "TEAM", "ENTERPRISE"] as const;
+export type TenantTier = (typeof TENANT_TIERS)[number];
+
+export interface CostGateSettings {
+  maxRunsPerDay: number;
+  /** null when no LLM is configured: token spend is then not a constraint */
+  maxTokensPerDay: number | null;
+  /** a run closer than this to the previous one is deferred */
+  minSecondsBetweenRuns: number;
+  /** open (pending) intents on an account at which new runs stop adding value */
+  maxOpenIntents: number;
+  tier: TenantTier;
+}
+
+export const DEFAULT_COST_GATE_SETTINGS: CostGateSettings = {
+  maxRunsPerDay: 500,
+  maxTokensPerDay: null,
+  minSecondsBetweenRuns: 120,
+  maxOpenIntents: 6,
+  tier: "TEAM",
+};
+
+export interface CostGateInput {
+  triggerType: string;
+  runsToday: number;
+  tokensToday: number;
+  /** estimated tokens of this run when an LLM synthesizes (0 for the rules engine) */
+  estimatedTokens: number;
+  lastRunAt: Date | null;
+  openIntents: number;
+  /** signals for the account since its last run */
+  newEvidence: number;
+  heatTier: string;
+  now: Date;
+  settings: CostGateSettings;
+}
+
+export interface CostGateVerdict {
+  result: CostGateResult;
+  reason: CostGateReason;
+  explanation: string;
+  retryAfterSeconds: number | null;
+}
+
+const RITUAL = /^TIME_RITUAL_/;
+
+export function evaluateCostGate(i: CostGateInput): CostGateVerdict {
+  const s = i.settings;
+  if (i.runsToday >= s.maxRunsPerDay) {
+    return skip("RUN_BUDGET_EXHAUSTED", `Today's ${s.maxRunsPerDay} decision runs are used up.`);
+  }
+  if (s.maxTokensPerDay !== null && i.tokensToday + i.estimatedTokens > s.maxTokensPerDay) {
+    return skip("TOKEN_BUDGET_EXHAUSTED", `Today's model token budget (${s.maxTokensPerDay}) would be exceeded.`);
+  }
+  if (i.lastRunAt) {
+    const since = (i.now.getTime() - i.lastRunAt.getTime()) / 1000;
+    if (since < s.minSecondsBetweenRuns) {
+      const wait = Math.ceil(s.minSecondsBetweenRuns - since);
+      return {
+        result: "DEFER",
+        reason: "TOO_RECENT",
+        explanation: `The last run was ${Math.round(since)} s ago; trying again in ${wait} s.`,
+        retryAfterSeconds: wait,
+      };
+    }
+  }
+  if (i.openIntents >= s.maxOpenIntents) {
+    return skip("ACTION_SATURATION", `${i.openIntents} proposals already wait on this account; another run would add noise.`);
+  }
+  // Rituals run on their schedule; signal-driven runs need something new to think about.
+  if (!RITUAL.test(i.triggerType) && i.newEvidence === 0) {
+    return skip("NO_NEW_EVIDENCE", "Nothing new has arrived for this account since its last run.");
+  }
+  if (s.tier === "FREE" && i.heatTier === "COLD" && !RITUAL.test(i.triggerType)) {
+    return skip("LOW_MARGINAL_VALUE", "A cold account on the free tier is reviewed by its scheduled rituals only.");
+  }
+  return {
+    result: "ALLOW",
+    reason: "WORTH_RUNNING",
+    explanation: "New evidence, within budget, and nothing waiting on it: worth a decision run.",
+    retryAfterSeconds: null,
+  };
+}
+
+function skip(reason: CostGateReason, explanation: string): CostGateVerdict {
+  return { result: "SKIP", reason, explanation, retryAfterSeconds: null };
+}
