@@ -39,6 +39,7 @@ CREATE TABLE "AccountRunState" (
     "lockedUntil" TIMESTAMP(3),
     "lockOwner" TEXT,
     "lastRunAt" TIMESTAMP(3),
+    "lastFiredAt" TIMESTAMP(3),
     "lastSignalSeen" TIMESTAMP(3),
     "hourKey" TEXT NOT NULL DEFAULT '',
     "runsThisHour" INTEGER NOT NULL DEFAULT 0,

@@ -35,6 +35,7 @@ CREATE TABLE "AccountRunState" (
     "lockedUntil" DATETIME,
     "lockOwner" TEXT,
     "lastRunAt" DATETIME,
+    "lastFiredAt" DATETIME,
     "lastSignalSeen" DATETIME,
     "hourKey" TEXT NOT NULL DEFAULT '',
     "runsThisHour" INTEGER NOT NULL DEFAULT 0,
