@@ -1,20 +1,47 @@
 "use client";
 
-import { BookLock, Building2, KeyRound, LogOut, Radar } from "lucide-react";
+import { useQuery } from "@tanstack/react-query";
+import { BookLock, Building2, History, Inbox, KeyRound, LogOut, OctagonPause, Radar, SlidersHorizontal } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import type { ReactNode } from "react";
 import { authClient } from "./auth-client";
-import { Providers } from "./trpc";
+import { Providers, useTRPC } from "./trpc";
 import { Badge, cx } from "./ui/primitives";
+import { KillSwitchBanner } from "./work/kill-switch-banner";
 
 type Role = "ADMIN" | "SELLER" | "AUDITOR";
 
-const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[]; section: string }[] = [
-  { href: "/accounts", label: "Accounts", icon: Building2, roles: ["ADMIN", "SELLER", "AUDITOR"], section: "Work" },
+const ALL: Role[] = ["ADMIN", "SELLER", "AUDITOR"];
+
+const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[]; section: string; badge?: "inbox" }[] = [
+  { href: "/inbox", label: "Inbox", icon: Inbox, roles: ALL, section: "Work", badge: "inbox" },
+  { href: "/timeline", label: "Timeline", icon: History, roles: ALL, section: "Work" },
+  { href: "/accounts", label: "Accounts", icon: Building2, roles: ALL, section: "Work" },
   { href: "/ledger", label: "Ledger", icon: BookLock, roles: ["ADMIN", "AUDITOR"], section: "Audit" },
+  { href: "/admin/autonomy", label: "Autonomy", icon: SlidersHorizontal, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/kill-switches", label: "Kill switches", icon: OctagonPause, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
 ];
+
+/** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */
+function InboxCount() {
+  const trpc = useTRPC();
+  const q = useQuery({ ...trpc.work.inbox.queryOptions({ limit: 50 }), refetchInterval: 30_000 });
+  const n = q.data?.items.length ?? 0;
+  if (n === 0) return null;
+  const text = q.data?.nextCursor ? `${n}+` : String(n);
+  return (
+    <span
+      data-testid="inbox-count"
+      className="ml-auto rounded-full bg-brand-600 px-1.5 py-px text-[11px] font-semibold tabular-nums text-white"
+      title={`${text} waiting for input`}
+    >
+      {text}
+      <span className="sr-only"> waiting for input</span>
+    </span>
+  );
+}
 
 export function Shell({
   viewer,
@@ -64,6 +91,7 @@ export function Shell({
                         )}
                       >
                         <i.icon className="size-4" aria-hidden /> {i.label}
+                        {i.badge === "inbox" && <InboxCount />}
                       </Link>
                     );
                   })}
@@ -89,7 +117,10 @@ export function Shell({
             </button>
           </div>
         </aside>
-        <main className="min-w-0 flex-1 px-6 py-5">{children}</main>
+        <div className="flex min-w-0 flex-1 flex-col">
+          <KillSwitchBanner isAdmin={viewer.role === "ADMIN"} />
+          <main className="min-w-0 flex-1 px-6 py-5">{children}</main>
+        </div>
       </div>
     </Providers>
   );

@@ -13,3 +13,21 @@ export async function signIn(page: Page, email: string, password = PASSWORD) {
 export async function shot(page: Page, name: string) {
   await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage: true });
 }
+
+/** Create an API key on /admin/api-keys as the signed-in admin and return the one-time secret. */
+export async function createApiKey(page: Page, name: string, scopes: ("read" | "ingest" | "approve" | "admin")[]) {
+  await page.goto("/admin/api-keys");
+  await page.getByLabel("Name").fill(name);
+  for (const s of ["read", "ingest", "approve", "admin"] as const) {
+    await page.getByLabel(s, { exact: true }).setChecked(scopes.includes(s));
+  }
+  await page.getByRole("button", { name: "Create key" }).click();
+  const key = ((await page.getByTestId("new-api-key").textContent()) ?? "").trim();
+  expect(key).toMatch(/^apk_/);
+  return key;
+}
+
+/** Viewport-only screenshot: for modal dialogs, whose backdrop covers the viewport, not the page. */
+export async function shotViewport(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/screenshots/${name}.png` });
+}

@@ -8,6 +8,7 @@ import { describeEntry } from "../ledger/describe";
 import { useTRPC } from "../trpc";
 import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import { ArtifactsCard } from "../work/artifacts";
 
 export function AccountDetail({ id }: { id: string }) {
   const trpc = useTRPC();
@@ -81,6 +82,7 @@ export function AccountDetail({ id }: { id: string }) {
           )}
         </Card>
         <div className="space-y-4">
+          <ArtifactsCard accountId={a.id} />
           <Card title={`Contacts (${a.contacts.length})`}>
             {a.contacts.length === 0 ? (
               <EmptyState title="No contacts" />
