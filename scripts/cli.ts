@@ -1,17 +1,19 @@
 /**
  * Operator CLI: `npm run cli -- <command>`.
  *   seed                                              create the demo tenants (no-op if present)
- *   apikey create --tenant <slug> --scopes <list> --name <n>   prints the key once, alone on the last line
+ *   apikey create --tenant <slug> --scopes <list> --name <n> [--signed true]   prints the key once, alone on the last line
  *   apikey list --tenant <slug>
  *   ledger verify [--tenant <slug>]                   exit 0 when intact, else 1 naming the first bad entry
  *   tick <job>                                        run one scheduler job now
  *   killswitch --scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR [--tenant <slug>] [--key <k>] --enabled true|false --reason <text>
  *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
  */
+
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 import { env } from "../server/env";
+import { jobDepsFromEnv } from "../server/http/deps";
 import { isJobName, JOBS } from "../server/jobs/registry";
 import { findTenantBySlug, listTenants } from "../server/repos/tenants";
 import { KillSwitchScope } from "../server/schemas/autonomy";
@@ -69,12 +71,21 @@ async function main(argv: string[]): Promise<number> {
         for (const s of scopes) {
           if (!ApiKeyScope.safeParse(s).success) throw new UsageError(`unknown scope "${s}" (admin, ingest, read, approve)`);
         }
-        const { key, record } = await createApiKey(
+        const created = await createApiKey(
           db,
-          { tenantId: tenant.id, name: f.name, scopes: scopes as ApiKeyScope[], actor: { type: "SYSTEM", id: "cli" } },
+          {
+            tenantId: tenant.id,
+            name: f.name,
+            scopes: scopes as ApiKeyScope[],
+            actor: { type: "SYSTEM", id: "cli" },
+            signed: f.signed === "true",
+          },
           systemClock,
         );
+        const { key, record } = created;
         console.log(`Created API key "${record.name}" (${record.id}) for tenant ${tenant.slug} with scopes ${record.scopes.join(",")}.`);
+        const { signingSecret } = created;
+        if (signingSecret) console.log(`Signed pushes required: send X-Signature: sha256=HMAC-SHA256(${signingSecret}, body).`);
         console.log("Store it now; it is not shown again:");
         console.log(key);
         return 0;
@@ -106,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "tick": {
       if (!sub || !isJobName(sub)) throw new UsageError(`tick <job>; jobs: ${Object.keys(JOBS).join(", ")}`);
-      const res = await JOBS[sub].run({ db, clock: systemClock });
+      const res = await JOBS[sub].run(jobDepsFromEnv(db, systemClock, `cli:${process.pid}`));
       console.log(JSON.stringify(res, null, 2));
       return res.ok ? 0 : 1;
     }

@@ -3,12 +3,15 @@
  * expression (UTC) through the same tick function `/api/cron/<job>` and `cli tick <job>` call.
  * Jobs are idempotent and safe to overlap with a cron route, so running both is harmless.
  */
+import { hostname } from "node:os";
 import { Cron } from "croner";
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
+import { jobDepsFromEnv } from "../server/http/deps";
 import { JOBS, type JobName } from "../server/jobs/registry";
 
 const db = getDb();
+const deps = jobDepsFromEnv(db, systemClock, `scheduler:${hostname()}:${process.pid}`);
 const running = new Set<JobName>();
 
 async function tick(name: JobName) {
@@ -16,7 +19,7 @@ async function tick(name: JobName) {
   running.add(name);
   const started = Date.now();
   try {
-    const res = await JOBS[name].run({ db, clock: systemClock });
+    const res = await JOBS[name].run(deps);
     console.log(`[scheduler] ${name} ${res.ok ? "ok" : "reported problems"} in ${Date.now() - started} ms`);
   } catch (err) {
     console.error(`[scheduler] ${name} failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -17,6 +17,11 @@ const EnvSchema = z.object({
   /** smtp://user:pass@host:port or smtps://…; unset → SEND_EMAIL executions fail with a clear reason */
   SMTP_URL: z.string().optional(),
   SMTP_FROM: z.string().default("Autopilot <autopilot@autopilot.local>"),
+  /** optional LLM synthesizer: openai | anthropic (default: whichever key is set; none → rules) */
+  LLM_PROVIDER: z.enum(["openai", "anthropic"]).optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

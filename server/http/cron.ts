@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { systemClock } from "../clock";
 import { getDb } from "../db";
 import { isJobName, JOBS } from "../jobs/registry";
+import { jobDepsFromEnv } from "./deps";
 import { errorResponse } from "./rest";
 
 /** Constant-time on equal-length digests, so neither content nor length of the secret leaks. */
@@ -22,6 +23,6 @@ export async function handleCron(req: Request, job: string, secret: string | und
   const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
   if (!presented || !sameSecret(presented, secret)) return errorResponse(401, "UNAUTHORIZED", "Missing or wrong cron secret");
   if (!isJobName(job)) return errorResponse(404, "NOT_FOUND", `Unknown job "${job}"`, "job");
-  const result = await JOBS[job].run({ db: getDb(), clock: systemClock });
+  const result = await JOBS[job].run(jobDepsFromEnv(getDb(), systemClock, `cron:${process.pid}`));
   return Response.json({ job, ...result });
 }

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { type ZodType, z } from "zod";
 import { type Clock, systemClock } from "../clock";
 import { type Db, getDb } from "../db";
@@ -68,6 +69,33 @@ export function restRoute<P = Record<string, never>>(
 /** Parse a JSON body: malformed JSON and schema violations are both 400 naming the field. */
 export async function jsonBody<T>(req: Request, schema: ZodType<T>): Promise<T> {
   const text = await req.text();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "Request body is not valid JSON", "body");
+  }
+  return schema.parse(raw);
+}
+
+/**
+ * Verify `X-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` (the `sha256=` prefix is
+ * optional) when the key requires signed pushes, then parse. Constant-time comparison.
+ */
+export async function signedJsonBody<T>(req: Request, secret: string | null, schema: ZodType<T>): Promise<T> {
+  const text = await req.text();
+  if (secret) {
+    const header = (req.headers.get("x-signature") ?? "").replace(/^sha256=/, "");
+    const expected = createHmac("sha256", secret).update(text).digest();
+    const given = /^[0-9a-f]{64}$/i.test(header) ? Buffer.from(header, "hex") : Buffer.alloc(0);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new AppError(
+        "UNAUTHORIZED",
+        "X-Signature is missing or does not match the body (HMAC-SHA256 with this key's signing secret)",
+        "X-Signature",
+      );
+    }
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(text);

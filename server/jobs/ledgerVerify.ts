@@ -3,13 +3,8 @@ import type { Db } from "../db";
 import { listTenants } from "../repos/tenants";
 import { verifyLedger } from "../services/ledger";
 
-export interface JobDeps {
-  db: Db;
-  clock: Clock;
-}
-
 /** Re-verifies every tenant's hash chain so tampering is noticed even when nobody asks. */
-export async function runLedgerVerifyTick({ db }: JobDeps) {
+export async function runLedgerVerifyTick({ db }: { db: Db; clock: Clock }) {
   const results = [];
   for (const t of await listTenants(db)) {
     const verdict = await verifyLedger(db, t.id);

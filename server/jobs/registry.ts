@@ -1,6 +1,22 @@
-import { type JobDeps, runLedgerVerifyTick } from "./ledgerVerify";
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
+import { runDemoSourceTick } from "../services/demoSource";
+import type { ConnectorDeps } from "../services/executor";
+import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import type { Synthesizer } from "../services/llmSynthesizer";
+import { runRitualTick } from "../services/rituals";
+import { runLedgerVerifyTick } from "./ledgerVerify";
 
-export type { JobDeps };
+/** What every scheduled job gets; built at the edge (cron route, CLI, scheduler) from the env. */
+export interface JobDeps {
+  db: Db;
+  clock: Clock;
+  synthesizer: Synthesizer;
+  connectors: ConnectorDeps;
+  /** identifies this process as a lease owner in the job queue */
+  workerId: string;
+}
 
 export interface JobDefinition {
   /** cron expression (UTC) for the local scheduler and vercel.json */
@@ -9,12 +25,57 @@ export interface JobDefinition {
   run: (deps: JobDeps) => Promise<{ ok: boolean }>;
 }
 
+/** Durable-queue handlers. Each is idempotent: a job may run again after a crash. */
+export function queueHandlers(deps: JobDeps): JobHandlers {
+  return {
+    [RUN_DECISION]: async (payload, ctx) => {
+      const { runId } = payload as { runId: string };
+      return executeRun(
+        { db: deps.db, clock: deps.clock, synthesizer: deps.synthesizer, connectors: deps.connectors },
+        ctx.job.tenantId,
+        runId,
+      );
+    },
+  };
+}
+
+/** Fire due trigger windows, then drain queued decision runs (bounded per tick). */
+async function runDecisionsTick(deps: JobDeps) {
+  const triggers = await fireDueTriggers(deps.db, deps.clock);
+  const queue = await runWorkerTick(deps.db, queueHandlers(deps), {
+    owner: deps.workerId,
+    leaseSeconds: 120,
+    maxJobs: 50,
+    clock: deps.clock,
+  });
+  return {
+    ok: queue.failed === 0,
+    triggers,
+    queue: { claimed: queue.claimed, completed: queue.completed, retried: queue.retried, failed: queue.failed },
+  };
+}
+
 /** Every scheduled job, by the name used in `/api/cron/<job>`, `npm run cli -- tick <job>` and the scheduler. */
 export const JOBS = {
+  decisions: {
+    schedule: "* * * * *",
+    description: "Fire due decision triggers and run queued decision runs",
+    run: runDecisionsTick,
+  },
+  rituals: {
+    schedule: "*/5 * * * *",
+    description: "Open trigger windows for due ritual slots (daily brief, weekly review, renewal runway)",
+    run: (d) => runRitualTick(d.db, d.clock),
+  },
+  "demo-source": {
+    schedule: "* * * * *",
+    description: "Generate realistic activity for the demo tenant",
+    run: (d) => runDemoSourceTick(d.db, d.clock),
+  },
   "ledger-verify": {
     schedule: "17 * * * *",
     description: "Re-verify every tenant's ledger hash chain",
-    run: runLedgerVerifyTick,
+    run: (d) => runLedgerVerifyTick(d),
   },
 } satisfies Record<string, JobDefinition>;
 

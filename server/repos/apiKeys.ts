@@ -14,7 +14,15 @@ const publicFields = {
 
 export function insertApiKey(
   tx: Tx,
-  data: { tenantId: string; name: string; prefix: string; secretHash: string; scopes: string; createdById: string | null },
+  data: {
+    tenantId: string;
+    name: string;
+    prefix: string;
+    secretHash: string;
+    scopes: string;
+    createdById: string | null;
+    signingSecret: string | null;
+  },
   now: Date,
 ) {
   return tx.apiKey.create({ data: { ...data, createdAt: now }, select: { ...publicFields, tenantId: true } });

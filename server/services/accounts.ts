@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { badRequest, notFound } from "../errors";
@@ -5,6 +6,8 @@ import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updat
 import { appendLedger, listLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
+import { loadDecisionSettings } from "./decisionSettings";
+import { recordTriggerEvent } from "./signals";
 
 export function listVisibleAccounts(db: Db, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
   return listAccounts(db, viewer, filter, page);
@@ -45,11 +48,40 @@ export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch
     }
     if (Object.keys(changed).length > 0) {
       await updateAccount(tx, viewer, id, patch, now);
+      const correlationId = randomUUID();
       await appendLedger(
         tx,
-        { tenantId: viewer.tenantId, accountId: id, type: "ACCOUNT_UPDATED", actor: viewer.actor, payload: { changed } },
+        { tenantId: viewer.tenantId, accountId: id, correlationId, type: "ACCOUNT_UPDATED", actor: viewer.actor, payload: { changed } },
         now,
       );
+      // Posture and lifecycle moves are decision triggers, recorded with the change itself.
+      const settings = changed.posture || changed.lifecycle ? (await loadDecisionSettings(tx, viewer.tenantId)).triggers : null;
+      if (settings && changed.posture) {
+        await recordTriggerEvent(
+          tx,
+          viewer.tenantId,
+          id,
+          "POSTURE_CHANGE",
+          { posture: changed.posture },
+          correlationId,
+          viewer.actor,
+          settings,
+          now,
+        );
+      }
+      if (settings && changed.lifecycle) {
+        await recordTriggerEvent(
+          tx,
+          viewer.tenantId,
+          id,
+          "LIFECYCLE_STATE_CHANGE",
+          { lifecycle: changed.lifecycle },
+          correlationId,
+          viewer.actor,
+          settings,
+          now,
+        );
+      }
     }
     const after = await findAccount(tx, viewer, id);
     if (!after) throw notFound("Account");

@@ -22,11 +22,19 @@ export interface ApiPrincipal {
   tenantId: string;
   keyId: string;
   scopes: ApiKeyScope[];
+  /** set when the key requires signed pushes (X-Signature); never leaves the server */
+  signingSecret: string | null;
 }
 
-export async function createApiKey(db: Db, input: { tenantId: string; name: string; scopes: ApiKeyScope[]; actor: Actor }, clock: Clock) {
+export async function createApiKey(
+  db: Db,
+  input: { tenantId: string; name: string; scopes: ApiKeyScope[]; actor: Actor; signed?: boolean },
+  clock: Clock,
+) {
   const prefix = randomBytes(9).toString("base64url").replace(/[-_]/g, "x").slice(0, 12);
   const secret = randomBytes(32).toString("base64url");
+  // HMAC needs the secret itself on the server (unlike the bearer secret, which is only hashed).
+  const signingSecret = input.signed ? `sigsec_${randomBytes(32).toString("base64url")}` : null;
   const now = clock.now();
   const scopes = [...new Set(input.scopes)].sort();
   const record = await inTransaction(db, async (tx) => {
@@ -39,6 +47,7 @@ export async function createApiKey(db: Db, input: { tenantId: string; name: stri
         secretHash: sha256(secret),
         scopes: scopes.join(","),
         createdById: input.actor.type === "USER" ? input.actor.id : null,
+        signingSecret,
       },
       now,
     );
@@ -54,7 +63,7 @@ export async function createApiKey(db: Db, input: { tenantId: string; name: stri
     );
     return key;
   });
-  return { key: `apk_${prefix}_${secret}`, record: { ...record, scopes } };
+  return { key: `apk_${prefix}_${secret}`, signingSecret, record: { ...record, scopes } };
 }
 
 export async function listTenantApiKeys(db: Db, viewer: Viewer) {
@@ -83,5 +92,10 @@ export async function authenticateApiKey(db: Db, authorization: string | null, c
   const stored = Buffer.from(row?.secretHash ?? "0".repeat(64), "hex");
   if (!row || row.revokedAt || !timingSafeEqual(presented, stored)) throw unauthorized();
   await touchApiKey(db, row.id, clock.now());
-  return { tenantId: row.tenantId, keyId: row.id, scopes: row.scopes.split(",").filter(Boolean) as ApiKeyScope[] };
+  return {
+    tenantId: row.tenantId,
+    keyId: row.id,
+    scopes: row.scopes.split(",").filter(Boolean) as ApiKeyScope[],
+    signingSecret: row.signingSecret,
+  };
 }

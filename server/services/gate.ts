@@ -76,7 +76,7 @@ function isUniqueViolation(err: unknown) {
 
 /** Enter an intent (from the decision layer or `POST /api/v1/intents`) and run it through the gate. */
 export async function submitIntent(deps: GateDeps, viewer: Viewer, input: IntentInput): Promise<GateView & { duplicate: boolean }> {
-  const { db, clock } = deps;
+  const { db } = deps;
   if (input.idempotencyKey) {
     const existing = await findIntentByKey(db, viewer.tenantId, input.idempotencyKey);
     if (existing) return { ...(await intentView(db, viewer.tenantId, existing.id)), duplicate: true };

@@ -50,7 +50,7 @@ export const DEMO_TENANTS: SeedTenant[] = [
   },
 ];
 
-function prng(seed: number) {
+export function prng(seed: number) {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -113,7 +113,7 @@ const FIRST = ["Jordan", "Casey", "Morgan", "Taylor", "Jamie", "Quinn", "Rowan",
 const LAST = ["Nguyen", "Okafor", "Schmidt", "Garcia", "Kowalski", "Haddad", "Tanaka", "Silva", "Murphy", "Ivanova", "Chen", "Dubois"];
 const TITLES = ["VP Sales", "Head of RevOps", "CFO", "IT Director", "Procurement Lead", "COO", "Customer Success Manager", "CTO"];
 
-const SIGNALS: { type: string; severity: string; evidence: (r: ReturnType<typeof prng>) => Record<string, unknown> }[] = [
+export const DEMO_SIGNALS: { type: string; severity: string; evidence: (r: ReturnType<typeof prng>) => Record<string, unknown> }[] = [
   { type: "USAGE_TREND_CHANGE", severity: "medium", evidence: (r) => ({ metric: "weekly_active_users", change_pct: r.int(-40, 35) }) },
   {
     type: "SUPPORT_RISK_EMERGING",
@@ -224,7 +224,7 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
       });
     }
     for (let s = 0; s < r.int(1, 4); s++) {
-      const sig = r.pick(SIGNALS);
+      const sig = r.pick(DEMO_SIGNALS);
       events.push({
         at: new Date(now.getTime() - r.int(1, 14 * 24) * 3_600_000),
         accountId: account.id,

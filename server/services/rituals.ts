@@ -1,0 +1,162 @@
+import { Cron } from "croner";
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import type { TriggerType } from "../engine/triggers";
+import { AppError, badRequest } from "../errors";
+import { appendLedger } from "../repos/ledger";
+import { tenantWhere, type Viewer } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+import { loadDecisionSettings } from "./decisionSettings";
+import { recordTriggerEvent } from "./signals";
+
+/**
+ * Time rituals (SPEC §4.3): per-tenant (and per-account) cron cadences that open
+ * TIME_RITUAL_* trigger windows. Each slot is claimed once with a conditional update of
+ * `lastSlot`, so overlapping scheduler ticks, cron routes and instances never double-fire it.
+ */
+export const RITUALS = ["TIME_RITUAL_DAILY_BRIEF", "TIME_RITUAL_WEEKLY_REVIEW", "TIME_RITUAL_RENEWAL_RUNWAY"] as const;
+export type Ritual = (typeof RITUALS)[number];
+
+export const DEFAULT_CADENCES: Record<Ritual, string> = {
+  TIME_RITUAL_DAILY_BRIEF: "0 8 * * 1-5",
+  TIME_RITUAL_WEEKLY_REVIEW: "0 9 * * 1",
+  TIME_RITUAL_RENEWAL_RUNWAY: "0 7 1 * *",
+};
+
+/** Which accounts a tenant-wide ritual covers. */
+const SCOPE: Record<Ritual, { lifecycle?: string }> = {
+  TIME_RITUAL_DAILY_BRIEF: {},
+  TIME_RITUAL_WEEKLY_REVIEW: {},
+  TIME_RITUAL_RENEWAL_RUNWAY: { lifecycle: "CUSTOMER" },
+};
+
+export function validateCron(expr: string, timezone: string) {
+  try {
+    const next = new Cron(expr, { timezone, paused: true }).nextRun(new Date());
+    if (!next) throw new Error("never runs");
+  } catch (err) {
+    throw badRequest("cron", `Not a valid schedule: ${err instanceof Error ? err.message : "invalid"}`);
+  }
+}
+
+export async function listCadences(db: Db, viewer: Viewer) {
+  const rows = await db.ritualCadence.findMany({
+    where: tenantWhere(viewer.tenantId),
+    orderBy: [{ accountKey: "asc" }, { ritual: "asc" }],
+  });
+  const tenantRows = new Map(rows.filter((r) => r.accountKey === "").map((r) => [r.ritual, r]));
+  return {
+    tenant: RITUALS.map((ritual) => {
+      const r = tenantRows.get(ritual);
+      return {
+        ritual,
+        cron: r?.cron ?? DEFAULT_CADENCES[ritual],
+        timezone: r?.timezone ?? "UTC",
+        enabled: r?.enabled ?? false,
+        configured: !!r,
+        lastSlot: r?.lastSlot ?? null,
+      };
+    }),
+    accounts: rows
+      .filter((r) => r.accountKey !== "")
+      .map((r) => ({
+        accountId: r.accountKey,
+        ritual: r.ritual,
+        cron: r.cron,
+        timezone: r.timezone,
+        enabled: r.enabled,
+        lastSlot: r.lastSlot,
+      })),
+  };
+}
+
+export async function setCadence(
+  db: Db,
+  viewer: Viewer,
+  input: { accountId?: string; ritual: Ritual; cron: string; timezone: string; enabled: boolean },
+  clock: Clock,
+) {
+  validateCron(input.cron, input.timezone);
+  const accountKey = input.accountId ?? "";
+  if (accountKey && !(await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: accountKey }), select: { id: true } }))) {
+    throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  }
+  return inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const key = { tenantId_accountKey_ritual: { tenantId: viewer.tenantId, accountKey, ritual: input.ritual } };
+    const before = await tx.ritualCadence.findUnique({ where: key });
+    // A new or re-enabled cadence starts from now: it never back-fills missed slots.
+    const data = {
+      cron: input.cron,
+      timezone: input.timezone,
+      enabled: input.enabled,
+      updatedBy: viewer.actor.id,
+      updatedAt: now,
+      ...(!before?.enabled && input.enabled ? { lastSlot: now } : {}),
+    };
+    const after = await tx.ritualCadence.upsert({
+      where: key,
+      create: { tenantId: viewer.tenantId, accountKey, ritual: input.ritual, ...data, lastSlot: now },
+      update: data,
+    });
+    await appendLedger(
+      tx,
+      {
+        tenantId: viewer.tenantId,
+        accountId: accountKey || null,
+        type: "CONFIG_CHANGED",
+        actor: viewer.actor,
+        payload: {
+          change: "ritual_cadence",
+          ritual: input.ritual,
+          account_id: accountKey || null,
+          before: before ? { cron: before.cron, timezone: before.timezone, enabled: before.enabled } : null,
+          after: { cron: after.cron, timezone: after.timezone, enabled: after.enabled },
+        },
+      },
+      now,
+    );
+    return after;
+  });
+}
+
+/** Open the trigger windows of every ritual slot that came due since it last ran. */
+export async function runRitualTick(db: Db, clock: Clock) {
+  const now = clock.now();
+  let slots = 0;
+  let events = 0;
+  for (const c of await db.ritualCadence.findMany({ where: { enabled: true } })) {
+    const from = c.lastSlot ?? c.updatedAt;
+    const next = new Cron(c.cron, { timezone: c.timezone, paused: true }).nextRun(from);
+    if (!next || next > now) continue;
+    // Catch up at most one slot: a scheduler that was down for a week runs the ritual once.
+    const claimed = await db.ritualCadence.updateMany({ where: { id: c.id, lastSlot: c.lastSlot }, data: { lastSlot: now } });
+    if (claimed.count !== 1) continue;
+    slots += 1;
+    const ritual = c.ritual as Ritual;
+    const accounts = c.accountKey
+      ? [{ id: c.accountKey }]
+      : await db.account.findMany({
+          where: tenantWhere(c.tenantId, SCOPE[ritual]?.lifecycle ? { lifecycle: SCOPE[ritual].lifecycle } : {}),
+          select: { id: true },
+        });
+    const settings = (await loadDecisionSettings(db, c.tenantId)).triggers;
+    for (const a of accounts) {
+      await inTransaction(db, (tx) =>
+        recordTriggerEvent(
+          tx,
+          c.tenantId,
+          a.id,
+          ritual as TriggerType,
+          { ritual, slot: next.toISOString() },
+          `ritual:${c.id}:${next.toISOString()}`,
+          { type: "SYSTEM", id: "scheduler" },
+          settings,
+          now,
+        ),
+      );
+      events += 1;
+    }
+  }
+  return { ok: true, slots, events };
+}
