@@ -1,6 +1,7 @@
 import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
+import { decisionsRouter } from "./routers/decisions";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
 import { createCallerFactory, router } from "./trpc";
@@ -12,6 +13,7 @@ export const appRouter = router({
   apiKeys: apiKeysRouter,
   work: workRouter,
   autonomy: autonomyRouter,
+  decisions: decisionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

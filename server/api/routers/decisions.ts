@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { COST_GATE_RESULTS, TENANT_TIERS } from "../../engine/costGate";
+import { TRIGGER_TYPES } from "../../engine/triggers";
+import { listRuns, tenantRunState } from "../../repos/decisions";
+import { Cursor } from "../../schemas/common";
+import { loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
+import { requestRun } from "../../services/decisions";
+import { listJobs, queueStats } from "../../services/jobQueue";
+import { RITUALS, listCadences, setCadence } from "../../services/rituals";
+import { adminProcedure, router } from "../trpc";
+
+const Seconds = z.number().int().min(0).max(7 * 86_400);
+const PerTrigger = z.partialRecord(z.enum(TRIGGER_TYPES), Seconds);
+
+/** Admin: triggers and cadences, cost gate and today's decision spend, the job queue. */
+export const decisionsRouter = router({
+  settings: adminProcedure.query(({ ctx }) => loadDecisionSettings(ctx.db, ctx.viewer.tenantId)),
+  saveSettings: adminProcedure
+    .input(
+      z.object({
+        triggers: z
+          .object({
+            debounceSeconds: PerTrigger.optional(),
+            maxWaitSeconds: PerTrigger.optional(),
+            cooldownSeconds: Seconds.optional(),
+            perAccountHourlyCap: z.number().int().min(0).max(1000).optional(),
+            perTenantHourlyCap: z.number().int().min(0).max(100_000).optional(),
+          })
+          .optional(),
+        costGate: z
+          .object({
+            maxRunsPerDay: z.number().int().min(0).max(1_000_000).optional(),
+            maxTokensPerDay: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
+            minSecondsBetweenRuns: Seconds.optional(),
+            maxOpenIntents: z.number().int().min(0).max(1000).optional(),
+            tier: z.enum(TENANT_TIERS).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => saveDecisionSettings(ctx.db, ctx.viewer, input as Parameters<typeof saveDecisionSettings>[2], ctx.clock)),
+  cadences: adminProcedure.query(({ ctx }) => listCadences(ctx.db, ctx.viewer)),
+  setCadence: adminProcedure
+    .input(
+      z.object({
+        accountId: z.string().min(1).max(64).optional(),
+        ritual: z.enum(RITUALS),
+        cron: z.string().trim().min(9).max(100),
+        timezone: z.string().min(1).max(64),
+        enabled: z.boolean(),
+      }),
+    )
+    .mutation(({ ctx, input }) => setCadence(ctx.db, ctx.viewer, input, ctx.clock)),
+  /** Today's decision spend and the latest runs with their cost-gate verdicts. */
+  spend: adminProcedure.query(async ({ ctx }) => {
+    const [state, settings, runs] = await Promise.all([
+      tenantRunState(ctx.db, ctx.viewer.tenantId),
+      loadDecisionSettings(ctx.db, ctx.viewer.tenantId),
+      listRuns(ctx.db, ctx.viewer.tenantId, 50),
+    ]);
+    const today = ctx.clock.now().toISOString().slice(0, 10);
+    const fresh = state?.dayKey === today;
+    const counts = Object.fromEntries(COST_GATE_RESULTS.map((r) => [r, runs.filter((x) => x.costGateResult === r).length]));
+    return {
+      dayKey: today,
+      runsToday: fresh ? state.runsToday : 0,
+      tokensToday: fresh ? state.tokensToday : 0,
+      maxRunsPerDay: settings.costGate.maxRunsPerDay,
+      maxTokensPerDay: settings.costGate.maxTokensPerDay,
+      recentVerdicts: counts,
+      runs,
+    };
+  }),
+  runNow: adminProcedure
+    .input(z.object({ accountId: z.string().min(1).max(64), triggerType: z.enum(TRIGGER_TYPES) }))
+    .mutation(({ ctx, input }) =>
+      requestRun(ctx.db, ctx.viewer, { ...input, idempotencyKey: `manual:${ctx.viewer.actor.id}:${input.accountId}:${ctx.clock.now().toISOString()}` }, ctx.clock),
+    ),
+  queueStats: adminProcedure.query(({ ctx }) => queueStats(ctx.db, ctx.viewer.tenantId, ctx.clock)),
+  jobs: adminProcedure
+    .input(
+      z.object({
+        limit: z.number().int().min(1).max(100).default(25),
+        cursor: Cursor.optional(),
+        status: z.enum(["QUEUED", "LEASED", "DONE", "FAILED"]).optional(),
+        kind: z.string().min(1).max(64).optional(),
+      }),
+    )
+    .query(({ ctx, input }) => listJobs(ctx.db, ctx.viewer.tenantId, { status: input.status, kind: input.kind }, { limit: input.limit, cursor: input.cursor })),
+});
