@@ -8,7 +8,7 @@ import { Cron } from "croner";
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
 import { jobDepsFromEnv } from "../server/http/deps";
-import { JOBS, type JobName } from "../server/jobs/registry";
+import { JOB_LIST, JOBS, type JobName } from "../server/jobs/registry";
 
 const db = getDb();
 const deps = jobDepsFromEnv(db, systemClock, `scheduler:${hostname()}:${process.pid}`);
@@ -28,8 +28,8 @@ async function tick(name: JobName) {
   }
 }
 
-const crons = (Object.keys(JOBS) as JobName[]).map(
-  (name) => new Cron(JOBS[name].schedule, { timezone: "UTC", protect: true, name }, () => tick(name)),
+const crons = JOB_LIST.map(
+  ([name, job]) => new Cron(job.localSchedule ?? job.schedule, { timezone: "UTC", protect: true, name }, () => tick(name)),
 );
 console.log(`[scheduler] ${crons.length} job(s): ${crons.map((c) => `${c.name} (next ${c.nextRun()?.toISOString()})`).join(", ")}`);
 

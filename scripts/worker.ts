@@ -92,6 +92,8 @@ export async function main(opts: WorkerMainOptions): Promise<WorkerStats> {
 
   const owner = opts.owner ?? defaultOwner();
   const db = createDb(opts.databaseUrl ?? env().DATABASE_URL);
+  // Fail fast on a wrong DATABASE_URL instead of logging a failing tick every poll.
+  await db.$connect();
   log(`[worker] ${owner} serving ${kinds.join(", ")}`);
   try {
     return await startWorker({

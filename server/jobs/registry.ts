@@ -19,8 +19,10 @@ export interface JobDeps {
 }
 
 export interface JobDefinition {
-  /** cron expression (UTC) for the local scheduler and vercel.json */
+  /** cron expression (UTC) for vercel.json (minute granularity) and, by default, the local scheduler */
   schedule: string;
+  /** a finer cadence (6-field cron with seconds) for the local scheduler, where it costs nothing */
+  localSchedule?: string;
   description: string;
   run: (deps: JobDeps) => Promise<{ ok: boolean }>;
 }
@@ -59,6 +61,7 @@ async function runDecisionsTick(deps: JobDeps) {
 export const JOBS = {
   decisions: {
     schedule: "* * * * *",
+    localSchedule: "*/15 * * * * *",
     description: "Fire due decision triggers and run queued decision runs",
     run: runDecisionsTick,
   },
@@ -69,6 +72,7 @@ export const JOBS = {
   },
   "demo-source": {
     schedule: "* * * * *",
+    localSchedule: "*/30 * * * * *",
     description: "Generate realistic activity for the demo tenant",
     run: (d) => runDemoSourceTick(d.db, d.clock),
   },
@@ -80,6 +84,8 @@ export const JOBS = {
 } satisfies Record<string, JobDefinition>;
 
 export type JobName = keyof typeof JOBS;
+
+export const JOB_LIST: [JobName, JobDefinition][] = Object.entries(JOBS) as [JobName, JobDefinition][];
 
 export function isJobName(name: string): name is JobName {
   return Object.hasOwn(JOBS, name);

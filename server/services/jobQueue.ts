@@ -76,7 +76,12 @@ export async function enqueue(db: DbOrTx, input: EnqueueInput, clock: Clock): Pr
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 100) {
     throw badRequest("maxAttempts", "maxAttempts must be an integer from 1 to 100");
   }
-  const payload = JSON.stringify(input.payload ?? null);
+  let payload: string | undefined;
+  try {
+    payload = JSON.stringify(input.payload ?? null);
+  } catch {
+    payload = undefined; // BigInt, cycles
+  }
   if (payload === undefined) throw badRequest("payload", "payload must be JSON-serialisable");
   const now = clock.now();
   return insertJob(
@@ -382,8 +387,9 @@ export async function queueStats(db: DbOrTx, tenantId: string, clock: Clock): Pr
   const byKind: Record<string, Record<JobStatus, number>> = {};
   for (const r of byKindRows) {
     if (!isStatus(r.status)) continue;
-    const counts = (byKind[r.kind] ??= zeroCounts());
+    const counts = byKind[r.kind] ?? zeroCounts();
     counts[r.status] += r.count;
+    byKind[r.kind] = counts;
   }
   return {
     total: Object.values(byStatus).reduce((a, b) => a + b, 0),

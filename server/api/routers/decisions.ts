@@ -6,10 +6,14 @@ import { Cursor } from "../../schemas/common";
 import { loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
 import { requestRun } from "../../services/decisions";
 import { listJobs, queueStats } from "../../services/jobQueue";
-import { RITUALS, listCadences, setCadence } from "../../services/rituals";
+import { listCadences, RITUALS, setCadence } from "../../services/rituals";
 import { adminProcedure, router } from "../trpc";
 
-const Seconds = z.number().int().min(0).max(7 * 86_400);
+const Seconds = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 86_400);
 const PerTrigger = z.partialRecord(z.enum(TRIGGER_TYPES), Seconds);
 
 /** Admin: triggers and cadences, cost gate and today's decision spend, the job queue. */
@@ -74,7 +78,12 @@ export const decisionsRouter = router({
   runNow: adminProcedure
     .input(z.object({ accountId: z.string().min(1).max(64), triggerType: z.enum(TRIGGER_TYPES) }))
     .mutation(({ ctx, input }) =>
-      requestRun(ctx.db, ctx.viewer, { ...input, idempotencyKey: `manual:${ctx.viewer.actor.id}:${input.accountId}:${ctx.clock.now().toISOString()}` }, ctx.clock),
+      requestRun(
+        ctx.db,
+        ctx.viewer,
+        { ...input, idempotencyKey: `manual:${ctx.viewer.actor.id}:${input.accountId}:${ctx.clock.now().toISOString()}` },
+        ctx.clock,
+      ),
     ),
   queueStats: adminProcedure.query(({ ctx }) => queueStats(ctx.db, ctx.viewer.tenantId, ctx.clock)),
   jobs: adminProcedure
@@ -86,5 +95,7 @@ export const decisionsRouter = router({
         kind: z.string().min(1).max(64).optional(),
       }),
     )
-    .query(({ ctx, input }) => listJobs(ctx.db, ctx.viewer.tenantId, { status: input.status, kind: input.kind }, { limit: input.limit, cursor: input.cursor })),
+    .query(({ ctx, input }) =>
+      listJobs(ctx.db, ctx.viewer.tenantId, { status: input.status, kind: input.kind }, { limit: input.limit, cursor: input.cursor }),
+    ),
 });
