@@ -1,8 +1,9 @@
 /**
- * The durable job worker: `tsx scripts/worker.ts --registry <module> [--owner <id>] [--lease <s>]
+ * The durable job worker: `tsx scripts/worker.ts [--registry <module>] [--owner <id>] [--lease <s>]
  * [--poll <ms>] [--max-jobs <n>]`, against DATABASE_URL.
  *
- * The registry module exports `handlers` (or a default export): a record of job kind → handler,
+ * Without --registry it serves the app's own queue (`queueHandlers` in server/jobs/registry.ts).
+ * A registry module exports `handlers` (or a default export): a record of job kind → handler,
  * each idempotent (see server/services/jobQueue.ts). Run as many workers as you like, on any
  * number of machines; SIGINT/SIGTERM finish the job in hand and exit 0. A worker killed outright
  * loses nothing: its leases expire and the jobs are claimed again.
@@ -12,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { systemClock } from "../server/clock";
-import { createDb } from "../server/db";
+import { createDb, type Db } from "../server/db";
 import { env } from "../server/env";
 import { startWorker, type WorkerStats } from "../server/jobs/worker";
 import { describeError, type JobHandlers, type JobRun, type TickSummary } from "../server/services/jobQueue";
@@ -20,7 +21,7 @@ import { describeError, type JobHandlers, type JobRun, type TickSummary } from "
 export interface WorkerMainOptions {
   /** handlers given directly (a process that is its own registry, e.g. test/helpers/crash-worker.ts) */
   handlers?: JobHandlers;
-  /** path of a module exporting `handlers`, resolved against the working directory */
+  /** path of a module exporting `handlers`, resolved against the working directory; default: the app's queue */
   registry?: string;
   databaseUrl?: string;
   owner?: string;
@@ -71,31 +72,34 @@ export function defaultOwner() {
   return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
 
+/** The app's queue handlers, loaded lazily so a custom registry does not pay for the app's imports. */
+async function appHandlers(db: Db, owner: string): Promise<JobHandlers> {
+  const [{ queueHandlers }, { jobDepsFromEnv }] = await Promise.all([import("../server/jobs/registry"), import("../server/http/deps")]);
+  return queueHandlers(jobDepsFromEnv(db, systemClock, owner));
+}
+
 export async function main(opts: WorkerMainOptions): Promise<WorkerStats> {
   const log = opts.log ?? ((line: string) => console.log(line));
-  const handlers = opts.handlers ?? (opts.registry ? await loadHandlers(opts.registry) : undefined);
-  if (!handlers) throw new UsageError("--registry <module> is required");
-  const kinds = Object.keys(handlers);
-  if (kinds.length === 0) throw new UsageError("the registry has no handlers");
-
-  let signal = opts.signal;
+  const owner = opts.owner ?? defaultOwner();
+  const db = createDb(opts.databaseUrl ?? env().DATABASE_URL);
   const stop = new AbortController();
   const onSignal = () => {
     log("[worker] stopping after the job in hand");
     stop.abort();
   };
-  if (!signal) {
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    signal = stop.signal;
-  }
-
-  const owner = opts.owner ?? defaultOwner();
-  const db = createDb(opts.databaseUrl ?? env().DATABASE_URL);
-  // Fail fast on a wrong DATABASE_URL instead of logging a failing tick every poll.
-  await db.$connect();
-  log(`[worker] ${owner} serving ${kinds.join(", ")}`);
   try {
+    const handlers = opts.handlers ?? (opts.registry ? await loadHandlers(opts.registry) : await appHandlers(db, owner));
+    const kinds = Object.keys(handlers);
+    if (kinds.length === 0) throw new UsageError("the registry has no handlers");
+    let signal = opts.signal;
+    if (!signal) {
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      signal = stop.signal;
+    }
+    // Fail fast on a wrong DATABASE_URL (the driver adapters connect lazily, so $connect would not).
+    await db.$queryRaw`SELECT 1`;
+    log(`[worker] ${owner} serving ${kinds.join(", ")}`);
     return await startWorker({
       db,
       handlers,

@@ -18,9 +18,11 @@ export interface WorkerOptions {
   maxJobsPerTick?: number;
   onTick?: (summary: TickSummary) => void;
   onJob?: (run: JobRun) => void;
-  /** a failing tick (database unreachable, …) is reported and retried after `pollMs`, never fatal */
+  /** a failing tick (database unreachable, …) is reported and retried with backoff, never fatal */
   onError?: (err: unknown) => void;
 }
+
+const MAX_ERROR_BACKOFF_MS = 30_000;
 
 export interface WorkerStats {
   ticks: number;
@@ -45,6 +47,7 @@ async function sleep(ms: number, signal: AbortSignal) {
 export async function startWorker(opts: WorkerOptions): Promise<WorkerStats> {
   const stats: WorkerStats = { ticks: 0, claimed: 0, errors: 0 };
   const maxJobs = opts.maxJobsPerTick ?? 10;
+  let failures = 0;
   while (!opts.signal.aborted) {
     let summary: TickSummary;
     try {
@@ -58,10 +61,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerStats> {
       });
     } catch (err) {
       stats.errors++;
+      failures++;
       opts.onError?.(err);
-      await sleep(opts.pollMs, opts.signal);
+      // Back off while the database is unreachable rather than hammering it every poll.
+      await sleep(Math.min(opts.pollMs * 2 ** (failures - 1), MAX_ERROR_BACKOFF_MS), opts.signal);
       continue;
     }
+    failures = 0;
     stats.ticks++;
     stats.claimed += summary.claimed;
     opts.onTick?.(summary);

@@ -187,7 +187,16 @@ const SECRET_PATTERNS: [RegExp, string][] = [
 
 /** The error as stored on the job and shown to admins: no secrets, no stack, at most 500 chars. */
 export function describeError(err: unknown): string {
-  let text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  // Prisma puts a source excerpt between the failed call and the cause; 500 chars of excerpt
+  // would push out the one line that matters, so keep the first line and the cause.
+  const lines = message
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const first = lines[0] ?? "";
+  const body = first.startsWith("Invalid `") && lines.length > 1 ? `${first.replace(/( in|:)$/, "")}: ${lines.at(-1)}` : lines.join(" | ");
+  let text = err instanceof Error ? `${err.name}: ${body}` : body;
   for (const [pattern, replacement] of SECRET_PATTERNS) text = text.replace(pattern, replacement);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
 }

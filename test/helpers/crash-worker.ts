@@ -3,8 +3,9 @@
  * `tsx test/helpers/crash-worker.ts` with DATABASE_URL, WORKER_OWNER, LEASE_SECONDS, POLL_MS.
  *
  * Its one handler does a side effect a re-run must not repeat: it appends a ledger entry keyed by
- * the job id (correlationId = job id). Every job outcome is printed as `JOB <outcome> <id>
- * <attempt>` on stdout, so the test can count completions across all the processes it killed.
+ * the job id (correlationId = job id). It prints `START <id> <attempt>` as a handler begins and
+ * `JOB <outcome> <id> <attempt>` as a job finishes, so the test can time its kills and count
+ * completions across all the processes it killed.
  */
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,11 +24,13 @@ const jitter = (maxMs: number) => sleep(Math.floor(Math.random() * maxMs));
 
 export const handlers: JobHandlers = {
   [CRASH_KIND]: async (payload, { db, job, clock }) => {
-    await jitter(50); // "work" before the effect: a kill here leaves a leased job and no effect
+    process.stdout.write(`START ${job.id} ${job.attempt}\n`);
+    await jitter(40); // work before the effect: a kill here leaves a leased job and no effect
+    let result: { seq: number } | { replay: true };
     try {
-      return await inTransaction(db, async (tx) => {
+      result = await inTransaction(db, async (tx) => {
         // Append first, then check. appendLedger's first statement locks the tenant's ledger head
-        // (PostgreSQL row lock, SQLite write lock), so the count below sees every committed run of
+        // (PostgreSQL row lock, SQLite write lock), so the lookup below sees every committed run of
         // this job. Checking *before* the append would race under PostgreSQL's read committed:
         // two runs could both see nothing and both append.
         const entry = await appendLedger(
@@ -47,14 +50,20 @@ export const handlers: JobHandlers = {
         return { seq: entry.seq };
       });
     } catch (err) {
-      if (err instanceof AlreadyApplied) return { replay: true };
-      throw err;
+      if (!(err instanceof AlreadyApplied)) throw err;
+      result = { replay: true };
     }
+    // Work after the effect: a kill here leaves the effect committed but the job still leased, so
+    // the next run must find it and do nothing.
+    await jitter(40);
+    return result;
   },
 };
 
 const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isEntry) {
+  // Detached from the test runner's process group: never outlive a test run that died abruptly.
+  setTimeout(() => process.exit(3), Number(process.env.MAX_LIFETIME_MS ?? 60_000)).unref();
   main({
     handlers,
     owner: process.env.WORKER_OWNER,

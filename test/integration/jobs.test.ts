@@ -234,6 +234,9 @@ describe(`durable job queue on ${TEST_PROVIDER}`, () => {
     for (const secret of ["hunter2", "sk-live-123", "abc123"]) expect(stored).not.toContain(secret);
     expect(stored).toContain("postgres://[REDACTED]@db:5432");
     expect(describeError("password=swordfish")).toBe("password=[REDACTED]");
+    // Prisma's source excerpt is dropped so the cause survives the 500-char cut.
+    const prismaStyle = `Invalid \`db.job.findMany()\` invocation in\n/app/x.ts:1:1\n\n${"  71 code\n".repeat(80)}\nCan't reach database server`;
+    expect(describeError(new Error(prismaStyle))).toBe("Error: Invalid `db.job.findMany()` invocation: Can't reach database server");
   });
 
   it("runWorkerTick runs handlers with the parsed payload, completes, retries and fails as the handler says", async () => {
