@@ -332,10 +332,24 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const { createCaller } = await import("@/server/api/root");
     const adminA = createCaller({ db: t.db, clock, session: a.admin.session });
     const adminB = createCaller({ db: t.db, clock, session: b.admin.session });
-    await expect(createCaller({ db: t.db, clock, session: a.seller.session }).decisions.spend()).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(adminB.decisions.runNow({ accountId: a.accounts.admin[0] as string, triggerType: "SIGNAL_ARRIVED" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(adminB.decisions.setCadence({ accountId: a.accounts.admin[0] as string, ritual: "TIME_RITUAL_WEEKLY_REVIEW", cron: "0 9 * * 1", timezone: "UTC", enabled: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(adminA.decisions.setCadence({ ritual: "TIME_RITUAL_WEEKLY_REVIEW", cron: "99 9 * * 1", timezone: "UTC", enabled: true })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(createCaller({ db: t.db, clock, session: a.seller.session }).decisions.spend()).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(
+      adminB.decisions.runNow({ accountId: a.accounts.admin[0] as string, triggerType: "SIGNAL_ARRIVED" }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      adminB.decisions.setCadence({
+        accountId: a.accounts.admin[0] as string,
+        ritual: "TIME_RITUAL_WEEKLY_REVIEW",
+        cron: "0 9 * * 1",
+        timezone: "UTC",
+        enabled: true,
+      }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      adminA.decisions.setCadence({ ritual: "TIME_RITUAL_WEEKLY_REVIEW", cron: "99 9 * * 1", timezone: "UTC", enabled: true }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     const jobsA = (await adminA.decisions.jobs({ limit: 100 })).items;
     const jobsB = (await adminB.decisions.jobs({ limit: 100 })).items;
     expect(jobsA.length).toBeGreaterThan(0);
