@@ -1,7 +1,19 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import { BookLock, Building2, History, Inbox, KeyRound, LogOut, OctagonPause, Radar, SlidersHorizontal } from "lucide-react";
+import {
+  BookLock,
+  Brain,
+  Building2,
+  History,
+  Inbox,
+  KeyRound,
+  ListChecks,
+  LogOut,
+  OctagonPause,
+  Radar,
+  SlidersHorizontal,
+} from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import type { ReactNode } from "react";
@@ -21,6 +33,8 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/ledger", label: "Ledger", icon: BookLock, roles: ["ADMIN", "AUDITOR"], section: "Audit" },
   { href: "/admin/autonomy", label: "Autonomy", icon: SlidersHorizontal, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/kill-switches", label: "Kill switches", icon: OctagonPause, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/decisions", label: "Decisions", icon: Brain, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/jobs", label: "Job queue", icon: ListChecks, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
 ];
 

@@ -31,3 +31,8 @@ export async function createApiKey(page: Page, name: string, scopes: ("read" | "
 export async function shotViewport(page: Page, name: string) {
   await page.screenshot({ path: `test-results/screenshots/${name}.png` });
 }
+
+/** A `Card` (its `<section>`) by the text of its heading. */
+export function card(page: Page, title: string | RegExp) {
+  return page.locator("section").filter({ has: page.getByRole("heading", { level: 2, name: title }) });
+}

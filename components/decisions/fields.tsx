@@ -1,0 +1,105 @@
+"use client";
+
+import { CircleCheck, TriangleAlert } from "lucide-react";
+import { useEffect, useRef, useState } from "react";
+import { cx } from "../ui/primitives";
+
+/** A whole number typed as text; null when it is not one or falls outside [min, max]. */
+export function parseWhole(text: string, min: number, max: number): number | null {
+  if (!/^\s*\d+\s*$/.test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= min && n <= max ? n : null;
+}
+
+export const inputClass =
+  "rounded-md border border-slate-300 px-2 py-1 tabular-nums aria-[invalid=true]:border-red-500 aria-[invalid=true]:ring-1 aria-[invalid=true]:ring-red-300";
+
+/** A labelled whole-number input with its hint and its error under it. */
+export function NumberField({
+  id,
+  label,
+  value,
+  onChange,
+  min,
+  max,
+  hint,
+  error,
+  placeholder,
+  width = "w-28",
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  min: number;
+  max: number;
+  hint?: string;
+  error?: string | null;
+  placeholder?: string;
+  width?: string;
+}) {
+  const describedBy = [hint ? `${id}-hint` : null, error ? `${id}-err` : null].filter(Boolean).join(" ") || undefined;
+  return (
+    <div>
+      <label htmlFor={id} className="mb-1 block font-medium text-slate-700">
+        {label}
+      </label>
+      <input
+        id={id}
+        type="number"
+        inputMode="numeric"
+        min={min}
+        max={max}
+        step={1}
+        value={value}
+        placeholder={placeholder}
+        onChange={(e) => onChange(e.target.value)}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy}
+        className={cx(inputClass, width)}
+      />
+      {hint && !error && (
+        <p id={`${id}-hint`} className="mt-0.5 text-xs text-slate-500">
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p id={`${id}-err`} className="mt-0.5 text-xs text-red-700">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+export type Notice = { ok: boolean; text: string } | null;
+
+/** The outcome of a save, announced politely; success fades after a while, failures stay. */
+export function SaveNotice({ notice, testId }: { notice: Notice; testId?: string }) {
+  const [shown, setShown] = useState(notice);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => {
+    setShown(notice);
+    if (timer.current) clearTimeout(timer.current);
+    if (notice?.ok) timer.current = setTimeout(() => setShown(null), 8_000);
+    return () => {
+      if (timer.current) clearTimeout(timer.current);
+    };
+  }, [notice]);
+  return (
+    <div aria-live="polite" data-testid={testId}>
+      {shown && (
+        <p
+          role={shown.ok ? "status" : "alert"}
+          className={cx(
+            "flex items-center gap-2 rounded-md px-3 py-1.5 ring-1",
+            shown.ok ? "bg-emerald-50 text-emerald-900 ring-emerald-200" : "bg-red-50 text-red-800 ring-red-200",
+          )}
+        >
+          {shown.ok ? <CircleCheck className="size-4 shrink-0" aria-hidden /> : <TriangleAlert className="size-4 shrink-0" aria-hidden />}
+          {shown.text}
+        </p>
+      )}
+    </div>
+  );
+}
