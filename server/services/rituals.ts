@@ -32,6 +32,11 @@ const SCOPE: Record<Ritual, { lifecycle?: string }> = {
 
 export function validateCron(expr: string, timezone: string) {
   try {
+    new Intl.DateTimeFormat("en", { timeZone: timezone });
+  } catch {
+    throw badRequest("timezone", `Unknown time zone "${timezone}" (use an IANA name such as Europe/Berlin)`);
+  }
+  try {
     const next = new Cron(expr, { timezone, paused: true }).nextRun(new Date());
     if (!next) throw new Error("never runs");
   } catch (err) {

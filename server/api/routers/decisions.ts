@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { COST_GATE_RESULTS, TENANT_TIERS } from "../../engine/costGate";
 import { TRIGGER_TYPES } from "../../engine/triggers";
+import { accountNames } from "../../repos/accounts";
 import { listRuns, tenantRunState } from "../../repos/decisions";
 import { Cursor } from "../../schemas/common";
 import { loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
@@ -65,6 +66,11 @@ export const decisionsRouter = router({
     const today = ctx.clock.now().toISOString().slice(0, 10);
     const fresh = state?.dayKey === today;
     const counts = Object.fromEntries(COST_GATE_RESULTS.map((r) => [r, runs.filter((x) => x.costGateResult === r).length]));
+    const names = await accountNames(
+      ctx.db,
+      ctx.viewer.tenantId,
+      runs.map((r) => r.accountId),
+    );
     return {
       dayKey: today,
       runsToday: fresh ? state.runsToday : 0,
@@ -72,7 +78,7 @@ export const decisionsRouter = router({
       maxRunsPerDay: settings.costGate.maxRunsPerDay,
       maxTokensPerDay: settings.costGate.maxTokensPerDay,
       recentVerdicts: counts,
-      runs,
+      runs: runs.map((r) => ({ ...r, accountName: names.get(r.accountId) ?? null })),
     };
   }),
   runNow: adminProcedure
