@@ -360,6 +360,28 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     expect((await adminA.decisions.queueStats()).total).toBe(jobsA.length);
   });
 
+  it("a fresh demo acts on its own within two minutes: demo signals → triggers → decision runs → intents", async () => {
+    const { seedDemo } = await import("@/server/services/seed");
+    const { JOBS } = await import("@/server/jobs/registry");
+    await seedDemo(t.db, { password: "demo-password", clock });
+    const demo = await t.db.tenant.findUniqueOrThrow({ where: { slug: "demo" } });
+    const jobDeps = deps();
+    const before = await t.db.actionIntent.count({ where: { tenantId: demo.id } });
+    // Two minutes of the local scheduler: demo source every 30 s, decisions every 15 s.
+    for (let s = 0; s <= 120; s += 15) {
+      if (s % 30 === 0) expect((await JOBS["demo-source"].run(jobDeps)).ok).toBe(true);
+      await JOBS.decisions.run(jobDeps);
+      clock.advance(15_000);
+    }
+    const runs = await t.db.decisionRun.findMany({ where: { tenantId: demo.id, status: "SYNTHESIZED" } });
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(
+      await t.db.actionIntent.count({ where: { tenantId: demo.id, correlationId: { in: runs.map((r) => r.correlationId) } } }),
+    ).toBeGreaterThan(0);
+    expect(await t.db.actionIntent.count({ where: { tenantId: demo.id } })).toBeGreaterThan(before);
+    expect(await verifyLedger(t.db, demo.id)).toMatchObject({ ok: true });
+  });
+
   it("every ledger still verifies", async () => {
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
     expect(await verifyLedger(t.db, b.id)).toMatchObject({ ok: true });
