@@ -134,20 +134,8 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput)
   const intent = await insertIntent(
     tx,
     {
-      tenantId: viewer.tenantId,
-      accountId: input.accountId,
-      correlationId,
-      actionType: input.actionType,
-      target: canonicalJson(input.target),
-      parameters: canonicalJson(input.parameters),
-      why: canonicalJson(input.why),
-      confidence: input.confidence,
-      riskLevel: input.riskLevel,
-      blockingUnknowns: canonicalJson(input.blockingUnknowns),
-      rankScore: input.rankScore ?? input.confidence,
-      source: input.source,
+      ...intentRow(viewer, input, correlationId),
       idempotencyKey: input.idempotencyKey ?? null,
-      createdBy: viewer.actor.id,
       status,
       decision: result.decision,
       reason: result.reason,
@@ -286,20 +274,9 @@ async function admitFailClosed(
     const intent = await insertIntent(
       tx,
       {
-        tenantId: viewer.tenantId,
-        accountId: input.accountId,
-        correlationId,
-        actionType: input.actionType,
-        target: canonicalJson(input.target),
-        parameters: canonicalJson(input.parameters),
-        why: canonicalJson(input.why),
-        confidence: input.confidence,
-        riskLevel: input.riskLevel,
-        blockingUnknowns: canonicalJson(input.blockingUnknowns),
-        rankScore: input.rankScore ?? input.confidence,
-        source: input.source,
+        ...intentRow(viewer, input, correlationId),
+        // The key stays free: the failed intake left nothing behind that a retry would collide with.
         idempotencyKey: null,
-        createdBy: viewer.actor.id,
         status: "PENDING_APPROVAL",
         decision: result.decision,
         reason: result.reason,
@@ -343,6 +320,25 @@ async function admitFailClosed(
 }
 
 const GATE: Actor = { type: "SYSTEM", id: "gate" };
+
+/** The stored form of an intake: JSON fields as canonical text, the proposer as creator. */
+function intentRow(viewer: Viewer, input: IntentInput, correlationId: string) {
+  return {
+    tenantId: viewer.tenantId,
+    accountId: input.accountId,
+    correlationId,
+    actionType: input.actionType,
+    target: canonicalJson(input.target),
+    parameters: canonicalJson(input.parameters),
+    why: canonicalJson(input.why),
+    confidence: input.confidence,
+    riskLevel: input.riskLevel,
+    blockingUnknowns: canonicalJson(input.blockingUnknowns),
+    rankScore: input.rankScore ?? input.confidence,
+    source: input.source,
+    createdBy: viewer.actor.id,
+  };
+}
 
 type LedgerDraft = Parameters<typeof appendLedgerBatch>[2][number];
 
