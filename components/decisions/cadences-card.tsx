@@ -280,8 +280,8 @@ export function CadencesCard() {
           <div className="mt-2 border-t border-slate-200 px-4 py-3">
             <h3 className="font-medium text-slate-800">Per-account schedule</h3>
             <p className="mb-2 text-xs text-slate-500">
-              An extra schedule for one account (e.g. a weekly review on Fridays for a key customer). It adds to the workspace schedule; it
-              does not replace it.
+              A schedule for one account (e.g. a weekly review on Fridays for a key customer). It replaces the workspace schedule for that
+              account; turning it off opts the account out of that ritual.
             </p>
             <AccountSelect value={account} onChange={setAccount} label="Account" />
           </div>

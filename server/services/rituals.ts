@@ -139,10 +139,22 @@ export async function runRitualTick(db: Db, clock: Clock) {
     if (claimed.count !== 1) continue;
     slots += 1;
     const ritual = c.ritual as Ritual;
+    // An account with its own cadence for this ritual (on or off) follows that one instead.
+    const overridden = c.accountKey
+      ? []
+      : (
+          await db.ritualCadence.findMany({
+            where: { tenantId: c.tenantId, ritual: c.ritual, NOT: { accountKey: "" } },
+            select: { accountKey: true },
+          })
+        ).map((r) => r.accountKey);
     const accounts = c.accountKey
       ? [{ id: c.accountKey }]
       : await db.account.findMany({
-          where: tenantWhere(c.tenantId, SCOPE[ritual]?.lifecycle ? { lifecycle: SCOPE[ritual].lifecycle } : {}),
+          where: tenantWhere(c.tenantId, {
+            ...(SCOPE[ritual]?.lifecycle ? { lifecycle: SCOPE[ritual].lifecycle } : {}),
+            ...(overridden.length ? { id: { notIn: overridden } } : {}),
+          }),
           select: { id: true },
         });
     const settings = (await loadDecisionSettings(db, c.tenantId)).triggers;

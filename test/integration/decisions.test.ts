@@ -322,6 +322,27 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     expect(one.slots + two.slots).toBe(1);
     expect(await t.db.triggerWindow.count({ where: { tenantId: b.id, triggerType: "TIME_RITUAL_DAILY_BRIEF" } })).toBe(9);
     expect((await runRitualTick(t.db, clock)).slots).toBe(0);
+    // An account's own cadence replaces the workspace's for that account (off = opted out).
+    await setCadence(
+      t.db,
+      b.admin.viewer,
+      { accountId: b.accounts.admin[1] as string, ritual: "TIME_RITUAL_DAILY_BRIEF", cron: "0 8 * * *", timezone: "UTC", enabled: false },
+      clock,
+    );
+    await t.db.triggerWindow.deleteMany({ where: { tenantId: b.id, triggerType: "TIME_RITUAL_DAILY_BRIEF" } });
+    clock.set(new Date(clock.now().getTime() + 86_400_000));
+    expect((await runRitualTick(t.db, clock)).slots).toBe(1);
+    const windows = await t.db.triggerWindow.findMany({ where: { tenantId: b.id, triggerType: "TIME_RITUAL_DAILY_BRIEF" } });
+    expect(windows).toHaveLength(8);
+    expect(windows.some((w) => w.accountId === b.accounts.admin[1])).toBe(false);
+    await expect(
+      setCadence(
+        t.db,
+        b.admin.viewer,
+        { ritual: "TIME_RITUAL_WEEKLY_REVIEW", cron: "0 9 * * 1", timezone: "Mars/Olympus", enabled: true },
+        clock,
+      ),
+    ).rejects.toMatchObject({ field: "timezone" });
   });
 
   it("the demo source only writes to the demo tenant and dedupes a repeated tick", async () => {
