@@ -243,6 +243,8 @@ test("the timeline says who acted, and the explanation answers why", async ({ pa
   await expect(row(ids.draft)).toHaveAttribute("data-kind", "person");
   await expect(row(ids.draft)).toContainText("Approved by a person");
   await expect(row(ids.rej)).toHaveAttribute("data-kind", "rejected");
+  await expect(row(ids.rej)).toContainText("Rejected by Sam Seller: “Customer asked for no outreach this quarter”");
+  await expect(row(ids.draft)).toContainText("by Sam Seller");
   await expect(row(ids.blocked)).toHaveAttribute("data-kind", "blocked");
   await expect(row(ids.blocked)).toContainText("Blocked");
   await expect(row(ids.send)).toHaveAttribute("data-kind", "superseded");

@@ -89,9 +89,11 @@ function TimelineRow({ item: i, actionLabel }: { item: TimelineItem; actionLabel
   const line =
     i.status === "FAILED" && i.execution?.error
       ? `Failed: ${i.execution.error}`
-      : kind.key === "autopilot"
-        ? (i.explanation ?? "Within policy, allowlist and budget.")
-        : (i.explanation ?? reasonLabel(i.reason));
+      : i.status === "REJECTED" && i.review
+        ? `Rejected by ${i.review.by}${i.review.reason ? `: “${i.review.reason}”` : ""}`
+        : kind.key === "autopilot"
+          ? (i.explanation ?? "Within policy, allowlist and budget.")
+          : (i.explanation ?? reasonLabel(i.reason));
   return (
     <li data-testid={`timeline-item-${i.id}`} data-kind={kind.key} className="flex gap-3 px-4 py-2.5">
       <span className={cx("mt-1 w-1 shrink-0 self-stretch rounded-full", RAIL[kind.key])} aria-hidden />
@@ -101,6 +103,7 @@ function TimelineRow({ item: i, actionLabel }: { item: TimelineItem; actionLabel
           {kind.label}
         </Badge>
         {kind.detail && <div className="mt-0.5 text-xs text-slate-500">{kind.detail}</div>}
+        {i.review?.decision === "APPROVED" && <div className="text-xs text-slate-500">by {i.review.by}</div>}
       </div>
       <div className="min-w-0 flex-1">
         <div className="flex flex-wrap items-center gap-x-2 gap-y-0.5">

@@ -67,10 +67,24 @@ const TIMELINE_STATUSES = ["EXECUTING", "SUCCEEDED", "FAILED", "REJECTED", "BLOC
 export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number; cursor?: string }) {
   const accountIds = await visibleAccountIds(db, viewer);
   const res = await listIntents(db, viewer.tenantId, { statuses: TIMELINE_STATUSES, accountIds }, page);
-  const execs = await db.execution.findMany({
-    where: { tenantId: viewer.tenantId, intentId: { in: res.items.map((i) => i.id) }, replayOf: null },
-  });
+  const ids = res.items.map((i) => i.id);
+  const execs = await db.execution.findMany({ where: { tenantId: viewer.tenantId, intentId: { in: ids }, replayOf: null } });
   const byIntent = new Map(execs.map((e) => [e.intentId, e]));
+  // Who decided, and why, for human decisions — a timeline should say "rejected by Sam: …".
+  const reviews = await db.intentReview.findMany({
+    where: { tenantId: viewer.tenantId, OR: [{ intentId: { in: ids } }, { newIntentId: { in: ids } }] },
+    orderBy: { createdAt: "asc" },
+  });
+  const users = await db.user.findMany({
+    where: { id: { in: reviews.map((r) => r.actorId).filter((x): x is string => !!x) } },
+    select: { id: true, name: true },
+  });
+  const userName = new Map(users.map((u) => [u.id, u.name]));
+  const reviewFor = new Map<string, { decision: string; reason: string | null; by: string }>();
+  for (const r of reviews) {
+    const by = (r.actorId ? userName.get(r.actorId) : undefined) ?? (r.actorType === "API_KEY" ? "an integration" : "a person");
+    reviewFor.set(r.newIntentId ?? r.intentId, { decision: r.decision, reason: r.reason, by });
+  }
   const items = res.items.map((i) => {
     const e = byIntent.get(i.id);
     return {
@@ -85,6 +99,7 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
             error: e.error,
           }
         : null,
+      review: reviewFor.get(i.id) ?? null,
     };
   });
   return { items: await withAccounts(db, viewer.tenantId, items), nextCursor: res.nextCursor };
