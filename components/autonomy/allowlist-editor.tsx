@@ -130,8 +130,8 @@ export function AllowlistEditor({ account }: { account: PickedAccount }) {
         pending={save.isPending}
         error={save.error?.message}
         reasonLabel="Why widen autonomy here?"
-        hint="The change is ledgered with your name, before and after."
-        onConfirm={() => draft && save.mutate({ ...input, actionTypes: draft })}
+        hint="The change and this reason are ledgered with your name, before and after."
+        onConfirm={(reason) => draft && save.mutate({ ...input, actionTypes: draft, reason })}
       />
     </Card>
   );

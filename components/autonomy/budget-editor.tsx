@@ -113,7 +113,7 @@ export function BudgetEditor({ account }: { account: PickedAccount }) {
       (b.decayIfUnused && form?.decay === false) ||
       Object.entries(b.maxPerActionType).some(([k, v]) => capsParsed[k] === undefined || (capsParsed[k] ?? 0) > v));
 
-  function commit() {
+  function commit(reason?: string) {
     if (!b || !form) return;
     setNotice(null);
     save.mutate(
@@ -123,6 +123,7 @@ export function BudgetEditor({ account }: { account: PickedAccount }) {
         perTypeCaps: capsParsed,
         decayIfUnused: form.decay,
         ...(b.configured && b.updatedAt ? { ifMatch: b.updatedAt } : {}),
+        ...(reason ? { reason } : {}),
       },
       {
         onSuccess: (v) => {
@@ -256,8 +257,8 @@ export function BudgetEditor({ account }: { account: PickedAccount }) {
         minLength={3}
         pending={save.isPending}
         reasonLabel="Why widen autonomy here?"
-        hint="The change is ledgered with your name, before and after."
-        onConfirm={() => commit()}
+        hint="The change and this reason are ledgered with your name, before and after."
+        onConfirm={(reason) => commit(reason)}
       />
     </Card>
   );

@@ -65,11 +65,16 @@ export function ModeMatrix({ account }: { account: PickedAccount }) {
   const find = (accountKey: string, actionType: string) => rows.find((r) => r.accountKey === accountKey && r.actionType === actionType);
   const key = (s: Scope) => `${s.accountId ?? ""}:${s.actionType ?? ""}`;
 
-  function commit(p: Pending, _reason?: string) {
+  function commit(p: Pending, reason?: string) {
     setNotice(null);
     setSaving(key(p.scope));
     setMode.mutate(
-      { ...p.scope, mode: p.mode as (typeof reg.modes)[number] | null, ...(p.row && p.mode !== null ? { ifMatch: p.row.updatedAt } : {}) },
+      {
+        ...p.scope,
+        mode: p.mode as (typeof reg.modes)[number] | null,
+        ...(p.row && p.mode !== null ? { ifMatch: p.row.updatedAt } : {}),
+        ...(reason ? { reason } : {}),
+      },
       {
         onSuccess: () => {
           setConfirm(null);
@@ -264,7 +269,7 @@ export function ModeMatrix({ account }: { account: PickedAccount }) {
         pending={setMode.isPending}
         reasonLabel="Why widen autonomy here?"
         placeholder="e.g. internal notes have been accurate for a month"
-        hint="The change is ledgered with your name, before and after."
+        hint="The change and this reason are ledgered with your name, before and after."
         onConfirm={(reason) => confirm && commit(confirm, reason)}
       >
         <p className="text-slate-700">

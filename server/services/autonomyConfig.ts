@@ -48,7 +48,7 @@ export async function getModes(db: Db, viewer: Viewer, accountId?: string) {
 export async function putMode(
   db: Db,
   viewer: Viewer,
-  input: { accountId?: string; actionType?: string; mode: AutonomyMode | null; ifMatch?: Date },
+  input: { accountId?: string; actionType?: string; mode: AutonomyMode | null; ifMatch?: Date; reason?: string },
   clock: Clock,
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
@@ -74,6 +74,7 @@ export async function putMode(
           action_type: actionType || null,
           before: change.before?.mode ?? null,
           after: change.after?.mode ?? null,
+          reason: input.reason ?? null,
         },
       },
       now,
@@ -87,7 +88,12 @@ export async function getAllowlist(db: Db, viewer: Viewer, accountId?: string) {
   return (await listAllowlist(db, viewer.tenantId, accountKey)).map((r) => r.actionType);
 }
 
-export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: string; actionTypes: string[] }, clock: Clock) {
+export async function putAllowlist(
+  db: Db,
+  viewer: Viewer,
+  input: { accountId?: string; actionTypes: string[]; reason?: string },
+  clock: Clock,
+) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
   const types = [...new Set(input.actionTypes)].sort();
   for (const [i, t] of types.entries()) {
@@ -114,7 +120,7 @@ export async function putAllowlist(db: Db, viewer: Viewer, input: { accountId?: 
         accountId: accountKey || null,
         type: "CONFIG_CHANGED",
         actor: viewer.actor,
-        payload: { change: "allowlist", account_id: accountKey || null, before, after: types },
+        payload: { change: "allowlist", account_id: accountKey || null, before, after: types, reason: input.reason ?? null },
       },
       now,
     );
@@ -169,7 +175,14 @@ export async function getBudget(db: Db, viewer: Viewer, accountId: string | unde
 export async function putBudget(
   db: Db,
   viewer: Viewer,
-  input: { accountId?: string; maxPerDay: number; perTypeCaps?: Record<string, number>; decayIfUnused?: boolean; ifMatch?: Date },
+  input: {
+    accountId?: string;
+    maxPerDay: number;
+    perTypeCaps?: Record<string, number>;
+    decayIfUnused?: boolean;
+    ifMatch?: Date;
+    reason?: string;
+  },
   clock: Clock,
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
@@ -192,7 +205,13 @@ export async function putBudget(
         accountId: accountKey || null,
         type: "CONFIG_CHANGED",
         actor: viewer.actor,
-        payload: { change: "autonomy_budget", account_id: accountKey || null, before: view(change.before), after: view(change.after) },
+        payload: {
+          change: "autonomy_budget",
+          account_id: accountKey || null,
+          before: view(change.before),
+          after: view(change.after),
+          reason: input.reason ?? null,
+        },
       },
       now,
     );

@@ -327,7 +327,7 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
 describe(`configuration on ${TEST_PROVIDER}`, () => {
   it("mode changes apply to the next evaluation, are ledgered with before/after, and a stale if_match is a CONFLICT", async () => {
     const admin = createCaller({ db: t.db, clock, session: b.admin.session });
-    const row = await admin.autonomy.setMode({ mode: "PROPOSE_ONLY" });
+    const row = await admin.autonomy.setMode({ mode: "PROPOSE_ONLY", reason: "pilot week" });
     const r1 = await submitIntent(deps(t.db), b.admin.viewer, intent(acct(b, 1)));
     clock.advance(1000);
     await admin.autonomy.setMode({ mode: "DISABLED", ifMatch: row?.updatedAt });
@@ -338,9 +338,9 @@ describe(`configuration on ${TEST_PROVIDER}`, () => {
     expect(r1.reason).toBe("ACTION_TYPE_NOT_ALLOWLISTED");
     const changes = await t.db.ledgerEntry.findMany({ where: { tenantId: b.id, type: "CONFIG_CHANGED" }, orderBy: { seq: "asc" } });
     const modeChanges = changes.map((c) => JSON.parse(c.payload)).filter((p) => p.change === "autonomy_mode");
-    expect(modeChanges.slice(-2).map((p) => [p.before, p.after])).toEqual([
-      [null, "PROPOSE_ONLY"],
-      ["PROPOSE_ONLY", "DISABLED"],
+    expect(modeChanges.slice(-2).map((p) => [p.before, p.after, p.reason])).toEqual([
+      [null, "PROPOSE_ONLY", "pilot week"],
+      ["PROPOSE_ONLY", "DISABLED", null],
     ]);
     // History is never rewritten: r1's stored decision still says what was true then.
     expect((await t.db.actionIntent.findUniqueOrThrow({ where: { id: r1.actionIntentId } })).reason).toBe("ACTION_TYPE_NOT_ALLOWLISTED");

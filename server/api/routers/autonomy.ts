@@ -106,12 +106,19 @@ export const autonomyRouter = router({
         actionType: ActionTypeName.optional(),
         mode: AutonomyMode.nullable(),
         ifMatch: z.date().optional(),
+        reason: z.string().trim().min(3).max(500).optional(),
       }),
     )
     .mutation(({ ctx, input }) => putMode(ctx.db, ctx.viewer, input, ctx.clock)),
   allowlist: adminProcedure.input(Account).query(({ ctx, input }) => getAllowlist(ctx.db, ctx.viewer, input.accountId)),
   setAllowlist: adminProcedure
-    .input(z.object({ accountId: Id.optional(), actionTypes: z.array(z.string().min(1).max(64)).max(50) }))
+    .input(
+      z.object({
+        accountId: Id.optional(),
+        actionTypes: z.array(z.string().min(1).max(64)).max(50),
+        reason: z.string().trim().min(3).max(500).optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => putAllowlist(ctx.db, ctx.viewer, input, ctx.clock)),
   budget: tenantProcedure.input(Account).query(({ ctx, input }) => getBudget(ctx.db, ctx.viewer, input.accountId, ctx.clock)),
   setBudget: adminProcedure
@@ -122,6 +129,7 @@ export const autonomyRouter = router({
         perTypeCaps: z.record(z.string().min(1).max(64), z.number().int().min(0).max(1000)).optional(),
         decayIfUnused: z.boolean().optional(),
         ifMatch: z.date().optional(),
+        reason: z.string().trim().min(3).max(500).optional(),
       }),
     )
     .mutation(({ ctx, input }) => putBudget(ctx.db, ctx.viewer, input, ctx.clock)),
