@@ -1,63 +1,12 @@
 "use client";
 
-import { useQuery } from "@tanstack/react-query";
-import { Search } from "lucide-react";
-import { useId, useState } from "react";
-import { useTRPC } from "../trpc";
+import { AccountSelect, type Picked } from "../ui/account-select";
 
-export type PickedAccount = { id: string; name: string } | null;
+export type PickedAccount = Picked;
 
-/** Pick the workspace (no account) or one account to edit its overrides; searchable by name. */
+/** Pick the workspace (no account) or one account to edit its overrides. */
 export function AccountPicker({ value, onChange }: { value: PickedAccount; onChange: (a: PickedAccount) => void }) {
-  const trpc = useTRPC();
-  const [q, setQ] = useState("");
-  const list = useQuery(trpc.accounts.list.queryOptions({ limit: 50, q: q.trim() || undefined }));
-  const options = list.data?.items ?? [];
-  const selectId = useId();
-  const searchId = useId();
-  const hasValue = value && !options.some((o) => o.id === value.id);
-
   return (
-    <div className="flex flex-wrap items-end gap-2">
-      <div>
-        <label htmlFor={searchId} className="mb-1 block text-xs font-medium text-slate-600">
-          Find an account
-        </label>
-        <div className="relative">
-          <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-400" aria-hidden />
-          <input
-            id={searchId}
-            value={q}
-            onChange={(e) => setQ(e.target.value)}
-            placeholder="Search by name"
-            className="w-48 rounded-md border border-slate-300 py-1 pr-2 pl-7"
-          />
-        </div>
-      </div>
-      <div>
-        <label htmlFor={selectId} className="mb-1 block text-xs font-medium text-slate-600">
-          Scope
-        </label>
-        <select
-          id={selectId}
-          value={value?.id ?? ""}
-          onChange={(e) => {
-            const id = e.target.value;
-            if (!id) onChange(null);
-            else onChange({ id, name: options.find((o) => o.id === id)?.name ?? value?.name ?? id });
-          }}
-          className="w-72 rounded-md border border-slate-300 px-2 py-1"
-        >
-          <option value="">Whole workspace (defaults)</option>
-          {hasValue && <option value={value.id}>{value.name}</option>}
-          {options.map((o) => (
-            <option key={o.id} value={o.id}>
-              {o.name}
-            </option>
-          ))}
-        </select>
-      </div>
-      {list.isError && <p className="text-xs text-red-700">Could not load accounts: {list.error.message}</p>}
-    </div>
+    <AccountSelect value={value} onChange={onChange} label="Scope" searchLabel="Find an account" placeholder="Whole workspace (defaults)" />
   );
 }

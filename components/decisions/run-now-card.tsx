@@ -6,8 +6,8 @@ import Link from "next/link";
 import { useId, useState } from "react";
 import type { TriggerType } from "@/server/engine/triggers";
 import { useTRPC } from "../trpc";
+import { AccountSelect, type Picked } from "../ui/account-select";
 import { Badge, Button, Card } from "../ui/primitives";
-import { AccountSelect, type Picked } from "./account-select";
 import { inputClass } from "./fields";
 import { errorInfo, reasonText, shortId, triggerLabel } from "./labels";
 

@@ -7,16 +7,21 @@ import { useTRPC } from "../trpc";
 
 export type Picked = { id: string; name: string } | null;
 
-/** Pick one account, searchable by name. Unlike the autonomy picker there is no "whole workspace" choice. */
+/**
+ * Pick one account, searchable by name. `placeholder` is the empty choice: "Choose an account…"
+ * where an account is required, or e.g. "Whole workspace (defaults)" where none means the tenant.
+ */
 export function AccountSelect({
   value,
   onChange,
   label = "Account",
+  searchLabel,
   placeholder = "Choose an account…",
 }: {
   value: Picked;
   onChange: (a: Picked) => void;
   label?: string;
+  searchLabel?: string;
   placeholder?: string;
 }) {
   const trpc = useTRPC();
@@ -31,7 +36,7 @@ export function AccountSelect({
     <div className="flex flex-wrap items-end gap-2">
       <div>
         <label htmlFor={searchId} className="mb-1 block text-xs font-medium text-slate-600">
-          Find {label.toLowerCase()}
+          {searchLabel ?? `Find ${label.toLowerCase()}`}
         </label>
         <div className="relative">
           <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-400" aria-hidden />
