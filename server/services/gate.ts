@@ -137,12 +137,7 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput)
       ...intentRow(viewer, input, correlationId),
       idempotencyKey: input.idempotencyKey ?? null,
       status,
-      decision: result.decision,
-      reason: result.reason,
-      explanation: result.explanation,
-      policyVersion: result.policyVersion,
-      policyClause: result.policyClause,
-      decidedAt: now,
+      ...decisionFields(result, now),
     },
     now,
   );
@@ -278,12 +273,7 @@ async function admitFailClosed(
         // The key stays free: the failed intake left nothing behind that a retry would collide with.
         idempotencyKey: null,
         status: "PENDING_APPROVAL",
-        decision: result.decision,
-        reason: result.reason,
-        explanation: result.explanation,
-        policyVersion: result.policyVersion,
-        policyClause: result.policyClause,
-        decidedAt: now,
+        ...decisionFields(result, now),
       },
       now,
     );
@@ -320,6 +310,18 @@ async function admitFailClosed(
 }
 
 const GATE: Actor = { type: "SYSTEM", id: "gate" };
+
+/** The decided state written onto an intent, whichever path decided it. */
+function decisionFields(result: PolicyResult, now: Date) {
+  return {
+    decision: result.decision,
+    reason: result.reason,
+    explanation: result.explanation,
+    policyVersion: result.policyVersion,
+    policyClause: result.policyClause,
+    decidedAt: now,
+  };
+}
 
 /** The stored form of an intake: JSON fields as canonical text, the proposer as creator. */
 function intentRow(viewer: Viewer, input: IntentInput, correlationId: string) {
@@ -534,12 +536,7 @@ export async function decide(deps: GateDeps, tenantId: string, intentId: string,
         where: { id: intentId },
         data: {
           status: STATUS_FOR[result.decision],
-          decision: result.decision,
-          reason: result.reason,
-          explanation: result.explanation,
-          policyVersion: result.policyVersion,
-          policyClause: result.policyClause,
-          decidedAt: now,
+          ...decisionFields(result, now),
           updatedAt: now,
         },
       });
@@ -583,12 +580,7 @@ async function failClosed(deps: GateDeps, tenantId: string, intentId: string, ac
       "PROPOSED",
       {
         status: "PENDING_APPROVAL",
-        decision: result.decision,
-        reason: result.reason,
-        explanation: result.explanation,
-        policyVersion: result.policyVersion,
-        policyClause: result.policyClause,
-        decidedAt: now,
+        ...decisionFields(result, now),
       },
       now,
     );
