@@ -1,0 +1,241 @@
+import { type ZodType, z } from "zod";
+import { AccountUpdateBody } from "../schemas/accounts";
+import {
+  AccountQuery,
+  AllowlistPutBody,
+  BudgetPutBody,
+  ExplanationQuery,
+  IntentBody,
+  KillSwitchPutBody,
+  ModePutBody,
+  RejectBody,
+  ReviewBody,
+} from "../schemas/autonomy";
+import { DecisionRunBody, SignalBody } from "../schemas/decisions";
+import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
+
+/**
+ * The OpenAPI 3.1 document for REST v1, generated from the same zod schemas that validate the
+ * requests — so the document cannot drift from what the server accepts.
+ */
+type Scope = "admin" | "ingest" | "read" | "approve";
+
+interface Operation {
+  method: "get" | "post" | "put";
+  path: string;
+  summary: string;
+  scopes: Scope[];
+  body?: ZodType;
+  query?: z.ZodObject;
+  success: number;
+}
+
+export const OPERATIONS: Operation[] = [
+  {
+    method: "get",
+    path: "/api/v1/accounts",
+    summary: "List accounts (owner, lifecycle, posture, heat), newest first",
+    scopes: ["read"],
+    query: RestAccountListQuery,
+    success: 200,
+  },
+  { method: "get", path: "/api/v1/accounts/{id}", summary: "One account with contacts and opportunities", scopes: ["read"], success: 200 },
+  {
+    method: "put",
+    path: "/api/v1/accounts/{id}",
+    summary: "Update CRM-side fields (posture and lifecycle changes are decision triggers)",
+    scopes: ["admin", "ingest"],
+    body: AccountUpdateBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/ledger",
+    summary: "Ledger entries, newest first",
+    scopes: ["read"],
+    query: RestLedgerQuery,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/signals",
+    summary: "Push a signal (deduped; X-Signature required for signed keys)",
+    scopes: ["ingest"],
+    body: SignalBody,
+    success: 202,
+  },
+  {
+    method: "post",
+    path: "/api/v1/intents",
+    summary: "Submit an ActionIntent from an external decision engine; runs the autonomy gate",
+    scopes: ["ingest"],
+    body: IntentBody,
+    success: 201,
+  },
+  {
+    method: "get",
+    path: "/api/v1/intents/{id}",
+    summary: "An intent with status, policy result, executions and outcome",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/intents/{id}/approve",
+    summary: "Approve (optionally with edited parameters)",
+    scopes: ["approve"],
+    body: ReviewBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/intents/{id}/reject",
+    summary: "Reject with a reason",
+    scopes: ["approve"],
+    body: RejectBody,
+    success: 200,
+  },
+  { method: "get", path: "/api/v1/autonomy/config", summary: "Autonomy modes", scopes: ["read"], query: AccountQuery, success: 200 },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/config",
+    summary: "Upsert a mode (stale if_match → 409)",
+    scopes: ["admin"],
+    body: ModePutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/allowlist",
+    summary: "Action types that may ever auto-execute",
+    scopes: ["admin"],
+    query: AccountQuery,
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/allowlist",
+    summary: "Replace the allowlist",
+    scopes: ["admin"],
+    body: AllowlistPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/budget",
+    summary: "Budget with consumed_today, remaining_today, date_key (UTC)",
+    scopes: ["read"],
+    query: AccountQuery,
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/budget",
+    summary: "Set an autonomy budget",
+    scopes: ["admin"],
+    body: BudgetPutBody,
+    success: 200,
+  },
+  { method: "get", path: "/api/v1/autonomy/kill-switches", summary: "Kill switches", scopes: ["admin"], success: 200 },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/kill-switches",
+    summary: "Toggle a kill switch (GLOBAL is operator-only)",
+    scopes: ["admin"],
+    body: KillSwitchPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/ledger/explanation",
+    summary: "Why, what it knew, which policy",
+    scopes: ["read"],
+    query: ExplanationQuery as unknown as z.ZodObject,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/decisions/run",
+    summary: "Queue a RUN_DECISION (duplicate idempotency key → SKIP)",
+    scopes: ["admin"],
+    body: DecisionRunBody,
+    success: 202,
+  },
+];
+
+const jsonSchema = (s: ZodType) => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+};
+
+const ErrorResponse = {
+  description: "Error",
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        required: ["error"],
+        properties: {
+          error: {
+            type: "object",
+            required: ["code", "message"],
+            properties: { code: { type: "string" }, message: { type: "string" }, field: { type: "string" } },
+          },
+        },
+      },
+    },
+  },
+};
+
+function queryParameters(q: z.ZodObject | undefined) {
+  if (!q) return [];
+  const shape = jsonSchema(q) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(shape.properties ?? {}).map(([name, schema]) => ({
+    name,
+    in: "query",
+    required: shape.required?.includes(name) ?? false,
+    schema,
+  }));
+}
+
+export function openApiDocument(version: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const parameters = [
+      ...(op.path.includes("{id}") ? [{ name: "id", in: "path", required: true, schema: { type: "string" } }] : []),
+      ...queryParameters(op.query),
+    ];
+    paths[op.path] ??= {};
+    (paths[op.path] as Record<string, unknown>)[op.method] = {
+      summary: op.summary,
+      security: [{ apiKey: [] }],
+      "x-scopes": op.scopes,
+      ...(parameters.length ? { parameters } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } } } : {}),
+      responses: {
+        [String(op.success)]: { description: "OK", content: { "application/json": { schema: { type: "object" } } } },
+        "400": ErrorResponse,
+        "401": ErrorResponse,
+        "403": ErrorResponse,
+        "404": ErrorResponse,
+        "409": ErrorResponse,
+        "422": ErrorResponse,
+        "429": ErrorResponse,
+      },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Autopilot Control Center — REST v1",
+      version,
+      description: "Tenant and scopes come from the API key. Another tenant's ids answer 404.",
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: "http", scheme: "bearer", description: "apk_<prefix>_<secret>; scopes admin (implies all), ingest, read, approve" },
+      },
+    },
+    paths,
+  };
+}
