@@ -198,7 +198,8 @@ export function ExplanationView({
                   ? "Autopilot's decision run"
                   : humanize(String(trigger.source))}
               <div className="text-xs text-slate-500">
-                by <Mono>{String(trigger.proposed_by ?? "unknown")}</Mono> · <RelativeTime value={trigger.proposed_at} />
+                {trigger.triggerType && <>{humanize(trigger.triggerType)} · </>}by <Mono>{String(trigger.proposedBy ?? "unknown")}</Mono> ·{" "}
+                <RelativeTime value={trigger.proposedAt} />
               </div>
             </Field>
             <Field label="Signals behind it">
@@ -211,9 +212,21 @@ export function ExplanationView({
               </div>
             </Field>
             <Field label="Cost gate">
-              <span className="text-slate-500">
-                {x.why.costGate ?? (trigger.source === "API" ? "Not applicable — the intent came in through the API" : "Not recorded")}
-              </span>
+              {x.why.costGate ? (
+                <span>
+                  <Badge tone={x.why.costGate.result === "ALLOW" ? "green" : x.why.costGate.result === "DEFER" ? "amber" : "slate"}>
+                    {x.why.costGate.result}
+                  </Badge>{" "}
+                  {x.why.costGate.explanation ?? ""}
+                  {x.why.costGate.synthesizer && (
+                    <span className="text-xs text-slate-500"> · proposals by {x.why.costGate.synthesizer}</span>
+                  )}
+                </span>
+              ) : (
+                <span className="text-slate-500">
+                  {trigger.source === "API" ? "Not applicable — the intent came in through the API" : "Not recorded"}
+                </span>
+              )}
             </Field>
             <Field label="Policy decision">
               <DecisionBadge decision={x.why.policyDecision} />
@@ -243,7 +256,8 @@ export function ExplanationView({
                       </Badge>
                     )}
                     <span className="text-xs text-slate-500">
-                      {humanize(r.actor.type)} <Mono>{r.actor.id ?? "?"}</Mono> · <RelativeTime value={r.at} />
+                      {r.actor.name ?? humanize(r.actor.type)} {!r.actor.name && <Mono>{r.actor.id ?? "?"}</Mono>} ·{" "}
+                      <RelativeTime value={r.at} />
                     </span>
                   </div>
                   {r.reason && <p className="mt-1 text-slate-700">“{r.reason}”</p>}

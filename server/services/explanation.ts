@@ -60,17 +60,44 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
     select: { seq: true, type: true, createdAt: true, hash: true },
   });
   const parse = (s: string | null) => (s ? (JSON.parse(s) as unknown) : null);
+  // The decision run (if a trigger produced this intent) carries the trigger and the cost gate.
+  const run = await db.decisionRun.findFirst({
+    where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId }),
+    orderBy: { createdAt: "asc" },
+  });
+  const account = await db.account.findFirst({
+    where: tenantWhere(viewer.tenantId, { id: intent.accountId }),
+    select: { id: true, name: true },
+  });
+  const people = await db.user.findMany({
+    where: {
+      id: { in: reviews.map((r) => r.actorId).filter((x): x is string => !!x) },
+      memberships: { some: { tenantId: viewer.tenantId } },
+    },
+    select: { id: true, name: true },
+  });
+  const nameOf = new Map(people.map((p) => [p.id, p.name]));
 
   return {
     executionId: execution?.id ?? null,
     actionIntentId: intent.id,
     correlationId: intent.correlationId,
+    account,
     approvalSource: execution?.approvalSource ?? null,
     autoExecuted: execution?.autoExecuted ?? false,
     status: intent.status,
     why: {
-      trigger: { source: original.source, proposed_by: original.createdBy, why: parse(original.why), proposed_at: original.createdAt },
-      costGate: null as null,
+      trigger: {
+        source: original.source,
+        proposedBy: original.createdBy,
+        why: parse(original.why),
+        proposedAt: original.createdAt,
+        triggerType: run?.triggerType ?? null,
+        decisionRunId: run?.id ?? null,
+      },
+      costGate: run?.costGateResult
+        ? { result: run.costGateResult, reason: run.reason, explanation: run.explanation, synthesizer: run.synthesizer }
+        : null,
       policyDecision: original.decision,
       reason: original.reason,
       explanation: original.explanation,
@@ -78,7 +105,7 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
         decision: r.decision,
         reason: r.reason,
         diff: parse(r.diff),
-        actor: { type: r.actorType, id: r.actorId },
+        actor: { type: r.actorType, id: r.actorId, name: r.actorId ? (nameOf.get(r.actorId) ?? null) : null },
         at: r.createdAt,
       })),
     },
