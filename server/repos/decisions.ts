@@ -59,9 +59,12 @@ export function dueWindows(db: DbOrTx, now: Date, take = 200) {
   return db.triggerWindow.findMany({ where: { fireAt: { lte: now } }, orderBy: { fireAt: "asc" }, take });
 }
 
-/** Take a due window exactly once: only the caller whose delete removed it fires it. */
-export async function takeWindow(tx: Tx, id: string) {
-  const res = await tx.triggerWindow.deleteMany({ where: { id } });
+/**
+ * Take a due window exactly once: only the caller whose delete removed it fires it. The fireAt
+ * condition matters: a signal that extended the window after it was listed keeps it open.
+ */
+export async function takeWindow(tx: Tx, id: string, now: Date) {
+  const res = await tx.triggerWindow.deleteMany({ where: { id, fireAt: { lte: now } } });
   return res.count === 1;
 }
 

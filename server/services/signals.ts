@@ -141,8 +141,13 @@ export async function recordTriggerEvent(
   now: Date,
 ) {
   const fresh = onTriggerEvent(null, type, now, settings);
-  if (await openWindow(tx, { tenantId, accountId, triggerType: type, openedAt: now, fireAt: fresh.fireAt })) return { opened: true };
-  const window = await findWindow(tx, tenantId, accountId, type);
+  let window = null;
+  // Two tries: the open window we collided with may fire (and vanish) before we read it, in
+  // which case this event opens the next one rather than being lost.
+  for (let attempt = 0; attempt < 2 && !window; attempt++) {
+    if (await openWindow(tx, { tenantId, accountId, triggerType: type, openedAt: now, fireAt: fresh.fireAt })) return { opened: true };
+    window = await findWindow(tx, tenantId, accountId, type);
+  }
   if (!window) return { opened: false };
   const next = onTriggerEvent({ openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events }, type, now, settings);
   await extendWindow(tx, window.id, now, next.fireAt);
