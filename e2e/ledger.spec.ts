@@ -18,6 +18,11 @@ test("admin explores the ledger, filters it and verifies the chain", async ({ pa
     .click();
   await expect(page.getByText("Previous hash")).toBeVisible();
   await shot(page, "ledger");
+
+  // Filters travel in the URL (explanation pages link to one story's entries).
+  await page.goto("/ledger?type=SIGN_IN");
+  await expect(page.getByLabel("Entry type")).toHaveValue("SIGN_IN");
+  await expect(page.locator("tbody tr").first()).toContainText("SIGN_IN");
   await page.screenshot({ path: "test-results/screenshots/ledger-viewport.png" });
 });
 

@@ -3,6 +3,7 @@
 import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { ChevronDown, ChevronRight, ShieldCheck, ShieldX } from "lucide-react";
 import Link from "next/link";
+import { useSearchParams } from "next/navigation";
 import { Fragment, useState } from "react";
 import { humanize } from "../labels";
 import { useTRPC } from "../trpc";
@@ -12,9 +13,14 @@ import { describeEntry } from "./describe";
 
 export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }) {
   const trpc = useTRPC();
-  const [type, setType] = useState("");
-  const [accountId, setAccountId] = useState("");
-  const [correlationId, setCorrelationId] = useState("");
+  // Filters can arrive in the URL (?type=&account=&correlation=), e.g. from an explanation page.
+  const params = useSearchParams();
+  const [type, setType] = useState(() => {
+    const t = params.get("type") ?? "";
+    return entryTypes.includes(t) ? t : "";
+  });
+  const [accountId, setAccountId] = useState(params.get("account") ?? "");
+  const [correlationId, setCorrelationId] = useState(params.get("correlation") ?? "");
   const [open, setOpen] = useState<string | null>(null);
   const list = useInfiniteQuery(
     trpc.ledger.list.infiniteQueryOptions(

@@ -490,7 +490,11 @@ export function ExplanationView({
                 <li key={l.seq} className="grid grid-cols-[3rem_minmax(0,1fr)_5.5rem] items-center gap-2">
                   <span className="tabular-nums text-slate-500">#{l.seq}</span>
                   {canSeeLedger ? (
-                    <Link href="/ledger" className="truncate text-brand-700 hover:underline" title={`${l.type} — open the ledger`}>
+                    <Link
+                      href={`/ledger?correlation=${encodeURIComponent(x.correlationId)}`}
+                      className="truncate text-brand-700 hover:underline"
+                      title={`${l.type} — open this story in the ledger`}
+                    >
                       {l.type}
                     </Link>
                   ) : (
