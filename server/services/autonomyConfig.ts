@@ -19,19 +19,18 @@ import {
   usageFor,
 } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
-import { tenantWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
+import { requireTenantAccount } from "./guards";
 
 /**
  * Autonomy configuration: modes, allowlist, budgets, kill switches. Every change is ledgered with
  * actor and before/after in the transaction that makes it, and applies to the next evaluation.
  */
 
-async function requireAccount(db: Db, viewer: Viewer, accountId: string | undefined) {
-  if (!accountId) return "";
-  const a = await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: accountId }), select: { id: true } });
-  if (!a) throw new AppError("NOT_FOUND", "Account not found", "account_id");
-  return a.id;
+/** "" (tenant-wide) without an account, else the account's id after the tenant check. */
+function requireAccount(db: Db, viewer: Viewer, accountId: string | undefined) {
+  return accountId ? requireTenantAccount(db, viewer.tenantId, accountId) : Promise.resolve("");
 }
 
 function requireKnownType(actionType: string | undefined, field = "action_type") {

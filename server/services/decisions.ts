@@ -5,7 +5,6 @@ import { utcDateKey } from "../engine/budget";
 import { type CostGateVerdict, evaluateCostGate } from "../engine/costGate";
 import type { Actor } from "../engine/ledger";
 import { decideFire, hourKey, runIdempotencyKey, type TriggerType } from "../engine/triggers";
-import { AppError } from "../errors";
 import {
   accountRunState,
   countFire,
@@ -26,11 +25,12 @@ import {
   transitionRun,
 } from "../repos/decisions";
 import { appendLedger, appendLedgerBatch } from "../repos/ledger";
-import { tenantWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
 import type { ConnectorDeps } from "./executor";
 import { submitIntent } from "./gate";
+import { requireTenantAccount } from "./guards";
 import { enqueue } from "./jobQueue";
 import { DEFAULT_MAX_OUTPUT_TOKENS, estimateTokens, type Synthesizer } from "./llmSynthesizer";
 
@@ -69,8 +69,7 @@ export async function requestRun(
   input: { accountId: string; triggerType: TriggerType; idempotencyKey: string; correlationId?: string },
   clock: Clock,
 ): Promise<RunRequestResult> {
-  const account = await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: input.accountId }), select: { id: true } });
-  if (!account) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  await requireTenantAccount(db, viewer.tenantId, input.accountId);
   const existing = await findRunByKey(db, viewer.tenantId, input.idempotencyKey);
   if (existing) return skipDuplicate(db, viewer, existing, clock);
   try {

@@ -2,11 +2,12 @@ import { Cron } from "croner";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
 import type { TriggerType } from "../engine/triggers";
-import { AppError, badRequest } from "../errors";
+import { badRequest } from "../errors";
 import { appendLedger } from "../repos/ledger";
 import { tenantWhere, type Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
+import { requireTenantAccount } from "./guards";
 import { recordTriggerEvent } from "./signals";
 
 /**
@@ -82,10 +83,7 @@ export async function setCadence(
   clock: Clock,
 ) {
   validateCron(input.cron, input.timezone);
-  const accountKey = input.accountId ?? "";
-  if (accountKey && !(await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: accountKey }), select: { id: true } }))) {
-    throw new AppError("NOT_FOUND", "Account not found", "account_id");
-  }
+  const accountKey = input.accountId ? await requireTenantAccount(db, viewer.tenantId, input.accountId) : "";
   return inTransaction(db, async (tx) => {
     const now = clock.now();
     const key = { tenantId_accountKey_ritual: { tenantId: viewer.tenantId, accountKey, ritual: input.ritual } };

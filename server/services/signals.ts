@@ -4,12 +4,12 @@ import type { Db, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { type fireAt, onTriggerEvent, type TriggerType } from "../engine/triggers";
-import { AppError } from "../errors";
 import { extendWindow, findSignalByKey, findWindow, insertSignal, openWindow } from "../repos/decisions";
 import { appendLedger } from "../repos/ledger";
-import { tenantWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
+import { requireTenantAccount } from "./guards";
 
 /**
  * Signal intake (SPEC §4.4 push): dedupe, ledger, and a SIGNAL_ARRIVED trigger event, all in one
@@ -62,8 +62,7 @@ export async function ingestSignal(
   const dedupeKey = input.dedupeKey ?? derivedKey(input, occurredAt);
   const existing = await findSignalByKey(db, viewer.tenantId, dedupeKey);
   if (existing) return { signalId: existing.id, duplicate: true };
-  const account = await db.account.findFirst({ where: tenantWhere(viewer.tenantId, { id: input.accountId }), select: { id: true } });
-  if (!account) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  await requireTenantAccount(db, viewer.tenantId, input.accountId);
   const settings = await loadDecisionSettings(db, viewer.tenantId);
   try {
     return await inTransaction(db, async (tx) => {
