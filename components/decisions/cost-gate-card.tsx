@@ -1,10 +1,9 @@
 "use client";
 
-import { RotateCcw, Save } from "lucide-react";
 import { useId, useState } from "react";
 import type { TenantTier } from "@/server/engine/costGate";
-import { Button, Card, ErrorState, LoadingState } from "../ui/primitives";
-import { inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "./fields";
+import { Card, ErrorState, LoadingState } from "../ui/primitives";
+import { FormActions, inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "./fields";
 import { duration, errorInfo } from "./labels";
 import type { DecisionSettings } from "./types";
 import { useDecisionSettings, useSyncedForm } from "./use-settings";
@@ -74,16 +73,7 @@ export function CostGateCard({ tiers }: { tiers: readonly TenantTier[] }) {
     <Card
       title="Cost gate"
       actions={
-        <>
-          {dirty && (
-            <Button variant="ghost" onClick={reset} disabled={save.isPending}>
-              <RotateCcw className="size-4" aria-hidden /> Discard
-            </Button>
-          )}
-          <Button variant="primary" type="submit" form={`${id}-form`} disabled={!dirty || !valid || save.isPending}>
-            <Save className="size-4" aria-hidden /> {save.isPending ? "Saving…" : "Save cost gate"}
-          </Button>
-        </>
+        <FormActions formId={`${id}-form`} label="Save cost gate" dirty={dirty} valid={valid} pending={save.isPending} onDiscard={reset} />
       }
     >
       {query.isPending || (!query.isError && !form) ? (

@@ -1,8 +1,8 @@
 "use client";
 
-import { CircleCheck, TriangleAlert } from "lucide-react";
+import { CircleCheck, RotateCcw, Save, TriangleAlert } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
-import { cx } from "../ui/primitives";
+import { Button, cx } from "../ui/primitives";
 
 /** A whole number typed as text; null when it is not one or falls outside [min, max]. */
 export function parseWhole(text: string, min: number, max: number): number | null {
@@ -101,5 +101,35 @@ export function SaveNotice({ notice, testId }: { notice: Notice; testId?: string
         </p>
       )}
     </div>
+  );
+}
+
+/** A settings card's Discard / Save pair, submitting the card's form by id. */
+export function FormActions({
+  formId,
+  label,
+  dirty,
+  valid,
+  pending,
+  onDiscard,
+}: {
+  formId: string;
+  label: string;
+  dirty: boolean;
+  valid: boolean;
+  pending: boolean;
+  onDiscard: () => void;
+}) {
+  return (
+    <>
+      {dirty && (
+        <Button variant="ghost" onClick={onDiscard} disabled={pending}>
+          <RotateCcw className="size-4" aria-hidden /> Discard
+        </Button>
+      )}
+      <Button variant="primary" type="submit" form={formId} disabled={!dirty || !valid || pending}>
+        <Save className="size-4" aria-hidden /> {pending ? "Saving…" : label}
+      </Button>
+    </>
   );
 }

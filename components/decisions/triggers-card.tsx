@@ -1,10 +1,9 @@
 "use client";
 
-import { RotateCcw, Save } from "lucide-react";
 import { useId, useState } from "react";
 import type { TriggerType } from "@/server/engine/triggers";
-import { Button, Card, ErrorState, LoadingState } from "../ui/primitives";
-import { inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "./fields";
+import { Card, ErrorState, LoadingState } from "../ui/primitives";
+import { FormActions, inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "./fields";
 import { duration, errorInfo, TRIGGER_LABEL, triggerLabel } from "./labels";
 import type { DecisionSettings } from "./types";
 import { useDecisionSettings, useSyncedForm } from "./use-settings";
@@ -94,16 +93,7 @@ export function TriggersCard({ triggerTypes }: { triggerTypes: readonly TriggerT
     <Card
       title="Triggers"
       actions={
-        <>
-          {dirty && (
-            <Button variant="ghost" onClick={reset} disabled={save.isPending}>
-              <RotateCcw className="size-4" aria-hidden /> Discard
-            </Button>
-          )}
-          <Button variant="primary" type="submit" form={`${id}-form`} disabled={!dirty || !valid || save.isPending}>
-            <Save className="size-4" aria-hidden /> {save.isPending ? "Saving…" : "Save triggers"}
-          </Button>
-        </>
+        <FormActions formId={`${id}-form`} label="Save triggers" dirty={dirty} valid={valid} pending={save.isPending} onDiscard={reset} />
       }
     >
       {query.isPending ? (
