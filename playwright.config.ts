@@ -1,6 +1,13 @@
+import { execFileSync } from "node:child_process";
 import { defineConfig } from "@playwright/test";
 
-const PORT = Number(process.env.E2E_PORT ?? 3100);
+// A free port, chosen once: the config is loaded again in every worker process, and they inherit
+// E2E_PORT from the runner, so all of them talk to the one server the runner started.
+process.env.E2E_PORT ??= execFileSync(process.execPath, [
+  "-e",
+  "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})",
+]).toString();
+const PORT = Number(process.env.E2E_PORT);
 const BASE = `http://127.0.0.1:${PORT}`;
 
 /**

@@ -89,7 +89,7 @@ export function Shell({
           <nav aria-label="Main" className="flex-1 space-y-4 px-2 py-3">
             {sections.map((section) => (
               <div key={section}>
-                <div className="px-2 pb-1 text-[11px] font-semibold uppercase tracking-wide text-slate-400">{section}</div>
+                <div className="px-2 pb-1 text-[11px] font-semibold uppercase tracking-wide text-slate-500">{section}</div>
                 {items
                   .filter((i) => i.section === section)
                   .map((i) => {

@@ -198,7 +198,7 @@ test("the seller approves, edits then approves, rejects and batch-approves from 
 
   // Edit & approve: only the changed key goes out, and the diff is shown first.
   await item(ids.send)
-    .getByRole("button", { name: /^Edit and approve/ })
+    .getByRole("button", { name: /^Edit & approve/ })
     .click();
   const dialog = page.getByRole("dialog");
   await expect(dialog.getByRole("heading", { name: /Edit & approve: Send email/ })).toBeVisible();

@@ -15,7 +15,7 @@ export default function SignInPage() {
           <h1 className="mb-4 text-base font-semibold">Sign in</h1>
           <SignInForm />
         </div>
-        <p className="mt-4 text-center text-xs text-slate-500">
+        <p className="mt-4 text-center text-xs text-slate-600">
           Demo: admin@demo.test, seller@demo.test or auditor@demo.test — the password is printed by <code>npm start</code>.
         </p>
       </div>

@@ -132,7 +132,7 @@ export function ApiKeys() {
                     <RelativeTime value={k.createdAt} />
                   </td>
                   <td className="px-4 py-2">
-                    {k.lastUsedAt ? <RelativeTime value={k.lastUsedAt} /> : <span className="text-slate-400">never</span>}
+                    {k.lastUsedAt ? <RelativeTime value={k.lastUsedAt} /> : <span className="text-slate-500">never</span>}
                   </td>
                   <td className="px-4 py-2">{k.revokedAt ? <Badge tone="red">revoked</Badge> : <Badge tone="green">active</Badge>}</td>
                   <td className="px-4 py-2 text-right">

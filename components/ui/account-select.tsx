@@ -39,7 +39,7 @@ export function AccountSelect({
           {searchLabel ?? `Find ${label.toLowerCase()}`}
         </label>
         <div className="relative">
-          <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-400" aria-hidden />
+          <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-500" aria-hidden />
           <input
             id={searchId}
             type="search"

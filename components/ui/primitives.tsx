@@ -98,7 +98,7 @@ export function LoadingState({ label = "Loading…" }: { label?: string }) {
 export function EmptyState({ title, hint }: { title: string; hint?: string }) {
   return (
     <div className="flex flex-col items-center justify-center gap-1 px-4 py-10 text-center text-slate-500">
-      <Inbox className="size-6 text-slate-400" aria-hidden />
+      <Inbox className="size-6 text-slate-500" aria-hidden />
       <p className="font-medium text-slate-700">{title}</p>
       {hint && <p>{hint}</p>}
     </div>

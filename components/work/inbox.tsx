@@ -374,30 +374,26 @@ function InboxCard({
       <div className="flex w-40 shrink-0 flex-col items-stretch gap-1.5">
         {canDecide && (
           <>
-            <Button
-              variant="primary"
-              onClick={onApprove}
-              disabled={busy}
-              className="justify-center"
-              aria-label={`Approve ${actionLabel} for ${i.account.name}`}
-            >
+            <Button variant="primary" onClick={onApprove} disabled={busy} className="justify-center">
               <Check className="size-4" aria-hidden /> {approving ? "Approving…" : "Approve"}
+              <span className="sr-only">
+                {" "}
+                {actionLabel} for {i.account.name}
+              </span>
             </Button>
-            <Button
-              onClick={onEdit}
-              disabled={busy}
-              className="justify-center"
-              aria-label={`Edit and approve ${actionLabel} for ${i.account.name}`}
-            >
+            <Button onClick={onEdit} disabled={busy} className="justify-center">
               <Pencil className="size-4" aria-hidden /> Edit & approve
+              <span className="sr-only">
+                {" "}
+                {actionLabel} for {i.account.name}
+              </span>
             </Button>
-            <Button
-              onClick={onReject}
-              disabled={busy}
-              className="justify-center"
-              aria-label={`Reject ${actionLabel} for ${i.account.name}`}
-            >
+            <Button onClick={onReject} disabled={busy} className="justify-center">
               <X className="size-4" aria-hidden /> Reject…
+              <span className="sr-only">
+                {" "}
+                {actionLabel} for {i.account.name}
+              </span>
             </Button>
           </>
         )}

@@ -1,0 +1,70 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, type Page, test } from "@playwright/test";
+import { signIn } from "./helpers";
+
+/**
+ * Every page, for every role that can open it, passes axe-core (WCAG 2.1 A/AA rules) with no
+ * serious or critical violation. Pages are reached the way people reach them — through links —
+ * so a page that only exists behind a click (an explanation, an account) is checked too.
+ */
+async function expectAccessible(page: Page, label: string) {
+  await page.waitForLoadState("networkidle");
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const bad = violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × e.g. ${v.nodes[0]?.target.join(" ")} — ${v.help}`);
+  expect.soft(bad, `${label}: serious or critical accessibility violations`).toEqual([]);
+}
+
+test("the sign-in page is accessible", async ({ page }) => {
+  await page.goto("/sign-in");
+  await expectAccessible(page, "/sign-in");
+});
+
+const ADMIN_PAGES = [
+  "/accounts",
+  "/inbox",
+  "/timeline",
+  "/ledger",
+  "/admin/autonomy",
+  "/admin/kill-switches",
+  "/admin/decisions",
+  "/admin/jobs",
+  "/admin/api-keys",
+];
+
+test("every admin page is accessible", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, "admin@demo.test");
+  for (const path of ADMIN_PAGES) {
+    await page.goto(path);
+    await expectAccessible(page, path);
+  }
+  await page.goto("/accounts");
+  await page.locator("tbody tr a").first().click();
+  await expect(page).toHaveURL(/\/accounts\/[^/]+$/);
+  await expectAccessible(page, "/accounts/:id");
+
+  await page.goto("/timeline");
+  const why = page.getByRole("link", { name: /Why\?/ }).first();
+  await expect(why).toBeVisible();
+  await why.click();
+  await expect(page).toHaveURL(/\/explain\//);
+  await expectAccessible(page, "/explain/:id");
+});
+
+test("the seller's and auditor's pages, and the forbidden page, are accessible", async ({ page }) => {
+  await signIn(page, "seller@demo.test");
+  for (const path of ["/accounts", "/inbox", "/timeline"]) {
+    await page.goto(path);
+    await expectAccessible(page, `seller ${path}`);
+  }
+  const res = await page.goto("/ledger");
+  expect(res?.status()).toBe(403);
+  await expectAccessible(page, "403 page");
+
+  await page.context().clearCookies();
+  await signIn(page, "auditor@demo.test");
+  await page.goto("/ledger");
+  await expectAccessible(page, "auditor /ledger");
+});
