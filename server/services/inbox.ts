@@ -18,11 +18,8 @@ async function visibleAccountIds(db: Db, viewer: Viewer) {
 }
 
 async function withAccounts<T extends { accountId: string }>(db: Db, tenantId: string, rows: T[]) {
-  const accounts = await accountSummaries(
-    db,
-    tenantId,
-    rows.map((r) => r.accountId),
-  );
+  const ids = rows.map((r) => r.accountId);
+  const accounts = await accountSummaries(db, tenantId, ids);
   const byId = new Map(accounts.map((a) => [a.id, a]));
   return rows.map((r) => ({
     ...r,
@@ -74,10 +71,8 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
   const byIntent = new Map(execs.map((e) => [e.intentId, e]));
   // Who decided, and why, for human decisions — a timeline should say "rejected by Sam: …".
   const reviews = await reviewsTouching(db, viewer.tenantId, ids);
-  const userName = await userNames(
-    db,
-    reviews.map((r) => r.actorId),
-  );
+  const reviewers = reviews.map((r) => r.actorId);
+  const userName = await userNames(db, reviewers);
   const reviewFor = new Map<string, { decision: string; reason: string | null; by: string }>();
   for (const r of reviews) {
     const by = (r.actorId ? userName.get(r.actorId) : undefined) ?? (r.actorType === "API_KEY" ? "an integration" : "a person");
