@@ -95,6 +95,7 @@ describe("the lint configuration, run on fixture files", () => {
     "server/repos/rawCall.ts": rawCall,
     "server/db/rawCall.ts": rawCall,
     "test/integration/prismaCall.ts": prismaCall,
+    "e2e/fixtures/prismaCall.ts": prismaCall,
     "server/api/routers/repoImport.ts": repoImport,
     "app/api/v1/other/route.ts": aliasRepoImport,
     "components/ledger/repoImport.tsx": aliasRepoImport,
@@ -136,7 +137,13 @@ describe("the lint configuration, run on fixture files", () => {
   });
 
   it("leaves repos, the client factory, tests and look-alike calls alone", () => {
-    for (const f of ["server/repos/prismaCall.ts", "server/repos/rawCall.ts", "server/db/rawCall.ts", "test/integration/prismaCall.ts"]) {
+    for (const f of [
+      "server/repos/prismaCall.ts",
+      "server/repos/rawCall.ts",
+      "server/db/rawCall.ts",
+      "test/integration/prismaCall.ts",
+      "e2e/fixtures/prismaCall.ts",
+    ]) {
       expect(diagnostics.get(f) ?? [], f).not.toContain("plugin");
     }
     expect(diagnostics.get("server/services/harmless.ts") ?? []).toEqual([]);
