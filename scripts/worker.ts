@@ -16,6 +16,7 @@ import { systemClock } from "../server/clock";
 import { createDb, type Db } from "../server/db";
 import { env } from "../server/env";
 import { startWorker, type WorkerStats } from "../server/jobs/worker";
+import { pingDatabase } from "../server/repos/health";
 import { describeError, type JobHandlers, type JobRun, type TickSummary } from "../server/services/jobQueue";
 
 export interface WorkerMainOptions {
@@ -98,7 +99,7 @@ export async function main(opts: WorkerMainOptions): Promise<WorkerStats> {
       signal = stop.signal;
     }
     // Fail fast on a wrong DATABASE_URL (the driver adapters connect lazily, so $connect would not).
-    await db.$queryRaw`SELECT 1`;
+    await pingDatabase(db);
     log(`[worker] ${owner} serving ${kinds.join(", ")}`);
     return await startWorker({
       db,

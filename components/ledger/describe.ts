@@ -1,44 +1,49 @@
+import { type LedgerPayloadOf, parseLedgerPayload } from "@/server/engine/ledgerPayloads";
 import { humanize } from "../labels";
 
 /** One line a person can read for a ledger entry; the raw payload stays one click away. */
-export function describeEntry(type: string, payload: Record<string, unknown>): string {
-  switch (type) {
+export function describeEntry(type: string, stored: unknown): string {
+  // Imported from ledgerPayloads, not ledger.ts: this runs in the browser and ledger.ts needs node:crypto.
+  const e = parseLedgerPayload(type, stored);
+  switch (e.type) {
     case "SIGNAL_RECEIVED":
-      return `Signal: ${humanize(String(payload.signal_type ?? "unknown"))}${payload.severity ? ` (${payload.severity})` : ""}`;
+      return `Signal: ${humanize(e.payload.signal_type)}${e.payload.severity ? ` (${e.payload.severity})` : ""}`;
     case "ACCOUNT_UPDATED":
-      return `Account fields changed: ${Object.keys((payload.changed as object) ?? {}).join(", ") || "none"}`;
+      return `Account fields changed: ${Object.keys(e.payload.changed).join(", ") || "none"}`;
     case "API_KEY_CREATED":
-      return `API key “${String(payload.name ?? "")}” created with scopes ${(payload.scopes as string[] | undefined)?.join(", ") ?? "?"}`;
+      return `API key “${e.payload.name ?? ""}” created with scopes ${e.payload.scopes?.join(", ") ?? "?"}`;
     case "API_KEY_REVOKED":
       return "API key revoked";
     case "SIGN_IN":
       return "Signed in";
     case "CONFIG_CHANGED":
-      return `Configuration changed: ${humanize(String(payload.change ?? "update"))}${beforeAfter(payload)}`;
+      return `Configuration changed: ${humanize(e.payload.change)}${beforeAfter(e.payload)}`;
     case "INTENT_PROPOSED":
-      return `Proposed: ${humanize(String(payload.action_type ?? "action"))}${pctOf(payload.confidence)}`;
+      return `Proposed: ${humanize(e.payload.action_type)}${pctOf(e.payload.confidence)}`;
     case "POLICY_EVALUATED":
-      return `Policy: ${humanize(String(payload.decision ?? "evaluated"))}${payload.reason ? ` — ${humanize(String(payload.reason))}` : ""}`;
+      return `Policy: ${humanize(e.payload.decision)} — ${humanize(e.payload.reason)}`;
     case "APPROVAL_REQUESTED":
-      return `Waiting for a person${payload.reason ? ` (${humanize(String(payload.reason))})` : ""}`;
+      return `Waiting for a person (${humanize(e.payload.reason)})`;
     case "BUDGET_CONSUMED":
-      return `Autopilot budget used: ${payload.consumed ?? "?"} of ${payload.cap ?? "?"} today`;
+      return `Autopilot budget used: ${e.payload.consumed} of ${e.payload.cap} today`;
     case "INTENT_APPROVED":
-      return `${payload.edited ? "Edited and approved" : "Approved"}${payload.approved_by ? ` by ${payload.approved_by}` : " by a person"}`;
+      return `${e.payload.edited ? "Edited and approved" : "Approved"}${e.payload.approved_by ? ` by ${e.payload.approved_by}` : " by a person"}`;
     case "INTENT_REJECTED":
-      return `Rejected${payload.rejected_by ? ` by ${payload.rejected_by}` : ""}${payload.reason ? `: “${payload.reason}”` : ""}`;
+      return `Rejected${e.payload.rejected_by ? ` by ${e.payload.rejected_by}` : ""}${e.payload.reason ? `: “${e.payload.reason}”` : ""}`;
     case "EXECUTION_STARTED":
-      return `Execution started${payload.auto_executed ? " by autopilot" : " after human approval"}`;
+      return `Execution started${e.payload.auto_executed ? " by autopilot" : " after human approval"}`;
     case "EXECUTION_SUCCEEDED":
       return "Execution succeeded";
     case "EXECUTION_FAILED":
-      return `Execution failed${payload.error ? `: ${String(payload.error)}` : ""}`;
+      return `Execution failed${e.payload.error ? `: ${e.payload.error}` : e.payload.reason ? `: ${humanize(e.payload.reason)}` : ""}`;
     case "OUTCOME_RECORDED":
-      return `Outcome: ${humanize(String(payload.label ?? "recorded"))}`;
+      return `Outcome: ${humanize(e.payload.label)}`;
     case "KILL_SWITCH_CHANGED":
-      return `Kill switch ${String(payload.scope ?? "")}${payload.key ? ` (${payload.key})` : ""} turned ${payload.after ? "on" : "off"}${payload.reason ? `: “${payload.reason}”` : ""}`;
+      return `Kill switch ${e.payload.scope}${e.payload.key ? ` (${e.payload.key})` : ""} turned ${e.payload.after ? "on" : "off"}${e.payload.reason ? `: “${e.payload.reason}”` : ""}`;
+    case "UNRECOGNIZED":
+      return humanize(e.entryType);
     default:
-      return humanize(type);
+      return humanize(e.type);
   }
 }
 
@@ -53,9 +58,9 @@ function short(v: unknown): string {
   return JSON.stringify(v);
 }
 
-function beforeAfter(payload: Record<string, unknown>) {
+function beforeAfter(payload: LedgerPayloadOf<"CONFIG_CHANGED">) {
   if (!("before" in payload) && !("after" in payload)) return "";
   if (typeof payload.after === "object" && payload.after !== null && !Array.isArray(payload.after)) return "";
-  const where = payload.action_type ? ` for ${humanize(String(payload.action_type))}` : "";
+  const where = payload.action_type ? ` for ${humanize(payload.action_type)}` : "";
   return `${where}: ${short(payload.before)} → ${short(payload.after)}`;
 }

@@ -43,6 +43,7 @@ export const LEDGER_ENTRY_TYPES = [
 ] as const;
 
 export type LedgerEntryType = (typeof LEDGER_ENTRY_TYPES)[number];
+export * from "./ledgerPayloads";
 
 export const ACTOR_TYPES = ["USER", "SYSTEM", "API_KEY"] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];

@@ -72,3 +72,22 @@ export async function accountNames(db: DbOrTx, tenantId: string, ids: (string | 
   const rows = await db.account.findMany({ where: tenantWhere(tenantId, { id: { in: wanted } }), select: { id: true, name: true } });
   return new Map(rows.map((r) => [r.id, r.name]));
 }
+
+/** Ids of the accounts a viewer may see (a seller: the ones they own). */
+export async function visibleAccountIds(db: DbOrTx, viewer: Viewer) {
+  const rows = await db.account.findMany({ where: accountWhere(viewer), select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
+/** Whether the viewer may see this account; another tenant's or another seller's reads as false. */
+export async function isAccountVisible(db: DbOrTx, viewer: Viewer, id: string) {
+  return (await db.account.findFirst({ where: accountWhere(viewer, { id }), select: { id: true } })) !== null;
+}
+
+/** Name and owner name for a page of rows that reference accounts (one query, tenant-scoped). */
+export function accountSummaries(db: DbOrTx, tenantId: string, ids: string[]) {
+  return db.account.findMany({
+    where: tenantWhere(tenantId, { id: { in: [...new Set(ids)] } }),
+    select: { id: true, name: true, owner: { select: { name: true } } },
+  });
+}

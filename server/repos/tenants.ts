@@ -1,5 +1,6 @@
 import type { DbOrTx, Tx } from "../db";
 import type { Role } from "../schemas/common";
+import { tenantWhere } from "./scope";
 
 export async function createTenant(tx: Tx, data: { slug: string; name: string }) {
   const tenant = await tx.tenant.create({ data });
@@ -30,8 +31,19 @@ export function addMembership(tx: Tx, tenantId: string, userId: string, role: Ro
 
 export function listMembers(db: DbOrTx, tenantId: string) {
   return db.membership.findMany({
-    where: { tenantId },
+    where: tenantWhere(tenantId),
     include: { user: { select: { id: true, name: true, email: true } } },
     orderBy: { createdAt: "asc" },
   });
+}
+
+/**
+ * id → display name for users referenced by tenant rows (reviewers, approvers). Users belong to no
+ * tenant, so this is not tenant-scoped: callers pass ids read from tenant-scoped rows only.
+ */
+export async function userNames(db: DbOrTx, ids: (string | null)[]) {
+  const wanted = [...new Set(ids.filter((x): x is string => !!x))];
+  if (wanted.length === 0) return new Map<string, string>();
+  const rows = await db.user.findMany({ where: { id: { in: wanted } }, select: { id: true, name: true } });
+  return new Map(rows.map((u) => [u.id, u.name]));
 }

@@ -5,6 +5,7 @@ import { badRequest, notFound } from "../errors";
 import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
 import { appendLedger, listLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
+import { findMembership } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
 import { recordTriggerEvent } from "./signals";
@@ -39,8 +40,8 @@ export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch
     const before = await findAccount(tx, viewer, id);
     if (!before) throw notFound("Account");
     if (patch.ownerId) {
-      const member = await tx.membership.findUnique({ where: { tenantId_userId: { tenantId: viewer.tenantId, userId: patch.ownerId } } });
-      if (!member) throw badRequest("owner_id", "owner_id is not a member of this tenant");
+      if (!(await findMembership(tx, viewer.tenantId, patch.ownerId)))
+        throw badRequest("owner_id", "owner_id is not a member of this tenant");
     }
     const changed: Record<string, { before: unknown; after: unknown }> = {};
     for (const k of TRACKED) {

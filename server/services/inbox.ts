@@ -1,8 +1,11 @@
 import type { Db } from "../db";
 import { notFound } from "../errors";
+import { accountSummaries, isAccountVisible, visibleAccountIds as visibleIds } from "../repos/accounts";
 import { artifactsForAccount, executionsForIntent, outcomesFor } from "../repos/executions";
 import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
-import { accountWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
+import { userNames } from "../repos/tenants";
+import { originalExecutionsFor, reviewsTouching } from "../repos/timeline";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
@@ -11,16 +14,12 @@ const parse = (s: string) => JSON.parse(s) as unknown;
 async function visibleAccountIds(db: Db, viewer: Viewer) {
   // Sellers are scoped to the accounts they own; admins, auditors and API keys see the tenant.
   if (viewer.role !== "SELLER") return undefined;
-  const rows = await db.account.findMany({ where: accountWhere(viewer), select: { id: true } });
-  return rows.map((r) => r.id);
+  return visibleIds(db, viewer);
 }
 
 async function withAccounts<T extends { accountId: string }>(db: Db, tenantId: string, rows: T[]) {
-  const ids = [...new Set(rows.map((r) => r.accountId))];
-  const accounts = await db.account.findMany({
-    where: { tenantId, id: { in: ids } },
-    select: { id: true, name: true, owner: { select: { name: true } } },
-  });
+  const ids = rows.map((r) => r.accountId);
+  const accounts = await accountSummaries(db, tenantId, ids);
   const byId = new Map(accounts.map((a) => [a.id, a]));
   return rows.map((r) => ({
     ...r,
@@ -68,18 +67,12 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
   const accountIds = await visibleAccountIds(db, viewer);
   const res = await listIntents(db, viewer.tenantId, { statuses: TIMELINE_STATUSES, accountIds }, page);
   const ids = res.items.map((i) => i.id);
-  const execs = await db.execution.findMany({ where: { tenantId: viewer.tenantId, intentId: { in: ids }, replayOf: null } });
+  const execs = await originalExecutionsFor(db, viewer.tenantId, ids);
   const byIntent = new Map(execs.map((e) => [e.intentId, e]));
   // Who decided, and why, for human decisions — a timeline should say "rejected by Sam: …".
-  const reviews = await db.intentReview.findMany({
-    where: { tenantId: viewer.tenantId, OR: [{ intentId: { in: ids } }, { newIntentId: { in: ids } }] },
-    orderBy: { createdAt: "asc" },
-  });
-  const users = await db.user.findMany({
-    where: { id: { in: reviews.map((r) => r.actorId).filter((x): x is string => !!x) } },
-    select: { id: true, name: true },
-  });
-  const userName = new Map(users.map((u) => [u.id, u.name]));
+  const reviews = await reviewsTouching(db, viewer.tenantId, ids);
+  const reviewers = reviews.map((r) => r.actorId);
+  const userName = await userNames(db, reviewers);
   const reviewFor = new Map<string, { decision: string; reason: string | null; by: string }>();
   for (const r of reviews) {
     const by = (r.actorId ? userName.get(r.actorId) : undefined) ?? (r.actorType === "API_KEY" ? "an integration" : "a person");
@@ -107,8 +100,7 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
 
 export async function intentDetail(db: Db, viewer: Viewer, id: string) {
   const intent = await findIntent(db, viewer.tenantId, id);
-  if (!intent || !(await db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } })))
-    throw notFound("Intent");
+  if (!intent || !(await isAccountVisible(db, viewer, intent.accountId))) throw notFound("Intent");
   const [evaluations, executions, outcomes] = await Promise.all([
     evaluationsFor(db, viewer.tenantId, id),
     executionsForIntent(db, viewer.tenantId, id),
@@ -142,6 +134,6 @@ export async function intentDetail(db: Db, viewer: Viewer, id: string) {
 }
 
 export async function accountArtifacts(db: Db, viewer: Viewer, accountId: string) {
-  if (!(await db.account.findFirst({ where: accountWhere(viewer, { id: accountId }), select: { id: true } }))) throw notFound("Account");
+  if (!(await isAccountVisible(db, viewer, accountId))) throw notFound("Account");
   return artifactsForAccount(db, viewer.tenantId, accountId);
 }

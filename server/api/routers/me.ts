@@ -1,4 +1,4 @@
-import { listMembers } from "../../repos/tenants";
+import { listTenantMembers } from "../../services/members";
 import { auditProcedure, router, tenantProcedure } from "../trpc";
 
 export const meRouter = router({
@@ -7,8 +7,5 @@ export const meRouter = router({
     role: ctx.viewer.role,
     tenant: ctx.viewer.tenant,
   })),
-  members: auditProcedure.query(async ({ ctx }) => {
-    const rows = await listMembers(ctx.db, ctx.viewer.tenantId);
-    return rows.map((m) => ({ userId: m.user.id, name: m.user.name, email: m.user.email, role: m.role }));
-  }),
+  members: auditProcedure.query(({ ctx }) => listTenantMembers(ctx.db, ctx.viewer)),
 });

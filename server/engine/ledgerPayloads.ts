@@ -1,0 +1,274 @@
+import { z } from "zod";
+// Type-only: ledger.ts re-exports this module, so a value import would be a cycle.
+import type { LedgerEntryType } from "./ledger";
+
+/**
+ * What each ledger entry type carries, as a discriminated union on `type`.
+ *
+ * These are READ-side contracts: the chain is append-only, so every payload ever written must
+ * still be readable — including entries written before a field existed, and values the secret
+ * redactor replaced with "[REDACTED]". Hence fields beyond the core ones are optional, objects are
+ * loose (extra fields survive), and anything the redactor might touch (keys containing "token",
+ * "key", "secret"…) is a string or `unknown`, never a number. An entry that still does not fit is
+ * returned as the UNRECOGNIZED variant with its raw payload, never thrown: one odd row must not
+ * take the ledger explorer down.
+ *
+ * Field names are the snake_case names stored today (SPEC §3 ledger entries); extend, never rename.
+ */
+
+const id = z.string();
+const text = z.string();
+const optText = z.string().nullish();
+const record = z.record(z.string(), z.unknown());
+
+const core = {
+  SIGNAL_RECEIVED: z.looseObject({
+    /** absent on entries the demo seed wrote before signals were stored */
+    signal_id: id.optional(),
+    signal_type: text,
+    severity: optText,
+    evidence: record.optional(),
+    source: optText,
+    occurred_at: optText,
+  }),
+  TRIGGER_FIRED: z.looseObject({
+    trigger_type: text,
+    run_id: id,
+    idempotency_key: optText,
+    /** "api" for POST /api/v1/decisions/run, "system" otherwise; absent when a window fired */
+    source: optText,
+    coalesced_events: z.number().nullish(),
+  }),
+  TRIGGER_SUPPRESSED: z.looseObject({
+    trigger_type: text,
+    reason: text,
+    explanation: optText,
+    coalesced_events: z.number().nullish(),
+    window_opened_at: optText,
+    fires_at: optText,
+  }),
+  DECISION_RUN_SKIPPED: z.looseObject({
+    run_id: id,
+    reason: text,
+    explanation: optText,
+    idempotency_key: optText,
+    after_retry: z.boolean().optional(),
+  }),
+  COST_GATE_EVALUATED: z.looseObject({
+    run_id: id,
+    result: text,
+    reason: text,
+    explanation: optText,
+    retry_after_seconds: z.number().nullish(),
+    /** the gate's inputs as the run saw them (runs_today, tokens_today, open_intents, …) */
+    inputs: record.optional(),
+  }),
+  DECISION_RUN_DEFERRED: z.looseObject({
+    run_id: id,
+    reason: text,
+    explanation: optText,
+    retry_after_seconds: z.number().nullish(),
+  }),
+  DECISION_SYNTHESIZED: z.looseObject({
+    run_id: id,
+    ok: z.boolean(),
+    synthesizer: text,
+    model: optText,
+    tokens: z.unknown().optional(),
+    error: optText,
+    message: optText,
+    proposals: z
+      .array(
+        z.looseObject({
+          action_intent_id: id.optional(),
+          action_type: text,
+          rank_score: z.number().nullish(),
+          status: optText,
+          reason: optText,
+        }),
+      )
+      .optional(),
+  }),
+  INTENT_PROPOSED: z.looseObject({
+    action_intent_id: id,
+    action_type: text,
+    confidence: z.number().optional(),
+    risk_level: optText,
+    why: z.array(z.string()).optional(),
+    parameters: record.optional(),
+    target: record.optional(),
+    blocking_unknowns: z.array(z.string()).optional(),
+    source: optText,
+    idempotency_key: optText,
+  }),
+  POLICY_EVALUATED: z.looseObject({
+    action_intent_id: id,
+    action_type: optText,
+    decision: text,
+    reason: text,
+    explanation: optText,
+    policy_version: optText,
+    policy_clause: optText,
+    clauses: z.array(z.string()).optional(),
+    mode: optText,
+    mode_source: optText,
+    allowlisted: z.boolean().optional(),
+    kill_switch: z.unknown().optional(),
+    /** set when the gate failed closed: the error's class name, never its message */
+    error_kind: optText,
+  }),
+  BUDGET_CONSUMED: z.looseObject({
+    action_intent_id: id,
+    date_key: text,
+    cap: z.number(),
+    consumed: z.number(),
+    remaining: z.number().optional(),
+  }),
+  APPROVAL_REQUESTED: z.looseObject({
+    action_intent_id: id,
+    reason: text,
+    explanation: optText,
+    kill_switch: z.looseObject({ scope: text, key: optText }).nullish(),
+  }),
+  INTENT_APPROVED: z.looseObject({
+    action_intent_id: id,
+    edited: z.boolean(),
+    /** the approved version when the reviewer edited parameters (the original is SUPERSEDED) */
+    new_action_intent_id: id.optional(),
+    diff: record.optional(),
+    reason: optText,
+    approved_by: optText,
+  }),
+  INTENT_REJECTED: z.looseObject({
+    action_intent_id: id,
+    reason: optText,
+    rejected_by: optText,
+  }),
+  EXECUTION_STARTED: z.looseObject({
+    execution_id: id,
+    action_intent_id: id,
+    action_type: optText,
+    approval_source: optText,
+    auto_executed: z.boolean().optional(),
+  }),
+  EXECUTION_SUCCEEDED: z.looseObject({
+    execution_id: id,
+    action_intent_id: id,
+    connector: optText,
+    tool_call_id: optText,
+    auto_executed: z.boolean().optional(),
+    response: z.unknown().optional(),
+  }),
+  EXECUTION_FAILED: z.looseObject({
+    execution_id: id,
+    action_intent_id: id.optional(),
+    connector: optText,
+    tool_call_id: optText,
+    auto_executed: z.boolean().optional(),
+    error: optText,
+    retryable: z.boolean().optional(),
+    reason: optText,
+  }),
+  OUTCOME_RECORDED: z.looseObject({
+    action_intent_id: id,
+    execution_id: optText,
+    label: text,
+  }),
+  CONFIG_CHANGED: z.looseObject({
+    /** what changed: autonomy_mode, allowlist, autonomy_budget, decision_settings, connector_webhook, … */
+    change: text,
+    account_id: optText,
+    action_type: optText,
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+    reason: optText,
+  }),
+  KILL_SWITCH_CHANGED: z.looseObject({
+    scope: text,
+    key: optText,
+    before: z.boolean().optional(),
+    after: z.boolean(),
+    reason: optText,
+  }),
+  API_KEY_CREATED: z.looseObject({
+    api_key_id: id,
+    name: optText,
+    prefix: optText,
+    scopes: z.array(z.string()).optional(),
+  }),
+  API_KEY_REVOKED: z.looseObject({ api_key_id: id }),
+  SIGN_IN: z.looseObject({ user_id: id, user_agent: optText }),
+  ACCOUNT_UPDATED: z.looseObject({
+    changed: z.record(z.string(), z.looseObject({ before: z.unknown(), after: z.unknown() })),
+  }),
+};
+
+/** SPEC §3 types nothing writes yet: any object, until their writer defines the shape. */
+const reserved = z.looseObject({});
+
+export const LEDGER_PAYLOAD_SCHEMAS = {
+  ...core,
+  PULL_SCHEDULED: reserved,
+  HEAT_TIER_CHANGED: reserved,
+  RANKING_WEIGHTS_PROMOTED: reserved,
+  RANKING_WEIGHTS_ROLLED_BACK: reserved,
+  NORMALIZATION_MISSING: reserved,
+  REPLAY_REQUESTED: reserved,
+  REPLAY_STARTED: reserved,
+  REPLAY_COMPLETED: reserved,
+  REPLAY_FAILED: reserved,
+  EXPORT_REQUESTED: reserved,
+} satisfies Record<LedgerEntryType, z.ZodType<Record<string, unknown>>>;
+
+/** The types whose payload shape is defined (written by the code today). */
+export const TYPED_LEDGER_ENTRY_TYPES = Object.keys(core) as (keyof typeof core)[];
+
+export type LedgerPayloadOf<T extends LedgerEntryType> = z.infer<(typeof LEDGER_PAYLOAD_SCHEMAS)[T]>;
+
+/** A stored payload that is not valid JSON, not an object, of an unknown type, or of an old shape. */
+export interface UnrecognizedLedgerPayload {
+  type: "UNRECOGNIZED";
+  entryType: string;
+  payload: Record<string, unknown>;
+}
+
+export type LedgerPayload =
+  | { [T in LedgerEntryType]: { type: T; payload: LedgerPayloadOf<T> } }[LedgerEntryType]
+  | UnrecognizedLedgerPayload;
+
+/** Equal to LEDGER_ENTRY_TYPES: `satisfies Record<LedgerEntryType, …>` above admits no missing or extra key. */
+const KNOWN = new Set<string>(Object.keys(LEDGER_PAYLOAD_SCHEMAS));
+
+export function isLedgerEntryType(type: string): type is LedgerEntryType {
+  return KNOWN.has(type);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Read a stored payload (JSON text, or the already-parsed value from a DTO) as its typed variant.
+ * Never throws: anything that does not fit is UNRECOGNIZED with whatever object it held.
+ */
+export function parseLedgerPayload(type: string, stored: unknown): LedgerPayload {
+  let value = stored;
+  if (typeof stored === "string") {
+    try {
+      value = JSON.parse(stored);
+    } catch {
+      return { type: "UNRECOGNIZED", entryType: type, payload: {} };
+    }
+  }
+  const fallback: UnrecognizedLedgerPayload = { type: "UNRECOGNIZED", entryType: type, payload: isRecord(value) ? value : {} };
+  if (!isLedgerEntryType(type)) return fallback;
+  try {
+    const parsed = LEDGER_PAYLOAD_SCHEMAS[type].safeParse(value);
+    // The schema for `type` produced `parsed.data`; TypeScript cannot correlate the two through
+    // the indexed access, so the pairing is asserted here, once.
+    return parsed.success ? ({ type, payload: parsed.data } as LedgerPayload) : fallback;
+  } catch {
+    // A pathological value (e.g. a getter that throws) must not escape a read.
+    return fallback;
+  }
+}
