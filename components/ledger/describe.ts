@@ -1,14 +1,26 @@
 import { humanize } from "../labels";
 
-/** One line a person can read for a ledger entry; the raw payload stays one click away. */
-export function describeEntry(type: string, payload: Record<string, unknown>): string {
+/**
+ * One line a person can read for a ledger entry; the raw payload stays one click away. Stored
+ * payloads are data, not trusted shapes: anything unexpected (not an object, a field of the wrong
+ * type) degrades to a plainer line instead of throwing and taking the whole list down.
+ */
+export function describeEntry(type: string, raw: unknown): string {
+  try {
+    return describeFields(type, raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {});
+  } catch {
+    return humanize(type);
+  }
+}
+
+function describeFields(type: string, payload: Record<string, unknown>): string {
   switch (type) {
     case "SIGNAL_RECEIVED":
       return `Signal: ${humanize(String(payload.signal_type ?? "unknown"))}${payload.severity ? ` (${payload.severity})` : ""}`;
     case "ACCOUNT_UPDATED":
       return `Account fields changed: ${Object.keys((payload.changed as object) ?? {}).join(", ") || "none"}`;
     case "API_KEY_CREATED":
-      return `API key “${String(payload.name ?? "")}” created with scopes ${(payload.scopes as string[] | undefined)?.join(", ") ?? "?"}`;
+      return `API key “${String(payload.name ?? "")}” created with scopes ${Array.isArray(payload.scopes) ? payload.scopes.join(", ") : "?"}`;
     case "API_KEY_REVOKED":
       return "API key revoked";
     case "SIGN_IN":
@@ -50,7 +62,8 @@ function short(v: unknown): string {
   if (v === null || v === undefined) return "none";
   if (typeof v === "string") return humanize(v);
   if (Array.isArray(v)) return v.length ? v.join(", ") : "none";
-  return JSON.stringify(v);
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 function beforeAfter(payload: Record<string, unknown>) {

@@ -15,7 +15,7 @@ export interface AccountFilter {
 
 /** Newest first by (createdAt, id): deterministic even when many rows share a timestamp. */
 export async function listAccounts(db: DbOrTx, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
-  const c = page.cursor ? decodeCursor(page.cursor, { t: "string", i: "string" }) : undefined;
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "iso", i: "id" }) : undefined;
   const cursorDate = c ? new Date(c.t) : undefined;
   if (cursorDate && Number.isNaN(cursorDate.getTime())) throw badRequest("cursor", "cursor is not valid");
   const rows = await db.account.findMany({

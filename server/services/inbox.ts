@@ -1,12 +1,15 @@
 import type { Db } from "../db";
+import { readStoredJson } from "../engine/storedJson";
 import { notFound } from "../errors";
 import { artifactsForAccount, executionsForIntent, outcomesFor } from "../repos/executions";
 import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
 import { accountWhere, type Viewer } from "../repos/scope";
+import { requireViewerAccount } from "./guards";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
-const parse = (s: string) => JSON.parse(s) as unknown;
+// Stored JSON is read defensively: one bad row must not fail a whole inbox or timeline page.
+const parse = (s: string) => readStoredJson(s);
 
 async function visibleAccountIds(db: Db, viewer: Viewer) {
   // Sellers are scoped to the accounts they own; admins, auditors and API keys see the tenant.
@@ -142,6 +145,6 @@ export async function intentDetail(db: Db, viewer: Viewer, id: string) {
 }
 
 export async function accountArtifacts(db: Db, viewer: Viewer, accountId: string) {
-  if (!(await db.account.findFirst({ where: accountWhere(viewer, { id: accountId }), select: { id: true } }))) throw notFound("Account");
+  await requireViewerAccount(db, viewer, accountId);
   return artifactsForAccount(db, viewer.tenantId, accountId);
 }
