@@ -35,7 +35,7 @@ const TEXT_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
   [/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi, (url) => redactUrlInText(url)],
   // key=value / "key": "value" pairs whose key names a secret (connection strings, driver errors).
   [
-    /\b((?:[\w-]*[_-])?(?:password|passwd|secret|api[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token|authorization|cookie|private[_-]?key)|token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\])[^\s"',;&}]+/gi,
+    /\b((?:[\w-]*[_-])?(?:password|passwd|secret|api[_-]?key|access[_-]?token|refresh[_-]?token|auth[_-]?token|authorization|cookie|private[_-]?key)|token)(["']?\s*[:=]\s*["']?)(?!\[REDACTED\]|(?:bearer|basic)\s)[^\s"',;&}]+/gi,
     (_m, key, sep) => `${key}${sep}${REDACTED}`,
   ],
 ];
@@ -68,8 +68,10 @@ export function displayUrl(raw: string): string {
   } catch {
     return `${REDACTED} (${fingerprint(raw)})`;
   }
+  // `origin` is "null" for non-web schemes (postgres://, smtp://): build it from the parts.
+  const origin = `${url.protocol}//${url.host}`;
   const bare = !url.username && !url.password && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
-  return bare ? url.origin : `${url.origin}/… (${fingerprint(url.toString())})`;
+  return bare ? origin : `${origin}/… (${fingerprint(url.toString())})`;
 }
 
 /** True when the URL carries something that authenticates: userinfo, a token parameter or a token path. */
@@ -90,7 +92,11 @@ function redactUrlInText(raw: string): string {
   // Trailing punctuation belongs to the sentence, not the URL.
   const trail = /[).,;:!?\]]+$/.exec(raw)?.[0] ?? "";
   const core = trail ? raw.slice(0, -trail.length) : raw;
-  return (urlCarriesSecret(core) ? displayUrl(core) : core) + trail;
+  const userinfo = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
+  // Credentials alone (a connection string): keep the rest readable, it is what an operator needs.
+  const withoutUser = core.replace(userinfo, `$1${REDACTED}@`);
+  const rest = withoutUser.replace(`${REDACTED}@`, "");
+  return (urlCarriesSecret(rest) ? displayUrl(rest) : withoutUser) + trail;
 }
 
 /** Redacts credentials inside free text: error messages, log lines, provider responses. */
