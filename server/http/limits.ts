@@ -66,6 +66,9 @@ export async function readBodyText(req: Request, maxBytes: number = INPUT_LIMITS
 
 const fieldOf = (path: (string | number)[]) => (path.length ? path.join(".") : "body");
 
+/** PostgreSQL text cannot hold U+0000 (SQLite silently truncates at it): refused everywhere, on both databases alike. */
+export const nulError = (field: string) => new AppError("BAD_REQUEST", `${field}: contains a NUL (U+0000) character`, field);
+
 /**
  * Check a parsed JSON value against the shape limits. Iterative (an explicit stack), so the check
  * itself cannot overflow on hostile nesting. Throws 400 naming the offending field and why.
@@ -78,6 +81,7 @@ export function checkJsonShape(value: unknown, limits: InputLimits = INPUT_LIMIT
     if (typeof v === "string") {
       if (v.length > limits.maxStringLength)
         throw new AppError("BAD_REQUEST", `${fieldOf(path)}: string longer than ${limits.maxStringLength} characters`, fieldOf(path));
+      if (v.includes("\u0000")) throw nulError(fieldOf(path));
       continue;
     }
     if (v === null || typeof v !== "object" || v instanceof Date) continue;
@@ -97,6 +101,7 @@ export function checkJsonShape(value: unknown, limits: InputLimits = INPUT_LIMIT
     if (nodes > limits.maxNodes) throw new AppError("BAD_REQUEST", `body: more than ${limits.maxNodes} keys and items in total`, "body");
     for (const k of keys) {
       const at = fieldOf([...path, k.slice(0, 100)]);
+      if (k.includes("\u0000")) throw nulError(at);
       if (RESERVED_KEYS.has(k)) throw new AppError("BAD_REQUEST", `${at}: "${k}" is a reserved name and cannot be used as a key`, at);
       if (k.length > limits.maxStringLength)
         throw new AppError("BAD_REQUEST", `${fieldOf(path)}: key longer than ${limits.maxStringLength} characters`, fieldOf(path));

@@ -6,7 +6,7 @@ import { AppError, HTTP_STATUS, internalMessage, reportUnexpected } from "../err
 import type { Viewer } from "../repos/scope";
 import type { ApiKeyScope } from "../schemas/common";
 import { type ApiPrincipal, authenticateApiKey } from "../services/apiKeys";
-import { INPUT_LIMITS, parseJsonText, readBodyText } from "./limits";
+import { checkJsonShape, INPUT_LIMITS, nulError, parseJsonText, readBodyText } from "./limits";
 
 /**
  * The REST v1 edge: API-key auth, scope check, input parsing, error shape. Handlers get a viewer
@@ -58,6 +58,7 @@ export function restRoute<P = Record<string, never>>(
       }
       const viewer: Viewer = { tenantId: principal.tenantId, actor: { type: "API_KEY", id: principal.keyId }, role: null, userId: null };
       const params = ((await route?.params) ?? {}) as P;
+      checkJsonShape(params); // path segments are input too (length, NUL)
       const out = await handler({ req, params, db, clock: deps.clock, principal, viewer });
       return out instanceof Response ? out : Response.json(out);
     } catch (err) {
@@ -100,10 +101,10 @@ export function queryParams<T>(req: Request, schema: ZodType<T>): T {
   const url = new URL(req.url);
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams.entries()) {
-    if (v.length > INPUT_LIMITS.maxQueryValueLength || k.length > 100) {
-      const field = k.slice(0, 100);
+    const field = k.slice(0, 100);
+    if (v.length > INPUT_LIMITS.maxQueryValueLength || k.length > 100)
       throw new AppError("BAD_REQUEST", `${field}: longer than ${INPUT_LIMITS.maxQueryValueLength} characters`, field);
-    }
+    if (v.includes("\u0000") || k.includes("\u0000")) throw nulError(field);
     Object.defineProperty(query, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return schema.parse(query);

@@ -129,6 +129,14 @@ describe(`input limits at the boundary (${TEST_PROVIDER})`, () => {
     expect(await head()).toBe(before);
   });
 
+  it("a NUL character in any string (PostgreSQL cannot store it) → 400 naming the field, REST and tRPC", async () => {
+    const res = await postSignal(req("/api/v1/signals", keys.admin, { ...signal({ ok: 1 }), dedupe_key: "a\u0000b" }));
+    expect(((await res.json()) as ErrBody).error).toMatchObject({ code: "BAD_REQUEST", field: "dedupe_key" });
+    const q = await listLedgerRest(req("/api/v1/ledger?correlation_id=a%00b", keys.read));
+    expect(((await q.json()) as ErrBody).error).toMatchObject({ code: "BAD_REQUEST", field: "correlation_id" });
+    await expect(as(a.admin.session).autonomy.budget({ accountId: "x\u0000" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
   it("a crafted cursor ({s:1e20}, a bad date, a wrong type) → 400 on cursor, REST and tRPC", async () => {
     for (const cursor of [b64({ s: 1e20 }), b64({ s: -1 }), b64({ s: "1" }), b64({ s: 1, x: 2 })]) {
       const res = await listLedgerRest(req(`/api/v1/ledger?cursor=${cursor}`, keys.read));
