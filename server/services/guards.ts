@@ -20,7 +20,11 @@ export async function requireTenantAccount(db: DbOrTx, tenantId: string, account
  * read goes through it. Another seller's account answers exactly like a missing one: 404.
  */
 export async function requireViewerAccount(db: DbOrTx, viewer: Viewer, accountId: string): Promise<string> {
-  const a = await db.account.findFirst({ where: accountWhere(viewer, { id: accountId }), select: { id: true } });
-  if (!a) throw new AppError("NOT_FOUND", "Account not found", "account_id");
-  return a.id;
+  if (!(await viewerSeesAccount(db, viewer, accountId))) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  return accountId;
+}
+
+/** The same rule as a boolean, for reads that answer 404 about something else (an intent). */
+export async function viewerSeesAccount(db: DbOrTx, viewer: Viewer, accountId: string): Promise<boolean> {
+  return !!(await db.account.findFirst({ where: accountWhere(viewer, { id: accountId }), select: { id: true } }));
 }

@@ -4,7 +4,7 @@ import { notFound } from "../errors";
 import { artifactsForAccount, executionsForIntent, outcomesFor } from "../repos/executions";
 import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
 import { accountWhere, type Viewer } from "../repos/scope";
-import { requireViewerAccount } from "./guards";
+import { requireViewerAccount, viewerSeesAccount } from "./guards";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
@@ -110,8 +110,7 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
 
 export async function intentDetail(db: Db, viewer: Viewer, id: string) {
   const intent = await findIntent(db, viewer.tenantId, id);
-  if (!intent || !(await db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } })))
-    throw notFound("Intent");
+  if (!intent || !(await viewerSeesAccount(db, viewer, intent.accountId))) throw notFound("Intent");
   const [evaluations, executions, outcomes] = await Promise.all([
     evaluationsFor(db, viewer.tenantId, id),
     executionsForIntent(db, viewer.tenantId, id),
