@@ -47,9 +47,16 @@ const SECRET_PARAM =
 /** Hosts whose URL paths are themselves the credential (incoming-webhook style). */
 const TOKEN_PATH_HOSTS = /(^|\.)(hooks\.slack\.com|discord(app)?\.com|outlook\.office\.com|webhook\.office\.com|hooks\.zapier\.com)$/i;
 
-/** A path segment that looks like a random token rather than a word: long, mixed letters and digits. */
+/**
+ * A path segment that looks like a random token rather than words: long and mixing upper case,
+ * lower case and digits (base64-ish), or a long hex string. Slugs such as
+ * `acme-raises-series-b-2026` and UUIDs are not tokens.
+ */
 function tokenLike(segment: string): boolean {
-  return segment.length >= 20 && /[0-9]/.test(segment) && /[A-Za-z]/.test(segment) && /^[A-Za-z0-9_.~%-]+$/.test(segment);
+  if (/^[0-9a-f]{32,}$/i.test(segment)) return true;
+  return (
+    segment.length >= 20 && /^[A-Za-z0-9_~-]+$/.test(segment) && /[0-9]/.test(segment) && /[a-z]/.test(segment) && /[A-Z]/.test(segment)
+  );
 }
 
 export function fingerprint(text: string): string {

@@ -59,6 +59,10 @@ describe("redactSecrets (the one redactor)", () => {
     expect(slack).toMatch(/^posting to https:\/\/hooks\.slack\.com\/… \(sha256:[0-9a-f]{8}\)\.$/);
     expect(redactText("see https://crm.example.com/cb?access_token=abc123&x=1")).not.toContain("abc123");
     expect(redactText("docs at https://example.com/guide/setup")).toBe("docs at https://example.com/guide/setup");
+    const news = "https://news.example.com/2026/acme-raises-series-b-12345678/550e8400-e29b-41d4-a716-446655440000";
+    expect(redactText(news)).toBe(news);
+    expect(redactText("https://crm.example.com/hooks/Zx9kQ2mN7pL4vR8tY1wB")).toMatch(/^https:\/\/crm\.example\.com\/… \(sha256:/);
+    expect(redactText("https://crm.example.com/hooks/9f86d081884c7d659a2feaa0c55ad015")).toMatch(/\(sha256:/);
     expect(redactText("password=swordfish; tokens_today=5")).toBe(`password=${REDACTED}; tokens_today=5`);
   });
 
