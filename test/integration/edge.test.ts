@@ -263,6 +263,8 @@ describe(`a seller reads only their own accounts, on every account-scoped proced
     const seller = as(a.seller.session);
     await expect(seller.work.approve({ id: intents.seller2 })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(seller.work.reject({ id: intents.seller2, reason: "not mine" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const many = await seller.work.reviewMany({ kind: "reject", ids: [intents.seller2], reason: "not mine" });
+    expect(many).toEqual([{ id: intents.seller2, ok: false, error: "Intent not found" }]);
     expect((await t.db.actionIntent.findUniqueOrThrow({ where: { id: intents.seller2 } })).status).toBe("PENDING_APPROVAL");
   });
 });
