@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { Cron } from "croner";
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
+import { reportUnexpected } from "../server/errors";
 import { jobDepsFromEnv } from "../server/http/deps";
 import { JOB_LIST, JOBS, type JobName } from "../server/jobs/registry";
 
@@ -22,7 +23,8 @@ async function tick(name: JobName) {
     const res = await JOBS[name].run(deps);
     console.log(`[scheduler] ${name} ${res.ok ? "ok" : "reported problems"} in ${Date.now() - started} ms`);
   } catch (err) {
-    console.error(`[scheduler] ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    // Logged once, redacted, under an error id (server/errors.ts), like the REST and tRPC edges.
+    reportUnexpected(`[scheduler] ${name}`, err);
   } finally {
     running.delete(name);
   }

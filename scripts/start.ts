@@ -14,7 +14,7 @@ process.env.NEXT_TELEMETRY_DISABLED = "1";
 process.env.DATABASE_URL ??= "file:./data/autopilot.db";
 process.env.PORT ??= "3000";
 const port = process.env.PORT;
-const host = process.env.HOST ?? "0.0.0.0";
+process.env.HOST ??= "0.0.0.0";
 process.env.BETTER_AUTH_URL ??= `http://localhost:${port}`;
 process.env.BETTER_AUTH_TRUSTED_ORIGINS ??= `http://127.0.0.1:${port}`;
 process.env.BETTER_AUTH_SECRET = ensureLocalSecret("BETTER_AUTH_SECRET");
@@ -57,7 +57,8 @@ process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
 const seeded = await prepare();
-children.push(run("web", "./node_modules/.bin/next", ["start", "-H", host, "-p", port]));
+// scripts/web.ts serves the Next build (like `next start`) and stamps the real client address.
+children.push(run("web", "./node_modules/.bin/tsx", ["scripts/web.ts"]));
 if (process.env.SCHEDULER !== "off") children.push(run("scheduler", "./node_modules/.bin/tsx", ["scripts/scheduler.ts"]));
 
 const base = process.env.BETTER_AUTH_URL;

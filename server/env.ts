@@ -13,6 +13,13 @@ const EnvSchema = z.object({
   BETTER_AUTH_TRUSTED_ORIGINS: z.string().optional(),
   /** Sign-in attempts allowed per IP per minute (better-auth's rate limiter, stored in the db). */
   AUTH_SIGNIN_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
+  /**
+   * Reverse proxies in front of the app that append to X-Forwarded-For. 0 (default): the header
+   * is ignored and the sign-in limit keys on the TCP peer address (server/auth/clientIp.ts).
+   */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /** set by scripts/web.ts for its own process: proves the client-IP stamp came from it */
+  AUTOPILOT_EDGE_SECRET: z.string().min(16).optional(),
   CRON_SECRET: z.string().min(16).optional(),
   /** smtp://user:pass@host:port or smtps://…; unset → SEND_EMAIL executions fail with a clear reason */
   SMTP_URL: z.string().optional(),

@@ -1,8 +1,19 @@
+import { randomBytes } from "node:crypto";
+import { redactText } from "./engine/redact";
+
 /**
  * Typed domain errors. Services throw these; only the edges (tRPC error formatter, REST helper)
  * translate them into TRPCError codes or HTTP statuses.
  */
-export type AppErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "UNPROCESSABLE" | "RATE_LIMITED";
+export type AppErrorCode =
+  | "BAD_REQUEST"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNPROCESSABLE"
+  | "RATE_LIMITED";
 
 export class AppError extends Error {
   constructor(
@@ -25,6 +36,33 @@ export const HTTP_STATUS: Record<AppErrorCode, number> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   UNPROCESSABLE: 422,
   RATE_LIMITED: 429,
 };
+
+const MAX_LOGGED = 2000;
+
+/** One line for the server log: class, message and cause, redacted, no stack, bounded. */
+export function describeUnexpected(err: unknown): string {
+  const base = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? ` (cause: ${err.cause.name}: ${err.cause.message})` : "";
+  const text = redactText(`${base}${cause}`.replace(/\s+/g, " ").trim());
+  return text.length > MAX_LOGGED ? `${text.slice(0, MAX_LOGGED - 1)}…` : text;
+}
+
+export type ErrorLogger = (line: string) => void;
+const defaultLogger: ErrorLogger = (line) => console.error(line);
+
+/**
+ * An unexpected error (a bug, a database fault) at an edge: logged once, server-side, redacted,
+ * under a fresh error id; the caller only ever sees the id. Returns the id.
+ */
+export function reportUnexpected(where: string, err: unknown, log: ErrorLogger = defaultLogger): string {
+  const id = `err_${randomBytes(6).toString("hex")}`;
+  log(`[${id}] ${where} failed: ${describeUnexpected(err)}`);
+  return id;
+}
+
+/** The message a client sees for an unexpected error: generic, with the id to quote to support. */
+export const internalMessage = (errorId: string) => `Something went wrong on our side (error id ${errorId})`;

@@ -1,8 +1,20 @@
 import { type LedgerPayloadOf, parseLedgerPayload } from "@/server/engine/ledgerPayloads";
 import { humanize } from "../labels";
 
-/** One line a person can read for a ledger entry; the raw payload stays one click away. */
+/**
+ * One line a person can read for a ledger entry; the raw payload stays one click away. Stored
+ * payloads are data, not trusted shapes: anything unexpected degrades to a plainer line instead
+ * of throwing and taking the whole list down.
+ */
 export function describeEntry(type: string, stored: unknown): string {
+  try {
+    return describeParsed(type, stored);
+  } catch {
+    return humanize(type);
+  }
+}
+
+function describeParsed(type: string, stored: unknown): string {
   // Imported from ledgerPayloads, not ledger.ts: this runs in the browser and ledger.ts needs node:crypto.
   const e = parseLedgerPayload(type, stored);
   switch (e.type) {
@@ -55,7 +67,8 @@ function short(v: unknown): string {
   if (v === null || v === undefined) return "none";
   if (typeof v === "string") return humanize(v);
   if (Array.isArray(v)) return v.length ? v.join(", ") : "none";
-  return JSON.stringify(v);
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 function beforeAfter(payload: LedgerPayloadOf<"CONFIG_CHANGED">) {

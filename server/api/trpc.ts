@@ -4,7 +4,8 @@ import { ZodError } from "zod";
 import { type SessionLike, viewerFromSession } from "../auth/viewer";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import { AppError } from "../errors";
+import { AppError, internalMessage, reportUnexpected } from "../errors";
+import { checkJsonShape } from "../http/limits";
 import type { Role } from "../schemas/common";
 
 export interface Context {
@@ -21,31 +22,68 @@ const TRPC_CODE = {
   CONFLICT: "CONFLICT",
   UNPROCESSABLE: "UNPROCESSABLE_CONTENT",
   RATE_LIMITED: "TOO_MANY_REQUESTS",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
 } as const;
+
+/** Error ids already given to an error, so the formatter and the middleware never log it twice. */
+const errorIds = new WeakMap<object, string>();
+function errorIdOf(where: string, err: Error): string {
+  let id = errorIds.get(err);
+  if (!id) {
+    id = reportUnexpected(where, err.cause ?? err);
+    errorIds.set(err, id);
+  }
+  return id;
+}
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error, path }) {
     const cause = error.cause;
     const field = cause instanceof ZodError ? cause.issues[0]?.path.join(".") : cause instanceof AppError ? cause.field : undefined;
-    return { ...shape, data: { ...shape.data, field: field ?? null } };
+    // Never the raw message, the stack or a Prisma query for an unexpected error: a generic text
+    // with the id under which it was logged (once, redacted). Covers errors outside procedures too
+    // (context creation, the body parser).
+    const { stack: _stack, ...data } = shape.data;
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      const message = errorIds.has(error) ? error.message : internalMessage(errorIdOf(`tRPC ${path ?? "?"}`, error));
+      return { ...shape, message, data: { ...data, field: null } };
+    }
+    return { ...shape, data: { ...data, field: field ?? null } };
   },
 });
 
 /** Domain errors become tRPC errors here, at the edge; services never import TRPCError. */
-const mapErrors = t.middleware(async ({ next }) => {
+const mapErrors = t.middleware(async ({ next, path }) => {
   const res = await next();
   if (!res.ok && res.error.cause instanceof AppError) {
     const cause = res.error.cause;
     throw new TRPCError({ code: TRPC_CODE[cause.code], message: cause.message, cause });
   }
+  if (!res.ok && res.error.code === "INTERNAL_SERVER_ERROR" && !errorIds.has(res.error)) {
+    // Unexpected: log once under an id; the error that leaves (also through createCaller) carries
+    // only the generic message — the original stays in the server log.
+    const id = reportUnexpected(`tRPC ${path}`, res.error.cause ?? res.error);
+    const safe = new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: internalMessage(id) });
+    errorIds.set(safe, id);
+    throw safe;
+  }
   return res;
+});
+
+/**
+ * The boundary's shape limits (server/http/limits.ts) on every procedure's raw input, before its
+ * zod schema runs: too deep, too many keys, reserved keys → BAD_REQUEST naming the field.
+ */
+const limitInput = t.middleware(async ({ next, getRawInput }) => {
+  checkJsonShape(await getRawInput());
+  return next();
 });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-export const publicProcedure = t.procedure.use(mapErrors);
+export const publicProcedure = t.procedure.use(mapErrors).use(limitInput);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.session) throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in first" });

@@ -7,6 +7,7 @@ import { env } from "../env";
 import { appendLedger } from "../repos/ledger";
 import { listMembershipsOfUser } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
+import { CLIENT_IP_HEADER, type ClientIpConfig } from "./clientIp";
 
 export interface AuthConfig {
   secret: string;
@@ -39,6 +40,9 @@ export function createAuth(db: Db, cfg: AuthConfig) {
       expiresIn: 60 * 60 * 24 * 7,
       additionalFields: { activeTenantId: { type: "string", required: false, input: false } },
     },
+    // The limiter keys on the address server/auth/clientIp.ts resolved — never on a header the
+    // client can choose (X-Forwarded-For counts only behind TRUSTED_PROXY_HOPS proxies).
+    advanced: { ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] } },
     rateLimit: {
       enabled: true,
       // Stored in the database so every app instance enforces one shared limit.
@@ -80,6 +84,11 @@ export function createAuth(db: Db, cfg: AuthConfig) {
 }
 
 export type Auth = ReturnType<typeof createAuth>;
+
+export function clientIpConfigFromEnv(): ClientIpConfig {
+  const e = env();
+  return { trustedProxyHops: e.TRUSTED_PROXY_HOPS, edgeSecret: e.AUTOPILOT_EDGE_SECRET };
+}
 
 export function authConfigFromEnv(): AuthConfig {
   const e = env();

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import nodemailer, { type Address, type NodemailerError, type SendMailOptions } from "nodemailer";
+import { REDACTED, redactText } from "../engine/redact";
 import type { ConnectorCall, ConnectorResult } from "./types";
 
 export interface SmtpConfig {
@@ -185,7 +186,7 @@ function permanent(error: string): ConnectorResult {
 }
 
 function scrub(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join("[redacted]") : text;
+  return redactText(secret ? text.split(secret).join(REDACTED) : text);
 }
 
 class InvalidParameter extends Error {}

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { displayUrl, REDACTED, redactText } from "../engine/redact";
 import type { ConnectorCall, ConnectorResult } from "./types";
 
 export interface WebhookConfig {
@@ -87,7 +88,8 @@ export async function deliverWebhook(
     url.username = "";
     url.password = "";
   }
-  const where = `${url.protocol}//${url.host}${url.pathname}`;
+  // The path or query of a webhook URL may be its credential: errors name the host and a fingerprint.
+  const where = displayUrl(url.toString());
   const clean = (text: string) => scrub(text, secrets);
 
   const sentAt = now();
@@ -154,11 +156,11 @@ function errorMessage(err: unknown): string {
   return cause && cause !== err.message ? `${err.message} (${cause})` : err.message;
 }
 
-/** Removes secrets and any `user:pass@` from text that leaves the connector. */
+/** Removes this delivery's secrets, then anything credential-like (the one redactor), from text that leaves the connector. */
 function scrub(text: string, secrets: string[]): string {
-  let out = text.replace(/\/\/[^/\s@]+@/g, "//[redacted]@");
-  for (const s of secrets) if (s) out = out.split(s).join("[redacted]");
-  return out;
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join(REDACTED);
+  return redactText(out);
 }
 
 /** Reads at most about `maxChars` of the body, so a huge or endless response cannot exhaust memory. */

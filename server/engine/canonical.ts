@@ -24,7 +24,8 @@ function normalise(value: unknown): unknown {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value as object).sort()) {
         const v = (value as Record<string, unknown>)[key];
-        if (v !== undefined) out[key] = normalise(v);
+        // defineProperty: a `__proto__` key is data, never a prototype change.
+        if (v !== undefined) Object.defineProperty(out, key, { value: normalise(v), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }

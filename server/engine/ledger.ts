@@ -86,23 +86,11 @@ export function entryHash(prevHash: string, e: HashedFields): string {
   return createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
 }
 
-const SECRET_KEY = /pass(word)?|secret|token|api[_-]?key|authorization|cookie|private[_-]?key/i;
-
 /**
- * Secrets never reach the ledger: any key that looks like one is replaced before hashing, so a
- * careless caller cannot make a credential permanent and exported.
+ * Secrets never reach the ledger: payloads pass the one redactor (server/engine/redact.ts) before
+ * hashing, so a careless caller cannot make a credential permanent and exported.
  */
-export function redactSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactSecrets);
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && v !== null && typeof v !== "object" ? "[REDACTED]" : redactSecrets(v);
-    }
-    return out;
-  }
-  return value;
-}
+export { redactSecrets } from "./redact";
 
 export interface StoredEntry extends HashedFields {
   id: string;

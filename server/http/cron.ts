@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { systemClock } from "../clock";
 import { getDb } from "../db";
+import { internalMessage, reportUnexpected } from "../errors";
 import { isJobName, JOBS } from "../jobs/registry";
 import { jobDepsFromEnv } from "./deps";
 import { errorResponse } from "./rest";
@@ -22,7 +23,12 @@ export async function handleCron(req: Request, job: string, secret: string | und
   const header = req.headers.get("authorization") ?? "";
   const presented = header.startsWith("Bearer ") ? header.slice(7) : "";
   if (!presented || !sameSecret(presented, secret)) return errorResponse(401, "UNAUTHORIZED", "Missing or wrong cron secret");
-  if (!isJobName(job)) return errorResponse(404, "NOT_FOUND", `Unknown job "${job}"`, "job");
-  const result = await JOBS[job].run(jobDepsFromEnv(getDb(), systemClock, `cron:${process.pid}`));
-  return Response.json({ job, ...result });
+  if (!isJobName(job)) return errorResponse(404, "NOT_FOUND", `Unknown job "${job.slice(0, 64)}"`, "job");
+  try {
+    const result = await JOBS[job].run(jobDepsFromEnv(getDb(), systemClock, `cron:${process.pid}`));
+    return Response.json({ job, ...result });
+  } catch (err) {
+    // A failing job is our fault (5xx), but the caller sees only an error id; the log has the rest, redacted.
+    return errorResponse(500, "INTERNAL", internalMessage(reportUnexpected(`cron ${job}`, err)));
+  }
 }

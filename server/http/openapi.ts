@@ -219,8 +219,10 @@ export function openApiDocument(version: string) {
         "403": ErrorResponse,
         "404": ErrorResponse,
         "409": ErrorResponse,
+        ...(op.body ? { "413": ErrorResponse } : {}),
         "422": ErrorResponse,
         "429": ErrorResponse,
+        "500": ErrorResponse,
       },
     };
   }

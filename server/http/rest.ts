@@ -2,10 +2,11 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type ZodType, z } from "zod";
 import { type Clock, systemClock } from "../clock";
 import { type Db, getDb } from "../db";
-import { AppError, HTTP_STATUS } from "../errors";
+import { AppError, HTTP_STATUS, internalMessage, reportUnexpected } from "../errors";
 import type { Viewer } from "../repos/scope";
 import type { ApiKeyScope } from "../schemas/common";
 import { type ApiPrincipal, authenticateApiKey } from "../services/apiKeys";
+import { checkJsonShape, INPUT_LIMITS, nulError, parseJsonText, readBodyText } from "./limits";
 
 /**
  * The REST v1 edge: API-key auth, scope check, input parsing, error shape. Handlers get a viewer
@@ -38,9 +39,8 @@ function toResponse(err: unknown): Response {
     const field = issue?.path.join(".") || "body";
     return errorResponse(400, "BAD_REQUEST", `${field}: ${issue?.message ?? "invalid"}`, field);
   }
-  // Unexpected: log the class and message only (never the request, which may carry secrets).
-  console.error("REST handler failed:", err instanceof Error ? `${err.name}: ${err.message}` : "unknown error");
-  return errorResponse(500, "INTERNAL", "Internal error");
+  // Unexpected: logged once server-side (redacted) under an id; the client gets only the id.
+  return errorResponse(500, "INTERNAL", internalMessage(reportUnexpected("REST handler", err)));
 }
 
 export function restRoute<P = Record<string, never>>(
@@ -58,6 +58,7 @@ export function restRoute<P = Record<string, never>>(
       }
       const viewer: Viewer = { tenantId: principal.tenantId, actor: { type: "API_KEY", id: principal.keyId }, role: null, userId: null };
       const params = ((await route?.params) ?? {}) as P;
+      checkJsonShape(params); // path segments are input too (length, NUL)
       const out = await handler({ req, params, db, clock: deps.clock, principal, viewer });
       return out instanceof Response ? out : Response.json(out);
     } catch (err) {
@@ -66,16 +67,12 @@ export function restRoute<P = Record<string, never>>(
   };
 }
 
-/** Parse a JSON body: malformed JSON and schema violations are both 400 naming the field. */
+/**
+ * Parse a JSON body: read with the byte cap (413), then malformed JSON, the shape limits
+ * (server/http/limits.ts) and schema violations are all 400 naming the field.
+ */
 export async function jsonBody<T>(req: Request, schema: ZodType<T>): Promise<T> {
-  const text = await req.text();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new AppError("BAD_REQUEST", "Request body is not valid JSON", "body");
-  }
-  return schema.parse(raw);
+  return schema.parse(parseJsonText(await readBodyText(req)));
 }
 
 /**
@@ -83,7 +80,7 @@ export async function jsonBody<T>(req: Request, schema: ZodType<T>): Promise<T> 
  * optional) when the key requires signed pushes, then parse. Constant-time comparison.
  */
 export async function signedJsonBody<T>(req: Request, secret: string | null, schema: ZodType<T>): Promise<T> {
-  const text = await req.text();
+  const text = await readBodyText(req);
   if (secret) {
     const header = (req.headers.get("x-signature") ?? "").replace(/^sha256=/, "");
     const expected = createHmac("sha256", secret).update(text).digest();
@@ -96,18 +93,21 @@ export async function signedJsonBody<T>(req: Request, secret: string | null, sch
       );
     }
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new AppError("BAD_REQUEST", "Request body is not valid JSON", "body");
-  }
-  return schema.parse(raw);
+  return schema.parse(parseJsonText(text));
 }
 
+/** Query string → schema; an over-long value is 400 on its name before zod sees it. */
 export function queryParams<T>(req: Request, schema: ZodType<T>): T {
   const url = new URL(req.url);
-  return schema.parse(Object.fromEntries(url.searchParams.entries()));
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams.entries()) {
+    const field = k.slice(0, 100);
+    if (v.length > INPUT_LIMITS.maxQueryValueLength || k.length > 100)
+      throw new AppError("BAD_REQUEST", `${field}: longer than ${INPUT_LIMITS.maxQueryValueLength} characters`, field);
+    if (v.includes("\u0000") || k.includes("\u0000")) throw nulError(field);
+    Object.defineProperty(query, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return schema.parse(query);
 }
 
 /** Wraps handlers that need no API key (health) so they share the error shape. */

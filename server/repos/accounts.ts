@@ -15,7 +15,7 @@ export interface AccountFilter {
 
 /** Newest first by (createdAt, id): deterministic even when many rows share a timestamp. */
 export async function listAccounts(db: DbOrTx, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
-  const c = page.cursor ? decodeCursor(page.cursor, { t: "string", i: "string" }) : undefined;
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "iso", i: "id" }) : undefined;
   const cursorDate = c ? new Date(c.t) : undefined;
   if (cursorDate && Number.isNaN(cursorDate.getTime())) throw badRequest("cursor", "cursor is not valid");
   const rows = await db.account.findMany({
@@ -80,6 +80,11 @@ export async function visibleAccountIds(db: DbOrTx, viewer: Viewer) {
 }
 
 /** Whether the viewer may see this account; another tenant's or another seller's reads as false. */
+/** The account's id when it belongs to the tenant (whoever owns it), else null. */
+export async function tenantAccountId(db: DbOrTx, tenantId: string, id: string) {
+  return (await db.account.findFirst({ where: tenantWhere(tenantId, { id }), select: { id: true } }))?.id ?? null;
+}
+
 export async function isAccountVisible(db: DbOrTx, viewer: Viewer, id: string) {
   return (await db.account.findFirst({ where: accountWhere(viewer, { id }), select: { id: true } })) !== null;
 }

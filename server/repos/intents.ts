@@ -109,7 +109,7 @@ export interface IntentListFilter {
 
 /** Newest first by (createdAt, id). Seller scoping is by account ownership, resolved by the caller. */
 export async function listIntents(db: DbOrTx, tenantId: string, f: IntentListFilter, page: { limit: number; cursor?: string }) {
-  const c = page.cursor ? decodeCursor(page.cursor, { t: "string", i: "string" }) : undefined;
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "iso", i: "id" }) : undefined;
   const rows = await db.actionIntent.findMany({
     where: tenantWhere(tenantId, {
       ...(f.statuses ? { status: { in: f.statuses } } : {}),

@@ -171,7 +171,7 @@ export interface JobFilter {
 
 /** Newest first; the cursor is (createdAt, id) of the last row so equal timestamps never skip rows. */
 export async function listJobs(db: DbOrTx, tenantId: string, filter: JobFilter, page: { limit: number; cursor?: string }) {
-  const after = page.cursor ? decodeCursor(page.cursor, { c: "number", i: "string" }) : undefined;
+  const after = page.cursor ? decodeCursor(page.cursor, { c: "epochMs", i: "id" }) : undefined;
   const rows = await db.job.findMany({
     where: tenantWhere(tenantId, {
       ...(filter.status ? { status: filter.status } : {}),

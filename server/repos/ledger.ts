@@ -70,7 +70,7 @@ export interface LedgerFilter {
 }
 
 export async function listLedger(db: DbOrTx, tenantId: string, filter: LedgerFilter, page: { limit: number; cursor?: string }) {
-  const after = page.cursor ? decodeCursor(page.cursor, { s: "number" }).s : undefined;
+  const after = page.cursor ? decodeCursor(page.cursor, { s: "int32" }).s : undefined;
   const rows = await db.ledgerEntry.findMany({
     where: tenantWhere(tenantId, {
       ...(filter.accountId ? { accountId: filter.accountId } : {}),

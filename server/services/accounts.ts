@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { storedObject } from "../engine/storedJson";
 import { badRequest, notFound } from "../errors";
 import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
 import { appendLedger, listLedger } from "../repos/ledger";
@@ -101,7 +102,7 @@ export async function accountActivity(db: Db, viewer: Viewer, id: string, page: 
       type: e.type,
       actorType: e.actorType,
       actorId: e.actorId,
-      payload: JSON.parse(e.payload) as Record<string, unknown>,
+      payload: storedObject(e.payload),
       createdAt: e.createdAt,
       correlationId: e.correlationId,
     })),

@@ -21,7 +21,7 @@ import {
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
-import { requireTenantAccount } from "./guards";
+import { requireTenantAccount, requireViewerAccount } from "./guards";
 
 /**
  * Autonomy configuration: modes, allowlist, budgets, kill switches. Every change is ledgered with
@@ -141,7 +141,8 @@ export interface BudgetView {
 }
 
 export async function getBudget(db: Db, viewer: Viewer, accountId: string | undefined, clock: Clock): Promise<BudgetView> {
-  const accountKey = await requireAccount(db, viewer, accountId);
+  // A read on behalf of a viewer: sellers only for accounts they own.
+  const accountKey = accountId ? await requireViewerAccount(db, viewer, accountId) : "";
   const now = clock.now();
   const own = await findBudget(db, viewer.tenantId, accountKey);
   const row = own ?? (accountKey ? await findBudget(db, viewer.tenantId, "") : null);

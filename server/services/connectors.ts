@@ -1,17 +1,26 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { displayUrl } from "../engine/redact";
+import { storedObject } from "../engine/storedJson";
 import { AppError } from "../errors";
+import { findConnectorConfig, saveConnectorConfig } from "../repos/connectors";
 import { connectorConfig } from "../repos/executions";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 
-/** Per-tenant connector settings. Secrets are write-only: generated or set here, never read back. */
+/**
+ * Per-tenant connector settings. Secrets are write-only: generated or set here, never read back.
+ * A webhook URL often is a credential itself (Slack's `hooks.slack.com/services/T/B/XYZ`, a
+ * `?token=`): the full URL lives only in the connector's config row, for delivery; everything a
+ * person or a read key can see — this listing, CONFIG_CHANGED, the answer to a write — shows the
+ * host plus a fingerprint (`displayUrl`), enough to tell two configurations apart.
+ */
 
 export async function listConnectors(db: Db, viewer: Viewer, smtpConfigured: boolean) {
   const webhook = await connectorConfig(db, viewer.tenantId, "WEBHOOK");
-  const cfg = webhook ? (JSON.parse(webhook.config) as { url?: string }) : {};
+  const url = webhook ? storedObject(webhook.config).url : undefined;
   return [
     {
       kind: "internal",
@@ -22,9 +31,9 @@ export async function listConnectors(db: Db, viewer: Viewer, smtpConfigured: boo
     },
     {
       kind: "webhook",
-      configured: !!webhook?.secret && !!cfg.url,
+      configured: !!webhook?.secret && typeof url === "string",
       enabled: webhook?.enabled ?? false,
-      detail: cfg.url ?? "not configured",
+      detail: typeof url === "string" ? displayUrl(url) : "not configured",
       updatedAt: webhook?.updatedAt ?? null,
     },
     {
@@ -49,26 +58,15 @@ export async function setWebhook(db: Db, viewer: Viewer, input: { url: string; e
     throw new AppError("BAD_REQUEST", "url must not contain credentials; the HMAC secret authenticates deliveries", "url");
   return inTransaction(db, async (tx) => {
     const now = clock.now();
-    const before = await tx.connectorConfig.findUnique({ where: { tenantId_kind: { tenantId: viewer.tenantId, kind: "WEBHOOK" } } });
-    const newSecret = !before?.secret || input.rotateSecret ? `whsec_${randomBytes(32).toString("base64url")}` : null;
-    await tx.connectorConfig.upsert({
-      where: { tenantId_kind: { tenantId: viewer.tenantId, kind: "WEBHOOK" } },
-      create: {
-        tenantId: viewer.tenantId,
-        kind: "WEBHOOK",
-        enabled: input.enabled,
-        config: JSON.stringify({ url: url.toString() }),
-        secret: newSecret,
-        updatedAt: now,
-      },
-      update: {
-        enabled: input.enabled,
-        config: JSON.stringify({ url: url.toString() }),
-        ...(newSecret ? { secret: newSecret } : {}),
-        updatedAt: now,
-      },
-    });
-    const prev = before ? (JSON.parse(before.config) as { url?: string }) : null;
+    const before = await findConnectorConfig(tx, viewer.tenantId, "WEBHOOK");
+    const newSecret = !before?.secret || input.rotateSecret ? `whsec_${randomBytes(32).toString("base64url")}` : undefined;
+    await saveConnectorConfig(
+      tx,
+      { tenantId: viewer.tenantId, kind: "WEBHOOK" },
+      { enabled: input.enabled, config: JSON.stringify({ url: url.toString() }), secret: newSecret },
+      now,
+    );
+    const prevUrl = before ? storedObject(before.config).url : null;
     await appendLedger(
       tx,
       {
@@ -77,14 +75,14 @@ export async function setWebhook(db: Db, viewer: Viewer, input: { url: string; e
         actor: viewer.actor,
         payload: {
           change: "connector_webhook",
-          before: before ? { url: prev?.url ?? null, enabled: before.enabled } : null,
-          after: { url: url.toString(), enabled: input.enabled },
+          before: before ? { url: typeof prevUrl === "string" ? displayUrl(prevUrl) : null, enabled: before.enabled } : null,
+          after: { url: displayUrl(url.toString()), enabled: input.enabled },
           secret_rotated: !!newSecret,
         },
       },
       now,
     );
     // The signing secret is shown once, when created or rotated, like an API key.
-    return { url: url.toString(), enabled: input.enabled, secret: newSecret };
+    return { url: displayUrl(url.toString()), enabled: input.enabled, secret: newSecret ?? null };
   });
 }

@@ -1,15 +1,18 @@
 import type { Db } from "../db";
+import { readStoredJson } from "../engine/storedJson";
 import { notFound } from "../errors";
-import { accountSummaries, isAccountVisible, visibleAccountIds as visibleIds } from "../repos/accounts";
+import { accountSummaries, visibleAccountIds as visibleIds } from "../repos/accounts";
 import { artifactsForAccount, executionsForIntent, outcomesFor } from "../repos/executions";
 import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
 import type { Viewer } from "../repos/scope";
 import { userNames } from "../repos/tenants";
 import { originalExecutionsFor, reviewsTouching } from "../repos/timeline";
+import { requireViewerAccount, viewerSeesAccount } from "./guards";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
-const parse = (s: string) => JSON.parse(s) as unknown;
+// Stored JSON is read defensively: one bad row must not fail a whole inbox or timeline page.
+const parse = (s: string) => readStoredJson(s);
 
 async function visibleAccountIds(db: Db, viewer: Viewer) {
   // Sellers are scoped to the accounts they own; admins, auditors and API keys see the tenant.
@@ -100,7 +103,7 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
 
 export async function intentDetail(db: Db, viewer: Viewer, id: string) {
   const intent = await findIntent(db, viewer.tenantId, id);
-  if (!intent || !(await isAccountVisible(db, viewer, intent.accountId))) throw notFound("Intent");
+  if (!intent || !(await viewerSeesAccount(db, viewer, intent.accountId))) throw notFound("Intent");
   const [evaluations, executions, outcomes] = await Promise.all([
     evaluationsFor(db, viewer.tenantId, id),
     executionsForIntent(db, viewer.tenantId, id),
@@ -134,6 +137,6 @@ export async function intentDetail(db: Db, viewer: Viewer, id: string) {
 }
 
 export async function accountArtifacts(db: Db, viewer: Viewer, accountId: string) {
-  if (!(await isAccountVisible(db, viewer, accountId))) throw notFound("Account");
+  await requireViewerAccount(db, viewer, accountId);
   return artifactsForAccount(db, viewer.tenantId, accountId);
 }

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock";
 import type { Db, DbOrTx } from "../db";
-import { redactSecrets } from "../engine/ledger";
+import { redactSecrets, redactText } from "../engine/redact";
 import { badRequest } from "../errors";
 import {
   countJobsByKindAndStatus,
@@ -175,16 +175,6 @@ export function backoffSeconds(attempts: number): number {
   return Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempts - 1));
 }
 
-/** Credentials in URLs, auth headers and key=value pairs; connection strings end up in driver errors. */
-const SECRET_PATTERNS: [RegExp, string][] = [
-  [/([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]*@/gi, "$1[REDACTED]@"],
-  [/\b(bearer|basic)\s+[\w.~+/=-]+/gi, "$1 [REDACTED]"],
-  [
-    /\b([\w-]*(?:pass(?:word)?|secret|token|api[_-]?key|authorization|cookie|private[_-]?key)[\w-]*)(["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
-    "$1$2[REDACTED]",
-  ],
-];
-
 /** The error as stored on the job and shown to admins: no secrets, no stack, at most 500 chars. */
 export function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -197,7 +187,8 @@ export function describeError(err: unknown): string {
   const first = lines[0] ?? "";
   const body = first.startsWith("Invalid `") && lines.length > 1 ? `${first.replace(/( in|:)$/, "")}: ${lines.at(-1)}` : lines.join(" | ");
   let text = err instanceof Error ? `${err.name}: ${body}` : body;
-  for (const [pattern, replacement] of SECRET_PATTERNS) text = text.replace(pattern, replacement);
+  // Connection strings and tokens end up in driver errors: the one redactor (engine/redact.ts).
+  text = redactText(text);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
 }
 

@@ -1,5 +1,6 @@
 import type { Db } from "../db";
 import { type ChainVerdict, ChainVerifier } from "../engine/ledger";
+import { readStoredJson } from "../engine/storedJson";
 import { accountNames } from "../repos/accounts";
 import { type LedgerFilter, ledgerChain, ledgerHead, listLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
@@ -35,7 +36,7 @@ export async function listLedgerEntries(db: Db, viewer: Viewer, filter: LedgerFi
         accountName: e.accountId ? (names.get(e.accountId) ?? null) : null,
         correlationId: e.correlationId,
         actor: { type: e.actorType, id: e.actorId },
-        payload: JSON.parse(e.payload),
+        payload: readStoredJson(e.payload),
         createdAt: e.createdAt,
         prevHash: e.prevHash,
         hash: e.hash,

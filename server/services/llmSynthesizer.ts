@@ -13,6 +13,7 @@ import {
 } from "ai";
 import { z } from "zod";
 import { ACTION_TYPE_NAMES, ACTION_TYPES, stricterRisk } from "../engine/actions";
+import { REDACTED, redactText } from "../engine/redact";
 import { type Proposal, type SynthesisInput, synthesize } from "../engine/synthesis";
 import { MAX_MODEL_PROPOSALS, type SynthesisModelOutput, SynthesisModelOutput as SynthesisModelOutputSchema } from "../schemas/synthesis";
 
@@ -177,10 +178,7 @@ function tokensOf(u: LanguageModelUsage | undefined): TokenUsage {
  * are built from our own words plus a redacted, truncated provider message only.
  */
 export function safeMessage(s: string): string {
-  const redacted = s
-    .replace(/\bsk-[A-Za-z0-9_*.-]{4,}/g, "[redacted]")
-    .replace(/\bBearer\s+\S+/gi, "Bearer [redacted]")
-    .replace(/\b(api[-_ ]?key|x-api-key|authorization)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, "$1$2[redacted]")
+  const redacted = redactText(s.replace(/\bsk-[A-Za-z0-9_*.-]{4,}/g, REDACTED))
     .replace(/\s+/g, " ")
     .trim();
   return redacted.length <= MAX_MESSAGE ? redacted : `${redacted.slice(0, MAX_MESSAGE - 1)}…`;

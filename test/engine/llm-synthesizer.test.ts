@@ -260,7 +260,7 @@ describe("LLM synthesizer with a scripted model", () => {
 
 describe("safeMessage", () => {
   it("redacts keys and bearer tokens and caps the length", () => {
-    expect(safeMessage("bad key sk-ant-api03-AAAABBBBCCCC")).toBe("bad key [redacted]");
+    expect(safeMessage("bad key sk-ant-api03-AAAABBBBCCCC")).toBe("bad key [REDACTED]");
     expect(safeMessage("Authorization: Bearer abc.def")).not.toContain("abc.def");
     expect(safeMessage('{"api_key": "k-123456"}')).not.toContain("k-123456");
     expect(safeMessage("y".repeat(1000))).toHaveLength(300);

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handleCron } from "@/server/http/cron";
 import { JOBS } from "@/server/jobs/registry";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
@@ -43,5 +43,29 @@ describe(`cron routes on ${TEST_PROVIDER}`, () => {
   it("vercel.json lists every job with its schedule", () => {
     const crons = JSON.parse(fs.readFileSync("vercel.json", "utf8")).crons as { path: string; schedule: string }[];
     expect(crons).toEqual(Object.entries(JOBS).map(([name, j]) => ({ path: `/api/cron/${name}`, schedule: j.schedule })));
+  });
+
+  it("a job that fails answers 500 INTERNAL with an error id only; the log line is redacted", async () => {
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const real = (globalThis as { __autopilotDb?: unknown }).__autopilotDb;
+    // Fault injection: the database the job reads fails with a driver error carrying a credential.
+    const fail = () => {
+      throw new Error("connect postgres://app:hunter2@db:5432/x refused");
+    };
+    (globalThis as { __autopilotDb?: unknown }).__autopilotDb = new Proxy(t.db, { get: () => new Proxy({}, { get: () => fail }) });
+    try {
+      const res = await call("ledger-verify", `Bearer ${SECRET}`);
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe("INTERNAL");
+      expect(body.error.message).toMatch(/error id err_[0-9a-f]{12}/);
+      expect(body.error.message).not.toMatch(/hunter2|postgres/);
+      const line = log.mock.calls.map((c) => String(c[0])).find((l) => l.includes("cron ledger-verify")) ?? "";
+      expect(line).toContain("postgres://[REDACTED]@db:5432");
+      expect(line).not.toContain("hunter2");
+    } finally {
+      (globalThis as { __autopilotDb?: unknown }).__autopilotDb = real;
+      log.mockRestore();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GET as trpcGet, POST as trpcPost } from "@/app/api/trpc/[trpc]/route";
 import { createCaller } from "@/server/api/root";
 import type { SessionLike } from "@/server/auth/viewer";
 import { fixedClock } from "@/server/clock";
@@ -144,5 +145,53 @@ describe(`ledger and api keys on ${TEST_PROVIDER}`, () => {
     expect(await code(as(a.admin.session).apiKeys.create({ name: "", scopes: ["read"] }))).toBe("BAD_REQUEST");
     expect(await code(as(a.admin.session).apiKeys.create({ name: "x", scopes: ["root" as "read"] }))).toBe("BAD_REQUEST");
     expect(await t.db.apiKey.count()).toBe(before);
+  });
+});
+
+describe(`the tRPC HTTP route applies the boundary limits (${TEST_PROVIDER})`, () => {
+  beforeAll(() => {
+    // The route resolves the session through better-auth, which needs a secret and the database.
+    process.env.BETTER_AUTH_SECRET ??= "test-secret-test-secret-test-secret";
+    (globalThis as { __autopilotDb?: unknown }).__autopilotDb = t.db;
+  });
+
+  const post = (path: string, body: BodyInit) =>
+    trpcPost(
+      new Request(`http://127.0.0.1/api/trpc/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+      } as RequestInit),
+    );
+
+  it("a body over the cap → 413 before tRPC parses it", async () => {
+    let pulled = 0;
+    const fifty = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (++pulled > 50) return c.close();
+        c.enqueue(new Uint8Array(1024 * 1024).fill(32));
+      },
+    });
+    const res = await post("work.approve", fifty);
+    expect(res.status).toBe(413);
+    expect(pulled).toBeLessThan(5);
+  });
+
+  it("2,500 levels of nesting or a reserved key → 400 BAD_REQUEST naming the field, even before sign-in is checked", async () => {
+    const deep = `${'{"a":'.repeat(2500)}1${"}".repeat(2500)}`;
+    const res = await post("work.approve", `{"json":{"id":"x","editedParameters":${deep}}}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { json: { message: string; data: { code: string; field: string | null } } } };
+    expect(body.error.json.data.code).toBe("BAD_REQUEST");
+    expect(body.error.json.data.field).toMatch(/^editedParameters(\.a)+$/);
+    const reserved = await post("work.approve", '{"json":{"id":"x","editedParameters":{"constructor":"x"}}}');
+    expect(((await reserved.json()) as typeof body).error.json.data.field).toBe("editedParameters.constructor");
+  });
+
+  it("queries over GET go through the same input limits", async () => {
+    const input = encodeURIComponent(JSON.stringify({ json: { limit: 5, cursor: "e30", x: { constructor: 1 } } }));
+    const res = await trpcGet(new Request(`http://127.0.0.1/api/trpc/ledger.list?input=${input}`));
+    expect(res.status).toBe(400);
   });
 });
