@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { DbOrTx, Tx } from "../db";
+import type { Db, DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
-import { tenantWhere } from "./scope";
+import { accountWhere, tenantWhere, type Viewer } from "./scope";
+import { inTransaction } from "./tx";
 
 type TenantGateConfig = Awaited<ReturnType<typeof loadTenantGateConfig>>;
 
@@ -38,10 +39,58 @@ export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: st
   return { modes: forAccount(c.modes), allowlist: forAccount(c.allowlist), killSwitches: c.killSwitches, policy: c.policy, budget };
 }
 
-/** Call in every transaction that changes autonomy configuration ("ALL" for GLOBAL switches). */
-export async function bumpConfigVersion(tx: Tx, tenantId: string | "ALL") {
-  if (tenantId === "ALL") await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
-  else await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+declare const configWriteBrand: unique symbol;
+
+/**
+ * A transaction opened by `withConfigWrite`, which has already bumped the configuration version.
+ * Every function that changes autonomy configuration takes this type instead of `Tx`, and the
+ * only way to obtain one is `withConfigWrite` — so a writer cannot forget to invalidate the
+ * gate's cache (SPEC §4.1: "by construction").
+ */
+export type ConfigTx = Tx & { readonly [configWriteBrand]: true };
+
+/**
+ * The one write path for autonomy configuration (modes, allowlist, budgets, kill switches,
+ * tenant policy, decision settings). It opens the transaction and bumps `Tenant.configVersion`
+ * FIRST: that UPDATE takes the tenant row's lock, which `lockTenantConfig` (taken by every gate
+ * admission) shares — so an admission either commits before this write or reads its result.
+ * `"ALL"` is for GLOBAL kill switches, which change every tenant's configuration.
+ */
+export function withConfigWrite<T>(db: Db, tenantId: string | "ALL", fn: (tx: ConfigTx) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (tx) => {
+    if (tenantId === "ALL") await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
+    else await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+    return fn(tx as ConfigTx);
+  });
+}
+
+/**
+ * Read the tenant's configuration version inside an admission, holding a shared lock on the
+ * tenant row until the admission commits (PostgreSQL `FOR SHARE`). A configuration write
+ * (`withConfigWrite` updates that row) therefore waits for in-flight admissions and the ones
+ * after it see the new version: no autonomous execution commits after a kill switch's
+ * transaction did. SQLite serialises writers already, so a plain read suffices there.
+ */
+export async function lockTenantConfig(tx: Tx, tenantId: string): Promise<number | null> {
+  if ((tx as { _activeProvider?: string })._activeProvider === "postgresql") {
+    const rows = await tx.$queryRaw<{ configVersion: number }[]>`SELECT "configVersion" FROM "Tenant" WHERE "id" = ${tenantId} FOR SHARE`;
+    return rows[0] ? Number(rows[0].configVersion) : null;
+  }
+  const t = await tx.tenant.findUnique({ where: { id: tenantId }, select: { configVersion: true } });
+  return t?.configVersion ?? null;
+}
+
+/** The account an intent is for, as the gate snapshots it (a seller only reaches their own). */
+export function findGateAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
+  return db.account.findFirst({
+    where: accountWhere(viewer, { id: accountId }),
+    select: { id: true, name: true, lifecycle: true, posture: true, momentum: true, heatTier: true },
+  });
+}
+
+/** Every tenant id (a GLOBAL switch is ledgered in each tenant's chain). */
+export async function allTenantIds(db: DbOrTx) {
+  return (await db.tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } })).map((t) => t.id);
 }
 
 export function enabledKillSwitches(db: DbOrTx, tenantId: string) {
@@ -72,7 +121,7 @@ export function findBudget(db: DbOrTx, tenantId: string, accountKey: string) {
  * a row changed since then is a CONFLICT, never a silent overwrite.
  */
 export async function upsertMode(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; accountKey: string; actionType: string },
   mode: string,
   ifMatch: Date | undefined,
@@ -93,19 +142,19 @@ export async function upsertMode(
   return { before: existing, after: await tx.autonomyConfig.findUniqueOrThrow({ where: { id: existing.id } }) };
 }
 
-export async function deleteMode(tx: Tx, key: { tenantId: string; accountKey: string; actionType: string }) {
+export async function deleteMode(tx: ConfigTx, key: { tenantId: string; accountKey: string; actionType: string }) {
   const existing = await tx.autonomyConfig.findUnique({ where: { tenantId_accountKey_actionType: key } });
   if (existing) await tx.autonomyConfig.delete({ where: { id: existing.id } });
   return existing;
 }
 
-export async function replaceAllowlist(tx: Tx, tenantId: string, accountKey: string, actionTypes: string[]) {
+export async function replaceAllowlist(tx: ConfigTx, tenantId: string, accountKey: string, actionTypes: string[]) {
   await tx.allowlistEntry.deleteMany({ where: tenantWhere(tenantId, { accountKey }) });
   for (const actionType of actionTypes) await tx.allowlistEntry.create({ data: { tenantId, accountKey, actionType } });
 }
 
 export async function upsertBudget(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; accountKey: string },
   data: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean },
   ifMatch: Date | undefined,
@@ -126,7 +175,7 @@ export async function upsertBudget(
 }
 
 export async function setKillSwitch(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; scope: string; key: string },
   enabled: boolean,
   reason: string,
@@ -140,6 +189,15 @@ export async function setKillSwitch(
     update: { enabled, reason, updatedBy: actorId, updatedAt: now },
   });
   return { before, after };
+}
+
+/** Decision settings (triggers, cost gate) are configuration too: same write path, same version. */
+export function upsertDecisionSettings(
+  tx: ConfigTx,
+  tenantId: string,
+  data: { triggers: string; costGate: string; updatedBy: string | null; updatedAt: Date },
+) {
+  return tx.decisionSettings.upsert({ where: { tenantId }, create: { tenantId, ...data }, update: data });
 }
 
 export const DEFAULT_TENANT_POLICY = { minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1 } as const;

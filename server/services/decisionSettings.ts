@@ -1,11 +1,12 @@
 import type { Clock } from "../clock";
 import type { Db, DbOrTx } from "../db";
-import { type CostGateSettings, DEFAULT_COST_GATE_SETTINGS } from "../engine/costGate";
+import { COST_GATE_RESULTS, type CostGateSettings, DEFAULT_COST_GATE_SETTINGS } from "../engine/costGate";
 import { DEFAULT_TRIGGER_SETTINGS, type TriggerSettings } from "../engine/triggers";
-import { decisionSettingsRow } from "../repos/decisions";
+import { accountNames } from "../repos/accounts";
+import { upsertDecisionSettings, withConfigWrite } from "../repos/autonomy";
+import { decisionSettingsRow, listRuns, tenantRunState } from "../repos/decisions";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
-import { inTransaction } from "../repos/tx";
 
 export interface DecisionSettings {
   triggers: TriggerSettings;
@@ -55,7 +56,9 @@ export async function saveDecisionSettings(
     },
     costGate: { ...before.costGate, ...patch.costGate },
   };
-  await inTransaction(db, async (tx) => {
+  // Decision settings are autonomy configuration: the same write path as modes and budgets, so
+  // the version is bumped and the change is ledgered in one transaction.
+  await withConfigWrite(db, viewer.tenantId, async (tx) => {
     const now = clock.now();
     const data = {
       triggers: JSON.stringify(after.triggers),
@@ -63,11 +66,7 @@ export async function saveDecisionSettings(
       updatedBy: viewer.actor.id,
       updatedAt: now,
     };
-    await tx.decisionSettings.upsert({
-      where: { tenantId: viewer.tenantId },
-      create: { tenantId: viewer.tenantId, ...data },
-      update: data,
-    });
+    await upsertDecisionSettings(tx, viewer.tenantId, data);
     await appendLedger(
       tx,
       {
@@ -84,4 +83,30 @@ export async function saveDecisionSettings(
     );
   });
   return loadDecisionSettings(db, viewer.tenantId);
+}
+
+/** Today's decision spend and the latest runs with their cost-gate verdicts. */
+export async function decisionSpend(db: Db, viewer: Viewer, clock: Clock) {
+  const [state, settings, runs] = await Promise.all([
+    tenantRunState(db, viewer.tenantId),
+    loadDecisionSettings(db, viewer.tenantId),
+    listRuns(db, viewer.tenantId, 50),
+  ]);
+  const today = clock.now().toISOString().slice(0, 10);
+  const fresh = state?.dayKey === today;
+  const counts = Object.fromEntries(COST_GATE_RESULTS.map((r) => [r, runs.filter((x) => x.costGateResult === r).length]));
+  const names = await accountNames(
+    db,
+    viewer.tenantId,
+    runs.map((r) => r.accountId),
+  );
+  return {
+    dayKey: today,
+    runsToday: fresh ? state.runsToday : 0,
+    tokensToday: fresh ? state.tokensToday : 0,
+    maxRunsPerDay: settings.costGate.maxRunsPerDay,
+    maxTokensPerDay: settings.costGate.maxTokensPerDay,
+    recentVerdicts: counts,
+    runs: runs.map((r) => ({ ...r, accountName: names.get(r.accountId) ?? null })),
+  };
 }
