@@ -51,33 +51,45 @@ export type ConfigTx = Tx & { readonly [configWriteBrand]: true };
 
 /**
  * The one write path for autonomy configuration (modes, allowlist, budgets, kill switches,
- * tenant policy, decision settings). It opens the transaction and bumps `Tenant.configVersion`
- * FIRST: that UPDATE takes the tenant row's lock, which `lockTenantConfig` (taken by every gate
- * admission) shares — so an admission either commits before this write or reads its result.
+ * tenant policy, decision settings). It opens the transaction, takes the tenant's ledger head
+ * lock and bumps `Tenant.configVersion` before the caller changes anything, so:
+ *  - every instance's cache misses on its next evaluation (the version moved), and
+ *  - an admission that evaluated on the old version cannot commit after this write: the gate
+ *    re-reads the version once it holds the same head lock (`assertConfigUnchanged`), which it
+ *    can only do before this write takes it or after it committed.
  * `"ALL"` is for GLOBAL kill switches, which change every tenant's configuration.
  */
 export function withConfigWrite<T>(db: Db, tenantId: string | "ALL", fn: (tx: ConfigTx) => Promise<T>): Promise<T> {
   return inTransaction(db, async (tx) => {
-    if (tenantId === "ALL") await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
-    else await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+    if (tenantId === "ALL") {
+      await tx.$executeRaw`UPDATE "LedgerHead" SET "seq" = "seq"`;
+      await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
+    } else {
+      await tx.$executeRaw`UPDATE "LedgerHead" SET "seq" = "seq" WHERE "tenantId" = ${tenantId}`;
+      await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+    }
     return fn(tx as ConfigTx);
   });
 }
 
-/**
- * Read the tenant's configuration version inside an admission, holding a shared lock on the
- * tenant row until the admission commits (PostgreSQL `FOR SHARE`). A configuration write
- * (`withConfigWrite` updates that row) therefore waits for in-flight admissions and the ones
- * after it see the new version: no autonomous execution commits after a kill switch's
- * transaction did. SQLite serialises writers already, so a plain read suffices there.
- */
-export async function lockTenantConfig(tx: Tx, tenantId: string): Promise<number | null> {
-  if ((tx as { _activeProvider?: string })._activeProvider === "postgresql") {
-    const rows = await tx.$queryRaw<{ configVersion: number }[]>`SELECT "configVersion" FROM "Tenant" WHERE "id" = ${tenantId} FOR SHARE`;
-    return rows[0] ? Number(rows[0].configVersion) : null;
-  }
-  const t = await tx.tenant.findUnique({ where: { id: tenantId }, select: { configVersion: true } });
+/** The tenant's configuration version: what the gate's cache is keyed on. */
+export async function configVersion(db: DbOrTx, tenantId: string): Promise<number | null> {
+  const t = await db.tenant.findUnique({ where: { id: tenantId }, select: { configVersion: true } });
   return t?.configVersion ?? null;
+}
+
+/** Thrown when configuration changed while an admission was deciding: it is re-run on the new one. */
+export class ConfigChangedError extends Error {
+  override name = "ConfigChangedError";
+}
+
+/**
+ * Call after the admission's ledger append (which holds the tenant's ledger head lock until
+ * commit): if a configuration write committed since the version was read, the decision was made
+ * on stale configuration and must not commit.
+ */
+export async function assertConfigUnchanged(tx: Tx, tenantId: string, version: number) {
+  if ((await configVersion(tx, tenantId)) !== version) throw new ConfigChangedError();
 }
 
 /** The account an intent is for, as the gate snapshots it (a seller only reaches their own). */

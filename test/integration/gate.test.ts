@@ -98,7 +98,6 @@ describe(`auto-execute gate on ${TEST_PROVIDER}`, () => {
     expect(await t.db.ledgerEntry.count({ where: { tenantId: b.id, type: "KILL_SWITCH_CHANGED" } })).toBe(1);
     await put(t.db, a.admin.viewer, { scope: "GLOBAL", enabled: false, reason: "over" }, clock, { operator: true });
   });
-
 });
 
 describe(`gate concurrency on ${TEST_PROVIDER}`, () => {
@@ -134,7 +133,11 @@ describe(`gate concurrency on ${TEST_PROVIDER}`, () => {
     expect(await t.db.actionIntent.count({ where: { tenantId: a.id, idempotencyKey: "brief-2026-03-02" } })).toBe(1);
     // Reserve first: the losers' transactions rolled back with any unit they took.
     expect(await t.db.execution.count({ where: { intentId: results[0]?.actionIntentId } })).toBe(1);
-    expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, type: "BUDGET_CONSUMED", payload: { contains: results[0]?.actionIntentId } } })).toBe(1);
+    expect(
+      await t.db.ledgerEntry.count({
+        where: { tenantId: a.id, type: "BUDGET_CONSUMED", payload: { contains: results[0]?.actionIntentId } },
+      }),
+    ).toBe(1);
   });
 });
 

@@ -4,7 +4,7 @@ import type { Tx } from "../../db";
 import { actionSpec } from "../../engine/actions";
 import { canonicalJson } from "../../engine/canonical";
 import { AppError } from "../../errors";
-import { findGateAccount, lockTenantConfig } from "../../repos/autonomy";
+import { assertConfigUnchanged, ConfigChangedError, configVersion, findGateAccount } from "../../repos/autonomy";
 import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../../repos/executions";
 import { findIntentByKey, insertIntent, insertPolicyEvaluation } from "../../repos/intents";
 import { appendLedgerBatch } from "../../repos/ledger";
@@ -68,7 +68,7 @@ export async function submitIntent(deps: GateDeps, viewer: Viewer, input: Intent
   try {
     // One transaction from intake to outcome for the autonomous path: the decision, the budget
     // unit, the execution and the ledger commit together or not at all.
-    return { ...(await inTransaction(deps.db, (tx) => admit(tx, deps, viewer, input, hash))), duplicate: false };
+    return { ...(await admitOnCurrentConfig(deps, viewer, input, hash)), duplicate: false };
   } catch (err) {
     // Two callers raced on one idempotency key: the unique index let exactly one create it, and
     // the loser's whole transaction (including any budget it took) rolled back.
@@ -81,15 +81,27 @@ export async function submitIntent(deps: GateDeps, viewer: Viewer, input: Intent
   }
 }
 
+/**
+ * Admit, and if a configuration write committed while deciding (a kill switch, a narrowed mode),
+ * decide again on the new configuration. Past a few tries the caller fails closed.
+ */
+async function admitOnCurrentConfig(deps: GateDeps, viewer: Viewer, input: IntentInput, hash: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(deps.db, (tx) => admit(tx, deps, viewer, input, hash));
+    } catch (err) {
+      if (!(err instanceof ConfigChangedError) || attempt >= 3) throw err;
+    }
+  }
+}
+
 async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput, hash: string): Promise<GateView> {
   const now = deps.clock.now();
-  // First, the shared lock on the tenant row: a configuration write (kill switch, mode, …) and
-  // this admission serialise, so nothing decided on the old configuration commits after it.
-  const configVersion = await lockTenantConfig(tx, viewer.tenantId);
+  const version = await configVersion(tx, viewer.tenantId);
   const account = await findGateAccount(tx, viewer, input.accountId);
-  if (!account || configVersion === null) throw new AppError("NOT_FOUND", "Account not found", "account_id");
+  if (!account || version === null) throw new AppError("NOT_FOUND", "Account not found", "account_id");
   const correlationId = input.correlationId ?? randomUUID();
-  const ev = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle }, configVersion);
+  const ev = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle }, version);
   const { result, budget } = await settleBudget(tx, viewer.tenantId, input.accountId, input.actionType, ev.result, ev.budget, now);
 
   const spec = actionSpec(input.actionType);
@@ -212,6 +224,9 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
     );
   }
   await appendLedgerBatch(tx, viewer.tenantId, entries, now);
+  // Now holding the ledger head lock: no configuration write can commit before this admission
+  // does, and one that committed while it was deciding is seen here (see withConfigWrite).
+  await assertConfigUnchanged(tx, viewer.tenantId, version);
   return {
     actionIntentId: intent.id,
     status,
