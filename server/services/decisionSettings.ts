@@ -12,22 +12,34 @@ export interface DecisionSettings {
   triggers: TriggerSettings;
   costGate: CostGateSettings;
   updatedAt: Date | null;
+  /** Set when the stored settings cannot be read; decision runs are then held (fail closed). */
+  problem: string | null;
 }
 
-function parse<T>(text: string | undefined): Partial<T> {
-  if (!text) return {};
+type Parsed<T> = { ok: true; value: Partial<T> } | { ok: false };
+
+function parse<T>(text: string | undefined): Parsed<T> {
+  if (!text) return { ok: true, value: {} };
   try {
-    return JSON.parse(text) as Partial<T>;
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? { ok: true, value: v as Partial<T> } : { ok: false };
   } catch {
-    return {};
+    return { ok: false };
   }
 }
 
-/** Tenant settings over the defaults; a missing or unreadable row means the defaults. */
+/**
+ * Tenant settings over the defaults; a missing row means the defaults. An unreadable row must not
+ * silently become the (possibly wider) defaults: its part is read as "no runs" (cost gate: zero
+ * runs a day; triggers: zero per hour) and the problem is reported, until an admin saves again.
+ */
 export async function loadDecisionSettings(db: DbOrTx, tenantId: string): Promise<DecisionSettings> {
   const row = await decisionSettingsRow(db, tenantId);
-  const t = parse<TriggerSettings>(row?.triggers);
-  const c = parse<CostGateSettings>(row?.costGate);
+  const tp = parse<TriggerSettings>(row?.triggers);
+  const cp = parse<CostGateSettings>(row?.costGate);
+  const t = tp.ok ? tp.value : { perAccountHourlyCap: 0, perTenantHourlyCap: 0 };
+  const c = cp.ok ? cp.value : { maxRunsPerDay: 0 };
+  const problems = [tp.ok ? null : "trigger settings", cp.ok ? null : "cost gate settings"].filter(Boolean);
   return {
     triggers: {
       ...DEFAULT_TRIGGER_SETTINGS,
@@ -37,6 +49,9 @@ export async function loadDecisionSettings(db: DbOrTx, tenantId: string): Promis
     },
     costGate: { ...DEFAULT_COST_GATE_SETTINGS, ...c },
     updatedAt: row?.updatedAt ?? null,
+    problem: problems.length
+      ? `The stored ${problems.join(" and ")} are unreadable; decision runs are held until they are saved again.`
+      : null,
   };
 }
 

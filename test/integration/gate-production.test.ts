@@ -170,6 +170,26 @@ describe(`fail-closed on the production path (${TEST_PROVIDER})`, () => {
     await admin().autonomy.setBudget({ accountId: account, maxPerDay: 10 });
     expect((await post(account)).json).toMatchObject({ decision: "AUTO_EXECUTE" });
   });
+  it("unreadable stored decision settings hold decision runs (SKIP) instead of falling back to wider defaults", async () => {
+    const account = a.accounts.seller2[2] as string;
+    await t.db.decisionSettings.updateMany({ where: { tenantId: a.id }, data: { costGate: "{broken" } });
+    expect((await admin().decisions.settings()).problem).toContain("cost gate");
+    const { runId } = await requestRun(
+      t.db,
+      a.admin.viewer,
+      { accountId: account, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: randomUUID() },
+      systemClock,
+    );
+    await runWorkerTick(
+      t.db,
+      queueHandlers({ db: t.db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
+      { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
+    );
+    expect(await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } })).toMatchObject({ costGateResult: "SKIP" });
+    expect(await t.db.actionIntent.count({ where: { tenantId: a.id, accountId: account } })).toBe(0);
+    await admin().decisions.saveSettings({ costGate: { maxRunsPerDay: 500, minSecondsBetweenRuns: 0, maxOpenIntents: 1000 } });
+    expect((await admin().decisions.settings()).problem).toBeNull();
+  });
 });
 
 describe(`reserve first, budgets and kill switches under concurrency (${TEST_PROVIDER})`, () => {
