@@ -13,6 +13,8 @@ import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { appRouter, createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
 import { queueHandlers } from "@/server/jobs/registry";
+import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
+import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestRun } from "@/server/services/decisions";
 import { runWorkerTick } from "@/server/services/jobQueue";
@@ -180,6 +182,23 @@ describe(`every configuration writer is classified (${TEST_PROVIDER})`, () => {
 
   it("every writing REST endpoint under app/api/v1 is classified", () => {
     expect(writingRoutes()).toEqual([...GATE_CONFIG_ROUTES, ...Object.keys(OTHER_ROUTES)].sort());
+  });
+
+  it("config mutators accept only the handle withConfigWrite gives (checked by the type checker)", async () => {
+    const versionBefore = await version();
+    await inTransaction(t.db, async (tx) => {
+      // @ts-expect-error a plain transaction is not a ConfigTx: it has not bumped the version.
+      const plain: ConfigTx = tx;
+      return plain;
+    });
+    const inside = await withConfigWrite(
+      t.db,
+      a.id,
+      async (tx) => (await tx.tenant.findUniqueOrThrow({ where: { id: a.id } })).configVersion,
+    );
+    expect(inside).toBe(versionBefore + 1);
+    await withConfigWrite(t.db, "ALL", async () => undefined);
+    expect(await version()).toBe(versionBefore + 2);
   });
 
   it("every CLI command is classified", () => {
