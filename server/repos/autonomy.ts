@@ -92,8 +92,8 @@ export async function assertConfigUnchanged(tx: Tx, tenantId: string, version: n
   if ((await configVersion(tx, tenantId)) !== version) throw new ConfigChangedError();
 }
 
-/** The account an intent is for, as the gate snapshots it (a seller only reaches their own). */
-export function findGateAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
+/** An account as the viewer may see it (a seller only their own), with what the gate snapshots. */
+export function findVisibleAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
   return db.account.findFirst({
     where: accountWhere(viewer, { id: accountId }),
     select: { id: true, name: true, lifecycle: true, posture: true, momentum: true, heatTier: true },

@@ -18,6 +18,7 @@ import {
   deleteMode,
   enabledKillSwitches,
   findBudget,
+  findVisibleAccount,
   listAllowlist,
   listKillSwitches,
   listModes,
@@ -153,6 +154,9 @@ export interface BudgetView {
 }
 
 export async function getBudget(db: Db, viewer: Viewer, accountId: string | undefined, clock: Clock): Promise<BudgetView> {
+  // Any member may read budgets, but a seller only for accounts they own: another seller's
+  // account answers exactly as a missing one does.
+  if (accountId && !(await findVisibleAccount(db, viewer, accountId))) throw new AppError("NOT_FOUND", "Account not found", "account_id");
   const accountKey = await requireAccount(db, viewer, accountId);
   const now = clock.now();
   const own = await findBudget(db, viewer.tenantId, accountKey);

@@ -1,6 +1,6 @@
 import { canonicalJson } from "../engine/canonical";
 import { AppError, notFound } from "../errors";
-import { findGateAccount } from "../repos/autonomy";
+import { findVisibleAccount } from "../repos/autonomy";
 import { insertOutcome } from "../repos/executions";
 import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
@@ -18,7 +18,7 @@ import { type GateDeps, type GateView, intentView } from "./gate";
 async function visibleIntent(deps: GateDeps, viewer: Viewer, intentId: string) {
   const intent = await findIntent(deps.db, viewer.tenantId, intentId);
   // A seller may only act on intents for accounts they own; anything else is "not found".
-  if (!intent || !(await findGateAccount(deps.db, viewer, intent.accountId))) throw notFound("Intent");
+  if (!intent || !(await findVisibleAccount(deps.db, viewer, intent.accountId))) throw notFound("Intent");
   return intent;
 }
 

@@ -229,6 +229,13 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
     ]) {
       await expect(call()).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
+    // A seller reads budgets only for accounts they own; another seller's account is NOT_FOUND.
+    await expect(
+      createCaller({ db: t.db, clock, session: a.seller2.session }).autonomy.budget({ accountId: acct(a) }),
+    ).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    expect(await seller.autonomy.budget({ accountId: acct(a) })).toMatchObject({ accountId: acct(a) });
     // Tenant-wide views never include another tenant's rows.
     const theirs = [...(await foreign.work.timeline({ limit: 100 })).items, ...(await foreign.work.inbox({ limit: 100 })).items];
     expect(theirs.every((i) => b.accounts.seller.concat(b.accounts.seller2, b.accounts.admin).includes(i.accountId))).toBe(true);

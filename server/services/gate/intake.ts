@@ -4,7 +4,7 @@ import type { Tx } from "../../db";
 import { actionSpec } from "../../engine/actions";
 import { canonicalJson } from "../../engine/canonical";
 import { AppError } from "../../errors";
-import { assertConfigUnchanged, ConfigChangedError, configVersion, findGateAccount } from "../../repos/autonomy";
+import { assertConfigUnchanged, ConfigChangedError, configVersion, findVisibleAccount } from "../../repos/autonomy";
 import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../../repos/executions";
 import { findIntentByKey, insertIntent, insertPolicyEvaluation } from "../../repos/intents";
 import { appendLedgerBatch } from "../../repos/ledger";
@@ -98,7 +98,7 @@ async function admitOnCurrentConfig(deps: GateDeps, viewer: Viewer, input: Inten
 async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput, hash: string): Promise<GateView> {
   const now = deps.clock.now();
   const version = await configVersion(tx, viewer.tenantId);
-  const account = await findGateAccount(tx, viewer, input.accountId);
+  const account = await findVisibleAccount(tx, viewer, input.accountId);
   if (!account || version === null) throw new AppError("NOT_FOUND", "Account not found", "account_id");
   const correlationId = input.correlationId ?? randomUUID();
   const ev = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle }, version);
