@@ -437,20 +437,51 @@ describe(`two instances (${TEST_PROVIDER}): a change made through one applies to
 
       // Instance 2 warms its cache; instance 1 (this process) narrows; instance 2 obeys at once.
       expect(await remote()).toMatchObject({ http: 201, decision: "AUTO_EXECUTE" });
+      const steps: [string, () => Promise<unknown>, string, () => Promise<unknown>][] = [];
       for (const [mode, reason] of [
         ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
         ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
         ["DISABLED", "ACTION_TYPE_DISABLED"],
       ] as const) {
-        await admin().autonomy.setMode({ actionType: T, mode });
-        expect(await remote()).toMatchObject({ reason, execution_id: null });
-        await admin().autonomy.setMode({ actionType: T, mode: null });
-        expect(await remote()).toMatchObject({ decision: "AUTO_EXECUTE" });
+        steps.push([
+          `workspace ${mode}`,
+          () => admin().autonomy.setMode({ actionType: T, mode }),
+          reason,
+          () => admin().autonomy.setMode({ actionType: T, mode: null }),
+        ]);
+        steps.push([
+          `account ${mode}`,
+          () => admin().autonomy.setMode({ accountId: account, actionType: T, mode }),
+          reason,
+          () => admin().autonomy.setMode({ accountId: account, actionType: T, mode: null }),
+        ]);
       }
-      await admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: true, reason: "from instance 1" });
-      expect(await remote()).toMatchObject({ reason: "KILL_SWITCH_ACTIVE" });
-      await admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: false, reason: "from instance 1" });
-      expect(await remote()).toMatchObject({ decision: "AUTO_EXECUTE" });
+      steps.push(
+        [
+          "allowlist removal",
+          () => admin().autonomy.setAllowlist({ actionTypes: ["FLAG_FOR_REVIEW"] }),
+          "ACTION_TYPE_NOT_ALLOWLISTED",
+          () => admin().autonomy.setAllowlist({ actionTypes: [T, "FLAG_FOR_REVIEW"] }),
+        ],
+        [
+          "budget lowered",
+          () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 0 }),
+          "BUDGET_EXHAUSTED",
+          () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 1000 }),
+        ],
+        [
+          "kill switch",
+          () => admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: true, reason: "from instance 1" }),
+          "KILL_SWITCH_ACTIVE",
+          () => admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: false, reason: "from instance 1" }),
+        ],
+      );
+      for (const [what, narrow, reason, widen] of steps) {
+        await narrow();
+        expect(await remote(), what).toMatchObject({ reason, execution_id: null });
+        await widen();
+        expect(await remote(), what).toMatchObject({ decision: "AUTO_EXECUTE" });
+      }
 
       // And the other way round: this process's cache is warm, instance 2 writes.
       expect(await probe(account)).toMatchObject({ decision: "AUTO_EXECUTE" });
