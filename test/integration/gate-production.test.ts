@@ -121,6 +121,25 @@ describe(`fail-closed on the production path (${TEST_PROVIDER})`, () => {
     },
   );
 
+  it.each(["KillSwitch", "AllowlistEntry", "AutonomyConfig", "AutonomyBudget"])(
+    "the %s table unreadable (renamed) → GATE_ERROR, never 'no rows' and never AUTO_EXECUTE",
+    async (table) => {
+      const account = a.accounts.seller[0] as string;
+      // A configuration write, so the next admission must read the tables rather than its cache.
+      await admin().autonomy.setMode({ actionType: "CREATE_INTERNAL_NOTE", mode: null });
+      const usedBefore = await used(account);
+      await t.db.$executeRawUnsafe(`ALTER TABLE "${table}" RENAME TO "${table}_gone"`);
+      try {
+        const r = await post(account);
+        expect(r.json).toMatchObject({ decision: "REQUIRE_APPROVAL", reason: "GATE_ERROR", execution_id: null });
+      } finally {
+        await t.db.$executeRawUnsafe(`ALTER TABLE "${table}_gone" RENAME TO "${table}"`);
+      }
+      expect(await used(account)).toBe(usedBefore);
+      expect((await post(account)).json).toMatchObject({ decision: "AUTO_EXECUTE" });
+    },
+  );
+
   it("a fault during a decision run (job queue → synthesizer → submitIntent) never auto-executes", async () => {
     const account = a.accounts.seller[1] as string;
     const drain = () =>
