@@ -19,6 +19,7 @@ import { createApiKey } from "@/server/services/apiKeys";
 import { requestRun } from "@/server/services/decisions";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
+import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 
@@ -74,7 +75,7 @@ const OTHER_CLI: Record<string, string> = {
   apikey: "credentials",
   ledger: "verifies the chain",
   tick: "runs a job",
-  webhook: "connector settings, read fresh by each execution",
+  webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
 };
 
 function mutationProcedures(): string[] {
@@ -413,6 +414,41 @@ describe(`CLI writers: the very next intent in this process obeys (${TEST_PROVID
     },
     60_000,
   );
+});
+
+describe(`CLI webhook set: the next execution in this process goes to the new URL (${TEST_PROVIDER})`, () => {
+  it("webhook set twice from the operator CLI; each following approved CRM write is delivered to the URL just set", async () => {
+    const cli = (...args: string[]) =>
+      run("./node_modules/.bin/tsx", ["scripts/cli.ts", ...args], { env: { ...process.env, DATABASE_URL: t.url } });
+    const hosts: string[] = [];
+    const fetchStub = (async (url: string | URL | Request) => {
+      hosts.push(new URL(String(url)).host);
+      return new Response("{}", { status: 200 });
+    }) as typeof fetch;
+    const approveOne = async () => {
+      const { json } = await rest(intentsPost, k.ingest, "POST", {
+        account_id: a.accounts.seller[0],
+        action_type: "UPDATE_ACCOUNT_FIELDS",
+        confidence: 0.9,
+        risk_level: "MEDIUM",
+        why: ["RENEWAL_WINDOW_ENTERED"],
+        parameters: { fields: { tier: "gold" } },
+      });
+      expect(json.status).toBe("PENDING_APPROVAL");
+      const v = await approveIntent(
+        { db: t.db, clock: systemClock, connectors: { smtp: null, fetch: fetchStub } },
+        a.seller.viewer,
+        json.action_intent_id as string,
+        {},
+      );
+      expect(v.status).toBe("SUCCEEDED");
+    };
+    await cli("webhook", "set", "--tenant", a.slug, "--url", "https://hooks-one.example.com/in");
+    await approveOne();
+    await cli("webhook", "set", "--tenant", a.slug, "--url", "https://hooks-two.example.com/in");
+    await approveOne();
+    expect(hosts).toEqual(["hooks-one.example.com", "hooks-two.example.com"]);
+  }, 60_000);
 });
 
 describe(`two instances (${TEST_PROVIDER}): a change made through one applies to the next intent sent through the other`, () => {
