@@ -4,6 +4,6 @@
  * (persisting the engine's budget rules), failClosed (GATE_ERROR), records (evaluation rows
  * and ledger drafts) and view.
  */
-export { requestHash, submitIntent } from "./gate/intake";
-export { GateConfigError, type GateDeps, type GateView, type IntentInput } from "./gate/types";
+export { submitIntent } from "./gate/intake";
+export type { GateDeps, GateView, IntentInput } from "./gate/types";
 export { intentView } from "./gate/view";

@@ -39,7 +39,7 @@ function isUniqueViolation(err: unknown) {
 }
 
 /** What an idempotency key stands for: the canonical request, so a different body under it is caught. */
-export function requestHash(input: IntentInput) {
+function requestHash(input: IntentInput) {
   const { idempotencyKey: _k, correlationId: _c, source: _s, ...body } = input;
   return createHash("sha256")
     .update(canonicalJson({ ...body, rankScore: body.rankScore ?? null }))
