@@ -13,6 +13,7 @@ import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 import { env } from "../server/env";
+import { AppError } from "../server/errors";
 import { jobDepsFromEnv } from "../server/http/deps";
 import { isJobName, JOBS } from "../server/jobs/registry";
 import { findTenantBySlug, listTenants } from "../server/repos/tenants";
@@ -170,7 +171,15 @@ main(process.argv.slice(2))
     process.exit(code);
   })
   .catch(async (err) => {
-    console.error(err instanceof UsageError ? `usage: ${err.message}` : `error: ${err instanceof Error ? err.message : String(err)}`);
+    // Our own errors (usage, AppError) carry messages written for people; anything else may carry
+    // a query or a connection string, so only its class is printed.
+    const message =
+      err instanceof UsageError
+        ? `usage: ${err.message}`
+        : err instanceof AppError
+          ? `error: ${err.message}${err.field ? ` (${err.field})` : ""}`
+          : `error: unexpected ${err instanceof Error ? err.name : "failure"}`;
+    console.error(message);
     await getDb().$disconnect();
     process.exit(2);
   });

@@ -166,6 +166,11 @@ export function BudgetEditor({ account }: { account: PickedAccount }) {
               if (dirty && valid) widening ? setConfirm(true) : commit();
             }}
           >
+            {b?.problem && (
+              <p role="alert" className="rounded-md bg-rose-50 px-3 py-2 text-xs text-rose-800 ring-1 ring-rose-200">
+                The stored budget is damaged ({b.problem}). Autopilot asks a person for every action until it is saved again.
+              </p>
+            )}
             {account && b && !b.configured && (
               <p className="rounded-md bg-slate-50 px-3 py-2 text-xs text-slate-600 ring-1 ring-slate-200">
                 This account uses the workspace default. Saving creates an override for {account.name}.

@@ -3,6 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { CircleCheck, CircleX, Lock, RefreshCw } from "lucide-react";
 import { Fragment, useState } from "react";
+import { resolveMode } from "@/server/engine/autonomy";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Card, cx, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
@@ -31,19 +32,13 @@ type Scope = { accountId?: string; actionType?: string };
 type Pending = { scope: Scope; row: ModeRow | undefined; mode: string | null; what: string };
 type Notice = { tone: "ok" | "error" | "warn"; text: string };
 
-/** Precedence (SPEC §4.1): account+type → tenant+type → account default → tenant default → global. */
+/**
+ * The effective mode, by the engine's own precedence (SPEC §4.1) — the very function the gate
+ * uses, so the matrix can never disagree with what autopilot does. Without an account, a key no
+ * account has stands in so only the workspace levels match.
+ */
 function resolve(rows: ModeRow[], accountId: string | null, actionType: string) {
-  const order: [string, string, string][] = [
-    [accountId ?? "\u0000", actionType, "ACCOUNT_TYPE"],
-    ["", actionType, "TENANT_TYPE"],
-    [accountId ?? "\u0000", "", "ACCOUNT_DEFAULT"],
-    ["", "", "TENANT_DEFAULT"],
-  ];
-  for (const [acc, type, source] of order) {
-    const r = rows.find((x) => x.accountKey === acc && x.actionType === type);
-    if (r) return { mode: r.mode, source };
-  }
-  return { mode: "APPROVAL_REQUIRED", source: "GLOBAL_DEFAULT" };
+  return resolveMode(rows, accountId ?? "\u0000", actionType);
 }
 
 /**

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { DbOrTx, Tx } from "../db";
+import type { Db, DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
-import { tenantWhere } from "./scope";
+import { accountWhere, tenantWhere, type Viewer } from "./scope";
+import { inTransaction } from "./tx";
 
 type TenantGateConfig = Awaited<ReturnType<typeof loadTenantGateConfig>>;
 
@@ -38,10 +39,70 @@ export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: st
   return { modes: forAccount(c.modes), allowlist: forAccount(c.allowlist), killSwitches: c.killSwitches, policy: c.policy, budget };
 }
 
-/** Call in every transaction that changes autonomy configuration ("ALL" for GLOBAL switches). */
-export async function bumpConfigVersion(tx: Tx, tenantId: string | "ALL") {
-  if (tenantId === "ALL") await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
-  else await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+declare const configWriteBrand: unique symbol;
+
+/**
+ * A transaction opened by `withConfigWrite`, which has already bumped the configuration version.
+ * Every function that changes autonomy configuration takes this type instead of `Tx`, and the
+ * only way to obtain one is `withConfigWrite` — so a writer cannot forget to invalidate the
+ * gate's cache (SPEC §4.1: "by construction").
+ */
+export type ConfigTx = Tx & { readonly [configWriteBrand]: true };
+
+/**
+ * The one write path for autonomy configuration (modes, allowlist, budgets, kill switches,
+ * tenant policy, decision settings). It opens the transaction, takes the tenant's ledger head
+ * lock and bumps `Tenant.configVersion` before the caller changes anything, so:
+ *  - every instance's cache misses on its next evaluation (the version moved), and
+ *  - an admission that evaluated on the old version cannot commit after this write: the gate
+ *    re-reads the version once it holds the same head lock (`assertConfigUnchanged`), which it
+ *    can only do before this write takes it or after it committed.
+ * `"ALL"` is for GLOBAL kill switches, which change every tenant's configuration.
+ */
+export function withConfigWrite<T>(db: Db, tenantId: string | "ALL", fn: (tx: ConfigTx) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (tx) => {
+    if (tenantId === "ALL") {
+      await tx.$executeRaw`UPDATE "LedgerHead" SET "seq" = "seq"`;
+      await tx.tenant.updateMany({ data: { configVersion: { increment: 1 } } });
+    } else {
+      await tx.$executeRaw`UPDATE "LedgerHead" SET "seq" = "seq" WHERE "tenantId" = ${tenantId}`;
+      await tx.tenant.update({ where: { id: tenantId }, data: { configVersion: { increment: 1 } } });
+    }
+    return fn(tx as ConfigTx);
+  });
+}
+
+/** The tenant's configuration version: what the gate's cache is keyed on. */
+export async function configVersion(db: DbOrTx, tenantId: string): Promise<number | null> {
+  const t = await db.tenant.findUnique({ where: { id: tenantId }, select: { configVersion: true } });
+  return t?.configVersion ?? null;
+}
+
+/** Thrown when configuration changed while an admission was deciding: it is re-run on the new one. */
+export class ConfigChangedError extends Error {
+  override name = "ConfigChangedError";
+}
+
+/**
+ * Call after the admission's ledger append (which holds the tenant's ledger head lock until
+ * commit): if a configuration write committed since the version was read, the decision was made
+ * on stale configuration and must not commit.
+ */
+export async function assertConfigUnchanged(tx: Tx, tenantId: string, version: number) {
+  if ((await configVersion(tx, tenantId)) !== version) throw new ConfigChangedError();
+}
+
+/** An account as the viewer may see it (a seller only their own), with what the gate snapshots. */
+export function findVisibleAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
+  return db.account.findFirst({
+    where: accountWhere(viewer, { id: accountId }),
+    select: { id: true, name: true, lifecycle: true, posture: true, momentum: true, heatTier: true },
+  });
+}
+
+/** Every tenant id (a GLOBAL switch is ledgered in each tenant's chain). */
+export async function allTenantIds(db: DbOrTx) {
+  return (await db.tenant.findMany({ select: { id: true }, orderBy: { id: "asc" } })).map((t) => t.id);
 }
 
 export function enabledKillSwitches(db: DbOrTx, tenantId: string) {
@@ -72,7 +133,7 @@ export function findBudget(db: DbOrTx, tenantId: string, accountKey: string) {
  * a row changed since then is a CONFLICT, never a silent overwrite.
  */
 export async function upsertMode(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; accountKey: string; actionType: string },
   mode: string,
   ifMatch: Date | undefined,
@@ -93,19 +154,19 @@ export async function upsertMode(
   return { before: existing, after: await tx.autonomyConfig.findUniqueOrThrow({ where: { id: existing.id } }) };
 }
 
-export async function deleteMode(tx: Tx, key: { tenantId: string; accountKey: string; actionType: string }) {
+export async function deleteMode(tx: ConfigTx, key: { tenantId: string; accountKey: string; actionType: string }) {
   const existing = await tx.autonomyConfig.findUnique({ where: { tenantId_accountKey_actionType: key } });
   if (existing) await tx.autonomyConfig.delete({ where: { id: existing.id } });
   return existing;
 }
 
-export async function replaceAllowlist(tx: Tx, tenantId: string, accountKey: string, actionTypes: string[]) {
+export async function replaceAllowlist(tx: ConfigTx, tenantId: string, accountKey: string, actionTypes: string[]) {
   await tx.allowlistEntry.deleteMany({ where: tenantWhere(tenantId, { accountKey }) });
   for (const actionType of actionTypes) await tx.allowlistEntry.create({ data: { tenantId, accountKey, actionType } });
 }
 
 export async function upsertBudget(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; accountKey: string },
   data: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean },
   ifMatch: Date | undefined,
@@ -126,7 +187,7 @@ export async function upsertBudget(
 }
 
 export async function setKillSwitch(
-  tx: Tx,
+  tx: ConfigTx,
   key: { tenantId: string; scope: string; key: string },
   enabled: boolean,
   reason: string,
@@ -140,6 +201,15 @@ export async function setKillSwitch(
     update: { enabled, reason, updatedBy: actorId, updatedAt: now },
   });
   return { before, after };
+}
+
+/** Decision settings (triggers, cost gate) are configuration too: same write path, same version. */
+export function upsertDecisionSettings(
+  tx: ConfigTx,
+  tenantId: string,
+  data: { triggers: string; costGate: string; updatedBy: string | null; updatedAt: Date },
+) {
+  return tx.decisionSettings.upsert({ where: { tenantId }, create: { tenantId, ...data }, update: data });
 }
 
 export const DEFAULT_TENANT_POLICY = { minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1 } as const;

@@ -45,6 +45,15 @@ export function findExecution(db: DbOrTx, tenantId: string, id: string) {
   return db.execution.findFirst({ where: tenantWhere(tenantId, { id }) });
 }
 
+/** The intent's one non-replay execution, if it started. */
+export function originalExecution(db: DbOrTx, tenantId: string, intentId: string) {
+  return db.execution.findFirst({ where: tenantWhere(tenantId, { intentId, replayOf: null }) });
+}
+
+export function accountName(db: DbOrTx, tenantId: string, accountId: string) {
+  return db.account.findFirst({ where: tenantWhere(tenantId, { id: accountId }), select: { name: true } });
+}
+
 export function executionsForIntent(db: DbOrTx, tenantId: string, intentId: string) {
   return db.execution.findMany({ where: tenantWhere(tenantId, { intentId }), orderBy: { startedAt: "desc" } });
 }

@@ -16,6 +16,7 @@ export interface NewIntent {
   rankScore: number;
   source: string;
   idempotencyKey: string | null;
+  requestHash?: string | null;
   createdBy: string | null;
   version?: number;
   parentId?: string | null;
@@ -34,6 +35,11 @@ export function insertIntent(tx: Tx, data: NewIntent, now: Date) {
 
 export function findIntent(db: DbOrTx, tenantId: string, id: string) {
   return db.actionIntent.findFirst({ where: tenantWhere(tenantId, { id }) });
+}
+
+/** The new version an edit-then-approve made of this intent. */
+export function findSuccessor(db: DbOrTx, tenantId: string, parentId: string) {
+  return db.actionIntent.findFirst({ where: tenantWhere(tenantId, { parentId }) });
 }
 
 export function findIntentByKey(db: DbOrTx, tenantId: string, idempotencyKey: string) {

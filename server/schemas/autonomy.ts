@@ -33,7 +33,12 @@ export const IntentBody = z
     parameters: JsonObject.optional(),
     target: JsonObject.optional(),
     blocking_unknowns: z.array(z.string().min(1).max(200)).max(20).optional(),
-    idempotency_key: z.string().min(1).max(200).optional(),
+    idempotency_key: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("Repeating a key with the same body answers the first intent (200); with a different body, 409 CONFLICT."),
     rank_score: z.number().finite().optional(),
   })
   .strict();

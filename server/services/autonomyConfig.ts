@@ -2,12 +2,21 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { actionSpec, isActionType } from "../engine/actions";
 import type { AutonomyMode, KillSwitchScope } from "../engine/autonomy";
-import { type BudgetSettings, effectiveDailyCap, NO_BUDGET, previousDays, remaining, utcDateKey } from "../engine/budget";
+import {
+  type BudgetSettings,
+  effectiveDailyCap,
+  NO_BUDGET,
+  previousDays,
+  readBudgetSettings,
+  remaining,
+  utcDateKey,
+} from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import { AppError, badRequest } from "../errors";
 import {
-  bumpConfigVersion,
+  allTenantIds,
   deleteMode,
+  enabledKillSwitches,
   findBudget,
   listAllowlist,
   listKillSwitches,
@@ -17,15 +26,17 @@ import {
   upsertBudget,
   upsertMode,
   usageFor,
+  withConfigWrite,
 } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
-import { inTransaction } from "../repos/tx";
 import { requireTenantAccount, requireViewerAccount } from "./guards";
 
 /**
- * Autonomy configuration: modes, allowlist, budgets, kill switches. Every change is ledgered with
- * actor and before/after in the transaction that makes it, and applies to the next evaluation.
+ * Autonomy configuration: modes, allowlist, budgets, kill switches. Every change goes through
+ * `withConfigWrite` (the only way to get the transaction the config repos accept, and it bumps
+ * the configuration version), is ledgered with actor and before/after in that transaction, and
+ * so applies to the next evaluation on every instance.
  */
 
 /** "" (tenant-wide) without an account, else the account's id after the tenant check. */
@@ -52,7 +63,7 @@ export async function putMode(
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
   const actionType = requireKnownType(input.actionType);
-  return inTransaction(db, async (tx) => {
+  return withConfigWrite(db, viewer.tenantId, async (tx) => {
     const now = clock.now();
     const key = { tenantId: viewer.tenantId, accountKey, actionType };
     // mode null clears an override so the next level of precedence applies again.
@@ -107,11 +118,10 @@ export async function putAllowlist(
         `action_types.${i}`,
       );
   }
-  return inTransaction(db, async (tx) => {
+  return withConfigWrite(db, viewer.tenantId, async (tx) => {
     const now = clock.now();
     const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
     await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
-    await bumpConfigVersion(tx, viewer.tenantId);
     await appendLedger(
       tx,
       {
@@ -138,17 +148,21 @@ export interface BudgetView {
   dateKey: string;
   configured: boolean;
   updatedAt: Date | null;
+  /** Set when the stored budget cannot be read; the gate then asks a human for every action. */
+  problem: string | null;
 }
 
 export async function getBudget(db: Db, viewer: Viewer, accountId: string | undefined, clock: Clock): Promise<BudgetView> {
-  // A read on behalf of a viewer: sellers only for accounts they own.
+  // Any member may read budgets, but a seller only for accounts they own: another seller's
+  // account answers exactly as a missing one does.
   const accountKey = accountId ? await requireViewerAccount(db, viewer, accountId) : "";
   const now = clock.now();
   const own = await findBudget(db, viewer.tenantId, accountKey);
   const row = own ?? (accountKey ? await findBudget(db, viewer.tenantId, "") : null);
-  const settings: BudgetSettings = row
-    ? { maxPerDay: row.maxPerDay, perTypeCaps: JSON.parse(row.perTypeCaps), decayIfUnused: row.decayIfUnused }
-    : NO_BUDGET;
+  const read = readBudgetSettings(row);
+  // A damaged stored budget is shown as such, with no autonomy left today — never as "no caps",
+  // and never as a 500. The gate fails closed on the same row (services/gate/evaluate.ts).
+  const settings: BudgetSettings = read.ok ? read.settings : { ...NO_BUDGET, maxPerDay: row?.maxPerDay ?? 0 };
   const dateKey = utcDateKey(now);
   let consumed = 0;
   let cap = settings.maxPerDay;
@@ -163,9 +177,10 @@ export async function getBudget(db: Db, viewer: Viewer, accountId: string | unde
     maxAutonomousPerDay: settings.maxPerDay,
     maxPerActionType: settings.perTypeCaps,
     decayIfUnused: settings.decayIfUnused,
-    effectiveCapToday: cap,
+    effectiveCapToday: read.ok ? cap : 0,
     consumedToday: consumed,
-    remainingToday: remaining(cap, consumed),
+    remainingToday: read.ok ? remaining(cap, consumed) : 0,
+    problem: read.ok ? null : read.problem,
     dateKey,
     configured: !!own,
     updatedAt: own?.updatedAt ?? null,
@@ -187,7 +202,7 @@ export async function putBudget(
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
   for (const t of Object.keys(input.perTypeCaps ?? {})) requireKnownType(t, `max_per_action_type.${t}`);
-  await inTransaction(db, async (tx) => {
+  await withConfigWrite(db, viewer.tenantId, async (tx) => {
     const now = clock.now();
     const data = {
       maxPerDay: input.maxPerDay,
@@ -195,9 +210,14 @@ export async function putBudget(
       decayIfUnused: input.decayIfUnused ?? false,
     };
     const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, input.ifMatch, viewer.actor.id, now);
-    await bumpConfigVersion(tx, viewer.tenantId);
-    const view = (b: typeof change.before) =>
-      b ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: JSON.parse(b.perTypeCaps), decay_if_unused: b.decayIfUnused } : null;
+    // The "before" may be a damaged row (that is how it gets repaired): record what was readable.
+    const view = (b: typeof change.before) => {
+      if (!b) return null;
+      const read = readBudgetSettings(b);
+      return read.ok
+        ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: read.settings.perTypeCaps, decay_if_unused: b.decayIfUnused }
+        : { unreadable: read.problem };
+    };
     await appendLedger(
       tx,
       {
@@ -252,12 +272,11 @@ export async function putKillSwitch(
   }
   if ((input.scope === "ACTION_TYPE" || input.scope === "CONNECTOR") && !key) throw badRequest("key", `${input.scope} scope needs a key`);
   const tenantId = input.scope === "GLOBAL" ? "" : viewer.tenantId;
-  return inTransaction(db, async (tx) => {
+  return withConfigWrite(db, input.scope === "GLOBAL" ? "ALL" : viewer.tenantId, async (tx) => {
     const now = clock.now();
     const change = await setKillSwitch(tx, { tenantId, scope: input.scope, key }, input.enabled, input.reason, viewer.actor.id, now);
-    await bumpConfigVersion(tx, input.scope === "GLOBAL" ? "ALL" : viewer.tenantId);
     // A GLOBAL switch changes every tenant's autonomy, so every tenant's ledger records it.
-    const tenantIds = input.scope === "GLOBAL" ? (await tx.tenant.findMany({ select: { id: true } })).map((t) => t.id) : [viewer.tenantId];
+    const tenantIds = input.scope === "GLOBAL" ? await allTenantIds(tx) : [viewer.tenantId];
     for (const id of tenantIds) {
       await appendLedger(
         tx,
@@ -284,4 +303,14 @@ export async function putKillSwitch(
       updatedAt: change.after.updatedAt,
     };
   });
+}
+
+/** Active kill switches, for the banner every signed-in user sees. */
+export async function activeKillSwitches(db: Db, viewer: Viewer) {
+  return (await enabledKillSwitches(db, viewer.tenantId)).map((k) => ({
+    scope: k.scope,
+    key: k.key || null,
+    reason: k.reason,
+    updatedAt: k.updatedAt,
+  }));
 }

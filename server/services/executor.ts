@@ -5,12 +5,10 @@ import type { ConnectorCall, ConnectorResult } from "../connectors/types";
 import { deliverWebhook } from "../connectors/webhook";
 import type { Db } from "../db";
 import { actionSpec } from "../engine/actions";
-import { activeKillSwitch } from "../engine/autonomy";
-import { utcDateKey } from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
-import { enabledKillSwitches, refund } from "../repos/autonomy";
 import {
+  accountName,
   connectorConfig,
   finishExecution,
   finishToolCall,
@@ -18,6 +16,7 @@ import {
   insertExecution,
   insertOutcome,
   insertToolCall,
+  originalExecution,
 } from "../repos/executions";
 import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
@@ -36,7 +35,8 @@ interface ExecDeps {
 }
 
 /**
- * Carry out an approved intent. Start (reservation → execution row) and finish (tool result →
+ * Carry out an intent a human approved (autonomous executions complete inside the gate's
+ * intake transaction, see services/gate/intake.ts). Start (reservation → execution row) and finish (tool result →
  * outcome) are two transactions around the connector call, which must not hold a database
  * transaction open while it waits on the network.
  */
@@ -44,63 +44,15 @@ export async function runExecution(
   deps: ExecDeps,
   tenantId: string,
   intentId: string,
-  opts: { approvalSource: "HUMAN" | "POLICY"; actor: Actor },
+  opts: { approvalSource: "HUMAN"; actor: Actor },
 ): Promise<{ executionId: string | null; status: string }> {
   const { db, clock } = deps;
   const started = await inTransaction(db, async (tx) => {
     const now = clock.now();
     const intent = await findIntent(tx, tenantId, intentId);
     if (!intent) return null;
-    const from = opts.approvalSource === "POLICY" ? "AUTO_APPROVED" : "APPROVED";
-    if (opts.approvalSource === "POLICY") {
-      // "No autonomous execution starts after the switch is on": re-read the switches here.
-      const kill = activeKillSwitch(await enabledKillSwitches(tx, tenantId), intent.actionType, actionSpec(intent.actionType)?.connector);
-      if (kill) {
-        const explanation = `A ${kill.scope.toLowerCase().replace("_", " ")} kill switch went on before autopilot started, so a person must approve.`;
-        const moved = await transitionIntent(
-          tx,
-          tenantId,
-          intentId,
-          "AUTO_APPROVED",
-          {
-            status: "PENDING_APPROVAL",
-            decision: "REQUIRE_APPROVAL",
-            reason: "KILL_SWITCH_ACTIVE",
-            explanation,
-            policyClause: "G2.kill-switch-at-start",
-          },
-          now,
-        );
-        if (moved) {
-          // The budget unit was never used: give it back so the switch costs the seller nothing.
-          await refund(tx, tenantId, intent.accountId, utcDateKey(intent.decidedAt ?? now), "");
-          await appendLedger(
-            tx,
-            {
-              tenantId,
-              accountId: intent.accountId,
-              correlationId: intent.correlationId,
-              type: "APPROVAL_REQUESTED",
-              actor: opts.actor,
-              payload: {
-                action_intent_id: intentId,
-                reason: "KILL_SWITCH_ACTIVE",
-                explanation,
-                kill_switch: { scope: kill.scope, key: kill.key },
-              },
-            },
-            now,
-          );
-        }
-        return null;
-      }
-    }
-    if (!(await transitionIntent(tx, tenantId, intentId, from, { status: "EXECUTING" }, now))) return null;
-    const execution = await insertExecution(
-      tx,
-      { tenantId, intentId, approvalSource: opts.approvalSource, autoExecuted: opts.approvalSource === "POLICY" },
-      now,
-    );
+    if (!(await transitionIntent(tx, tenantId, intentId, "APPROVED", { status: "EXECUTING" }, now))) return null;
+    const execution = await insertExecution(tx, { tenantId, intentId, approvalSource: opts.approvalSource, autoExecuted: false }, now);
     await appendLedger(
       tx,
       {
@@ -123,7 +75,7 @@ export async function runExecution(
   });
   if (!started) {
     const current = await findIntent(db, tenantId, intentId);
-    const existing = await db.execution.findFirst({ where: { tenantId, intentId, replayOf: null } });
+    const existing = await originalExecution(db, tenantId, intentId);
     return { executionId: existing?.id ?? null, status: current?.status ?? "UNKNOWN" };
   }
   return completeExecution(deps, started.intent, started.execution, opts.actor);
@@ -171,7 +123,7 @@ export async function completeExecution(
   let artifact: { kind: string; title: string; body: string } | null = null;
   try {
     if (connector === "internal") {
-      const account = await db.account.findFirst({ where: { tenantId, id: intent.accountId }, select: { name: true } });
+      const account = await accountName(db, tenantId, intent.accountId);
       artifact = renderInternalArtifact(intent.actionType, call.parameters, {
         accountName: account?.name ?? "this account",
         why: JSON.parse(intent.why) as string[],

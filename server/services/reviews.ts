@@ -1,37 +1,45 @@
 import { canonicalJson } from "../engine/canonical";
 import { AppError, notFound } from "../errors";
+import { findVisibleAccount } from "../repos/autonomy";
 import { insertOutcome } from "../repos/executions";
 import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
-import { accountWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { runExecution } from "./executor";
 import { type GateDeps, type GateView, intentView } from "./gate";
 
 /**
  * The human path (SPEC §4.2): approve, edit-then-approve (a new intent version, the diff kept),
- * reject with a reason. A repeated delivery of the same approval is answered with the current
- * state and never starts a second execution.
+ * reject with a reason. Only an intent waiting for approval can be decided; any later decision —
+ * a repeated delivery, a second reviewer, a concurrent edit — is a CONFLICT and starts nothing.
  */
-
-const AFTER_APPROVAL = ["APPROVED", "EXECUTING", "SUCCEEDED", "FAILED", "SUPERSEDED"];
 
 async function visibleIntent(deps: GateDeps, viewer: Viewer, intentId: string) {
   const intent = await findIntent(deps.db, viewer.tenantId, intentId);
   // A seller may only act on intents for accounts they own; anything else is "not found".
-  if (!intent || !(await deps.db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } }))) {
-    throw notFound("Intent");
-  }
+  if (!intent || !(await findVisibleAccount(deps.db, viewer, intent.accountId))) throw notFound("Intent");
   return intent;
 }
+
+/** Own properties only: a key named `constructor` or `toString` is data, not Object.prototype. */
+const own = (o: Record<string, unknown>, k: string) => (Object.hasOwn(o, k) ? (o[k] ?? null) : null);
 
 function diffParameters(before: Record<string, unknown>, after: Record<string, unknown>) {
   const diff: Record<string, { before: unknown; after: unknown }> = {};
   for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (canonicalJson(before[k] ?? null) !== canonicalJson(after[k] ?? null))
-      diff[k] = { before: before[k] ?? null, after: after[k] ?? null };
+    if (canonicalJson(own(before, k)) !== canonicalJson(own(after, k))) diff[k] = { before: own(before, k), after: own(after, k) };
   }
   return diff;
+}
+
+/**
+ * A decision on an intent that is no longer waiting is a CONFLICT (409), whether it was decided
+ * by someone else, by this caller a moment ago, or by a concurrent edit: exactly one decision wins.
+ */
+function alreadyDecided(status: string | undefined, verb: "approved" | "rejected") {
+  const state = status ? status.toLowerCase().replace("_", " ") : "gone";
+  return new AppError("CONFLICT", `This action is already ${state} and cannot be ${verb}`);
 }
 
 export async function approveIntent(
@@ -81,6 +89,13 @@ export async function approveIntent(
     const next = await insertIntent(
       tx,
       {
+        // The human approved the version the gate decided: the new version carries that decision.
+        decision: intent.decision ?? undefined,
+        reason: intent.reason ?? undefined,
+        explanation: intent.explanation ?? undefined,
+        policyVersion: intent.policyVersion ?? undefined,
+        policyClause: intent.policyClause ?? undefined,
+        decidedAt: now,
         tenantId: viewer.tenantId,
         accountId: intent.accountId,
         correlationId: intent.correlationId,
@@ -101,17 +116,6 @@ export async function approveIntent(
       },
       now,
     );
-    await tx.actionIntent.update({
-      where: { id: next.id },
-      data: {
-        decision: intent.decision,
-        reason: intent.reason,
-        explanation: intent.explanation,
-        policyVersion: intent.policyVersion,
-        policyClause: intent.policyClause,
-        decidedAt: now,
-      },
-    });
     await insertReview(
       tx,
       {
@@ -157,17 +161,7 @@ export async function approveIntent(
     return next.id;
   });
 
-  if (!approvedId) {
-    const current = await findIntent(deps.db, viewer.tenantId, intentId);
-    if (current && AFTER_APPROVAL.includes(current.status)) {
-      const successor =
-        current.status === "SUPERSEDED"
-          ? await deps.db.actionIntent.findFirst({ where: { tenantId: viewer.tenantId, parentId: intentId } })
-          : null;
-      return { ...(await intentView(deps.db, viewer.tenantId, successor?.id ?? intentId)), edited: current.status === "SUPERSEDED" };
-    }
-    throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be approved`);
-  }
+  if (!approvedId) throw alreadyDecided((await findIntent(deps.db, viewer.tenantId, intentId))?.status, "approved");
   await runExecution(deps, viewer.tenantId, approvedId, { approvalSource: "HUMAN", actor: viewer.actor });
   return { ...(await intentView(deps.db, viewer.tenantId, approvedId)), edited: isEdit };
 }
@@ -214,11 +208,7 @@ export async function rejectIntent(
     await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_REJECTED" } }, now);
     return true;
   });
-  if (!done) {
-    const current = await findIntent(deps.db, viewer.tenantId, intentId);
-    if (current?.status !== "REJECTED")
-      throw new AppError("CONFLICT", `This action is ${current?.status.toLowerCase().replace("_", " ") ?? "gone"} and cannot be rejected`);
-  }
+  if (!done) throw alreadyDecided((await findIntent(deps.db, viewer.tenantId, intentId))?.status, "rejected");
   return intentView(deps.db, viewer.tenantId, intentId);
 }
 

@@ -82,12 +82,10 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
       intent(account, { actionType: "REQUEST_RENEWAL_MEETING", riskLevel: "HIGH", parameters: { contact: "cfo@x.example" } }),
     );
     expect(r).toMatchObject({ status: "PENDING_APPROVAL", reason: "ACTION_TYPE_NOT_ALLOWLISTED" });
-    const [first, again] = [
-      await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {}),
-      await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {}),
-    ];
+    const first = await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {});
+    // A repeated delivery of the approval is a CONFLICT and starts nothing.
+    await expect(approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
     expect(first.status).toBe("SUCCEEDED");
-    expect(again.executionId).toBe(first.executionId);
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ verified: true, key: `${first.executionId}:webhook` });
     expect(deliveries[0]?.body).toMatchObject({
@@ -125,7 +123,7 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
       }),
     );
     const v = await approveIntent(smtpDeps(), a.seller.viewer, r.actionIntentId, {});
-    await approveIntent(smtpDeps(), a.seller.viewer, r.actionIntentId, {});
+    await expect(approveIntent(smtpDeps(), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
     expect(v.status).toBe("SUCCEEDED");
     expect(mails).toHaveLength(1);
     expect(mails[0]).toMatchObject({ to: "cfo@acme.example", subject: "Renewal options", key: `${v.executionId}:email` });

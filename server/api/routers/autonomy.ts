@@ -2,10 +2,10 @@ import { z } from "zod";
 import { ACTION_TYPES } from "../../engine/actions";
 import { AUTONOMY_MODES } from "../../engine/autonomy";
 import { connectorDepsFromEnv } from "../../http/deps";
-import { enabledKillSwitches } from "../../repos/autonomy";
 import { ActionTypeName, AutonomyMode, KillSwitchScope } from "../../schemas/autonomy";
 import { Cursor } from "../../schemas/common";
 import {
+  activeKillSwitches,
   getAllowlist,
   getBudget,
   getKillSwitches,
@@ -80,14 +80,7 @@ export const workRouter = router({
       ),
     ),
   /** Every signed-in user sees active kill switches (the banner). */
-  activeKillSwitches: tenantProcedure.query(async ({ ctx }) =>
-    (await enabledKillSwitches(ctx.db, ctx.viewer.tenantId)).map((k) => ({
-      scope: k.scope,
-      key: k.key || null,
-      reason: k.reason,
-      updatedAt: k.updatedAt,
-    })),
-  ),
+  activeKillSwitches: tenantProcedure.query(({ ctx }) => activeKillSwitches(ctx.db, ctx.viewer)),
 });
 
 const Account = z.object({ accountId: Id.optional() });

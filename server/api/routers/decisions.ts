@@ -1,10 +1,8 @@
 import { z } from "zod";
-import { COST_GATE_RESULTS, TENANT_TIERS } from "../../engine/costGate";
+import { TENANT_TIERS } from "../../engine/costGate";
 import { TRIGGER_TYPES } from "../../engine/triggers";
-import { accountNames } from "../../repos/accounts";
-import { listRuns, tenantRunState } from "../../repos/decisions";
 import { Cursor } from "../../schemas/common";
-import { loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
+import { decisionSpend, loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
 import { requestRun } from "../../services/decisions";
 import { listJobs, queueStats } from "../../services/jobQueue";
 import { listCadences, RITUALS, setCadence } from "../../services/rituals";
@@ -57,30 +55,7 @@ export const decisionsRouter = router({
     )
     .mutation(({ ctx, input }) => setCadence(ctx.db, ctx.viewer, input, ctx.clock)),
   /** Today's decision spend and the latest runs with their cost-gate verdicts. */
-  spend: adminProcedure.query(async ({ ctx }) => {
-    const [state, settings, runs] = await Promise.all([
-      tenantRunState(ctx.db, ctx.viewer.tenantId),
-      loadDecisionSettings(ctx.db, ctx.viewer.tenantId),
-      listRuns(ctx.db, ctx.viewer.tenantId, 50),
-    ]);
-    const today = ctx.clock.now().toISOString().slice(0, 10);
-    const fresh = state?.dayKey === today;
-    const counts = Object.fromEntries(COST_GATE_RESULTS.map((r) => [r, runs.filter((x) => x.costGateResult === r).length]));
-    const names = await accountNames(
-      ctx.db,
-      ctx.viewer.tenantId,
-      runs.map((r) => r.accountId),
-    );
-    return {
-      dayKey: today,
-      runsToday: fresh ? state.runsToday : 0,
-      tokensToday: fresh ? state.tokensToday : 0,
-      maxRunsPerDay: settings.costGate.maxRunsPerDay,
-      maxTokensPerDay: settings.costGate.maxTokensPerDay,
-      recentVerdicts: counts,
-      runs: runs.map((r) => ({ ...r, accountName: names.get(r.accountId) ?? null })),
-    };
-  }),
+  spend: adminProcedure.query(({ ctx }) => decisionSpend(ctx.db, ctx.viewer, ctx.clock)),
   runNow: adminProcedure
     .input(z.object({ accountId: z.string().min(1).max(64), triggerType: z.enum(TRIGGER_TYPES) }))
     .mutation(({ ctx, input }) =>

@@ -15,6 +15,7 @@ const budgetDto = (b: BudgetView) => ({
   date_key: b.dateKey,
   configured: b.configured,
   updated_at: b.updatedAt?.toISOString() ?? null,
+  problem: b.problem,
 });
 
 export const GET = restRoute(["read"], async ({ req, db, viewer, clock }) =>

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "ActionIntent" ADD COLUMN "requestHash" TEXT;

@@ -1,0 +1,90 @@
+import type { Clock } from "../../clock";
+import type { Db } from "../../db";
+import { canonicalJson } from "../../engine/canonical";
+import type { Actor } from "../../engine/ledger";
+import type { PolicyResult } from "../../engine/policy";
+import type { appendLedgerBatch } from "../../repos/ledger";
+import type { Viewer } from "../../repos/scope";
+import type { ConnectorDeps } from "../executor";
+
+/** What the gate needs from its caller: the database, the clock and the outbound connectors. */
+export interface GateDeps {
+  db: Db;
+  clock: Clock;
+  connectors: ConnectorDeps;
+}
+
+export interface IntentInput {
+  accountId: string;
+  actionType: string;
+  confidence: number;
+  riskLevel: string;
+  why: string[];
+  parameters: Record<string, unknown>;
+  target: Record<string, unknown>;
+  blockingUnknowns: string[];
+  rankScore?: number;
+  idempotencyKey?: string;
+  correlationId?: string;
+  source: "API" | "DECISION";
+}
+
+export interface GateView {
+  actionIntentId: string;
+  status: string;
+  decision: string | null;
+  reason: string | null;
+  explanation: string | null;
+  policyVersion: string | null;
+  policyClause: string | null;
+  executionId: string | null;
+}
+
+export type LedgerDraft = Parameters<typeof appendLedgerBatch>[2][number];
+
+export const GATE: Actor = { type: "SYSTEM", id: "gate" };
+export const AUTOPILOT: Actor = { type: "SYSTEM", id: "autopilot" };
+
+export const STATUS_FOR = { AUTO_EXECUTE: "AUTO_APPROVED", REQUIRE_APPROVAL: "PENDING_APPROVAL", BLOCK: "BLOCKED" } as const;
+
+/** The decided state written onto an intent, whichever path decided it. */
+export function decisionFields(result: PolicyResult, now: Date) {
+  return {
+    decision: result.decision,
+    reason: result.reason,
+    explanation: result.explanation,
+    policyVersion: result.policyVersion,
+    policyClause: result.policyClause,
+    decidedAt: now,
+  };
+}
+
+/** The stored form of an intake: JSON fields as canonical text, the proposer as creator. */
+export function intentRow(viewer: Viewer, input: IntentInput, correlationId: string) {
+  return {
+    tenantId: viewer.tenantId,
+    accountId: input.accountId,
+    correlationId,
+    actionType: input.actionType,
+    target: canonicalJson(input.target),
+    parameters: canonicalJson(input.parameters),
+    why: canonicalJson(input.why),
+    confidence: input.confidence,
+    riskLevel: input.riskLevel,
+    blockingUnknowns: canonicalJson(input.blockingUnknowns),
+    rankScore: input.rankScore ?? input.confidence,
+    source: input.source,
+    createdBy: viewer.actor.id,
+  };
+}
+
+/**
+ * Stored configuration the gate could not read (e.g. an unparseable cap map). Thrown while
+ * evaluating; the intake then fails closed with this explanation instead of a generic one.
+ */
+export class GateConfigError extends Error {
+  override name = "GateConfigError";
+  constructor(readonly explanation: string) {
+    super(explanation);
+  }
+}

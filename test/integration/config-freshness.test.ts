@@ -1,0 +1,537 @@
+import { execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PUT as allowPut } from "@/app/api/v1/autonomy/allowlist/route";
+import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
+import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
+import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
+import { POST as intentsPost } from "@/app/api/v1/intents/route";
+import { appRouter, createCaller } from "@/server/api/root";
+import { systemClock } from "@/server/clock";
+import { queueHandlers } from "@/server/jobs/registry";
+import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
+import { inTransaction } from "@/server/repos/tx";
+import { createApiKey } from "@/server/services/apiKeys";
+import { requestRun } from "@/server/services/decisions";
+import { runWorkerTick } from "@/server/services/jobQueue";
+import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
+import { approveIntent } from "@/server/services/reviews";
+import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
+import { makeTenant, type TestTenant } from "../helpers/factory";
+
+/**
+ * SPEC §4.1: "changes apply to the very next evaluation on every instance without restart — by
+ * construction". This file enumerates every configuration-writing tRPC procedure, REST endpoint
+ * and CLI command (a new one that is not classified here fails the first tests) and proves, in
+ * this one long-lived process with a warm gate cache (evaluate → change → evaluate, never a fresh
+ * import), that the next intent through the real `POST /api/v1/intents` handler obeys each
+ * narrowing and each widening; then the same across two processes.
+ */
+
+const run = promisify(execFile);
+let t: TestDb;
+let a: TestTenant;
+const k: { admin: string; ingest: string } = { admin: "", ingest: "" };
+const T = "CREATE_INTERNAL_NOTE";
+
+// ─────────────── the classification: every mutation, endpoint and CLI command ───────────────
+
+/** Writers of configuration the gate or the decision path reads: each has a freshness scenario below. */
+const GATE_CONFIG_PROCEDURES = [
+  "autonomy.setMode",
+  "autonomy.setAllowlist",
+  "autonomy.setBudget",
+  "autonomy.setKillSwitch",
+  "decisions.saveSettings",
+] as const;
+/** Mutations that change no configuration the gate or decision path caches, and why. */
+const OTHER_PROCEDURES: Record<string, string> = {
+  "ledger.verify": "reads the chain",
+  "apiKeys.create": "credentials; authentication reads keys fresh on every request",
+  "apiKeys.revoke": "credentials; authentication reads keys fresh on every request",
+  "work.approve": "a human decision on one intent",
+  "work.reject": "a human decision on one intent",
+  "work.reviewMany": "human decisions on intents",
+  "autonomy.setWebhook": "connector settings, read fresh by each execution (not cached, not an autonomy narrowing)",
+  "decisions.setCadence": "ritual slots, read fresh by each ritual tick (not cached)",
+  "decisions.runNow": "requests one decision run",
+};
+const GATE_CONFIG_ROUTES = ["PUT autonomy/allowlist", "PUT autonomy/budget", "PUT autonomy/config", "PUT autonomy/kill-switches"] as const;
+const OTHER_ROUTES: Record<string, string> = {
+  "POST intents": "submits an intent (the evaluation itself)",
+  "POST intents/[id]/approve": "a human decision",
+  "POST intents/[id]/reject": "a human decision",
+  "POST signals": "CRM data, not configuration",
+  "POST decisions/run": "requests a run",
+  "PUT accounts/[id]": "CRM data (lifecycle is policy input read per evaluation, never cached)",
+};
+const GATE_CONFIG_CLI = ["killswitch"] as const;
+const OTHER_CLI: Record<string, string> = {
+  seed: "creates demo tenants through the services (their config writes use the same write path)",
+  apikey: "credentials",
+  ledger: "verifies the chain",
+  tick: "runs a job",
+  webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
+};
+
+function mutationProcedures(): string[] {
+  const procs = (appRouter as unknown as { _def: { procedures: Record<string, { _def: { type: string } }> } })._def.procedures;
+  return Object.entries(procs)
+    .filter(([, p]) => p._def.type === "mutation")
+    .map(([name]) => name)
+    .sort();
+}
+
+function writingRoutes(): string[] {
+  const root = path.resolve("app/api/v1");
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === "route.ts") {
+        const src = fs.readFileSync(p, "utf8");
+        for (const m of ["POST", "PUT", "PATCH", "DELETE"])
+          if (new RegExp(`export const ${m}\\b|export async function ${m}\\b`).test(src))
+            out.push(`${m} ${path.relative(root, path.dirname(p)).split(path.sep).join("/")}`);
+      }
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+function cliCommands(): string[] {
+  const src = fs.readFileSync(path.resolve("scripts/cli.ts"), "utf8");
+  return [...src.matchAll(/^\s*case "([a-z-]+)":/gm)].map((m) => m[1] as string).sort();
+}
+
+// ─────────────── the probe: one intent through the real REST handler ───────────────
+
+async function rest(handler: (req: Request, ctx?: never) => Promise<Response>, key: string, method: string, body: unknown) {
+  const res = await handler(
+    new Request("http://127.0.0.1/api/v1/x", {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300 && method !== "POST") throw new Error(`${method} answered ${res.status}: ${JSON.stringify(json)}`);
+  return { status: res.status, json };
+}
+
+async function probe(accountId: string, actionType = T) {
+  const { status, json } = await rest(intentsPost, k.ingest, "POST", {
+    account_id: accountId,
+    action_type: actionType,
+    confidence: 0.95,
+    risk_level: "LOW",
+    why: ["RENEWAL_WINDOW_ENTERED"],
+    parameters: { title: `probe ${randomUUID()}` },
+  });
+  expect(status).toBe(201);
+  return json as { decision: string; reason: string; status: string; execution_id: string | null };
+}
+
+const version = async () => (await t.db.tenant.findUniqueOrThrow({ where: { id: a.id } })).configVersion;
+const admin = () => createCaller({ db: t.db, clock: systemClock, session: a.admin.session });
+
+/**
+ * Warm the cache with an AUTO_EXECUTE evaluation, narrow, evaluate, widen, evaluate — and check
+ * each write bumped the configuration version (the mechanism, not only its effect).
+ */
+async function narrowThenWiden(accountId: string, narrow: () => Promise<unknown>, reason: string, widen: () => Promise<unknown>) {
+  expect(await probe(accountId)).toMatchObject({ decision: "AUTO_EXECUTE", status: "SUCCEEDED" });
+  const v0 = await version();
+  await narrow();
+  expect(await version()).toBeGreaterThan(v0);
+  const narrowed = await probe(accountId);
+  expect(narrowed).toMatchObject({ reason, execution_id: null });
+  expect(narrowed.decision).not.toBe("AUTO_EXECUTE");
+  const v1 = await version();
+  await widen();
+  expect(await version()).toBeGreaterThan(v1);
+  expect(await probe(accountId)).toMatchObject({ decision: "AUTO_EXECUTE", reason: "POLICY_SATISFIED", status: "SUCCEEDED" });
+}
+
+beforeAll(async () => {
+  t = await freshDb();
+  (globalThis as { __autopilotDb?: unknown }).__autopilotDb = t.db;
+  a = await makeTenant(t.db);
+  const key = async (scopes: ("admin" | "ingest")[]) =>
+    (await createApiKey(t.db, { tenantId: a.id, name: scopes.join("+"), scopes, actor: { type: "SYSTEM", id: "test" } }, systemClock)).key;
+  k.admin = await key(["admin"]);
+  k.ingest = await key(["ingest"]);
+  // Autonomous baseline: workspace default AUTO_EXECUTE, the type allowlisted, a generous budget.
+  await admin().autonomy.setAllowlist({ actionTypes: [T, "FLAG_FOR_REVIEW"] });
+  await admin().autonomy.setMode({ mode: "AUTO_EXECUTE" });
+  await admin().autonomy.setBudget({ maxPerDay: 1000 });
+});
+afterAll(() => t.cleanup());
+
+describe(`every configuration writer is classified (${TEST_PROVIDER})`, () => {
+  it("every tRPC mutation is either a gate-config writer with a scenario here or named as something else", () => {
+    const all = mutationProcedures();
+    const known = [...GATE_CONFIG_PROCEDURES, ...Object.keys(OTHER_PROCEDURES)].sort();
+    expect(all).toEqual(known);
+  });
+
+  it("every writing REST endpoint under app/api/v1 is classified", () => {
+    expect(writingRoutes()).toEqual([...GATE_CONFIG_ROUTES, ...Object.keys(OTHER_ROUTES)].sort());
+  });
+
+  it("config mutators accept only the handle withConfigWrite gives (checked by the type checker)", async () => {
+    const versionBefore = await version();
+    await inTransaction(t.db, async (tx) => {
+      // @ts-expect-error a plain transaction is not a ConfigTx: it has not bumped the version.
+      const plain: ConfigTx = tx;
+      return plain;
+    });
+    const inside = await withConfigWrite(
+      t.db,
+      a.id,
+      async (tx) => (await tx.tenant.findUniqueOrThrow({ where: { id: a.id } })).configVersion,
+    );
+    expect(inside).toBe(versionBefore + 1);
+    await withConfigWrite(t.db, "ALL", async () => undefined);
+    expect(await version()).toBe(versionBefore + 2);
+  });
+
+  it("every CLI command is classified", () => {
+    expect(cliCommands()).toEqual([...GATE_CONFIG_CLI, ...Object.keys(OTHER_CLI)].sort());
+  });
+});
+
+describe(`tRPC writers: the very next intent obeys (${TEST_PROVIDER}, warm cache)`, () => {
+  const acct = (i: number) => a.accounts.seller[i % a.accounts.seller.length] as string;
+
+  it.each([
+    ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+    ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+    ["DISABLED", "ACTION_TYPE_DISABLED"],
+  ] as const)("autonomy.setMode, workspace default → %s, then back", async (mode, reason) => {
+    await narrowThenWiden(
+      acct(0),
+      () => admin().autonomy.setMode({ mode }),
+      reason,
+      () => admin().autonomy.setMode({ mode: "AUTO_EXECUTE" }),
+    );
+  });
+
+  it.each([
+    ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+    ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+    ["DISABLED", "ACTION_TYPE_DISABLED"],
+  ] as const)("autonomy.setMode, workspace per type → %s, then cleared", async (mode, reason) => {
+    await narrowThenWiden(
+      acct(0),
+      () => admin().autonomy.setMode({ actionType: T, mode }),
+      reason,
+      () => admin().autonomy.setMode({ actionType: T, mode: null }),
+    );
+  });
+
+  it.each([
+    ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+    ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+    ["DISABLED", "ACTION_TYPE_DISABLED"],
+  ] as const)("autonomy.setMode, account + type → %s, then back to AUTO_EXECUTE", async (mode, reason) => {
+    await narrowThenWiden(
+      acct(1),
+      () => admin().autonomy.setMode({ accountId: acct(1), actionType: T, mode }),
+      reason,
+      () => admin().autonomy.setMode({ accountId: acct(1), actionType: T, mode: "AUTO_EXECUTE" }),
+    );
+  });
+
+  it("autonomy.setMode, account default → DISABLED, then cleared", async () => {
+    await narrowThenWiden(
+      acct(2),
+      () => admin().autonomy.setMode({ accountId: acct(2), mode: "DISABLED" }),
+      "ACTION_TYPE_DISABLED",
+      () => admin().autonomy.setMode({ accountId: acct(2), mode: null }),
+    );
+  });
+
+  it("autonomy.setAllowlist: removal, then re-added", async () => {
+    await narrowThenWiden(
+      acct(0),
+      () => admin().autonomy.setAllowlist({ actionTypes: ["FLAG_FOR_REVIEW"] }),
+      "ACTION_TYPE_NOT_ALLOWLISTED",
+      () => admin().autonomy.setAllowlist({ actionTypes: [T, "FLAG_FOR_REVIEW"] }),
+    );
+  });
+
+  it("autonomy.setBudget: lowered to what is already used, then raised", async () => {
+    const account = acct(3);
+    await admin().autonomy.setBudget({ accountId: account, maxPerDay: 100 });
+    await narrowThenWiden(
+      account,
+      async () => {
+        const used = (await admin().autonomy.budget({ accountId: account })).consumedToday;
+        await admin().autonomy.setBudget({ accountId: account, maxPerDay: used });
+      },
+      "BUDGET_EXHAUSTED",
+      () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 100 }),
+    );
+  });
+
+  it("autonomy.setBudget: a per-type cap lowered to zero, then removed", async () => {
+    const account = acct(4);
+    await admin().autonomy.setBudget({ accountId: account, maxPerDay: 100 });
+    await narrowThenWiden(
+      account,
+      () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 100, perTypeCaps: { [T]: 0 } }),
+      "BUDGET_EXHAUSTED",
+      () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 100, perTypeCaps: {} }),
+    );
+  });
+
+  it.each([
+    ["TENANT", undefined],
+    ["ACTION_TYPE", T],
+    ["CONNECTOR", "internal"],
+  ] as const)("autonomy.setKillSwitch %s on, then off", async (scope, key) => {
+    await narrowThenWiden(
+      acct(0),
+      () => admin().autonomy.setKillSwitch({ scope, key, enabled: true, reason: "incident" }),
+      "KILL_SWITCH_ACTIVE",
+      () => admin().autonomy.setKillSwitch({ scope, key, enabled: false, reason: "resolved" }),
+    );
+  });
+
+  it("decisions.saveSettings: the cost gate's run budget lowered → the next decision run is SKIPPED; raised → ALLOW", async () => {
+    const account = acct(5);
+    const decide = async () => {
+      const { runId } = await requestRun(
+        t.db,
+        a.admin.viewer,
+        { accountId: account, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: randomUUID() },
+        systemClock,
+      );
+      await runWorkerTick(
+        t.db,
+        queueHandlers({ db: t.db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
+        { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
+      );
+      return t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
+    };
+    await admin().decisions.saveSettings({ costGate: { minSecondsBetweenRuns: 0, maxOpenIntents: 1000 } });
+    expect((await decide()).costGateResult).toBe("ALLOW");
+    const v0 = await version();
+    await admin().decisions.saveSettings({ costGate: { maxRunsPerDay: 0 } });
+    expect(await version()).toBeGreaterThan(v0);
+    expect(await decide()).toMatchObject({ costGateResult: "SKIP", reason: "RUN_BUDGET_EXHAUSTED" });
+    await admin().decisions.saveSettings({ costGate: { maxRunsPerDay: 500 } });
+    expect((await decide()).costGateResult).toBe("ALLOW");
+    const changes = await t.db.ledgerEntry.findMany({
+      where: { tenantId: a.id, type: "CONFIG_CHANGED", payload: { contains: "decision_settings" } },
+    });
+    expect(changes.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe(`REST writers: the very next intent obeys (${TEST_PROVIDER}, warm cache)`, () => {
+  const account = () => a.accounts.seller2[0] as string;
+
+  it.each([
+    ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+    ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+    ["DISABLED", "ACTION_TYPE_DISABLED"],
+  ] as const)("PUT /autonomy/config workspace → %s, then back", async (mode, reason) => {
+    await narrowThenWiden(
+      account(),
+      () => rest(configPut, k.admin, "PUT", { mode }),
+      reason,
+      () => rest(configPut, k.admin, "PUT", { mode: "AUTO_EXECUTE" }),
+    );
+  });
+
+  it.each([
+    ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+    ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+    ["DISABLED", "ACTION_TYPE_DISABLED"],
+  ] as const)("PUT /autonomy/config account + type → %s, then cleared", async (mode, reason) => {
+    await narrowThenWiden(
+      account(),
+      () => rest(configPut, k.admin, "PUT", { account_id: account(), action_type: T, mode }),
+      reason,
+      () => rest(configPut, k.admin, "PUT", { account_id: account(), action_type: T, mode: null }),
+    );
+  });
+
+  it("PUT /autonomy/allowlist removal, then re-added", async () => {
+    await narrowThenWiden(
+      account(),
+      () => rest(allowPut, k.admin, "PUT", { action_types: ["FLAG_FOR_REVIEW"] }),
+      "ACTION_TYPE_NOT_ALLOWLISTED",
+      () => rest(allowPut, k.admin, "PUT", { action_types: [T, "FLAG_FOR_REVIEW"] }),
+    );
+  });
+
+  it("PUT /autonomy/budget lowered to zero, then raised", async () => {
+    await narrowThenWiden(
+      account(),
+      () => rest(budgetPut, k.admin, "PUT", { account_id: account(), max_autonomous_per_day: 0 }),
+      "BUDGET_EXHAUSTED",
+      () => rest(budgetPut, k.admin, "PUT", { account_id: account(), max_autonomous_per_day: 100 }),
+    );
+  });
+
+  it("PUT /autonomy/kill-switches TENANT on, then off", async () => {
+    await narrowThenWiden(
+      account(),
+      () => rest(killPut, k.admin, "PUT", { scope: "TENANT", enabled: true, reason: "incident" }),
+      "KILL_SWITCH_ACTIVE",
+      () => rest(killPut, k.admin, "PUT", { scope: "TENANT", enabled: false, reason: "resolved" }),
+    );
+  });
+});
+
+describe(`CLI writers: the very next intent in this process obeys (${TEST_PROVIDER}, warm cache)`, () => {
+  const cli = (...args: string[]) =>
+    run("./node_modules/.bin/tsx", ["scripts/cli.ts", ...args], { env: { ...process.env, DATABASE_URL: t.url } });
+
+  it.each([
+    ["TENANT", []],
+    ["ACTION_TYPE", ["--key", T]],
+    ["GLOBAL", []],
+  ] as const)(
+    "killswitch --scope %s on, then off",
+    async (scope, extra) => {
+      const tenant = scope === "GLOBAL" ? [] : ["--tenant", a.slug];
+      await narrowThenWiden(
+        a.accounts.admin[0] as string,
+        () => cli("killswitch", "--scope", scope, ...tenant, ...extra, "--enabled", "true", "--reason", "operator stop"),
+        "KILL_SWITCH_ACTIVE",
+        () => cli("killswitch", "--scope", scope, ...tenant, ...extra, "--enabled", "false", "--reason", "operator resume"),
+      );
+    },
+    60_000,
+  );
+});
+
+describe(`CLI webhook set: the next execution in this process goes to the new URL (${TEST_PROVIDER})`, () => {
+  it("webhook set twice from the operator CLI; each following approved CRM write is delivered to the URL just set", async () => {
+    const cli = (...args: string[]) =>
+      run("./node_modules/.bin/tsx", ["scripts/cli.ts", ...args], { env: { ...process.env, DATABASE_URL: t.url } });
+    const hosts: string[] = [];
+    const fetchStub = (async (url: string | URL | Request) => {
+      hosts.push(new URL(String(url)).host);
+      return new Response("{}", { status: 200 });
+    }) as typeof fetch;
+    const approveOne = async () => {
+      const { json } = await rest(intentsPost, k.ingest, "POST", {
+        account_id: a.accounts.seller[0],
+        action_type: "UPDATE_ACCOUNT_FIELDS",
+        confidence: 0.9,
+        risk_level: "MEDIUM",
+        why: ["RENEWAL_WINDOW_ENTERED"],
+        parameters: { fields: { tier: "gold" } },
+      });
+      expect(json.status).toBe("PENDING_APPROVAL");
+      const v = await approveIntent(
+        { db: t.db, clock: systemClock, connectors: { smtp: null, fetch: fetchStub } },
+        a.seller.viewer,
+        json.action_intent_id as string,
+        {},
+      );
+      expect(v.status).toBe("SUCCEEDED");
+    };
+    await cli("webhook", "set", "--tenant", a.slug, "--url", "https://hooks-one.example.com/in");
+    await approveOne();
+    await cli("webhook", "set", "--tenant", a.slug, "--url", "https://hooks-two.example.com/in");
+    await approveOne();
+    expect(hosts).toEqual(["hooks-one.example.com", "hooks-two.example.com"]);
+  }, 60_000);
+});
+
+describe(`two instances (${TEST_PROVIDER}): a change made through one applies to the next intent sent through the other`, () => {
+  it("child instance evaluates, parent narrows and widens; parent evaluates, child narrows and widens", async () => {
+    const child = spawn("./node_modules/.bin/tsx", ["test/helpers/gate-child.ts"], {
+      env: { ...process.env, DATABASE_URL: t.url },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.setEncoding("utf8").on("data", (d: string) => d.includes("ready") && resolve());
+        child.once("exit", () => reject(new Error("child exited")));
+      });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const ask = async (msg: object) => {
+        child.stdin.write(`${JSON.stringify(msg)}\n`);
+        const next = await lines.next();
+        return JSON.parse(next.value as string) as Record<string, unknown>;
+      };
+      const account = a.accounts.admin[1] as string;
+      const remote = () => ask({ op: "submit", key: k.ingest, accountId: account, actionType: T });
+
+      // Instance 2 warms its cache; instance 1 (this process) narrows; instance 2 obeys at once.
+      expect(await remote()).toMatchObject({ http: 201, decision: "AUTO_EXECUTE" });
+      const steps: [string, () => Promise<unknown>, string, () => Promise<unknown>][] = [];
+      for (const [mode, reason] of [
+        ["APPROVAL_REQUIRED", "MODE_APPROVAL_REQUIRED"],
+        ["PROPOSE_ONLY", "MODE_PROPOSE_ONLY"],
+        ["DISABLED", "ACTION_TYPE_DISABLED"],
+      ] as const) {
+        steps.push([
+          `workspace ${mode}`,
+          () => admin().autonomy.setMode({ actionType: T, mode }),
+          reason,
+          () => admin().autonomy.setMode({ actionType: T, mode: null }),
+        ]);
+        steps.push([
+          `account ${mode}`,
+          () => admin().autonomy.setMode({ accountId: account, actionType: T, mode }),
+          reason,
+          () => admin().autonomy.setMode({ accountId: account, actionType: T, mode: null }),
+        ]);
+      }
+      steps.push(
+        [
+          "allowlist removal",
+          () => admin().autonomy.setAllowlist({ actionTypes: ["FLAG_FOR_REVIEW"] }),
+          "ACTION_TYPE_NOT_ALLOWLISTED",
+          () => admin().autonomy.setAllowlist({ actionTypes: [T, "FLAG_FOR_REVIEW"] }),
+        ],
+        [
+          "budget lowered",
+          () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 0 }),
+          "BUDGET_EXHAUSTED",
+          () => admin().autonomy.setBudget({ accountId: account, maxPerDay: 1000 }),
+        ],
+        [
+          "kill switch",
+          () => admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: true, reason: "from instance 1" }),
+          "KILL_SWITCH_ACTIVE",
+          () => admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: false, reason: "from instance 1" }),
+        ],
+      );
+      for (const [what, narrow, reason, widen] of steps) {
+        await narrow();
+        expect(await remote(), what).toMatchObject({ reason, execution_id: null });
+        await widen();
+        expect(await remote(), what).toMatchObject({ decision: "AUTO_EXECUTE" });
+      }
+
+      // And the other way round: this process's cache is warm, instance 2 writes.
+      expect(await probe(account)).toMatchObject({ decision: "AUTO_EXECUTE" });
+      expect(await ask({ op: "mode", tenantId: a.id, actionType: T, mode: "DISABLED" })).toEqual({ ok: true });
+      expect(await probe(account)).toMatchObject({ decision: "BLOCK", reason: "ACTION_TYPE_DISABLED" });
+      expect(await ask({ op: "mode", tenantId: a.id, actionType: T, mode: null })).toEqual({ ok: true });
+      expect(await probe(account)).toMatchObject({ decision: "AUTO_EXECUTE" });
+      expect(await ask({ op: "killswitch", tenantId: a.id, enabled: true })).toEqual({ ok: true });
+      expect(await probe(account)).toMatchObject({ reason: "KILL_SWITCH_ACTIVE" });
+      expect(await ask({ op: "killswitch", tenantId: a.id, enabled: false })).toEqual({ ok: true });
+      expect(await probe(account)).toMatchObject({ decision: "AUTO_EXECUTE" });
+    } finally {
+      child.stdin.end();
+      await new Promise((r) => child.once("exit", r));
+    }
+  }, 60_000);
+});
