@@ -15,7 +15,11 @@ describe("triggers: debounce with a maximum wait", () => {
     for (const s of [0, 5, 10, 20]) w = onTriggerEvent(w, "SIGNAL_ARRIVED", at(s), S).window;
     expect(w?.events).toBe(4);
     expect(decideFire(w as TriggerWindow, "SIGNAL_ARRIVED", at(79), idle, S)).toEqual({ kind: "WAIT", until: at(80) });
-    expect(decideFire(w as TriggerWindow, "SIGNAL_ARRIVED", at(80), idle, S)).toEqual({ kind: "FIRE" });
+    expect(decideFire(w as TriggerWindow, "SIGNAL_ARRIVED", at(80), idle, S)).toEqual({
+      kind: "FIRE",
+      caps: { account: S.perAccountHourlyCap, tenant: S.perTenantHourlyCap },
+      hourKey: at(80).toISOString().slice(0, 13),
+    });
   });
 
   it("a steady drizzle cannot postpone the run past maxWait", () => {
@@ -62,7 +66,7 @@ describe("cost gate", () => {
     lastRunAt: null,
     openIntents: 0,
     newEvidence: 2,
-    heatTier: "WARM",
+    newSignificantEvidence: 1,
     now: t0,
     settings: DEFAULT_COST_GATE_SETTINGS,
   };
@@ -78,7 +82,9 @@ describe("cost gate", () => {
     [{ openIntents: 6 }, "SKIP", "ACTION_SATURATION"],
     [{ newEvidence: 0 }, "SKIP", "NO_NEW_EVIDENCE"],
     [{ newEvidence: 0, triggerType: "TIME_RITUAL_DAILY_BRIEF" }, "ALLOW", "WORTH_RUNNING"],
-    [{ heatTier: "COLD", settings: { ...DEFAULT_COST_GATE_SETTINGS, tier: "FREE" as const } }, "SKIP", "LOW_MARGINAL_VALUE"],
+    [{ newSignificantEvidence: 0, settings: { ...DEFAULT_COST_GATE_SETTINGS, tier: "FREE" as const } }, "SKIP", "LOW_MARGINAL_VALUE"],
+    [{ settings: { ...DEFAULT_COST_GATE_SETTINGS, tier: "FREE" as const } }, "ALLOW", "WORTH_RUNNING"],
+    [{ newSignificantEvidence: 0 }, "ALLOW", "WORTH_RUNNING"],
   ])("%j → %s %s", (patch, result, reason) => {
     const v = evaluateCostGate({ ...base, ...patch });
     expect(v.result).toBe(result);
