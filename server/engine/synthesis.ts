@@ -483,7 +483,8 @@ export function addressesIn(value: unknown, out: string[] = []): string[] {
  * recipient can never reach a connector — a human must pick a real one.
  */
 export function enforceContactRecipients(p: Proposal, contacts: SynthesisContact[], accountName: string): Proposal {
-  const known = new Set(contacts.map((c) => c.email?.toLowerCase()).filter((e): e is string => !!e));
+  // Compared the way addresses are found, so an odd but real contact address still matches itself.
+  const known = new Set(contacts.flatMap((c) => addressesIn(c.email ?? "")));
   const parameters: Record<string, unknown> = {};
   const unknowns: string[] = [];
   for (const [key, value] of Object.entries(p.parameters)) {

@@ -1,8 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ACTION_TYPES } from "@/server/engine/actions";
 import { DEFAULT_COST_GATE_SETTINGS, evaluateCostGate } from "@/server/engine/costGate";
-import { synthesize } from "@/server/engine/synthesis";
 import { decideFire, onTriggerEvent, DEFAULT_TRIGGER_SETTINGS as S, type TriggerWindow } from "@/server/engine/triggers";
 
 const t0 = new Date("2026-03-02T10:00:00Z");
@@ -92,35 +90,5 @@ describe("cost gate", () => {
     expect(v.explanation.length).toBeGreaterThan(10);
     if (result === "DEFER") expect(v.retryAfterSeconds).toBe(90);
     else expect(v.retryAfterSeconds).toBeNull();
-  });
-});
-
-describe("rules synthesizer", () => {
-  const account = { name: "Acme Logistics", domain: "acme.example", lifecycle: "CUSTOMER", posture: "WATCH", momentum: "DOWN" };
-  it("turns signals into ranked, explained proposals of known action types", () => {
-    const out = synthesize({
-      account,
-      triggerType: "SIGNAL_ARRIVED",
-      signals: [
-        { type: "SUPPORT_RISK_EMERGING", severity: "high", evidence: {}, at: at(0) },
-        { type: "USAGE_TREND_CHANGE", severity: "medium", evidence: { change_pct: -30 }, at: at(10) },
-      ],
-    });
-    // rank = confidence × severity weight: high-severity support risk outranks medium usage news
-    expect(out.map((p) => p.actionType)).toEqual(["FLAG_FOR_REVIEW", "ANALYZE_USAGE_PATTERNS", "SEND_EMAIL", "UPDATE_ACCOUNT_FIELDS"]);
-    for (const p of out) {
-      expect(Object.keys(ACTION_TYPES)).toContain(p.actionType);
-      expect(p.why.length).toBeGreaterThan(0);
-      expect(p.confidence).toBeGreaterThan(0);
-    }
-    expect(synthesize({ account, triggerType: "SIGNAL_ARRIVED", signals: [] })).toEqual([]);
-  });
-  it("is deterministic", () => {
-    const input = {
-      account,
-      triggerType: "TIME_RITUAL_RENEWAL_RUNWAY",
-      signals: [{ type: "RENEWAL_WINDOW_ENTERED", severity: "medium", evidence: {}, at: at(0) }],
-    };
-    expect(synthesize(input)).toEqual(synthesize(structuredClone(input)));
   });
 });
