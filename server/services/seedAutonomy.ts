@@ -1,12 +1,12 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
 import type { ActionType } from "../engine/actions";
-import type { Actor } from "../engine/ledger";
 import type { Severity, SignalType } from "../engine/signals";
 import type { Viewer } from "../repos/scope";
 import { pendingIntents } from "../repos/seed";
 import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type DecisionDeps, executeRun, fireDueTriggers, RUN_DECISION } from "./decisions";
+import { DEMO_HISTORY_ACTOR } from "./demoHistory";
 import { runWorkerTick } from "./jobQueue";
 import { rulesSynthesizer } from "./llmSynthesizer";
 import { approveIntent, rejectIntent } from "./reviews";
@@ -37,10 +37,6 @@ const DEMO_AUTONOMOUS: ActionType[] = [
   "FLAG_FOR_REVIEW",
   "GENERATE_MEETING_BRIEF",
 ];
-
-/** Who made the demo history's human decisions: nobody. The UI labels this actor as simulated. */
-export const DEMO_HISTORY_ACTOR = { type: "SYSTEM", id: "demo-history" } as const satisfies Actor;
-export const DEMO_HISTORY_LABEL = "Demo history (simulated)";
 
 export interface HistoryEvent {
   at: Date;
