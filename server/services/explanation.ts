@@ -53,7 +53,10 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
   const proposer = /^decision-run:(.+)$/.exec(original.createdBy ?? "")?.[1] ?? null;
   const run = original.source === "DECISION" || proposer ? await runFor(db, viewer.tenantId, proposer, intent.correlationId) : null;
   const runSignalIds = run ? (JSON.parse(run.signalIds) as string[]) : [];
-  const signals = await signalsByIds(db, viewer.tenantId, runSignalIds);
+  // In the order the window gathered them.
+  const signals = (await signalsByIds(db, viewer.tenantId, runSignalIds)).sort(
+    (x, y) => runSignalIds.indexOf(x.id) - runSignalIds.indexOf(y.id),
+  );
   const receivedSeq = new Map<string, number>();
   for (const l of ledger) {
     if (l.type !== "SIGNAL_RECEIVED") continue;
