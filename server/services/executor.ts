@@ -9,6 +9,7 @@ import { activeKillSwitch } from "../engine/autonomy";
 import { utcDateKey } from "../engine/budget";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
+import { loadArtifactContext } from "../repos/artifacts";
 import { enabledKillSwitches, refund } from "../repos/autonomy";
 import {
   connectorConfig,
@@ -172,10 +173,18 @@ export async function completeExecution(
   try {
     if (connector === "internal") {
       const account = await db.account.findFirst({ where: { tenantId, id: intent.accountId }, select: { name: true } });
-      artifact = renderInternalArtifact(intent.actionType, call.parameters, {
-        accountName: account?.name ?? "this account",
-        why: JSON.parse(intent.why) as string[],
-      });
+      artifact = renderInternalArtifact(
+        intent.actionType,
+        call.parameters,
+        await loadArtifactContext(
+          db,
+          tenantId,
+          intent.accountId,
+          intent.actionType,
+          { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] },
+          clock.now(),
+        ),
+      );
       result = artifact
         ? { ok: true, response: { kind: artifact.kind, title: artifact.title } }
         : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };

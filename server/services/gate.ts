@@ -9,6 +9,7 @@ import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { budgetExhausted, evaluatePolicy, gateError, type PolicyInput, type PolicyResult, policyVersion } from "../engine/policy";
 import { AppError, notFound } from "../errors";
+import { loadArtifactContext } from "../repos/artifacts";
 import { DEFAULT_TENANT_POLICY, enabledKillSwitches, loadGateConfig, refund, tryConsume, usageFor } from "../repos/autonomy";
 import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../repos/executions";
 import { findIntent, findIntentByKey, insertIntent, insertPolicyEvaluation, transitionIntent } from "../repos/intents";
@@ -126,7 +127,18 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput)
   // and those run locally, so the execution can complete inside this transaction.
   const artifact =
     result.decision === "AUTO_EXECUTE" && spec?.connector === "internal"
-      ? renderInternalArtifact(input.actionType, input.parameters, { accountName: account.name, why: input.why })
+      ? renderInternalArtifact(
+          input.actionType,
+          input.parameters,
+          await loadArtifactContext(
+            tx,
+            viewer.tenantId,
+            input.accountId,
+            input.actionType,
+            { accountName: account.name, why: input.why },
+            now,
+          ),
+        )
       : null;
   const runsNow = result.decision === "AUTO_EXECUTE" && artifact !== null;
   const status = runsNow ? "SUCCEEDED" : STATUS_FOR[result.decision];

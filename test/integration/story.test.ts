@@ -165,6 +165,33 @@ describe(`one story per signal on ${TEST_PROVIDER}`, () => {
     }
   });
 
+  it("research runs on stored data: two usage signals → an autonomous usage analysis with their numbers", async () => {
+    const account = a.accounts.seller[2] as string;
+    await autonomous(t.db, a.admin.viewer, "ANALYZE_USAGE_PATTERNS", { maxPerDay: 5 });
+    await push({
+      account_id: account,
+      signal_type: "USAGE_TREND_CHANGE",
+      severity: "medium",
+      evidence: { metric: "seats", change_pct: -30 },
+    });
+    await push({
+      account_id: account,
+      signal_type: "USAGE_TREND_CHANGE",
+      severity: "high",
+      evidence: { metric: "seats", change_pct: -10 },
+    });
+    expect((await decideAfter(150)).fired).toBe(1);
+    const intent = await t.db.actionIntent.findFirstOrThrow({
+      where: { tenantId: a.id, accountId: account, actionType: "ANALYZE_USAGE_PATTERNS" },
+    });
+    expect(intent.status).toBe("SUCCEEDED");
+    const execution = await t.db.execution.findFirstOrThrow({ where: { intentId: intent.id } });
+    const artifact = await t.db.internalArtifact.findFirstOrThrow({ where: { executionId: execution.id } });
+    expect(artifact.body).toContain("Computed from 2 usage signals");
+    expect(artifact.body).toContain("Average of 2 reported changes: −20%");
+    expect(artifact.body).toContain("Range: −30% to −10%");
+  });
+
   it("a story never crosses tenants, and every ledger verifies", async () => {
     expect(await t.db.ledgerEntry.count({ where: { tenantId: b.id, type: { in: ["SIGNAL_RECEIVED", "TRIGGER_FIRED"] } } })).toBe(0);
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
