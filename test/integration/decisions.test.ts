@@ -386,6 +386,30 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const { JOBS } = await import("@/server/jobs/registry");
     await seedDemo(t.db, { password: "demo-password", clock });
     const demo = await t.db.tenant.findUniqueOrThrow({ where: { slug: "demo" } });
+
+    // An honest history: every SIGNAL_RECEIVED has its signal, in the same story, and led somewhere.
+    const received = await t.db.ledgerEntry.findMany({ where: { tenantId: demo.id, type: "SIGNAL_RECEIVED" } });
+    expect(received.length).toBeGreaterThan(50);
+    const signals = new Map((await t.db.signal.findMany({ where: { tenantId: demo.id } })).map((s) => [s.id, s]));
+    for (const e of received) {
+      const signal = signals.get((JSON.parse(e.payload) as { signal_id: string }).signal_id);
+      expect(signal?.correlationId).toBe(e.correlationId);
+    }
+    const historyRuns = await t.db.decisionRun.findMany({ where: { tenantId: demo.id, status: "SYNTHESIZED" } });
+    expect(historyRuns.length).toBeGreaterThan(20);
+    const decided = await t.db.actionIntent.findMany({ where: { tenantId: demo.id, source: "DECISION" } });
+    const runStories = new Set(historyRuns.map((r) => r.correlationId));
+    expect(decided.length).toBeGreaterThan(20);
+    expect(decided.every((i) => runStories.has(i.correlationId))).toBe(true);
+    // Simulated human decisions are the demo actor's, never a real demo user's.
+    const reviews = await t.db.intentReview.findMany({ where: { tenantId: demo.id } });
+    expect(reviews.map((r) => r.decision).sort()).toEqual(["APPROVED", "REJECTED"]);
+    expect(reviews.every((r) => r.actorType === "SYSTEM" && r.actorId === "demo-history")).toBe(true);
+    const users = (await t.db.membership.findMany({ where: { tenantId: demo.id } })).map((m) => m.userId);
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: demo.id, actorId: { in: users } } })).toBe(0);
+    // Heat is not scored: nothing in the seed pretends it was.
+    expect(await t.db.account.count({ where: { tenantId: demo.id, NOT: { heatScore: 0 } } })).toBe(0);
+
     const jobDeps = deps();
     const before = await t.db.actionIntent.count({ where: { tenantId: demo.id } });
     // Two minutes of the local scheduler: demo source every 30 s, decisions every 15 s.
