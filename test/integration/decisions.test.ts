@@ -185,7 +185,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
   it("a signal becomes a run: ALLOW → rules synthesis → intents through the autonomy gate, one correlation id", async () => {
     const account = a.accounts.seller[1] as string;
     await autonomous(t.db, a.admin.viewer, "FLAG_FOR_REVIEW", { accountId: account, maxPerDay: 5 });
-    await ingestSignal(
+    const { signalId } = await ingestSignal(
       t.db,
       system(a),
       {
@@ -206,6 +206,10 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
       orderBy: { createdAt: "desc" },
     });
     expect(run).toMatchObject({ status: "SYNTHESIZED", costGateResult: "ALLOW", synthesizer: "rules" });
+    // The run continues the signal's story and names the signal that fed it.
+    expect((await t.db.signal.findUniqueOrThrow({ where: { id: signalId } })).correlationId).toBe(run.correlationId);
+    expect(JSON.parse(run.signalIds)).toEqual([signalId]);
+    expect(JSON.parse(run.inputSnapshot ?? "{}").signals.map((s: { id: string }) => s.id)).toContain(signalId);
     const intents = await t.db.actionIntent.findMany({ where: { tenantId: a.id, correlationId: run.correlationId } });
     expect(intents.map((i) => i.actionType).sort()).toEqual(["FLAG_FOR_REVIEW", "SEND_EMAIL"]);
     expect(intents.find((i) => i.actionType === "FLAG_FOR_REVIEW")?.status).toBe("SUCCEEDED");
@@ -215,6 +219,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
     ).map((e) => e.type);
     expect(types).toEqual(
       expect.arrayContaining([
+        "SIGNAL_RECEIVED",
         "TRIGGER_FIRED",
         "COST_GATE_EVALUATED",
         "DECISION_SYNTHESIZED",
@@ -335,6 +340,9 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const windows = await t.db.triggerWindow.findMany({ where: { tenantId: b.id, triggerType: "TIME_RITUAL_DAILY_BRIEF" } });
     expect(windows).toHaveLength(8);
     expect(windows.some((w) => w.accountId === b.accounts.admin[1])).toBe(false);
+    // No signal behind a ritual: each account's window starts a story of its own, and carries no signals.
+    expect(new Set(windows.map((w) => w.correlationId)).size).toBe(8);
+    expect(windows.every((w) => w.correlationId.length > 0 && w.signalIds === "")).toBe(true);
     await expect(
       setCadence(
         t.db,
