@@ -57,6 +57,12 @@ export const DEFAULT_TRIGGER_SETTINGS: TriggerSettings = {
   perTenantHourlyCap: 200,
 };
 
+/**
+ * A window names at most this many of its signals (the first ones); a storm beyond it is still
+ * counted (`events`) but does not grow the run's record and its ledger entries without bound.
+ */
+export const MAX_WINDOW_SIGNALS = 200;
+
 /** One open debounce window per (account, trigger type). */
 export interface TriggerWindow {
   openedAt: Date;

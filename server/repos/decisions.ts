@@ -64,12 +64,13 @@ export async function openWindow(
 /**
  * Coalesce one more event into an open window. The signal id is appended in the UPDATE itself
  * (string concatenation, on both databases), so concurrent coalescers never lose one another's
- * ids. 0 when the window fired (was deleted) meanwhile.
+ * ids; beyond `maxSignals` events only the count grows. 0 when the window fired (was deleted)
+ * meanwhile.
  */
-export async function extendWindow(tx: Tx, id: string, lastEventAt: Date, fireAt: Date, signalId: string | null) {
+export async function extendWindow(tx: Tx, id: string, lastEventAt: Date, fireAt: Date, signalId: string | null, maxSignals: number) {
   const suffix = signalId ? ` ${signalId}` : "";
   return tx.$executeRaw`UPDATE "TriggerWindow" SET "lastEventAt" = ${lastEventAt}, "fireAt" = ${fireAt}, "events" = "events" + 1,
-    "signalIds" = "signalIds" || ${suffix} WHERE "id" = ${id}`;
+    "signalIds" = CASE WHEN "events" < ${maxSignals} THEN "signalIds" || ${suffix} ELSE "signalIds" END WHERE "id" = ${id}`;
 }
 
 /** The signal ids a window gathered, oldest first, each once. */

@@ -4,7 +4,7 @@ import type { Db, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import type { Severity, SignalType } from "../engine/signals";
-import { type fireAt, onTriggerEvent, type TriggerType } from "../engine/triggers";
+import { type fireAt, MAX_WINDOW_SIGNALS, onTriggerEvent, type TriggerType } from "../engine/triggers";
 import { extendWindow, findSignalByKey, findWindow, insertSignal, openWindow, setSignalCorrelation } from "../repos/decisions";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
@@ -145,7 +145,7 @@ async function joinTriggerWindow(
     const window = await findWindow(tx, tenantId, accountId, type);
     if (!window) continue;
     const next = onTriggerEvent({ openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events }, type, now, settings);
-    if ((await extendWindow(tx, window.id, now, next.fireAt, signalId)) !== 1) continue;
+    if ((await extendWindow(tx, window.id, now, next.fireAt, signalId, MAX_WINDOW_SIGNALS)) !== 1) continue;
     return {
       // Windows written before stories were tracked have no correlation id: the event keeps its own.
       correlationId: window.correlationId || correlationId,

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as runPost } from "@/app/api/v1/decisions/run/route";
 import { POST as signalsPost } from "@/app/api/v1/signals/route";
 import { fixedClock } from "@/server/clock";
+import { MAX_WINDOW_SIGNALS } from "@/server/engine/triggers";
 import { queueHandlers } from "@/server/jobs/registry";
 import type { Viewer } from "@/server/repos/scope";
 import { updateCrmAccount } from "@/server/services/accounts";
@@ -140,6 +141,22 @@ describe(`triggers under a storm on ${TEST_PROVIDER}`, () => {
     expect([...reasons].every((r) => ["DEBOUNCE", "COOLDOWN", "HOURLY_CAP"].includes(r))).toBe(true);
     expect(reasons.has("DEBOUNCE")).toBe(true);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, accountId: account, type: "TRIGGER_FIRED" } })).toBe(runs);
+    // Concurrent coalescing loses no signal: every window that fired or was suppressed names as
+    // many distinct signals as it counted events (up to the cap), each signal in one window only.
+    const closed = await t.db.ledgerEntry.findMany({
+      where: { tenantId: a.id, accountId: account, type: { in: ["TRIGGER_FIRED", "TRIGGER_SUPPRESSED"] } },
+    });
+    const seen = new Set<string>();
+    for (const e of closed) {
+      const p = JSON.parse(e.payload) as { reason?: string; coalesced_events: number; signal_ids?: string[] };
+      if (p.reason === "DEBOUNCE") continue;
+      expect(p.signal_ids).toHaveLength(Math.min(p.coalesced_events, MAX_WINDOW_SIGNALS));
+      for (const id of p.signal_ids ?? []) {
+        expect(seen.has(id)).toBe(false);
+        seen.add(id);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(MAX_WINDOW_SIGNALS);
   });
 });
 
