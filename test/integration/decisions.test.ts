@@ -328,6 +328,63 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
     expect(JSON.parse(entry.payload)).toMatchObject({ ok: false, error: "MODEL_OUTPUT_UNPARSEABLE" });
     expect((await t.db.tenantRunState.findUniqueOrThrow({ where: { tenantId: b.id } })).tokensToday).toBe(320);
   });
+
+  it("a model's invented recipient never reaches an intent: it becomes a blocking unknown; the prompt carried the contacts", async () => {
+    const account = b.accounts.seller[1] as string;
+    const contact = await t.db.contact.findFirstOrThrow({ where: { tenantId: b.id, accountId: account } });
+    const proposal = (to: string[]) => ({
+      action_type: "SEND_EMAIL",
+      risk_level: "HIGH",
+      confidence: 0.8,
+      why: ["RENEWAL_WINDOW_ENTERED"],
+      parameters: { to, subject: "Renewal" },
+      blocking_unknowns: [],
+    });
+    const model = new MockLanguageModelV3({
+      doGenerate: async () => ({
+        content: [
+          {
+            type: "text",
+            text: JSON.stringify({
+              proposals: [proposal(["cfo@invented.example", contact.email as string]), { ...proposal([]), action_type: "DRAFT_EMAIL" }],
+              summary: "x",
+            }),
+          },
+        ],
+        finishReason: { unified: "stop", raw: "stop" },
+        usage: {
+          inputTokens: { total: 300, noCache: 300, cacheRead: undefined, cacheWrite: undefined },
+          outputTokens: { total: 20, text: 20, reasoning: undefined },
+        },
+        warnings: [],
+      }),
+    });
+    const llm = { ...deps(), synthesizer: createLlmSynthesizer(model, { modelName: "mock" }) };
+    await ingestSignal(
+      t.db,
+      system(b),
+      { accountId: account, signalType: "RENEWAL_WINDOW_ENTERED", dedupeKey: "llm-2", source: "test" },
+      clock,
+    );
+    const { runId } = await requestRun(
+      t.db,
+      b.admin.viewer,
+      { accountId: account, triggerType: "SIGNAL_ARRIVED", idempotencyKey: "llm-recipient" },
+      clock,
+    );
+    expect(await executeRun(llm, b.id, runId)).toMatchObject({ status: "SYNTHESIZED" });
+    expect(JSON.stringify(model.doGenerateCalls[0]?.prompt)).toContain(contact.email as string);
+    const run = await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
+    const email = await t.db.actionIntent.findFirstOrThrow({
+      where: { tenantId: b.id, correlationId: run.correlationId, actionType: "SEND_EMAIL" },
+    });
+    expect(JSON.parse(email.parameters)).toEqual({ to: [contact.email], subject: "Renewal" });
+    expect(JSON.parse(email.blockingUnknowns)).toEqual([expect.stringContaining('"to" named an address that is not one of')]);
+    expect(email.status).not.toBe("SUCCEEDED");
+    expect(JSON.stringify(await t.db.ledgerEntry.findMany({ where: { tenantId: b.id, correlationId: run.correlationId } }))).not.toContain(
+      "invented.example",
+    );
+  });
 });
 
 describe(`scheduled sources on ${TEST_PROVIDER}`, () => {

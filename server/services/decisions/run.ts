@@ -1,7 +1,7 @@
 import type { Tx } from "../../db";
 import { utcDateKey } from "../../engine/budget";
 import { type CostGateVerdict, evaluateCostGate } from "../../engine/costGate";
-import type { SynthesisInput } from "../../engine/synthesis";
+import { enforceContactRecipients, type SynthesisInput } from "../../engine/synthesis";
 import {
   accountRunState,
   ensureRunState,
@@ -264,7 +264,10 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
   }
   const source: Viewer = { tenantId: run.tenantId, actor: { type: "SYSTEM", id: `decision-run:${run.id}` }, role: null, userId: null };
   const results = [];
-  for (const [i, p] of out.proposals.entries()) {
+  // Whatever synthesizer proposed them, no proposal reaches the gate with a recipient who is not
+  // one of the account's contacts (the rules never make one; a model might).
+  const proposals = out.proposals.map((p) => enforceContactRecipients(p, input.contacts, input.account.name));
+  for (const [i, p] of proposals.entries()) {
     // Keyed by run and position: a retried job re-submits the same keys and gets the same intents.
     const v = await submitIntent({ db, clock, connectors: deps.connectors }, source, {
       accountId: run.accountId,
