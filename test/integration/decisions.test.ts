@@ -487,6 +487,19 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const reviews = await t.db.intentReview.findMany({ where: { tenantId: demo.id } });
     expect(reviews.map((r) => r.decision).sort()).toEqual(["APPROVED", "REJECTED"]);
     expect(reviews.every((r) => r.actorType === "SYSTEM" && r.actorId === "demo-history")).toBe(true);
+    // …and the timeline says so instead of naming a person.
+    const { listTimeline } = await import("@/server/services/inbox");
+    const admin = await t.db.membership.findFirstOrThrow({ where: { tenantId: demo.id, role: "ADMIN" } });
+    const adminViewer: Viewer = { tenantId: demo.id, actor: { type: "USER", id: admin.userId }, role: "ADMIN", userId: admin.userId };
+    const reviewedIds = new Set(reviews.map((r) => r.newIntentId ?? r.intentId));
+    const reviewed = [];
+    for (let cursor: string | undefined, n = 0; n < 20; n++) {
+      const page = await listTimeline(t.db, adminViewer, { limit: 100, cursor });
+      reviewed.push(...page.items.filter((i) => reviewedIds.has(i.id)));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(reviewed.map((i) => i.review?.by)).toEqual(["Demo history (simulated)", "Demo history (simulated)"]);
     const users = (await t.db.membership.findMany({ where: { tenantId: demo.id } })).map((m) => m.userId);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: demo.id, actorId: { in: users } } })).toBe(0);
     // Heat is not scored: nothing in the seed pretends it was.
