@@ -234,8 +234,9 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
     })),
     activity: data.activity.map((a) => ({ actionType: a.actionType, status: a.status, at: a.createdAt })),
   };
-  // What it knew, kept with the run: the explanation shows exactly this, not a later re-read.
-  const inputSnapshot = JSON.stringify(input);
+  // What it knew, kept with the run before the synthesizer is asked (so even a run that dies
+  // half-way can be explained): the explanation shows exactly this, not a later re-read.
+  await transitionRun(db, run.tenantId, run.id, ["RUNNING"], { inputSnapshot: JSON.stringify(input) }, now);
   const out = await deps.synthesizer.synthesize(input, {});
   // Providers bill the prompt even when a call times out or errors without reporting usage:
   // meter the estimate then, so repeated hangs still spend (and are capped by) the token budget.
@@ -246,7 +247,7 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
       deps,
       run,
       "FAILED",
-      { reason: out.error, explanation: out.message, tokens, synthesizer: deps.synthesizer.name, inputSnapshot },
+      { reason: out.error, explanation: out.message, tokens, synthesizer: deps.synthesizer.name },
       "DECISION_SYNTHESIZED",
       {
         run_id: run.id,
@@ -295,9 +296,17 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
     deps,
     run,
     "SYNTHESIZED",
-    { proposals: results.length, tokens, synthesizer: deps.synthesizer.name, inputSnapshot },
+    { proposals: results.length, tokens, synthesizer: deps.synthesizer.name },
     "DECISION_SYNTHESIZED",
-    { run_id: run.id, ok: true, synthesizer: deps.synthesizer.name, model: out.model, tokens: out.tokens, proposals: results },
+    {
+      run_id: run.id,
+      ok: true,
+      synthesizer: deps.synthesizer.name,
+      model: out.model,
+      tokens: out.tokens,
+      signal_ids: JSON.parse(run.signalIds) as string[],
+      proposals: results,
+    },
     (tx) => meterRun(tx, run.tenantId, tokens).then(() => undefined),
   );
   return { status: "SYNTHESIZED", proposals: results.length };
