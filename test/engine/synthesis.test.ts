@@ -161,7 +161,8 @@ const signalArb = fc.record({
   at: fc.integer({ min: 0, max: 14 * 24 }).map(hoursAgo),
 });
 const inputArb = fc.record({
-  contacts: fc.array(contactArb, { maxLength: 5 }),
+  // Contact ids are unique, as in the database.
+  contacts: fc.uniqueArray(contactArb, { selector: (c) => c.id, maxLength: 5 }),
   signals: fc.array(signalArb, { maxLength: 6 }),
   triggerType: fc.constantFrom("SIGNAL_ARRIVED", "TIME_RITUAL_DAILY_BRIEF", "TIME_RITUAL_RENEWAL_RUNWAY"),
 });
