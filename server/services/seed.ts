@@ -161,6 +161,7 @@ export async function seedDemo(db: Db, opts: { password: string; clock: Clock })
 }
 
 const HISTORY_DAYS = 15;
+const REPLAY_DAYS = 7;
 
 async function seedTenant(
   tx: Tx,
@@ -239,6 +240,10 @@ async function seedTenant(
     }
   }
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
+  // Every fact is drawn (so the PRNG sequence, and with it every other demo value, stays put), but
+  // only the last week is played through the pipeline: each played signal costs a full decision
+  // run and its proposals, and the seed must stay fast.
+  const played = events.filter((e) => e.at.getTime() >= now.getTime() - REPLAY_DAYS * DAY);
   await appendLedger(
     tx,
     {
@@ -249,5 +254,5 @@ async function seedTenant(
     },
     historyStart,
   );
-  return { tenantId: tenant.id, events };
+  return { tenantId: tenant.id, events: played };
 }
