@@ -166,7 +166,8 @@ const RULES: Record<string, (ctx: Ctx, s: SynthesisSignal) => Draft[]> = {
     const tickets = num(s.evidence.open_p1_tickets);
     const a = ctx.input.account;
     const r = recipient(ctx, ["TECHNICAL", "CUSTOMER_SUCCESS", "EXECUTIVE"], "to");
-    const greeting = typeof r.parameters.contact_name === "string" ? `Hi ${r.parameters.contact_name.split(" ")[0]}` : "Hi";
+    const first = typeof r.parameters.contact_name === "string" ? r.parameters.contact_name.trim().split(/\s+/)[0] : "";
+    const greeting = first ? `Hi ${first}` : "Hi";
     return [
       {
         actionType: "FLAG_FOR_REVIEW",

@@ -72,6 +72,7 @@ describe("rules synthesizer: real data", () => {
     );
     const by = (t: string) => out.find((p) => p.actionType === t)?.parameters;
     expect(by("SEND_EMAIL")).toMatchObject({ to: "ivan@acme.example", contact_id: "c2", recipient_role: "TECHNICAL" });
+    expect(String(by("SEND_EMAIL")?.body)).toMatch(/^Hi Ivan — /);
     expect(by("REQUEST_RENEWAL_MEETING")).toMatchObject({ contact: "casey.chen@acme.example", recipient_role: "ECONOMIC_BUYER" });
     expect(by("REQUEST_STAKEHOLDER_INTRO")).toMatchObject({ via: "sam@acme.example", role: "Security reviewer" });
     for (const p of out) expect(p.blockingUnknowns).toEqual([]);
