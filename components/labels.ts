@@ -2,7 +2,6 @@ import type { Tone } from "./ui/primitives";
 
 export const POSTURE_TONE: Record<string, Tone> = { OK: "green", WATCH: "amber", AT_RISK: "red", EXPAND: "violet", DORMANT: "slate" };
 export const LIFECYCLE_TONE: Record<string, Tone> = { PROSPECT: "slate", SUSPECT: "blue", CUSTOMER: "green" };
-export const TIER_TONE: Record<string, Tone> = { HOT: "red", WARM: "amber", COLD: "blue" };
 export const MOMENTUM_ARROW: Record<string, string> = { UP: "↑", FLAT: "→", DOWN: "↓" };
 
 export function humanize(code: string) {

@@ -3,12 +3,13 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ArrowLeft } from "lucide-react";
 import Link from "next/link";
-import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE, TIER_TONE } from "../labels";
+import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { describeEntry } from "../ledger/describe";
 import { useTRPC } from "../trpc";
 import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import { ArtifactsCard } from "../work/artifacts";
+import { HeatBadge } from "./heat-badge";
 
 export function AccountDetail({ id }: { id: string }) {
   const trpc = useTRPC();
@@ -40,9 +41,7 @@ export function AccountDetail({ id }: { id: string }) {
           <Badge>
             Momentum: <span aria-hidden>{MOMENTUM_ARROW[a.momentum]}</span> {humanize(a.momentum)}
           </Badge>
-          <Badge tone={TIER_TONE[a.heatTier]}>
-            {a.heatTier} · heat {a.heatScore.toFixed(2)}
-          </Badge>
+          <HeatBadge />
           {a.arrCents > 0 && <Badge tone="green">ARR {money(a.arrCents)}</Badge>}
         </div>
       </div>

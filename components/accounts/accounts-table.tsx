@@ -4,9 +4,10 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { Search } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
-import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE, TIER_TONE } from "../labels";
+import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { useTRPC } from "../trpc";
 import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { HeatBadge } from "./heat-badge";
 
 const LIFECYCLES = ["PROSPECT", "SUSPECT", "CUSTOMER"] as const;
 const POSTURES = ["OK", "WATCH", "AT_RISK", "EXPAND", "DORMANT"] as const;
@@ -122,9 +123,7 @@ export function AccountsTable() {
                     <span aria-hidden>{MOMENTUM_ARROW[a.momentum]}</span> {humanize(a.momentum)}
                   </td>
                   <td className="px-4 py-2">
-                    <Badge tone={TIER_TONE[a.heatTier]} title={`Heat score ${a.heatScore.toFixed(2)}`}>
-                      {a.heatTier} · {a.heatScore.toFixed(2)}
-                    </Badge>
+                    <HeatBadge />
                   </td>
                   <td className="px-4 py-2 text-right tabular-nums">{a.arrCents ? money(a.arrCents) : "—"}</td>
                 </tr>

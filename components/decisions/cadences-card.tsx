@@ -5,7 +5,7 @@ import { Cron } from "croner";
 import { CalendarClock, CircleCheck, Pencil } from "lucide-react";
 import Link from "next/link";
 import { useId, useMemo, useState } from "react";
-import type { Ritual } from "@/server/services/rituals";
+import type { Ritual } from "@/server/engine/triggers";
 import { useTRPC } from "../trpc";
 import { AccountSelect, type Picked } from "../ui/account-select";
 import { Badge, Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";

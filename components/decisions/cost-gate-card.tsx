@@ -13,7 +13,7 @@ const WEEK = 7 * 86_400;
 type Form = { runs: string; tokens: string; minGap: string; openIntents: string; tier: string };
 
 const TIER_HINT: Record<string, string> = {
-  FREE: "Cold accounts are reviewed by their scheduled rituals only",
+  FREE: "Only low-severity news waits for the scheduled rituals",
   TEAM: "Every account may run when something new arrives",
   ENTERPRISE: "Every account may run when something new arrives",
 };

@@ -24,7 +24,7 @@ const REASON_LABEL: Record<string, string> = {
   TOO_RECENT: "Too soon after the last run",
   ACTION_SATURATION: "Enough proposals already waiting",
   NO_NEW_EVIDENCE: "Nothing new since the last run",
-  LOW_MARGINAL_VALUE: "Low value (cold account, free tier)",
+  LOW_MARGINAL_VALUE: "Low value (only low-severity news, free tier)",
   WORTH_RUNNING: "Worth running",
   ADMISSION_LOCKED: "Another run holds the account",
   DUPLICATE_IDEMPOTENCY_KEY: "Duplicate — this run was already requested",

@@ -1,6 +1,9 @@
 /**
  * The internal connector's renderer: turns an approved internal action into the artifact a seller
- * reads (note, task, flag, brief, draft, research request). Pure; the service stores the result.
+ * reads (note, task, flag, brief, draft, research). Pure; the service loads the account's stored
+ * data (`ArtifactData`) and stores the result. Research and briefs are computed from that data —
+ * a usage analysis with its numbers, a brief from contacts, opportunities, open proposals and
+ * recent signals — and say plainly what was not available (there is no news source, so no news).
  */
 export type ArtifactKind = "NOTE" | "TASK" | "FLAG" | "MEETING_BRIEF" | "EMAIL_DRAFT" | "RESEARCH";
 
@@ -14,7 +17,22 @@ export interface ArtifactContext {
   accountName: string;
   /** reason codes such as "RENEWAL_WINDOW_ENTERED", or already readable sentences */
   why: string[];
+  /** the account's stored data, for research and briefs; absent → a plain request is rendered */
+  data?: ArtifactData;
 }
+
+export interface ArtifactData {
+  now: Date;
+  contacts: { name: string; title: string | null; email: string | null }[];
+  opportunities: { name: string; stage: string; amountCents: number; closeDate: Date | null }[];
+  /** proposals on the account still waiting for a person */
+  openIntents: { actionType: string; createdAt: Date }[];
+  /** the account's signals, any order */
+  signals: { id: string; type: string; severity: string; evidence: Record<string, unknown>; at: Date }[];
+}
+
+/** Action types whose artifact is computed from the account's stored data. */
+export const DATA_BACKED_ACTIONS = ["ANALYZE_USAGE_PATTERNS", "FETCH_ACCOUNT_NEWS", "GENERATE_MEETING_BRIEF"] as const;
 
 export const TITLE_MAX = 200;
 export const BODY_MAX = 5_000;
@@ -49,15 +67,29 @@ const RENDERERS: Record<string, { kind: ArtifactKind; render: Renderer }> = {
   },
   GENERATE_MEETING_BRIEF: {
     kind: "MEETING_BRIEF",
-    render: (p, ctx, account) => ({
-      title: text(p.title) ?? `Meeting brief: ${account}`,
-      body: sections(
-        text(p.body) ?? `Briefing for your next meeting with ${account}.`,
-        bulletSection("Attendees", list(p.attendees)),
-        bulletSection("Agenda", list(p.agenda)),
-        whySection(ctx, "Context"),
-      ),
-    }),
+    render: (p, ctx, account) => {
+      const d = ctx.data;
+      const attendees = list(p.attendees);
+      return {
+        title: text(p.title) ?? `Meeting brief: ${account}`,
+        body: sections(
+          text(p.body) ?? `Briefing for your next meeting with ${account}.`,
+          bulletSection(
+            "Attendees",
+            attendees.length || !d
+              ? attendees
+              : d.contacts.length
+                ? d.contacts.map((c) => `${c.name}${c.title ? ` — ${c.title}` : ""}${c.email ? ` <${c.email}>` : ""}`)
+                : ["No contacts on record for this account: add the people you will meet."],
+          ),
+          d ? bulletSection("Opportunities", opportunityLines(d)) : null,
+          d ? bulletSection("Waiting for a decision", openIntentLines(d)) : null,
+          d ? bulletSection("Recent signals (14 days)", signalLines(d, 14, 8)) : null,
+          bulletSection("Agenda", list(p.agenda)),
+          whySection(ctx, "Context"),
+        ),
+      };
+    },
   },
   DRAFT_EMAIL: {
     kind: "EMAIL_DRAFT",
@@ -96,19 +128,39 @@ const RENDERERS: Record<string, { kind: ArtifactKind; render: Renderer }> = {
   },
   FETCH_ACCOUNT_NEWS: {
     kind: "RESEARCH",
-    render: (p, ctx, account) => ({
-      title: text(p.title) ?? `Recent news: ${account}`,
-      body: sections(
-        text(p.body) ?? `Check recent news about ${account}: funding, leadership changes, launches, layoffs, acquisitions.`,
-        bulletSection("Focus", list(p.topics)),
-        whySection(ctx),
-      ),
-    }),
+    render: (p, ctx, account) => {
+      const d = ctx.data;
+      if (!d) {
+        return {
+          title: text(p.title) ?? `Recent news: ${account}`,
+          body: sections(
+            text(p.body) ?? `Check recent news about ${account}: funding, leadership changes, launches, layoffs, acquisitions.`,
+            bulletSection("Focus", list(p.topics)),
+            whySection(ctx),
+          ),
+        };
+      }
+      // No news connector exists: say so, and show what was actually checked, rather than invent news.
+      const checked = signalLines(d, 30, 12);
+      return {
+        title: text(p.title) ?? `Account research: ${account}`,
+        body: sections(
+          `No news source is connected, so no external news about ${account} was fetched.`,
+          checked.length
+            ? `Checked instead: the ${recent(d, 30).length} signal${recent(d, 30).length === 1 ? "" : "s"} stored for ${account} in the last 30 days.`
+            : `Checked instead: the signals stored for ${account} — none in the last 30 days.`,
+          bulletSection("Signals on record", checked),
+          bulletSection("Focus for a manual check", list(p.topics)),
+          whySection(ctx),
+        ),
+      };
+    },
   },
   ANALYZE_USAGE_PATTERNS: {
     kind: "RESEARCH",
     render: (p, ctx, account) => {
       const days = wholeNumber(p.window_days);
+      if (ctx.data) return usageAnalysis(ctx.data, days ?? 30, ctx, account, text(p.title));
       return {
         title: text(p.title) ?? `Usage analysis: ${account}`,
         body: sections(
@@ -121,6 +173,89 @@ const RENDERERS: Record<string, { kind: ArtifactKind; render: Renderer }> = {
     },
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Computed from stored data
+
+const DAY_MS = 86_400_000;
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+const usd = (cents: number) => `$${Math.round(cents / 100).toLocaleString("en-US")}`;
+const signed = (n: number) => `${n > 0 ? "+" : n < 0 ? "−" : ""}${Math.abs(Math.round(n * 10) / 10)}%`;
+
+function recent(d: ArtifactData, days: number) {
+  const since = d.now.getTime() - days * DAY_MS;
+  return d.signals.filter((s) => s.at.getTime() >= since).sort((x, y) => y.at.getTime() - x.at.getTime() || x.id.localeCompare(y.id));
+}
+
+function signalLines(d: ArtifactData, days: number, max: number) {
+  const rows = recent(d, days);
+  const lines = rows.slice(0, max).map((s) => `${isoDay(s.at)}: ${humanize(s.type)} (${s.severity})${evidenceNote(s.evidence)}`);
+  if (rows.length > max) lines.push(`… and ${rows.length - max} more`);
+  return lines;
+}
+
+/** A short, readable trace of the evidence: numbers and short strings only. */
+function evidenceNote(e: Record<string, unknown>) {
+  const parts = Object.entries(e)
+    .filter(([k, v]) => k !== "source" && (typeof v === "number" || (typeof v === "string" && v.length <= 40)))
+    .slice(0, 3)
+    .map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`);
+  return parts.length ? ` — ${parts.join(", ")}` : "";
+}
+
+function opportunityLines(d: ArtifactData) {
+  if (d.opportunities.length === 0) return ["No opportunities on record."];
+  return d.opportunities.map(
+    (o) =>
+      `${o.name}: ${humanize(o.stage).toLowerCase()}, ${usd(o.amountCents)}, ${o.closeDate ? `closes ${isoDay(o.closeDate)}` : "no close date"}`,
+  );
+}
+
+function openIntentLines(d: ArtifactData) {
+  if (d.openIntents.length === 0) return ["Nothing is waiting for a decision."];
+  return d.openIntents.slice(0, 8).map((i) => `${humanize(i.actionType)} (proposed ${isoDay(i.createdAt)})`);
+}
+
+/** Usage analysis from USAGE_TREND_CHANGE signals' evidence and the account's other activity. */
+function usageAnalysis(d: ArtifactData, days: number, ctx: ArtifactContext, account: string, title: string | null) {
+  const inWindow = recent(d, days);
+  const usage = inWindow.filter((s) => s.type === "USAGE_TREND_CHANGE");
+  const changes = usage.map((s) => s.evidence.change_pct).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+  const heading = title ?? `Usage analysis: ${account}`;
+  const other = new Map<string, number>();
+  for (const s of inWindow) if (s.type !== "USAGE_TREND_CHANGE") other.set(s.type, (other.get(s.type) ?? 0) + 1);
+  const activity = [...other.entries()].sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0])).map(([t, n]) => `${humanize(t)}: ${n}`);
+  if (usage.length === 0) {
+    return {
+      title: heading,
+      body: sections(
+        `No usage data was received for ${account} in the last ${days} day${days === 1 ? "" : "s"} (no usage-trend signals), so there is nothing to measure yet.`,
+        bulletSection("Other activity in the window", activity),
+        whySection(ctx),
+      ),
+    };
+  }
+  const latest = changes[0];
+  const stats =
+    changes.length > 0
+      ? [
+          `Latest reported change: ${signed(latest as number)}`,
+          `Average of ${changes.length} reported change${changes.length === 1 ? "" : "s"}: ${signed(changes.reduce((a, b) => a + b, 0) / changes.length)}`,
+          `Range: ${signed(Math.min(...changes))} to ${signed(Math.max(...changes))}`,
+          `Direction: ${changes.every((c) => c < 0) ? "declining" : changes.every((c) => c > 0) ? "growing" : "mixed"}`,
+        ]
+      : ["The usage signals carried no change percentage."];
+  return {
+    title: heading,
+    body: sections(
+      `Computed from ${usage.length} usage signal${usage.length === 1 ? "" : "s"} for ${account} in the last ${days} day${days === 1 ? "" : "s"}.`,
+      bulletSection("Numbers", stats),
+      bulletSection("Usage signals", signalLines({ ...d, signals: usage }, days, 10)),
+      bulletSection("Other activity in the window", activity),
+      whySection(ctx),
+    ),
+  };
+}
 
 /** null for action types the internal connector does not carry out (e.g. SEND_EMAIL). */
 export function renderInternalArtifact(actionType: string, parameters: Params, context: ArtifactContext): RenderedArtifact | null {

@@ -48,7 +48,9 @@ export interface CostGateInput {
   openIntents: number;
   /** signals for the account since its last run */
   newEvidence: number;
-  heatTier: string;
+  /** of those, the ones above low severity. The marginal value of a run comes from new evidence
+   * only: heat is not an input until perception computes it (a stored tier is not evidence). */
+  newSignificantEvidence: number;
   now: Date;
   settings: CostGateSettings;
 }
@@ -89,8 +91,8 @@ export function evaluateCostGate(i: CostGateInput): CostGateVerdict {
   if (!RITUAL.test(i.triggerType) && i.newEvidence === 0) {
     return skip("NO_NEW_EVIDENCE", "Nothing new has arrived for this account since its last run.");
   }
-  if (s.tier === "FREE" && i.heatTier === "COLD" && !RITUAL.test(i.triggerType)) {
-    return skip("LOW_MARGINAL_VALUE", "A cold account on the free tier is reviewed by its scheduled rituals only.");
+  if (s.tier === "FREE" && i.newSignificantEvidence === 0 && !RITUAL.test(i.triggerType)) {
+    return skip("LOW_MARGINAL_VALUE", "On the free tier, only low-severity news arrived: the scheduled rituals will review it.");
   }
   return {
     result: "ALLOW",

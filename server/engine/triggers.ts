@@ -16,6 +16,16 @@ export const TRIGGER_TYPES = [
 ] as const;
 export type TriggerType = (typeof TRIGGER_TYPES)[number];
 
+/** The time rituals (SPEC §4.3) and their default cadences (cron, in the tenant's time zone). */
+export const RITUALS = ["TIME_RITUAL_DAILY_BRIEF", "TIME_RITUAL_WEEKLY_REVIEW", "TIME_RITUAL_RENEWAL_RUNWAY"] as const;
+export type Ritual = (typeof RITUALS)[number];
+
+export const DEFAULT_CADENCES: Record<Ritual, string> = {
+  TIME_RITUAL_DAILY_BRIEF: "0 8 * * 1-5",
+  TIME_RITUAL_WEEKLY_REVIEW: "0 9 * * 1",
+  TIME_RITUAL_RENEWAL_RUNWAY: "0 7 1 * *",
+};
+
 export const SUPPRESSION_REASONS = ["DEBOUNCE", "COOLDOWN", "HOURLY_CAP"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
@@ -46,6 +56,12 @@ export const DEFAULT_TRIGGER_SETTINGS: TriggerSettings = {
   perAccountHourlyCap: 4,
   perTenantHourlyCap: 200,
 };
+
+/**
+ * A window names at most this many of its signals (the first ones); a storm beyond it is still
+ * counted (`events`) but does not grow the run's record and its ledger entries without bound.
+ */
+export const MAX_WINDOW_SIGNALS = 200;
 
 /** One open debounce window per (account, trigger type). */
 export interface TriggerWindow {
@@ -84,10 +100,15 @@ export interface RunCounters {
 
 export type FireDecision =
   | { kind: "WAIT"; until: Date }
-  | { kind: "FIRE" }
+  | { kind: "FIRE"; caps: { account: number; tenant: number }; hourKey: string }
   | { kind: "SUPPRESS"; reason: Exclude<SuppressionReason, "DEBOUNCE">; explanation: string; retryAt: Date | null };
 
-/** Is a due window allowed to become a decision run now? */
+/**
+ * Is a due window allowed to become a decision run now? Debounce and cooldown are decided here
+ * from the counters read; a FIRE hands the hourly caps to the caller, which must take a unit with
+ * conditional updates (a storm of concurrent fires cannot exceed them) and, when a cap refuses,
+ * report it with `hourlyCapExceeded`.
+ */
 export function decideFire(window: TriggerWindow, type: TriggerType, now: Date, c: RunCounters, s: TriggerSettings): FireDecision {
   const due = fireAt(window, type, s);
   if (now < due) return { kind: "WAIT", until: due };
@@ -100,23 +121,20 @@ export function decideFire(window: TriggerWindow, type: TriggerType, now: Date, 
       retryAt,
     };
   }
-  if (c.accountRunsThisHour >= s.perAccountHourlyCap) {
-    return {
-      kind: "SUPPRESS",
-      reason: "HOURLY_CAP",
-      explanation: `This account already had ${s.perAccountHourlyCap} decision runs this hour.`,
-      retryAt: nextHour(now),
-    };
-  }
-  if (c.tenantRunsThisHour >= s.perTenantHourlyCap) {
-    return {
-      kind: "SUPPRESS",
-      reason: "HOURLY_CAP",
-      explanation: `Your workspace already had ${s.perTenantHourlyCap} decision runs this hour.`,
-      retryAt: nextHour(now),
-    };
-  }
-  return { kind: "FIRE" };
+  if (c.accountRunsThisHour >= s.perAccountHourlyCap) return hourlyCapExceeded("ACCOUNT", now, s);
+  if (c.tenantRunsThisHour >= s.perTenantHourlyCap) return hourlyCapExceeded("TENANT", now, s);
+  return { kind: "FIRE", caps: { account: s.perAccountHourlyCap, tenant: s.perTenantHourlyCap }, hourKey: hourKey(now) };
+}
+
+/** The suppression for a fire that a per-account or per-tenant hourly cap refused. */
+export function hourlyCapExceeded(scope: "ACCOUNT" | "TENANT", now: Date, s: TriggerSettings): FireDecision & { kind: "SUPPRESS" } {
+  const cap = scope === "ACCOUNT" ? s.perAccountHourlyCap : s.perTenantHourlyCap;
+  return {
+    kind: "SUPPRESS",
+    reason: "HOURLY_CAP",
+    explanation: `${scope === "ACCOUNT" ? "This account" : "Your workspace"} already had ${cap} decision runs this hour.`,
+    retryAt: nextHour(now),
+  };
 }
 
 export function hourKey(now: Date) {

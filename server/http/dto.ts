@@ -9,8 +9,6 @@ type AccountRow = {
   posture: string;
   momentum: string;
   arrCents: number;
-  heatScore: number;
-  heatTier: string;
   createdAt: Date;
   updatedAt: Date;
   owner: { id: string; name: string; email: string } | null;
@@ -28,7 +26,8 @@ export function accountDto(a: AccountRow) {
     posture: a.posture,
     momentum: a.momentum,
     arr_cents: a.arrCents,
-    heat: { score: a.heatScore, tier: a.heatTier },
+    // Not scored until perception computes heat: the stored default is not a measurement.
+    heat: { score: null, tier: null, status: "NOT_SCORED" },
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString(),
   };

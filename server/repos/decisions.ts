@@ -34,25 +34,104 @@ export function recentSignals(db: DbOrTx, tenantId: string, accountId: string, s
   });
 }
 
-export function countSignalsSince(db: DbOrTx, tenantId: string, accountId: string, since: Date | null) {
-  return db.signal.count({ where: tenantWhere(tenantId, { accountId, ...(since ? { receivedAt: { gt: since } } : {}) }) });
-}
-
 export function findWindow(db: DbOrTx, tenantId: string, accountId: string, triggerType: string) {
   return db.triggerWindow.findUnique({ where: { tenantId_accountId_triggerType: { tenantId, accountId, triggerType } } });
 }
 
-/** Open a window unless one exists; true when this caller opened it. Safe under concurrency. */
-export async function openWindow(tx: Tx, w: { tenantId: string; accountId: string; triggerType: string; openedAt: Date; fireAt: Date }) {
+/**
+ * Open a window unless one exists; true when this caller opened it. Safe under concurrency. The
+ * window takes the opener's correlation id: the story of everything it gathers.
+ */
+export async function openWindow(
+  tx: Tx,
+  w: {
+    tenantId: string;
+    accountId: string;
+    triggerType: string;
+    openedAt: Date;
+    fireAt: Date;
+    correlationId: string;
+    signalId: string | null;
+  },
+) {
   const n =
-    await tx.$executeRaw`INSERT INTO "TriggerWindow" ("id", "tenantId", "accountId", "triggerType", "openedAt", "lastEventAt", "events", "fireAt")
-    VALUES (${randomUUID()}, ${w.tenantId}, ${w.accountId}, ${w.triggerType}, ${w.openedAt}, ${w.openedAt}, 1, ${w.fireAt})
+    await tx.$executeRaw`INSERT INTO "TriggerWindow" ("id", "tenantId", "accountId", "triggerType", "openedAt", "lastEventAt", "events", "fireAt", "correlationId", "signalIds")
+    VALUES (${randomUUID()}, ${w.tenantId}, ${w.accountId}, ${w.triggerType}, ${w.openedAt}, ${w.openedAt}, 1, ${w.fireAt}, ${w.correlationId}, ${w.signalId ?? ""})
     ON CONFLICT ("tenantId", "accountId", "triggerType") DO NOTHING`;
   return n === 1;
 }
 
-export function extendWindow(tx: Tx, id: string, lastEventAt: Date, fireAt: Date) {
-  return tx.triggerWindow.updateMany({ where: { id }, data: { lastEventAt, fireAt, events: { increment: 1 } } });
+/**
+ * Coalesce one more event into an open window. The signal id is appended in the UPDATE itself
+ * (string concatenation, on both databases), so concurrent coalescers never lose one another's
+ * ids; beyond `maxSignals` events only the count grows. 0 when the window fired (was deleted)
+ * meanwhile.
+ */
+export async function extendWindow(tx: Tx, id: string, lastEventAt: Date, fireAt: Date, signalId: string | null, maxSignals: number) {
+  const suffix = signalId ? ` ${signalId}` : "";
+  return tx.$executeRaw`UPDATE "TriggerWindow" SET "lastEventAt" = ${lastEventAt}, "fireAt" = ${fireAt}, "events" = "events" + 1,
+    "signalIds" = CASE WHEN "events" < ${maxSignals} THEN "signalIds" || ${suffix} ELSE "signalIds" END WHERE "id" = ${id}`;
+}
+
+/** The signal ids a window gathered, oldest first, each once. */
+export function windowSignalIds(w: { signalIds: string }) {
+  return [...new Set(w.signalIds.split(" ").filter(Boolean))];
+}
+
+export function setSignalCorrelation(tx: Tx, tenantId: string, id: string, correlationId: string) {
+  return tx.signal.updateMany({ where: tenantWhere(tenantId, { id }), data: { correlationId } });
+}
+
+export function signalsByIds(db: DbOrTx, tenantId: string, ids: string[]) {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.signal.findMany({ where: tenantWhere(tenantId, { id: { in: ids } }), orderBy: [{ receivedAt: "asc" }, { id: "asc" }] });
+}
+
+/**
+ * What the synthesizer is given about an account: its CRM data, its recent signals and the
+ * recent intents on it (activity). One read, outside any transaction.
+ */
+export async function synthesisContext(db: DbOrTx, tenantId: string, accountId: string, since: Date) {
+  const [account, contacts, opportunities, signals, activity] = await Promise.all([
+    db.account.findFirst({
+      where: tenantWhere(tenantId, { id: accountId }),
+      select: { name: true, domain: true, lifecycle: true, posture: true, momentum: true },
+    }),
+    db.contact.findMany({
+      where: tenantWhere(tenantId, { accountId }),
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      take: 50,
+      select: { id: true, name: true, email: true, title: true },
+    }),
+    db.opportunity.findMany({
+      where: tenantWhere(tenantId, { accountId }),
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      take: 20,
+      select: { id: true, name: true, stage: true, amountCents: true, closeDate: true },
+    }),
+    recentSignals(db, tenantId, accountId, since),
+    db.actionIntent.findMany({
+      where: tenantWhere(tenantId, { accountId, createdAt: { gte: since } }),
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take: 30,
+      select: { actionType: true, status: true, createdAt: true },
+    }),
+  ]);
+  return account ? { account, contacts, opportunities, signals, activity } : null;
+}
+
+export function recordRunGate(tx: Tx, runId: string, data: { costGateResult: string; reason: string; explanation: string }, now: Date) {
+  return tx.decisionRun.updateMany({ where: { id: runId }, data: { ...data, updatedAt: now } });
+}
+
+/** Signals since the account's last run: how many, and how many above low severity. */
+export async function newEvidenceSince(db: DbOrTx, tenantId: string, accountId: string, since: Date | null) {
+  const where = tenantWhere(tenantId, { accountId, ...(since ? { receivedAt: { gt: since } } : {}) });
+  const [all, significant] = await Promise.all([
+    db.signal.count({ where }),
+    db.signal.count({ where: { ...where, severity: { not: "low" } } }),
+  ]);
+  return { all, significant };
 }
 
 export function dueWindows(db: DbOrTx, now: Date, take = 200) {
@@ -133,10 +212,12 @@ export function releaseAdmissionLock(tx: DbOrTx, tenantId: string, accountId: st
 
 export function insertRun(
   db: DbOrTx,
-  data: { tenantId: string; accountId: string; triggerType: string; idempotencyKey: string; correlationId: string },
+  data: { tenantId: string; accountId: string; triggerType: string; idempotencyKey: string; correlationId: string; signalIds: string[] },
   now: Date,
 ) {
-  return db.decisionRun.create({ data: { ...data, status: "RESERVED", createdAt: now, updatedAt: now } });
+  return db.decisionRun.create({
+    data: { ...data, signalIds: JSON.stringify(data.signalIds), status: "RESERVED", createdAt: now, updatedAt: now },
+  });
 }
 
 export function findRun(db: DbOrTx, tenantId: string, id: string) {

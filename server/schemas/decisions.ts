@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { SEVERITIES, SIGNAL_TYPES } from "../engine/signals";
 import { TRIGGER_TYPES } from "../engine/triggers";
-import { SEVERITIES, SIGNAL_TYPES } from "../services/signals";
 
 const Id = z.string().min(1).max(64);
 

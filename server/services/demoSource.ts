@@ -1,5 +1,6 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { demoAccountIds } from "../repos/seed";
 import { findTenantBySlug } from "../repos/tenants";
 import { DEMO_SIGNALS, prng } from "./seed";
 import { ingestSignal, type SignalInput } from "./signals";
@@ -16,7 +17,7 @@ export async function runDemoSourceTick(db: Db, clock: Clock, opts: { signalsPer
   const now = clock.now();
   const minute = Math.floor(now.getTime() / 60_000);
   const r = prng(minute);
-  const accounts = await db.account.findMany({ where: { tenantId: tenant.id }, select: { id: true }, orderBy: { id: "asc" } });
+  const accounts = await demoAccountIds(db, tenant.id);
   const viewer = { tenantId: tenant.id, actor: { type: "SYSTEM" as const, id: "demo-source" }, role: null, userId: null };
   let created = 0;
   for (let i = 0; i < (opts.signalsPerTick ?? 2) && accounts.length > 0; i++) {
@@ -24,8 +25,8 @@ export async function runDemoSourceTick(db: Db, clock: Clock, opts: { signalsPer
     const sig = r.pick(DEMO_SIGNALS);
     const input: SignalInput = {
       accountId: account.id,
-      signalType: sig.type as SignalInput["signalType"],
-      severity: sig.severity as SignalInput["severity"],
+      signalType: sig.type,
+      severity: sig.severity,
       evidence: { ...sig.evidence(r), source: "demo" },
       dedupeKey: `demo:${minute}:${i}`,
       source: "demo-source",

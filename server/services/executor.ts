@@ -7,6 +7,7 @@ import type { Db } from "../db";
 import { actionSpec } from "../engine/actions";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
+import { loadArtifactContext } from "../repos/artifacts";
 import {
   accountName,
   connectorConfig,
@@ -124,10 +125,18 @@ export async function completeExecution(
   try {
     if (connector === "internal") {
       const account = await accountName(db, tenantId, intent.accountId);
-      artifact = renderInternalArtifact(intent.actionType, call.parameters, {
-        accountName: account?.name ?? "this account",
-        why: JSON.parse(intent.why) as string[],
-      });
+      artifact = renderInternalArtifact(
+        intent.actionType,
+        call.parameters,
+        await loadArtifactContext(
+          db,
+          tenantId,
+          intent.accountId,
+          intent.actionType,
+          { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] },
+          clock.now(),
+        ),
+      );
       result = artifact
         ? { ok: true, response: { kind: artifact.kind, title: artifact.title } }
         : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };

@@ -1,14 +1,18 @@
 import type { Db } from "../db";
 import { AppError } from "../errors";
+import { signalsByIds } from "../repos/decisions";
 import { executionsForIntent, findExecution, outcomesFor, toolCallsFor } from "../repos/executions";
+import { correlationLedger, memberNames, runFor, visibleAccountName } from "../repos/explanation";
 import { evaluationsFor, findIntent, reviewsFor } from "../repos/intents";
-import { accountWhere, tenantWhere, type Viewer } from "../repos/scope";
+import type { Viewer } from "../repos/scope";
+import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL } from "./demoHistory";
 
 /**
  * "Why did autopilot do this?" (SPEC §4.6): why (trigger, policy decision, reason, explanation),
- * what it knew (the intent and the policy input exactly as stored at decision time, the signals
- * seen before it), which policy (version, clauses, approval source). Built only from stored
- * records, so a later policy change never rewrites the answer.
+ * what it knew (the intent and the policy input exactly as stored at decision time, the exact
+ * signals of the trigger window that fed its decision run, and the account data the synthesizer
+ * was given), which policy (version, clauses, approval source). Built only from stored records,
+ * so a later policy change or new data never rewrites the answer.
  */
 export async function explain(db: Db, viewer: Viewer, by: { executionId?: string; actionIntentId?: string }) {
   let intentId = by.actionIntentId;
@@ -19,7 +23,8 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
   }
   if (!intentId) throw new AppError("BAD_REQUEST", "Pass execution_id or action_intent_id", "execution_id");
   const intent = await findIntent(db, viewer.tenantId, intentId);
-  if (!intent || !(await db.account.findFirst({ where: accountWhere(viewer, { id: intent.accountId }), select: { id: true } }))) {
+  const account = intent ? await visibleAccountName(db, viewer, intent.accountId) : null;
+  if (!intent || !account) {
     throw new AppError("NOT_FOUND", "Intent not found", by.executionId ? "execution_id" : "action_intent_id");
   }
   // An edited intent's decision lives on its parent version; follow the chain to the original.
@@ -33,50 +38,42 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
   }
   const original = lineage.at(-1) ?? intent;
   if (!execution) execution = (await executionsForIntent(db, viewer.tenantId, intent.id))[0] ?? null;
-  const [evaluations, reviews, outcomes, toolCalls, proposed] = await Promise.all([
+  const [evaluations, reviews, outcomes, toolCalls, ledger] = await Promise.all([
     evaluationsFor(db, viewer.tenantId, original.id),
     Promise.all(lineage.map((i) => reviewsFor(db, viewer.tenantId, i.id))).then((r) => r.flat()),
     Promise.all(lineage.map((i) => outcomesFor(db, viewer.tenantId, i.id))).then((r) => r.flat()),
     execution ? toolCallsFor(db, viewer.tenantId, execution.id) : Promise.resolve([]),
-    db.ledgerEntry.findFirst({
-      where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId, type: "INTENT_PROPOSED" }),
-      orderBy: { seq: "asc" },
-    }),
+    correlationLedger(db, viewer.tenantId, intent.correlationId),
   ]);
   const evaluation = evaluations.at(-1) ?? null;
   const policyInput = evaluation ? (JSON.parse(evaluation.input) as Record<string, unknown>) : null;
-  const signals = await db.ledgerEntry.findMany({
-    where: tenantWhere(viewer.tenantId, {
-      accountId: intent.accountId,
-      type: "SIGNAL_RECEIVED",
-      ...(proposed ? { seq: { lt: proposed.seq } } : {}),
-    }),
-    orderBy: { seq: "desc" },
-    take: 10,
-  });
-  const ledger = await db.ledgerEntry.findMany({
-    where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId }),
-    orderBy: { seq: "asc" },
-    select: { seq: true, type: true, createdAt: true, hash: true },
-  });
   const parse = (s: string | null) => (s ? (JSON.parse(s) as unknown) : null);
-  // The decision run (if a trigger produced this intent) carries the trigger and the cost gate.
-  const run = await db.decisionRun.findFirst({
-    where: tenantWhere(viewer.tenantId, { correlationId: intent.correlationId }),
-    orderBy: { createdAt: "asc" },
-  });
-  const account = await db.account.findFirst({
-    where: tenantWhere(viewer.tenantId, { id: intent.accountId }),
-    select: { id: true, name: true },
-  });
-  const people = await db.user.findMany({
-    where: {
-      id: { in: reviews.map((r) => r.actorId).filter((x): x is string => !!x) },
-      memberships: { some: { tenantId: viewer.tenantId } },
-    },
-    select: { id: true, name: true },
-  });
-  const nameOf = new Map(people.map((p) => [p.id, p.name]));
+  // The decision run (if a trigger produced this intent) carries the trigger, the cost gate, the
+  // exact signals of its window and what the synthesizer saw.
+  const proposer = /^decision-run:(.+)$/.exec(original.createdBy ?? "")?.[1] ?? null;
+  const run = original.source === "DECISION" || proposer ? await runFor(db, viewer.tenantId, proposer, intent.correlationId) : null;
+  const runSignalIds = run ? (JSON.parse(run.signalIds) as string[]) : [];
+  // In the order the window gathered them.
+  const signals = (await signalsByIds(db, viewer.tenantId, runSignalIds)).sort(
+    (x, y) => runSignalIds.indexOf(x.id) - runSignalIds.indexOf(y.id),
+  );
+  const receivedSeq = new Map<string, number>();
+  for (const l of ledger) {
+    if (l.type !== "SIGNAL_RECEIVED") continue;
+    const id = (JSON.parse(l.payload) as { signal_id?: unknown }).signal_id;
+    if (typeof id === "string") receivedSeq.set(id, l.seq);
+  }
+  const nameOf = await memberNames(
+    db,
+    viewer.tenantId,
+    reviews.map((r) => r.actorId).filter((x): x is string => !!x),
+  );
+  const reviewerName = (r: { actorType: string; actorId: string | null }) =>
+    r.actorType === DEMO_HISTORY_ACTOR.type && r.actorId === DEMO_HISTORY_ACTOR.id
+      ? DEMO_HISTORY_LABEL
+      : r.actorId
+        ? (nameOf.get(r.actorId) ?? null)
+        : null;
 
   return {
     executionId: execution?.id ?? null,
@@ -105,7 +102,12 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
         decision: r.decision,
         reason: r.reason,
         diff: parse(r.diff),
-        actor: { type: r.actorType, id: r.actorId, name: r.actorId ? (nameOf.get(r.actorId) ?? null) : null },
+        actor: {
+          type: r.actorType,
+          id: r.actorId,
+          name: reviewerName(r),
+          simulated: r.actorType === DEMO_HISTORY_ACTOR.type && r.actorId === DEMO_HISTORY_ACTOR.id,
+        },
         at: r.createdAt,
       })),
     },
@@ -122,7 +124,18 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
       },
       account: policyInput?.account ?? null,
       policyInput,
-      signals: signals.map((s) => ({ seq: s.seq, at: s.createdAt, ...(JSON.parse(s.payload) as Record<string, unknown>) })),
+      // Exactly the signals of the trigger window that fed the run, by id — not "recent" ones.
+      signals: signals.map((s) => ({
+        id: s.id,
+        type: s.type,
+        severity: s.severity,
+        evidence: JSON.parse(s.evidence) as Record<string, unknown>,
+        source: s.source,
+        occurredAt: s.occurredAt,
+        receivedAt: s.receivedAt,
+        seq: receivedSeq.get(s.id) ?? null,
+      })),
+      synthesizerInput: run?.inputSnapshot ? synthesizerView(JSON.parse(run.inputSnapshot) as StoredInput) : null,
     },
     whichPolicy: {
       policyVersion: original.policyVersion,
@@ -135,6 +148,7 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
       references: {
         policyEvaluationId: evaluation?.id ?? null,
         ledger: ledger.map((l) => ({ seq: l.seq, type: l.type, at: l.createdAt, hash: l.hash })),
+        decisionRunId: run?.id ?? null,
       },
     },
     execution: execution
@@ -156,5 +170,33 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
         }
       : null,
     outcomes: outcomes.map((o) => ({ label: o.label, at: o.createdAt, details: parse(o.details) })),
+  };
+}
+
+/** The synthesizer input as stored on the run (JSON: dates are strings). */
+interface StoredInput {
+  account?: Record<string, unknown>;
+  triggerType?: string;
+  now?: string;
+  contacts?: { id: string; name: string; email: string | null; title: string | null }[];
+  opportunities?: { id: string; name: string; stage: string; amountCents: number; closeDate: string | null }[];
+  signals?: { id?: string; type: string; severity: string; at: string }[];
+  activity?: { actionType: string; status: string; at: string }[];
+}
+
+function synthesizerView(i: StoredInput) {
+  return {
+    at: i.now ?? null,
+    account: i.account ?? null,
+    contacts: (i.contacts ?? []).map((c) => ({ id: c.id, name: c.name, email: c.email, title: c.title })),
+    opportunities: (i.opportunities ?? []).map((o) => ({
+      id: o.id,
+      name: o.name,
+      stage: o.stage,
+      amountCents: o.amountCents,
+      closeDate: o.closeDate,
+    })),
+    signals: (i.signals ?? []).map((s) => ({ id: s.id ?? null, type: s.type, severity: s.severity, at: s.at })),
+    activity: (i.activity ?? []).map((a) => ({ actionType: a.actionType, status: a.status, at: a.at })),
   };
 }

@@ -7,6 +7,7 @@ import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
 import type { Viewer } from "../repos/scope";
 import { userNames } from "../repos/tenants";
 import { originalExecutionsFor, reviewsTouching } from "../repos/timeline";
+import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL } from "./demoHistory";
 import { requireViewerAccount, viewerSeesAccount } from "./guards";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
@@ -78,7 +79,10 @@ export async function listTimeline(db: Db, viewer: Viewer, page: { limit: number
   const userName = await userNames(db, reviewers);
   const reviewFor = new Map<string, { decision: string; reason: string | null; by: string }>();
   for (const r of reviews) {
-    const by = (r.actorId ? userName.get(r.actorId) : undefined) ?? (r.actorType === "API_KEY" ? "an integration" : "a person");
+    const simulated = r.actorType === DEMO_HISTORY_ACTOR.type && r.actorId === DEMO_HISTORY_ACTOR.id;
+    const by = simulated
+      ? DEMO_HISTORY_LABEL
+      : ((r.actorId ? userName.get(r.actorId) : undefined) ?? (r.actorType === "API_KEY" ? "an integration" : "a person"));
     reviewFor.set(r.newIntentId ?? r.intentId, { decision: r.decision, reason: r.reason, by });
   }
   const items = res.items.map((i) => {

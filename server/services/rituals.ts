@@ -1,10 +1,20 @@
+import { randomUUID } from "node:crypto";
 import { Cron } from "croner";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import type { TriggerType } from "../engine/triggers";
+import { DEFAULT_CADENCES, RITUALS, type Ritual } from "../engine/triggers";
 import { badRequest } from "../errors";
 import { appendLedger } from "../repos/ledger";
-import { tenantWhere, type Viewer } from "../repos/scope";
+import {
+  claimSlot,
+  enabledCadences,
+  findCadence,
+  listCadenceRows,
+  overriddenAccounts,
+  ritualAccounts,
+  upsertCadence,
+} from "../repos/rituals";
+import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
 import { requireTenantAccount } from "./guards";
@@ -15,14 +25,7 @@ import { recordTriggerEvent } from "./signals";
  * TIME_RITUAL_* trigger windows. Each slot is claimed once with a conditional update of
  * `lastSlot`, so overlapping scheduler ticks, cron routes and instances never double-fire it.
  */
-export const RITUALS = ["TIME_RITUAL_DAILY_BRIEF", "TIME_RITUAL_WEEKLY_REVIEW", "TIME_RITUAL_RENEWAL_RUNWAY"] as const;
-export type Ritual = (typeof RITUALS)[number];
-
-export const DEFAULT_CADENCES: Record<Ritual, string> = {
-  TIME_RITUAL_DAILY_BRIEF: "0 8 * * 1-5",
-  TIME_RITUAL_WEEKLY_REVIEW: "0 9 * * 1",
-  TIME_RITUAL_RENEWAL_RUNWAY: "0 7 1 * *",
-};
+export { RITUALS, type Ritual } from "../engine/triggers";
 
 /** Which accounts a tenant-wide ritual covers. */
 const SCOPE: Record<Ritual, { lifecycle?: string }> = {
@@ -46,10 +49,7 @@ export function validateCron(expr: string, timezone: string) {
 }
 
 export async function listCadences(db: Db, viewer: Viewer) {
-  const rows = await db.ritualCadence.findMany({
-    where: tenantWhere(viewer.tenantId),
-    orderBy: [{ accountKey: "asc" }, { ritual: "asc" }],
-  });
+  const rows = await listCadenceRows(db, viewer.tenantId);
   const tenantRows = new Map(rows.filter((r) => r.accountKey === "").map((r) => [r.ritual, r]));
   return {
     tenant: RITUALS.map((ritual) => {
@@ -86,8 +86,7 @@ export async function setCadence(
   const accountKey = input.accountId ? await requireTenantAccount(db, viewer.tenantId, input.accountId) : "";
   return inTransaction(db, async (tx) => {
     const now = clock.now();
-    const key = { tenantId_accountKey_ritual: { tenantId: viewer.tenantId, accountKey, ritual: input.ritual } };
-    const before = await tx.ritualCadence.findUnique({ where: key });
+    const before = await findCadence(tx, viewer.tenantId, accountKey, input.ritual);
     // A new or re-enabled cadence starts from now: it never back-fills missed slots.
     const data = {
       cron: input.cron,
@@ -97,11 +96,7 @@ export async function setCadence(
       updatedAt: now,
       ...(!before?.enabled && input.enabled ? { lastSlot: now } : {}),
     };
-    const after = await tx.ritualCadence.upsert({
-      where: key,
-      create: { tenantId: viewer.tenantId, accountKey, ritual: input.ritual, ...data, lastSlot: now },
-      update: data,
-    });
+    const after = await upsertCadence(tx, viewer.tenantId, accountKey, input.ritual, data, now);
     await appendLedger(
       tx,
       {
@@ -128,32 +123,20 @@ export async function runRitualTick(db: Db, clock: Clock) {
   const now = clock.now();
   let slots = 0;
   let events = 0;
-  for (const c of await db.ritualCadence.findMany({ where: { enabled: true } })) {
+  for (const c of await enabledCadences(db)) {
     const from = c.lastSlot ?? c.updatedAt;
     const next = new Cron(c.cron, { timezone: c.timezone, paused: true }).nextRun(from);
     if (!next || next > now) continue;
     // Catch up at most one slot: a scheduler that was down for a week runs the ritual once.
-    const claimed = await db.ritualCadence.updateMany({ where: { id: c.id, lastSlot: c.lastSlot }, data: { lastSlot: now } });
-    if (claimed.count !== 1) continue;
+    if (!(await claimSlot(db, c.id, c.lastSlot, now))) continue;
     slots += 1;
     const ritual = c.ritual as Ritual;
     // An account with its own cadence for this ritual (on or off) follows that one instead.
-    const overridden = c.accountKey
-      ? []
-      : (
-          await db.ritualCadence.findMany({
-            where: { tenantId: c.tenantId, ritual: c.ritual, NOT: { accountKey: "" } },
-            select: { accountKey: true },
-          })
-        ).map((r) => r.accountKey);
     const accounts = c.accountKey
       ? [{ id: c.accountKey }]
-      : await db.account.findMany({
-          where: tenantWhere(c.tenantId, {
-            ...(SCOPE[ritual]?.lifecycle ? { lifecycle: SCOPE[ritual].lifecycle } : {}),
-            ...(overridden.length ? { id: { notIn: overridden } } : {}),
-          }),
-          select: { id: true },
+      : await ritualAccounts(db, c.tenantId, {
+          lifecycle: SCOPE[ritual]?.lifecycle,
+          exclude: await overriddenAccounts(db, c.tenantId, c.ritual),
         });
     const settings = (await loadDecisionSettings(db, c.tenantId)).triggers;
     for (const a of accounts) {
@@ -162,9 +145,10 @@ export async function runRitualTick(db: Db, clock: Clock) {
           tx,
           c.tenantId,
           a.id,
-          ritual as TriggerType,
+          ritual,
           { ritual, slot: next.toISOString() },
-          `ritual:${c.id}:${next.toISOString()}`,
+          // No signal behind a ritual: each account's window is a story of its own.
+          randomUUID(),
           { type: "SYSTEM", id: "scheduler" },
           settings,
           now,

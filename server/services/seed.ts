@@ -1,17 +1,20 @@
-import { randomUUID } from "node:crypto";
 import { hashPassword } from "better-auth/crypto";
 import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
+import type { Severity, SignalType } from "../engine/signals";
 import { appendLedger } from "../repos/ledger";
+import { createDemoAccount, createDemoContact, createDemoOpportunity, createDemoUser } from "../repos/seed";
 import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
-import { seedAutonomy } from "./seedAutonomy";
+import { type HistoryEvent, replayHistory, seedAutonomy } from "./seedAutonomy";
 
 /**
- * Demo data: tenants `demo` and `globex` with the users of SPEC §5 and accounts with a few weeks
- * of history. Values come from a seeded PRNG and the injected clock, so every fresh database
- * looks the same (ids differ).
+ * Demo data: tenants `demo` and `globex` with the users of SPEC §5, accounts with their contacts
+ * and opportunities, and a few weeks of history. The history is not written as ledger rows: its
+ * signals go through the real intake, triggers, decision runs and gate with a clock stepping
+ * through the past (see `replayHistory`), so every entry has the records behind it. Values come
+ * from a seeded PRNG and the injected clock, so every fresh database looks the same (ids differ).
  */
 
 interface SeedUser {
@@ -113,7 +116,7 @@ const FIRST = ["Jordan", "Casey", "Morgan", "Taylor", "Jamie", "Quinn", "Rowan",
 const LAST = ["Nguyen", "Okafor", "Schmidt", "Garcia", "Kowalski", "Haddad", "Tanaka", "Silva", "Murphy", "Ivanova", "Chen", "Dubois"];
 const TITLES = ["VP Sales", "Head of RevOps", "CFO", "IT Director", "Procurement Lead", "COO", "Customer Success Manager", "CTO"];
 
-export const DEMO_SIGNALS: { type: string; severity: string; evidence: (r: ReturnType<typeof prng>) => Record<string, unknown> }[] = [
+export const DEMO_SIGNALS: { type: SignalType; severity: Severity; evidence: (r: ReturnType<typeof prng>) => Record<string, unknown> }[] = [
   { type: "USAGE_TREND_CHANGE", severity: "medium", evidence: (r) => ({ metric: "weekly_active_users", change_pct: r.int(-40, 35) }) },
   {
     type: "SUPPORT_RISK_EMERGING",
@@ -148,20 +151,30 @@ export async function seedDemo(db: Db, opts: { password: string; clock: Clock })
   if (await findTenantBySlug(db, "demo")) return { created: false, tenants: summary };
   const passwordHash = await hashPassword(opts.password);
   const now = opts.clock.now();
+  const historyStart = new Date(now.getTime() - HISTORY_DAYS * DAY);
   for (const [i, spec] of DEMO_TENANTS.entries()) {
-    const tenantId = await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, prng(1000 + i)));
-    const admin = await db.membership.findFirstOrThrow({ where: { tenantId, role: "ADMIN" } });
-    await seedAutonomy(db, tenantId, admin.userId, opts.clock);
+    const { tenantId, events } = await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, historyStart, prng(1000 + i)));
+    await seedAutonomy(db, tenantId, new Date(historyStart.getTime() + 60_000));
+    await replayHistory(db, tenantId, events, now);
   }
   return { created: true, tenants: summary };
 }
 
-async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: Date, r: ReturnType<typeof prng>): Promise<string> {
+const HISTORY_DAYS = 15;
+const REPLAY_DAYS = 7;
+
+async function seedTenant(
+  tx: Tx,
+  spec: SeedTenant,
+  passwordHash: string,
+  now: Date,
+  historyStart: Date,
+  r: ReturnType<typeof prng>,
+): Promise<{ tenantId: string; events: HistoryEvent[] }> {
   const tenant = await createTenant(tx, { slug: spec.slug, name: spec.name });
   const userIds: Record<string, string> = {};
   for (const u of spec.users) {
-    const user = await tx.user.create({ data: { email: u.email, name: u.name, emailVerified: true } });
-    await tx.authAccount.create({ data: { userId: user.id, accountId: user.id, providerId: "credential", password: passwordHash } });
+    const user = await createDemoUser(tx, u, passwordHash);
     await addMembership(tx, tenant.id, user.id, u.role);
     userIds[u.email] = user.id;
   }
@@ -169,58 +182,50 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
   const sellers = spec.users.filter((u) => u.role === "SELLER").map((u) => userIds[u.email] as string);
 
   // History is appended in time order so the hash chain's seq order is also chronological.
-  const events: { at: Date; accountId: string; type: string; severity: string; evidence: Record<string, unknown> }[] = [];
+  const events: HistoryEvent[] = [];
   for (let n = 0; n < spec.accounts; n++) {
     // (prefix, suffix) pairs are distinct for the first 300 accounts: same prefix ⇒ different suffix.
     const name = `${PREFIXES[(n + spec.slug.length) % PREFIXES.length]} ${SUFFIXES[(n + Math.floor(n / PREFIXES.length)) % SUFFIXES.length]}`;
     const createdAt = new Date(now.getTime() - (spec.accounts - n) * 1.7 * DAY);
     const lifecycle = r.pick(LIFECYCLES);
-    const heatScore = Math.round(r.next() * 100) / 100;
-    const account = await tx.account.create({
-      data: {
-        tenantId: tenant.id,
-        externalId: `crm-${spec.slug}-${1000 + n}`,
-        name,
-        domain: `${name.toLowerCase().replace(/[^a-z]+/g, "")}.example`,
-        industry: r.pick(INDUSTRIES),
-        // Sellers own most accounts so their scoped views are full; admins own a few.
-        ownerId: r.next() < 0.85 ? r.pick(sellers.length ? sellers : owners) : r.pick(owners),
-        lifecycle,
-        posture: r.pick(POSTURES),
-        momentum: r.pick(MOMENTA),
-        arrCents: lifecycle === "CUSTOMER" ? r.int(12, 480) * 100_000 : 0,
-        heatScore,
-        heatTier: heatScore >= 0.7 ? "HOT" : heatScore >= 0.4 ? "WARM" : "COLD",
-        createdAt,
-        updatedAt: createdAt,
-      },
+    // Heat is not scored until perception computes it; this draw only keeps the PRNG sequence
+    // (and so every other demo value) what it has always been.
+    r.next();
+    const account = await createDemoAccount(tx, {
+      tenantId: tenant.id,
+      externalId: `crm-${spec.slug}-${1000 + n}`,
+      name,
+      domain: `${name.toLowerCase().replace(/[^a-z]+/g, "")}.example`,
+      industry: r.pick(INDUSTRIES),
+      // Sellers own most accounts so their scoped views are full; admins own a few.
+      ownerId: r.next() < 0.85 ? r.pick(sellers.length ? sellers : owners) : r.pick(owners),
+      lifecycle,
+      posture: r.pick(POSTURES),
+      momentum: r.pick(MOMENTA),
+      arrCents: lifecycle === "CUSTOMER" ? r.int(12, 480) * 100_000 : 0,
+      createdAt,
     });
     for (let c = 0; c < r.int(2, 4); c++) {
       const first = r.pick(FIRST);
       const last = r.pick(LAST);
-      await tx.contact.create({
-        data: {
-          tenantId: tenant.id,
-          accountId: account.id,
-          name: `${first} ${last}`,
-          email: `${first}.${last}@${account.domain}`.toLowerCase(),
-          title: r.pick(TITLES),
-          createdAt,
-        },
+      await createDemoContact(tx, {
+        tenantId: tenant.id,
+        accountId: account.id,
+        name: `${first} ${last}`,
+        email: `${first}.${last}@${account.domain}`.toLowerCase(),
+        title: r.pick(TITLES),
+        createdAt,
       });
     }
     for (let o = 0; o < r.int(0, 2); o++) {
-      await tx.opportunity.create({
-        data: {
-          tenantId: tenant.id,
-          accountId: account.id,
-          name: `${name} — ${r.pick(["Expansion", "New business", "Renewal", "Pilot"])}`,
-          stage: r.pick(OPPORTUNITY_STAGES),
-          amountCents: r.int(10, 250) * 100_000,
-          closeDate: new Date(now.getTime() + r.int(10, 120) * DAY),
-          createdAt,
-          updatedAt: createdAt,
-        },
+      await createDemoOpportunity(tx, {
+        tenantId: tenant.id,
+        accountId: account.id,
+        name: `${name} — ${r.pick(["Expansion", "New business", "Renewal", "Pilot"])}`,
+        stage: r.pick(OPPORTUNITY_STAGES),
+        amountCents: r.int(10, 250) * 100_000,
+        closeDate: new Date(now.getTime() + r.int(10, 120) * DAY),
+        createdAt,
       });
     }
     for (let s = 0; s < r.int(1, 4); s++) {
@@ -235,30 +240,19 @@ async function seedTenant(tx: Tx, spec: SeedTenant, passwordHash: string, now: D
     }
   }
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
-  const seedActor = { type: "SYSTEM", id: "seed" } as const;
+  // Every fact is drawn (so the PRNG sequence, and with it every other demo value, stays put), but
+  // only the last week is played through the pipeline: each played signal costs a full decision
+  // run and its proposals, and the seed must stay fast.
+  const played = events.filter((e) => e.at.getTime() >= now.getTime() - REPLAY_DAYS * DAY);
   await appendLedger(
     tx,
     {
       tenantId: tenant.id,
       type: "CONFIG_CHANGED",
-      actor: seedActor,
+      actor: { type: "SYSTEM", id: "seed" },
       payload: { change: "tenant_created", slug: spec.slug, name: spec.name },
     },
-    new Date(now.getTime() - 15 * DAY),
+    historyStart,
   );
-  for (const e of events) {
-    await appendLedger(
-      tx,
-      {
-        tenantId: tenant.id,
-        accountId: e.accountId,
-        correlationId: randomUUID(),
-        type: "SIGNAL_RECEIVED",
-        actor: { type: "SYSTEM", id: "demo-source" },
-        payload: { signal_type: e.type, severity: e.severity, evidence: e.evidence, source: "demo" },
-      },
-      e.at,
-    );
-  }
-  return tenant.id;
+  return { tenantId: tenant.id, events: played };
 }

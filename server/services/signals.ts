@@ -3,8 +3,9 @@ import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
-import { type fireAt, onTriggerEvent, type TriggerType } from "../engine/triggers";
-import { extendWindow, findSignalByKey, findWindow, insertSignal, openWindow } from "../repos/decisions";
+import type { Severity, SignalType } from "../engine/signals";
+import { type fireAt, MAX_WINDOW_SIGNALS, onTriggerEvent, type TriggerType } from "../engine/triggers";
+import { extendWindow, findSignalByKey, findWindow, insertSignal, openWindow, setSignalCorrelation } from "../repos/decisions";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
@@ -13,26 +14,13 @@ import { requireTenantAccount } from "./guards";
 
 /**
  * Signal intake (SPEC §4.4 push): dedupe, ledger, and a SIGNAL_ARRIVED trigger event, all in one
- * transaction — a signal is never recorded without its trigger, or the reverse.
+ * transaction — a signal is never recorded without its trigger, or the reverse. One signal is one
+ * story: it opens a trigger window under its own correlation id, or joins the open window's.
  */
-export const SIGNAL_TYPES = [
-  "ACCOUNT_ACTIVATION_DETECTED",
-  "NO_ENGAGEMENT_PRESENT",
-  "FIRST_ENGAGEMENT_OCCURRED",
-  "DISCOVERY_PROGRESS_STALLED",
-  "STAKEHOLDER_GAP_DETECTED",
-  "USAGE_TREND_CHANGE",
-  "SUPPORT_RISK_EMERGING",
-  "RENEWAL_WINDOW_ENTERED",
-  "ACTION_EXECUTED",
-  "ACTION_FAILED",
-] as const;
-export const SEVERITIES = ["low", "medium", "high", "critical"] as const;
-
 export interface SignalInput {
   accountId: string;
-  signalType: (typeof SIGNAL_TYPES)[number];
-  severity?: (typeof SEVERITIES)[number];
+  signalType: SignalType;
+  severity?: Severity;
   evidence?: Record<string, unknown>;
   dedupeKey?: string;
   occurredAt?: Date;
@@ -67,7 +55,7 @@ export async function ingestSignal(
   try {
     return await inTransaction(db, async (tx) => {
       const now = clock.now();
-      const correlationId = randomUUID();
+      const own = randomUUID();
       const signal = await insertSignal(
         tx,
         {
@@ -78,17 +66,29 @@ export async function ingestSignal(
           evidence: canonicalJson(input.evidence ?? {}),
           dedupeKey,
           source: input.source,
-          correlationId,
+          correlationId: own,
           occurredAt,
         },
         now,
       );
+      const joined = await joinTriggerWindow(
+        tx,
+        viewer.tenantId,
+        input.accountId,
+        "SIGNAL_ARRIVED",
+        own,
+        signal.id,
+        settings.triggers,
+        now,
+      );
+      // A signal coalesced into an open window belongs to that window's story.
+      if (joined.correlationId !== own) await setSignalCorrelation(tx, viewer.tenantId, signal.id, joined.correlationId);
       await appendLedger(
         tx,
         {
           tenantId: viewer.tenantId,
           accountId: input.accountId,
-          correlationId,
+          correlationId: joined.correlationId,
           type: "SIGNAL_RECEIVED",
           actor: viewer.actor,
           payload: {
@@ -102,17 +102,9 @@ export async function ingestSignal(
         },
         now,
       );
-      await recordTriggerEvent(
-        tx,
-        viewer.tenantId,
-        input.accountId,
-        "SIGNAL_ARRIVED",
-        { signal_id: signal.id },
-        correlationId,
-        viewer.actor,
-        settings.triggers,
-        now,
-      );
+      if (joined.coalesced) {
+        await appendDebounce(tx, viewer.tenantId, input.accountId, "SIGNAL_ARRIVED", joined, { signal_id: signal.id }, viewer.actor, now);
+      }
       return { signalId: signal.id, duplicate: false };
     });
   } catch (err) {
@@ -124,9 +116,81 @@ export async function ingestSignal(
   }
 }
 
+type Joined = {
+  correlationId: string;
+  coalesced: { windowOpenedAt: Date; firesAt: Date; events: number } | null;
+};
+
 /**
- * A trigger event: open the (account, type) debounce window, or coalesce into the open one —
- * which is a suppressed trigger (DEBOUNCE) and is ledgered as such.
+ * Open the (account, type) debounce window under `correlationId`, or coalesce into the open one
+ * and take its correlation id. Persists only; the ledger entry is the caller's.
+ */
+async function joinTriggerWindow(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  type: TriggerType,
+  correlationId: string,
+  signalId: string | null,
+  settings: Parameters<typeof fireAt>[2],
+  now: Date,
+): Promise<Joined> {
+  const fresh = onTriggerEvent(null, type, now, settings);
+  // A few tries: the open window we collided with may fire (and vanish) before we extend it, in
+  // which case this event opens the next one rather than being lost.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (await openWindow(tx, { tenantId, accountId, triggerType: type, openedAt: now, fireAt: fresh.fireAt, correlationId, signalId })) {
+      return { correlationId, coalesced: null };
+    }
+    const window = await findWindow(tx, tenantId, accountId, type);
+    if (!window) continue;
+    const next = onTriggerEvent({ openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events }, type, now, settings);
+    if ((await extendWindow(tx, window.id, now, next.fireAt, signalId, MAX_WINDOW_SIGNALS)) !== 1) continue;
+    return {
+      // Windows written before stories were tracked have no correlation id: the event keeps its own.
+      correlationId: window.correlationId || correlationId,
+      coalesced: { windowOpenedAt: window.openedAt, firesAt: next.fireAt, events: window.events + 1 },
+    };
+  }
+  return { correlationId, coalesced: null };
+}
+
+async function appendDebounce(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  type: TriggerType,
+  joined: Joined,
+  cause: Record<string, unknown>,
+  actor: Actor,
+  now: Date,
+) {
+  if (!joined.coalesced) return;
+  await appendLedger(
+    tx,
+    {
+      tenantId,
+      accountId,
+      correlationId: joined.correlationId,
+      type: "TRIGGER_SUPPRESSED",
+      actor,
+      payload: {
+        trigger_type: type,
+        reason: "DEBOUNCE",
+        window_opened_at: joined.coalesced.windowOpenedAt.toISOString(),
+        fires_at: joined.coalesced.firesAt.toISOString(),
+        coalesced_events: joined.coalesced.events,
+        ...cause,
+      },
+    },
+    now,
+  );
+}
+
+/**
+ * A trigger event without a signal (CRM posture/lifecycle change, ritual slot): open the
+ * (account, type) window under `correlationId`, or coalesce into the open one — a suppressed
+ * trigger (DEBOUNCE), ledgered under the window's story.
  */
 export async function recordTriggerEvent(
   tx: Tx,
@@ -139,35 +203,7 @@ export async function recordTriggerEvent(
   settings: Parameters<typeof fireAt>[2],
   now: Date,
 ) {
-  const fresh = onTriggerEvent(null, type, now, settings);
-  let window = null;
-  // Two tries: the open window we collided with may fire (and vanish) before we read it, in
-  // which case this event opens the next one rather than being lost.
-  for (let attempt = 0; attempt < 2 && !window; attempt++) {
-    if (await openWindow(tx, { tenantId, accountId, triggerType: type, openedAt: now, fireAt: fresh.fireAt })) return { opened: true };
-    window = await findWindow(tx, tenantId, accountId, type);
-  }
-  if (!window) return { opened: false };
-  const next = onTriggerEvent({ openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events }, type, now, settings);
-  await extendWindow(tx, window.id, now, next.fireAt);
-  await appendLedger(
-    tx,
-    {
-      tenantId,
-      accountId,
-      correlationId,
-      type: "TRIGGER_SUPPRESSED",
-      actor,
-      payload: {
-        trigger_type: type,
-        reason: "DEBOUNCE",
-        window_opened_at: window.openedAt.toISOString(),
-        fires_at: next.fireAt.toISOString(),
-        coalesced_events: window.events + 1,
-        ...cause,
-      },
-    },
-    now,
-  );
-  return { opened: false };
+  const joined = await joinTriggerWindow(tx, tenantId, accountId, type, correlationId, null, settings, now);
+  await appendDebounce(tx, tenantId, accountId, type, joined, cause, actor, now);
+  return { opened: !joined.coalesced, correlationId: joined.correlationId };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BODY_MAX, humanize, renderInternalArtifact, TITLE_MAX } from "@/server/connectors/internal";
+import { type ArtifactData, BODY_MAX, humanize, renderInternalArtifact, TITLE_MAX } from "@/server/connectors/internal";
 
 const ctx = { accountName: "Acme Corp", why: ["RENEWAL_WINDOW_ENTERED", "ARR_AT_RISK", "Champion left last month"] };
 
@@ -131,5 +131,82 @@ describe("humanize", () => {
     expect(humanize("RENEWAL_WINDOW_ENTERED")).toBe("Renewal window entered");
     expect(humanize("NPS_DROPPED")).toBe("NPS dropped");
     expect(humanize("Already a sentence")).toBe("Already a sentence");
+  });
+});
+
+describe("artifacts computed from stored data", () => {
+  const now = new Date("2026-03-10T12:00:00Z");
+  const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000);
+  const data: ArtifactData = {
+    now,
+    contacts: [
+      { name: "Casey Chen", title: "CFO", email: "casey@acme.example" },
+      { name: "Ivan Ito", title: null, email: null },
+    ],
+    opportunities: [{ name: "Acme — Renewal", stage: "NEGOTIATION", amountCents: 12_000_000, closeDate: new Date("2026-04-01T00:00:00Z") }],
+    openIntents: [{ actionType: "SEND_EMAIL", createdAt: daysAgo(1) }],
+    signals: [
+      {
+        id: "s1",
+        type: "USAGE_TREND_CHANGE",
+        severity: "medium",
+        evidence: { metric: "weekly_active_users", change_pct: -30 },
+        at: daysAgo(2),
+      },
+      {
+        id: "s2",
+        type: "USAGE_TREND_CHANGE",
+        severity: "low",
+        evidence: { metric: "weekly_active_users", change_pct: -10 },
+        at: daysAgo(9),
+      },
+      { id: "s3", type: "SUPPORT_RISK_EMERGING", severity: "high", evidence: { open_p1_tickets: 2 }, at: daysAgo(3) },
+      { id: "old", type: "USAGE_TREND_CHANGE", severity: "low", evidence: { change_pct: 50 }, at: daysAgo(60) },
+    ],
+  };
+
+  it("a usage analysis states its numbers, from the usage signals in the window only", () => {
+    const a = renderInternalArtifact("ANALYZE_USAGE_PATTERNS", { window_days: 30 }, { ...ctx, data });
+    expect(a?.body).toContain("Computed from 2 usage signals for Acme Corp in the last 30 days.");
+    expect(a?.body).toContain("Latest reported change: −30%");
+    expect(a?.body).toContain("Average of 2 reported changes: −20%");
+    expect(a?.body).toContain("Range: −30% to −10%");
+    expect(a?.body).toContain("Direction: declining");
+    expect(a?.body).toContain("2026-03-08: Usage trend change (medium) — metric weekly_active_users, change pct -30");
+    expect(a?.body).toContain("Other activity in the window:\n- Support risk emerging: 1");
+    // The 60-day-old +50% is outside the window and changes nothing.
+    expect(a?.body).not.toContain("+50%");
+  });
+
+  it("with no usage data, the analysis says there is nothing to measure — no invented numbers", () => {
+    const a = renderInternalArtifact("ANALYZE_USAGE_PATTERNS", { window_days: 7 }, { ...ctx, data: { ...data, signals: [] } });
+    expect(a?.body).toContain("No usage data was received for Acme Corp in the last 7 days");
+    expect(a?.body).not.toMatch(/%/);
+  });
+
+  it("without a news source, account news says so and lists what was checked instead", () => {
+    const a = renderInternalArtifact("FETCH_ACCOUNT_NEWS", {}, { ...ctx, data });
+    expect(a?.body).toContain("No news source is connected, so no external news about Acme Corp was fetched.");
+    expect(a?.body).toContain("the 3 signals stored for Acme Corp in the last 30 days");
+    expect(a?.body).toContain("Support risk emerging (high) — open p1 tickets 2");
+    const none = renderInternalArtifact("FETCH_ACCOUNT_NEWS", {}, { ...ctx, data: { ...data, signals: [] } });
+    expect(none?.body).toContain("none in the last 30 days");
+  });
+
+  it("a meeting brief is built from contacts, opportunities, open proposals and recent signals", () => {
+    const a = renderInternalArtifact("GENERATE_MEETING_BRIEF", { agenda: ["Commercial terms"] }, { ...ctx, data });
+    expect(a?.body).toContain("Attendees:\n- Casey Chen — CFO <casey@acme.example>\n- Ivan Ito");
+    expect(a?.body).toContain("Opportunities:\n- Acme — Renewal: negotiation, $120,000, closes 2026-04-01");
+    expect(a?.body).toContain("Waiting for a decision:\n- Send email (proposed 2026-03-09)");
+    expect(a?.body).toContain("Recent signals (14 days):\n- 2026-03-08: Usage trend change");
+    expect(a?.body).toContain("Agenda:\n- Commercial terms");
+    const empty = renderInternalArtifact(
+      "GENERATE_MEETING_BRIEF",
+      {},
+      { ...ctx, data: { ...data, contacts: [], opportunities: [], openIntents: [] } },
+    );
+    expect(empty?.body).toContain("No contacts on record for this account");
+    expect(empty?.body).toContain("No opportunities on record.");
+    expect(empty?.body).toContain("Nothing is waiting for a decision.");
   });
 });

@@ -27,6 +27,12 @@ const input: SynthesisInput = {
     { type: "SUPPORT_RISK_EMERGING", severity: "medium", evidence: { open_p1: 3 }, at: new Date("2025-03-01T15:30:00Z") },
   ],
   triggerType: "USAGE_TREND_CHANGE",
+  now: new Date("2025-03-02T10:00:00Z"),
+  contacts: [{ id: "c1", name: "Casey Chen", email: "casey@acme.test", title: "CFO" }],
+  opportunities: [
+    { id: "o1", name: "Acme renewal", stage: "NEGOTIATION", amountCents: 5_000_000, closeDate: new Date("2025-04-01T00:00:00Z") },
+  ],
+  activity: [{ actionType: "FLAG_FOR_REVIEW", status: "SUCCEEDED", at: new Date("2025-03-01T10:00:00Z") }],
 };
 
 const validOutput = {
@@ -45,7 +51,7 @@ const validOutput = {
       risk_level: "LOW",
       confidence: 0.6,
       why: ["SUPPORT_RISK_EMERGING", "USAGE_TREND_CHANGE"],
-      parameters: { to: "it.director@acme.test", subject: "Your open tickets", cc: ["cs@acme.test"], urgent: true },
+      parameters: { to: "it.director@acme.test", subject: "Your open tickets", cc: ["casey@acme.test", "cs@acme.test"], urgent: true },
       blocking_unknowns: ["right contact"],
     },
     {
@@ -100,7 +106,13 @@ describe("LLM synthesizer with a scripted model", () => {
     ]);
     expect(out.proposals[0]?.why).toEqual(["USAGE_TREND_CHANGE"]);
     expect(out.proposals[0]?.parameters).toEqual({ window_days: 60 });
-    expect(out.proposals[1]?.blockingUnknowns).toEqual(["right contact"]);
+    // Invented recipients never survive: dropped, and each one becomes a blocking unknown.
+    expect(out.proposals[1]?.parameters).toEqual({ subject: "Your open tickets", cc: ["casey@acme.test"], urgent: true });
+    expect(out.proposals[1]?.blockingUnknowns).toEqual([
+      "right contact",
+      `"to" named an address that is not one of Acme Corp's contacts: choose a contact.`,
+      `"cc" named an address that is not one of Acme Corp's contacts: choose a contact.`,
+    ]);
 
     // One call, no retries, no tools: the model answers once and cannot trigger anything itself.
     expect(model.doGenerateCalls).toHaveLength(1);
@@ -130,10 +142,15 @@ describe("LLM synthesizer with a scripted model", () => {
     expect(sent).toEqual({
       account: { name: "Acme Corp", lifecycle: "CUSTOMER", posture: "WATCH", momentum: "DOWN" },
       trigger: "USAGE_TREND_CHANGE",
+      now: "2025-03-02T10:00:00.000Z",
+      // The same context the rules engine sees: contacts are the only possible recipients.
+      contacts: [{ name: "Casey Chen", title: "CFO", email: "casey@acme.test" }],
+      opportunities: [{ name: "Acme renewal", stage: "NEGOTIATION", amount_cents: 5_000_000, close_date: "2025-04-01" }],
       signals: [
         { type: "USAGE_TREND_CHANGE", severity: "high", evidence: { change_pct: -32, seats_active: 41 }, at: "2025-03-02T09:00:00.000Z" },
         { type: "SUPPORT_RISK_EMERGING", severity: "medium", evidence: { open_p1: 3 }, at: "2025-03-01T15:30:00.000Z" },
       ],
+      activity: [{ action_type: "FLAG_FOR_REVIEW", status: "SUCCEEDED", at: "2025-03-01T10:00:00.000Z" }],
     });
     expect(JSON.stringify(prompt)).not.toMatch(/sk-|api[_-]?key/i);
   });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as runPost } from "@/app/api/v1/decisions/run/route";
 import { POST as signalsPost } from "@/app/api/v1/signals/route";
 import { fixedClock } from "@/server/clock";
+import { MAX_WINDOW_SIGNALS } from "@/server/engine/triggers";
 import { queueHandlers } from "@/server/jobs/registry";
 import type { Viewer } from "@/server/repos/scope";
 import { updateCrmAccount } from "@/server/services/accounts";
@@ -140,6 +141,22 @@ describe(`triggers under a storm on ${TEST_PROVIDER}`, () => {
     expect([...reasons].every((r) => ["DEBOUNCE", "COOLDOWN", "HOURLY_CAP"].includes(r))).toBe(true);
     expect(reasons.has("DEBOUNCE")).toBe(true);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, accountId: account, type: "TRIGGER_FIRED" } })).toBe(runs);
+    // Concurrent coalescing loses no signal: every window that fired or was suppressed names as
+    // many distinct signals as it counted events (up to the cap), each signal in one window only.
+    const closed = await t.db.ledgerEntry.findMany({
+      where: { tenantId: a.id, accountId: account, type: { in: ["TRIGGER_FIRED", "TRIGGER_SUPPRESSED"] } },
+    });
+    const seen = new Set<string>();
+    for (const e of closed) {
+      const p = JSON.parse(e.payload) as { reason?: string; coalesced_events: number; signal_ids?: string[] };
+      if (p.reason === "DEBOUNCE") continue;
+      expect(p.signal_ids).toHaveLength(Math.min(p.coalesced_events, MAX_WINDOW_SIGNALS));
+      for (const id of p.signal_ids ?? []) {
+        expect(seen.has(id)).toBe(false);
+        seen.add(id);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(MAX_WINDOW_SIGNALS);
   });
 });
 
@@ -185,7 +202,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
   it("a signal becomes a run: ALLOW → rules synthesis → intents through the autonomy gate, one correlation id", async () => {
     const account = a.accounts.seller[1] as string;
     await autonomous(t.db, a.admin.viewer, "FLAG_FOR_REVIEW", { accountId: account, maxPerDay: 5 });
-    await ingestSignal(
+    const { signalId } = await ingestSignal(
       t.db,
       system(a),
       {
@@ -206,6 +223,10 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
       orderBy: { createdAt: "desc" },
     });
     expect(run).toMatchObject({ status: "SYNTHESIZED", costGateResult: "ALLOW", synthesizer: "rules" });
+    // The run continues the signal's story and names the signal that fed it.
+    expect((await t.db.signal.findUniqueOrThrow({ where: { id: signalId } })).correlationId).toBe(run.correlationId);
+    expect(JSON.parse(run.signalIds)).toEqual([signalId]);
+    expect(JSON.parse(run.inputSnapshot ?? "{}").signals.map((s: { id: string }) => s.id)).toContain(signalId);
     const intents = await t.db.actionIntent.findMany({ where: { tenantId: a.id, correlationId: run.correlationId } });
     expect(intents.map((i) => i.actionType).sort()).toEqual(["FLAG_FOR_REVIEW", "SEND_EMAIL"]);
     expect(intents.find((i) => i.actionType === "FLAG_FOR_REVIEW")?.status).toBe("SUCCEEDED");
@@ -215,6 +236,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
     ).map((e) => e.type);
     expect(types).toEqual(
       expect.arrayContaining([
+        "SIGNAL_RECEIVED",
         "TRIGGER_FIRED",
         "COST_GATE_EVALUATED",
         "DECISION_SYNTHESIZED",
@@ -306,6 +328,63 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
     expect(JSON.parse(entry.payload)).toMatchObject({ ok: false, error: "MODEL_OUTPUT_UNPARSEABLE" });
     expect((await t.db.tenantRunState.findUniqueOrThrow({ where: { tenantId: b.id } })).tokensToday).toBe(320);
   });
+
+  it("a model's invented recipient never reaches an intent: it becomes a blocking unknown; the prompt carried the contacts", async () => {
+    const account = b.accounts.seller[1] as string;
+    const contact = await t.db.contact.findFirstOrThrow({ where: { tenantId: b.id, accountId: account } });
+    const proposal = (to: string[]) => ({
+      action_type: "SEND_EMAIL",
+      risk_level: "HIGH",
+      confidence: 0.8,
+      why: ["RENEWAL_WINDOW_ENTERED"],
+      parameters: { to, subject: "Renewal" },
+      blocking_unknowns: [],
+    });
+    const model = new MockLanguageModelV3({
+      doGenerate: async () => ({
+        content: [
+          {
+            type: "text",
+            text: JSON.stringify({
+              proposals: [proposal(["cfo@invented.example", contact.email as string]), { ...proposal([]), action_type: "DRAFT_EMAIL" }],
+              summary: "x",
+            }),
+          },
+        ],
+        finishReason: { unified: "stop", raw: "stop" },
+        usage: {
+          inputTokens: { total: 300, noCache: 300, cacheRead: undefined, cacheWrite: undefined },
+          outputTokens: { total: 20, text: 20, reasoning: undefined },
+        },
+        warnings: [],
+      }),
+    });
+    const llm = { ...deps(), synthesizer: createLlmSynthesizer(model, { modelName: "mock" }) };
+    await ingestSignal(
+      t.db,
+      system(b),
+      { accountId: account, signalType: "RENEWAL_WINDOW_ENTERED", dedupeKey: "llm-2", source: "test" },
+      clock,
+    );
+    const { runId } = await requestRun(
+      t.db,
+      b.admin.viewer,
+      { accountId: account, triggerType: "SIGNAL_ARRIVED", idempotencyKey: "llm-recipient" },
+      clock,
+    );
+    expect(await executeRun(llm, b.id, runId)).toMatchObject({ status: "SYNTHESIZED" });
+    expect(JSON.stringify(model.doGenerateCalls[0]?.prompt)).toContain(contact.email as string);
+    const run = await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
+    const email = await t.db.actionIntent.findFirstOrThrow({
+      where: { tenantId: b.id, correlationId: run.correlationId, actionType: "SEND_EMAIL" },
+    });
+    expect(JSON.parse(email.parameters)).toEqual({ to: [contact.email], subject: "Renewal" });
+    expect(JSON.parse(email.blockingUnknowns)).toEqual([expect.stringContaining('"to" named an address that is not one of')]);
+    expect(email.status).not.toBe("SUCCEEDED");
+    expect(JSON.stringify(await t.db.ledgerEntry.findMany({ where: { tenantId: b.id, correlationId: run.correlationId } }))).not.toContain(
+      "invented.example",
+    );
+  });
 });
 
 describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
@@ -335,6 +414,9 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const windows = await t.db.triggerWindow.findMany({ where: { tenantId: b.id, triggerType: "TIME_RITUAL_DAILY_BRIEF" } });
     expect(windows).toHaveLength(8);
     expect(windows.some((w) => w.accountId === b.accounts.admin[1])).toBe(false);
+    // No signal behind a ritual: each account's window starts a story of its own, and carries no signals.
+    expect(new Set(windows.map((w) => w.correlationId)).size).toBe(8);
+    expect(windows.every((w) => w.correlationId.length > 0 && w.signalIds === "")).toBe(true);
     await expect(
       setCadence(
         t.db,
@@ -386,6 +468,43 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     const { JOBS } = await import("@/server/jobs/registry");
     await seedDemo(t.db, { password: "demo-password", clock });
     const demo = await t.db.tenant.findUniqueOrThrow({ where: { slug: "demo" } });
+
+    // An honest history: every SIGNAL_RECEIVED has its signal, in the same story, and led somewhere.
+    const received = await t.db.ledgerEntry.findMany({ where: { tenantId: demo.id, type: "SIGNAL_RECEIVED" } });
+    expect(received.length).toBeGreaterThan(50);
+    const signals = new Map((await t.db.signal.findMany({ where: { tenantId: demo.id } })).map((s) => [s.id, s]));
+    for (const e of received) {
+      const signal = signals.get((JSON.parse(e.payload) as { signal_id: string }).signal_id);
+      expect(signal?.correlationId).toBe(e.correlationId);
+    }
+    const historyRuns = await t.db.decisionRun.findMany({ where: { tenantId: demo.id, status: "SYNTHESIZED" } });
+    expect(historyRuns.length).toBeGreaterThan(20);
+    const decided = await t.db.actionIntent.findMany({ where: { tenantId: demo.id, source: "DECISION" } });
+    const runStories = new Set(historyRuns.map((r) => r.correlationId));
+    expect(decided.length).toBeGreaterThan(20);
+    expect(decided.every((i) => runStories.has(i.correlationId))).toBe(true);
+    // Simulated human decisions are the demo actor's, never a real demo user's.
+    const reviews = await t.db.intentReview.findMany({ where: { tenantId: demo.id } });
+    expect(reviews.map((r) => r.decision).sort()).toEqual(["APPROVED", "REJECTED"]);
+    expect(reviews.every((r) => r.actorType === "SYSTEM" && r.actorId === "demo-history")).toBe(true);
+    // …and the timeline says so instead of naming a person.
+    const { listTimeline } = await import("@/server/services/inbox");
+    const admin = await t.db.membership.findFirstOrThrow({ where: { tenantId: demo.id, role: "ADMIN" } });
+    const adminViewer: Viewer = { tenantId: demo.id, actor: { type: "USER", id: admin.userId }, role: "ADMIN", userId: admin.userId };
+    const reviewedIds = new Set(reviews.map((r) => r.newIntentId ?? r.intentId));
+    const reviewed = [];
+    for (let cursor: string | undefined, n = 0; n < 20; n++) {
+      const page = await listTimeline(t.db, adminViewer, { limit: 100, cursor });
+      reviewed.push(...page.items.filter((i) => reviewedIds.has(i.id)));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(reviewed.map((i) => i.review?.by)).toEqual(["Demo history (simulated)", "Demo history (simulated)"]);
+    const users = (await t.db.membership.findMany({ where: { tenantId: demo.id } })).map((m) => m.userId);
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: demo.id, actorId: { in: users } } })).toBe(0);
+    // Heat is not scored: nothing in the seed pretends it was.
+    expect(await t.db.account.count({ where: { tenantId: demo.id, NOT: { heatScore: 0 } } })).toBe(0);
+
     const jobDeps = deps();
     const before = await t.db.actionIntent.count({ where: { tenantId: demo.id } });
     // Two minutes of the local scheduler: demo source every 30 s, decisions every 15 s.

@@ -4,6 +4,7 @@ import type { Tx } from "../../db";
 import { actionSpec } from "../../engine/actions";
 import { canonicalJson } from "../../engine/canonical";
 import { AppError } from "../../errors";
+import { loadArtifactContext } from "../../repos/artifacts";
 import { assertConfigUnchanged, ConfigChangedError, configVersion, findVisibleAccount } from "../../repos/autonomy";
 import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../../repos/executions";
 import { findIntentByKey, insertIntent, insertPolicyEvaluation } from "../../repos/intents";
@@ -109,7 +110,18 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
   // and those run locally, so the execution can complete inside this transaction.
   const artifact =
     result.decision === "AUTO_EXECUTE" && spec?.connector === "internal"
-      ? renderInternalArtifact(input.actionType, input.parameters, { accountName: account.name, why: input.why })
+      ? renderInternalArtifact(
+          input.actionType,
+          input.parameters,
+          await loadArtifactContext(
+            tx,
+            viewer.tenantId,
+            input.accountId,
+            input.actionType,
+            { accountName: account.name, why: input.why },
+            now,
+          ),
+        )
       : null;
   const runsNow = result.decision === "AUTO_EXECUTE" && artifact !== null;
   const status = runsNow ? "SUCCEEDED" : STATUS_FOR[result.decision];
