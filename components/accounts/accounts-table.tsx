@@ -42,7 +42,7 @@ export function AccountsTable() {
         <>
           <label className="relative">
             <span className="sr-only">Search accounts</span>
-            <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-400" aria-hidden />
+            <Search className="absolute top-1/2 left-2 size-4 -translate-y-1/2 text-slate-500" aria-hidden />
             <input
               value={q}
               onChange={(e) => setQ(e.target.value)}
@@ -112,7 +112,7 @@ export function AccountsTable() {
                     </Link>
                     <div className="text-xs text-slate-500">{a.industry ?? "—"}</div>
                   </td>
-                  <td className="px-4 py-2 text-slate-700">{a.owner?.name ?? <span className="text-slate-400">Unassigned</span>}</td>
+                  <td className="px-4 py-2 text-slate-700">{a.owner?.name ?? <span className="text-slate-500">Unassigned</span>}</td>
                   <td className="px-4 py-2">
                     <Badge tone={LIFECYCLE_TONE[a.lifecycle]}>{humanize(a.lifecycle)}</Badge>
                   </td>

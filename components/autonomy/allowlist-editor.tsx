@@ -95,7 +95,7 @@ export function AllowlistEditor({ account }: { account: PickedAccount }) {
                     }}
                     aria-describedby={never || viaTenant ? `${id}-why` : undefined}
                   />
-                  <label htmlFor={id} className={never ? "text-slate-400" : "text-slate-800"}>
+                  <label htmlFor={id} className={never ? "text-slate-500" : "text-slate-800"}>
                     <span className="font-medium">{t.label}</span> <RiskBadge risk={t.risk} />
                     {(never || viaTenant) && (
                       <span id={`${id}-why`} className="flex items-center gap-1 text-xs text-slate-500">

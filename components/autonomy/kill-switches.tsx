@@ -135,7 +135,8 @@ export function KillSwitches() {
                 <p className="text-xs text-slate-500">
                   <Terminal className="mr-1 inline size-3 align-[-2px]" aria-hidden />
                   Operator-only, from the server:{" "}
-                  <code className="rounded bg-slate-100 px-1 font-mono whitespace-nowrap">npm run cli -- killswitch</code>. Read-only here.
+                  <code className="rounded bg-slate-100 px-1 font-mono text-slate-700 whitespace-nowrap">npm run cli -- killswitch</code>.
+                  Read-only here.
                 </p>
                 {global && <LastChange sw={global} />}
               </div>

@@ -316,7 +316,7 @@ function ModeSelect({
           </option>
         ))}
       </select>
-      {saving && <RefreshCw className="size-3.5 animate-spin text-slate-400" aria-label="Saving" />}
+      {saving && <RefreshCw className="size-3.5 animate-spin text-slate-500" aria-label="Saving" />}
     </div>
   );
 }

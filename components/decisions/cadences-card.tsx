@@ -169,8 +169,8 @@ function CadenceRow({ row, account, listId }: { row: Row; account: Picked; listI
         </label>
       </td>
       <td className="py-2 pr-3 pt-2.5 text-slate-600">
-        {row.lastSlot ? <RelativeTime value={row.lastSlot} /> : <span className="text-slate-400">never</span>}
-        {!row.configured && <div className="text-xs text-slate-400">default, not saved</div>}
+        {row.lastSlot ? <RelativeTime value={row.lastSlot} /> : <span className="text-slate-500">never</span>}
+        {!row.configured && <div className="text-xs text-slate-500">default, not saved</div>}
       </td>
       <td className="py-2 pr-4 text-right">
         <div className="flex items-center justify-end gap-2">

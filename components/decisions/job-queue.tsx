@@ -82,7 +82,7 @@ function Summary({ stats, statuses }: { stats: QueueStats; statuses: readonly St
               <tr key={kind}>
                 <td className="py-1 pr-3 font-mono text-xs">{kind}</td>
                 {statuses.map((s) => (
-                  <td key={s} className={cx("py-1 pr-3 text-right tabular-nums", counts[s] === 0 && "text-slate-400")}>
+                  <td key={s} className={cx("py-1 pr-3 text-right tabular-nums", counts[s] === 0 && "text-slate-500")}>
                     {counts[s]}
                   </td>
                 ))}
@@ -97,7 +97,7 @@ function Summary({ stats, statuses }: { stats: QueueStats; statuses: readonly St
 }
 
 function Lease({ job, now }: { job: JobItem; now: number }) {
-  if (!job.leaseOwner) return <span className="text-slate-400">—</span>;
+  if (!job.leaseOwner) return <span className="text-slate-500">—</span>;
   const expired = job.status === "LEASED" && job.leaseUntil !== null && new Date(job.leaseUntil).getTime() < now;
   return (
     <div className="text-xs">
@@ -123,7 +123,7 @@ function Lease({ job, now }: { job: JobItem; now: number }) {
 }
 
 function Json({ value }: { value: unknown }) {
-  if (value === null || value === undefined) return <span className="text-slate-400">—</span>;
+  if (value === null || value === undefined) return <span className="text-slate-500">—</span>;
   return (
     <pre className="max-h-48 overflow-auto rounded bg-white p-2 font-mono ring-1 ring-slate-200">{JSON.stringify(value, null, 2)}</pre>
   );
@@ -171,14 +171,14 @@ function JobRows({ job, open, onToggle }: { job: JobItem; open: boolean; onToggl
               {job.lastError}
             </button>
           ) : (
-            <span className="text-slate-400">—</span>
+            <span className="text-slate-500">—</span>
           )}
         </td>
         <td className="px-2 py-1.5">
           <RelativeTime value={job.createdAt} />
         </td>
         <td className="px-2 py-1.5">
-          {job.finishedAt ? <RelativeTime value={job.finishedAt} /> : <span className="text-slate-400">—</span>}
+          {job.finishedAt ? <RelativeTime value={job.finishedAt} /> : <span className="text-slate-500">—</span>}
         </td>
       </tr>
       {open && (

@@ -72,7 +72,7 @@ function LookBadge({ look, code, title }: { look: Look | undefined; code: string
 }
 
 export function VerdictBadge({ result }: { result: string | null }) {
-  if (!result) return <span className="text-slate-400">not yet</span>;
+  if (!result) return <span className="text-slate-500">not yet</span>;
   return <LookBadge look={VERDICT[result]} code={result} />;
 }
 

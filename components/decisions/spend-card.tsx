@@ -147,7 +147,7 @@ function RunsTable({ runs }: { runs: DecisionRun[] }) {
                     )}
                   </>
                 ) : (
-                  <span className="text-slate-400">—</span>
+                  <span className="text-slate-500">—</span>
                 )}
               </td>
               <td className="px-2 py-1.5 text-right tabular-nums">{r.proposals}</td>

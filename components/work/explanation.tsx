@@ -50,7 +50,7 @@ export function ExplanationView({
         <div>
           <h1 className="text-xl font-semibold tracking-tight">
             {reg.label(snap.actionType)} for{" "}
-            <Link href={`/accounts/${account.id}`} className="text-brand-700 hover:underline">
+            <Link href={`/accounts/${account.id}`} className="text-brand-700 underline underline-offset-4">
               {account.name}
             </Link>
           </h1>

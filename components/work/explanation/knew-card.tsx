@@ -42,7 +42,7 @@ export function KnewCard({ x }: { x: Explanation }) {
               ))}
             </ul>
           ) : (
-            <span className="text-slate-400">none</span>
+            <span className="text-slate-500">none</span>
           )}
         </Field>
         <Field label={executedDiffers ? "Proposed parameters" : "Parameters"}>
@@ -70,7 +70,7 @@ export function KnewCard({ x }: { x: Explanation }) {
               )}
             </span>
           ) : (
-            <span className="text-slate-400">not recorded</span>
+            <span className="text-slate-500">not recorded</span>
           )}
         </Field>
       </Fields>
@@ -112,7 +112,7 @@ function SynthesizerInput({ input }: { input: Explanation["whatItKnew"]["synthes
       <Fields>
         <Field label={`Contacts (${input.contacts.length})`}>
           {input.contacts.length === 0 ? (
-            <span className="text-slate-400">none on record</span>
+            <span className="text-slate-500">none on record</span>
           ) : (
             <ul className="space-y-0.5">
               {input.contacts.map((c) => (
@@ -127,7 +127,7 @@ function SynthesizerInput({ input }: { input: Explanation["whatItKnew"]["synthes
         </Field>
         <Field label={`Opportunities (${input.opportunities.length})`}>
           {input.opportunities.length === 0 ? (
-            <span className="text-slate-400">none</span>
+            <span className="text-slate-500">none</span>
           ) : (
             <ul className="space-y-0.5">
               {input.opportunities.map((o) => (
@@ -144,7 +144,7 @@ function SynthesizerInput({ input }: { input: Explanation["whatItKnew"]["synthes
         </Field>
         <Field label={`Recent signals (${input.signals.length})`}>
           {input.signals.length === 0 ? (
-            <span className="text-slate-400">none in the look-back</span>
+            <span className="text-slate-500">none in the look-back</span>
           ) : (
             <span className="flex flex-wrap gap-1">
               {input.signals.map((s, i) => (
@@ -157,7 +157,7 @@ function SynthesizerInput({ input }: { input: Explanation["whatItKnew"]["synthes
         </Field>
         <Field label={`Recent activity (${input.activity.length})`}>
           {input.activity.length === 0 ? (
-            <span className="text-slate-400">none</span>
+            <span className="text-slate-500">none</span>
           ) : (
             <span className="text-xs text-slate-700">
               {input.activity

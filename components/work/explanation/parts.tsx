@@ -11,7 +11,7 @@ const DECISION: Record<string, { label: string; tone: Tone; icon: ReactNode }> =
 };
 
 export function DecisionBadge({ decision }: { decision: string | null }) {
-  if (!decision) return <span className="text-slate-400">not decided yet</span>;
+  if (!decision) return <span className="text-slate-500">not decided yet</span>;
   const d = DECISION[decision];
   return (
     <Badge tone={d?.tone ?? "slate"}>
@@ -48,7 +48,7 @@ export function SubHeading({ children }: { children: ReactNode }) {
 
 export function ParamTable({ params }: { params: unknown }) {
   const entries = params && typeof params === "object" ? orderParams(params as Record<string, unknown>) : [];
-  if (entries.length === 0) return <span className="text-slate-400">none</span>;
+  if (entries.length === 0) return <span className="text-slate-500">none</span>;
   return (
     <dl className="grid grid-cols-[max-content_minmax(0,1fr)] gap-x-3 gap-y-0.5 rounded-md bg-slate-50 px-3 py-2 text-xs ring-1 ring-slate-200 ring-inset">
       {entries.map(([k, v]) => (

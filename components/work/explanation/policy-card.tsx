@@ -30,7 +30,7 @@ export function PolicyCard({ x, canSeeLedger }: { x: Explanation; canSeeLedger: 
         <Field label="Deciding clause">{x.whichPolicy.policyClause ? <Mono>{x.whichPolicy.policyClause}</Mono> : "—"}</Field>
         <Field label="Clauses that applied">
           {x.whichPolicy.clauses.length === 0 ? (
-            <span className="text-slate-400">none recorded</span>
+            <span className="text-slate-500">none recorded</span>
           ) : (
             <ol className="space-y-0.5">
               {x.whichPolicy.clauses.map((c) => (
@@ -68,7 +68,7 @@ export function PolicyCard({ x, canSeeLedger }: { x: Explanation; canSeeLedger: 
               "Policy (POLICY)"
             )
           ) : (
-            <span className="text-slate-400">not executed</span>
+            <span className="text-slate-500">not executed</span>
           )}
         </Field>
         <Field label="Auto-executed">
