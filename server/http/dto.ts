@@ -1,3 +1,5 @@
+import type { GateView } from "../services/gate";
+
 /** snake_case response shapes of REST v1 (SPEC §5.1). */
 type AccountRow = {
   id: string;
@@ -67,16 +69,7 @@ export function ledgerEntryDto(e: {
   };
 }
 
-export function gateViewDto(v: {
-  actionIntentId: string;
-  status: string;
-  decision: string | null;
-  reason: string | null;
-  explanation: string | null;
-  policyVersion: string | null;
-  policyClause: string | null;
-  executionId: string | null;
-}) {
+export function gateViewDto(v: GateView) {
   return {
     action_intent_id: v.actionIntentId,
     decision: v.decision,
