@@ -1,0 +1,15 @@
+// Mutation testing of the autonomy gate against its database integration tests (SQLite by
+// default; TEST_DB=postgres works too). Slow: `npm run test:mutation -- stryker.gate.config.mjs`.
+import engine from "./stryker.config.mjs";
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  ...engine,
+  vitest: { configFile: "vitest.mutation-gate.config.ts" },
+  mutate: ["server/services/gate.ts"],
+  htmlReporter: { fileName: "reports/mutation/gate.html" },
+  jsonReporter: { fileName: "reports/mutation/gate.json" },
+  // each database test file builds a fresh database
+  timeoutMS: 60_000,
+  concurrency: 1,
+};
