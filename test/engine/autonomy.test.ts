@@ -1,6 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ACTION_TYPE_NAMES, ACTION_TYPES, actionSpec, isActionType, RISK_LEVELS, riskAtMost, stricterRisk } from "@/server/engine/actions";
+import {
+  ACTION_TYPE_NAMES,
+  ACTION_TYPES,
+  type ActionTypeSpec,
+  actionSpec,
+  isActionType,
+  RISK_LEVELS,
+  riskAtMost,
+  stricterRisk,
+} from "@/server/engine/actions";
 import {
   AUTONOMY_MODES,
   activeKillSwitch,
@@ -124,7 +133,7 @@ describe("isAllowlisted and activeKillSwitch (properties)", () => {
 describe("the action registry", () => {
   it("never lets a customer-facing, commercial or risky type auto-execute", () => {
     for (const name of ACTION_TYPE_NAMES) {
-      const spec = ACTION_TYPES[name];
+      const spec: ActionTypeSpec = ACTION_TYPES[name];
       if (spec.externalContact || spec.class === "outreach" || spec.class === "commercial" || !riskAtMost(spec.risk, "LOW")) {
         expect(spec.mayAutoExecute, name).toBe(false);
       }

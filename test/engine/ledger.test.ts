@@ -322,3 +322,19 @@ describe("redactSecrets (credential-named keys)", () => {
     expect(redactSecrets(null)).toBeNull();
   });
 });
+
+describe("ChainVerifier details (what `cli ledger verify` and the explorer print)", () => {
+  it("names the expected and found entry, the broken link, the edit and the missing tail", () => {
+    const entries = chain([1, 2, 3]);
+    const head = headOf(entries);
+    const gap = [entries[0], entries[2]] as StoredEntry[];
+    expect(verify(gap, head)).toMatchObject({ detail: "expected entry #2, found #3" });
+    const relinked = [entries[0], { ...(entries[1] as StoredEntry), prevHash: GENESIS_HASH }] as StoredEntry[];
+    expect(verify(relinked, head)).toMatchObject({ detail: "prev_hash does not match the hash of entry #1" });
+    const edited = [{ ...(entries[0] as StoredEntry), payload: "2" }] as StoredEntry[];
+    expect(verify(edited, head)).toMatchObject({ detail: "content does not match its hash (edited)" });
+    expect(verify(entries.slice(0, 2), head)).toMatchObject({
+      detail: "the chain head records 3 entries but 2 verify; entry #3 onward is missing or altered",
+    });
+  });
+});
