@@ -216,6 +216,25 @@ describe("ChainVerifier (property: every kind of single-row tamper is detected a
     }
   });
 
+  it("push answers false for the row that breaks the chain, whatever the problem", () => {
+    const entries = chain([1, 2]);
+    const pushSecond = (second: StoredEntry) => {
+      const v = new ChainVerifier();
+      expect(v.push(entries[0] as StoredEntry)).toBe(true);
+      return v.push(second);
+    };
+    expect(pushSecond(entries[1] as StoredEntry)).toBe(true);
+    expect(pushSecond({ ...(entries[1] as StoredEntry), seq: 3 })).toBe(false);
+    expect(pushSecond({ ...(entries[1] as StoredEntry), prevHash: GENESIS_HASH })).toBe(false);
+    expect(pushSecond({ ...(entries[1] as StoredEntry), payload: "0" })).toBe(false);
+  });
+
+  it("a head that claims more entries than verify is a truncated tail, even with the last hash", () => {
+    const entries = chain([1, 2, 3]);
+    const last = entries[2] as StoredEntry;
+    expect(verify(entries, { seq: 4, hash: last.hash })).toMatchObject({ ok: false, problem: "TRUNCATED_TAIL", at: { seq: 4, id: null } });
+  });
+
   it("stops at the first problem: push refuses everything after it, finish returns that problem", () => {
     const entries = chain([1, 2, 3, 4]);
     const v = new ChainVerifier();

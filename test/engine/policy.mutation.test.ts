@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluatePolicy, type PolicyInput, policyVersion } from "@/server/engine/policy";
+import { budgetExhausted, evaluatePolicy, gateError, type PolicyInput, policyVersion } from "@/server/engine/policy";
 
 /**
  * What a seller and an auditor read: for one input per clause, the exact clause that decided,
@@ -155,5 +155,32 @@ describe("evaluatePolicy: confidence boundaries", () => {
       evaluatePolicy({ ...base, lifecycle: "PROSPECT", confidence: 0.6, thresholds: { ...base.thresholds, prospectMinConfidence: 0.5 } })
         .decision,
     ).toBe("AUTO_EXECUTE");
+  });
+});
+
+describe("the gate's own verdicts", () => {
+  const policy = evaluatePolicy(base);
+  it("budget exhausted: one action, several, per type", () => {
+    expect(budgetExhausted(policy, { cap: 1, scope: "ACCOUNT" })).toEqual({
+      ...policy,
+      decision: "REQUIRE_APPROVAL",
+      reason: "BUDGET_EXHAUSTED",
+      explanation: "Autopilot already used today's 1 autonomous action on this account, so this one waits for you.",
+      policyClause: "G1.budget",
+      clauses: ["P13.auto-execute", "G1.budget"],
+    });
+    expect(budgetExhausted(policy, { cap: 3, scope: "ACTION_TYPE" }).explanation).toBe(
+      "Autopilot already used today's 3 autonomous actions of this type on this account, so this one waits for you.",
+    );
+  });
+  it("fail closed", () => {
+    expect(gateError("autopilot-policy/1+tenant.9")).toEqual({
+      decision: "REQUIRE_APPROVAL",
+      reason: "GATE_ERROR",
+      explanation: "Autopilot could not finish checking this action, so it is asking you instead.",
+      policyVersion: "autopilot-policy/1+tenant.9",
+      policyClause: "G0.fail-closed",
+      clauses: ["G0.fail-closed"],
+    });
   });
 });

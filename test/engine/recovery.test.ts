@@ -65,6 +65,10 @@ describe("decideRecovery", () => {
     }
   });
 
+  it("the reason code is LEASE_EXPIRED (a contract: outcomes and the ledger carry it)", () => {
+    expect(LEASE_EXPIRED).toBe("LEASE_EXPIRED");
+  });
+
   it("each refusal reads differently and starts with the reason code", () => {
     const lines = (["NOT_RETRY_SAFE", "ATTEMPTS_EXHAUSTED", "KILL_SWITCH_ACTIVE"] as const).map((r) => recoveryError(r, 2));
     for (const l of lines) expect(l.startsWith(`${LEASE_EXPIRED}: the process running this execution stopped`)).toBe(true);
