@@ -45,7 +45,9 @@ export interface SweepResult {
 export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } = {}): Promise<SweepResult> {
   const { db, clock } = deps;
   const now = clock.now();
-  const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 50)).filter((e) => leaseExpired(e, now));
+  // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
+  // invocation; the rest are the next minute's.
+  const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
   const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0 };
 
   for (const execution of rows) {
