@@ -182,6 +182,8 @@ describe("evaluatePolicy (properties)", () => {
       { numRuns: 4000, logger: (l) => lines.push(l) },
     );
     const report = lines.join("\n");
+    // SHOW_POLICY_STATS=1 npx vitest run test/engine/policy.test.ts prints the distribution.
+    if (process.env.SHOW_POLICY_STATS) console.log(report);
     for (const d of POLICY_DECISIONS) expect(report).toContain(`→ ${d} /`);
     for (const r of POLICY_REASONS) expect(report).toContain(`/ ${r}`);
   });
