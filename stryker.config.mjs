@@ -1,4 +1,5 @@
-// Mutation testing of the pure engine: `npm run test:mutation` (reports/mutation/engine.html).
+// Mutation testing of the pure engine: `npm run test:mutation` (reports/mutation/engine.html,
+// a score table on the console; about 900 mutants, ~6 minutes on two shared cores).
 // The gate, whose tests are database integration tests (minutes, not seconds), is a separate,
 // opt-in run: `npm run test:mutation -- stryker.gate.config.mjs`.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

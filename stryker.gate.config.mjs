@@ -1,5 +1,7 @@
 // Mutation testing of the autonomy gate against its database integration tests (SQLite by
-// default; TEST_DB=postgres works too). Slow: `npm run test:mutation -- stryker.gate.config.mjs`.
+// default; TEST_DB=postgres works too). Opt-in because it is slow — about 300 mutants, each
+// judged by re-running the gate's database tests (~13 minutes on two shared cores):
+// `npm run test:mutation -- stryker.gate.config.mjs` (reports/mutation/gate.html).
 import engine from "./stryker.config.mjs";
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
