@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runRitualTick } from "../services/rituals";
+import { sweepExecutions } from "../services/sweeper";
 import { runLedgerVerifyTick } from "./ledgerVerify";
 
 /** What every scheduled job gets; built at the edge (cron route, CLI, scheduler) from the env. */
@@ -80,6 +81,11 @@ export const JOBS = {
     schedule: "17 * * * *",
     description: "Re-verify every tenant's ledger hash chain",
     run: (d) => runLedgerVerifyTick(d),
+  },
+  "executions-sweep": {
+    schedule: "* * * * *",
+    description: "Retry (same idempotency key) or fail executions left EXECUTING past their lease by a crashed process",
+    run: (d) => sweepExecutions(d),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -115,3 +115,55 @@ export function outcomesFor(db: DbOrTx, tenantId: string, intentId: string) {
 export function connectorConfig(db: DbOrTx, tenantId: string, kind: string) {
   return db.connectorConfig.findUnique({ where: { tenantId_kind: { tenantId, kind } } });
 }
+
+// ---- Execution leases: the executions sweeper (server/services/sweeper.ts) ----
+
+/**
+ * EXECUTING rows, across tenants, whose lease may have expired: the oldest first. Rows without a
+ * stored lease are returned once their implicit one (startedAt + leaseMs) is over; the caller
+ * re-checks the exact lease with the engine's `leaseExpired`.
+ */
+export function stuckExecutions(db: DbOrTx, now: Date, leaseMs: number, limit: number) {
+  return db.execution.findMany({
+    where: {
+      status: "EXECUTING",
+      OR: [{ leaseExpiresAt: { lte: now } }, { leaseExpiresAt: null, startedAt: { lte: new Date(now.getTime() - leaseMs) } }],
+    },
+    orderBy: [{ startedAt: "asc" }, { id: "asc" }],
+    take: limit,
+  });
+}
+
+/**
+ * A sweeper's claim on an expired execution, for a retry: a conditional update on the attempt
+ * count it read, so of any number of concurrent sweepers exactly one wins each attempt.
+ */
+export async function claimExecutionRetry(tx: Tx, tenantId: string, id: string, seenAttempts: number, leaseExpiresAt: Date) {
+  const res = await tx.execution.updateMany({
+    where: tenantWhere(tenantId, { id, status: "EXECUTING", attempts: seenAttempts }),
+    data: { attempts: seenAttempts + 1, leaseExpiresAt },
+  });
+  return res.count === 1;
+}
+
+/** The same claim, ending the execution FAILED instead (a retry is not safe or not allowed). */
+export async function failExpiredExecution(tx: Tx, tenantId: string, id: string, seenAttempts: number, error: string, now: Date) {
+  const res = await tx.execution.updateMany({
+    where: tenantWhere(tenantId, { id, status: "EXECUTING", attempts: seenAttempts }),
+    data: { status: "FAILED", error, finishedAt: now, leaseExpiresAt: null },
+  });
+  return res.count === 1;
+}
+
+/** The tool call a retry re-sends: same row, same idempotency key. */
+export function toolCallByKey(db: DbOrTx, tenantId: string, idempotencyKey: string) {
+  return db.toolCall.findFirst({ where: tenantWhere(tenantId, { idempotencyKey }) });
+}
+
+/** Close the tool calls a dead process left STARTED. */
+export function failStartedToolCalls(tx: Tx, tenantId: string, executionId: string, error: string, now: Date) {
+  return tx.toolCall.updateMany({
+    where: tenantWhere(tenantId, { executionId, status: "STARTED" }),
+    data: { status: "FAILED", error, finishedAt: now },
+  });
+}

@@ -11,6 +11,7 @@ import { loadArtifactContext } from "../repos/artifacts";
 import {
   accountName,
   connectorConfig,
+  findExecution,
   finishExecution,
   finishToolCall,
   insertArtifact,
@@ -18,6 +19,7 @@ import {
   insertOutcome,
   insertToolCall,
   originalExecution,
+  toolCallByKey,
 } from "../repos/executions";
 import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
@@ -105,20 +107,23 @@ export async function completeExecution(
     idempotencyKey: `${execution.id}:${connector}`,
     correlationId: intent.correlationId,
   };
-  const toolCall = await inTransaction(db, (tx) =>
-    insertToolCall(
-      tx,
-      {
-        tenantId,
-        executionId: execution.id,
-        connector,
-        operation: intent.actionType,
-        idempotencyKey: call.idempotencyKey,
-        request: canonicalJson({ parameters: call.parameters, target: call.target }),
-      },
-      clock.now(),
-    ),
-  );
+  // A sweeper's retry re-sends the call a dead process left STARTED: same row, same key.
+  const toolCall =
+    (await toolCallByKey(db, tenantId, call.idempotencyKey)) ??
+    (await inTransaction(db, (tx) =>
+      insertToolCall(
+        tx,
+        {
+          tenantId,
+          executionId: execution.id,
+          connector,
+          operation: intent.actionType,
+          idempotencyKey: call.idempotencyKey,
+          request: canonicalJson({ parameters: call.parameters, target: call.target }),
+        },
+        clock.now(),
+      ),
+    ));
 
   let result: ConnectorResult;
   let artifact: { kind: string; title: string; body: string } | null = null;
@@ -157,8 +162,18 @@ export async function completeExecution(
   }
 
   const status = result.ok ? "SUCCEEDED" : "FAILED";
-  await inTransaction(db, async (tx) => {
+  const recorded = await inTransaction(db, async (tx) => {
     const now = clock.now();
+    // Only the holder of the EXECUTING row records a result: if a sweeper already ended or
+    // re-took this execution (the lease ran out), this late finish must not write a second one.
+    const ended = await finishExecution(
+      tx,
+      tenantId,
+      execution.id,
+      result.ok ? { status, outcome: canonicalJson(result.response) } : { status, error: result.error },
+      now,
+    );
+    if (!ended) return false;
     await finishToolCall(
       tx,
       toolCall.id,
@@ -168,13 +183,6 @@ export async function completeExecution(
     if (result.ok && artifact) {
       await insertArtifact(tx, { tenantId, accountId: intent.accountId, executionId: execution.id, ...artifact }, now);
     }
-    await finishExecution(
-      tx,
-      tenantId,
-      execution.id,
-      result.ok ? { status, outcome: canonicalJson(result.response) } : { status, error: result.error },
-      now,
-    );
     if (!execution.replayOf) await transitionIntent(tx, tenantId, intent.id, "EXECUTING", { status }, now);
     const label = result.ok ? "EXECUTION_SUCCEEDED" : "EXECUTION_FAILED";
     await insertOutcome(
@@ -210,6 +218,8 @@ export async function completeExecution(
       { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intent.id, execution_id: execution.id, label } },
       now,
     );
+    return true;
   });
+  if (!recorded) return { executionId: execution.id, status: (await findExecution(db, tenantId, execution.id))?.status ?? "UNKNOWN" };
   return { executionId: execution.id, status };
 }

@@ -1,0 +1,167 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { actionSpec } from "../engine/actions";
+import { activeKillSwitch } from "../engine/autonomy";
+import { canonicalJson } from "../engine/canonical";
+import type { Actor } from "../engine/ledger";
+import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
+import { enabledKillSwitches } from "../repos/autonomy";
+import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
+import { findIntent, transitionIntent } from "../repos/intents";
+import { appendLedger } from "../repos/ledger";
+import { inTransaction } from "../repos/tx";
+import { type ConnectorDeps, completeExecution } from "./executor";
+
+const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
+
+export interface SweepDeps {
+  db: Db;
+  clock: Clock;
+  connectors: ConnectorDeps;
+}
+
+export interface SweepResult {
+  ok: boolean;
+  /** expired executions looked at */
+  expired: number;
+  /** retried by this sweeper (with the same tool idempotency key), and how each retry ended */
+  retried: { executionId: string; status: string }[];
+  /** ended FAILED / LEASE_EXPIRED by this sweeper */
+  failed: string[];
+  /** claimed by another sweeper (or finished by their own process) between our read and our claim */
+  lost: number;
+}
+
+/**
+ * Recover executions left EXECUTING by a process that died during the connector call.
+ *
+ * For each execution past its lease, the engine decides (`decideRecovery`): retry the call with
+ * the SAME tool idempotency key `<execution>:<connector>` — the receiver dedupes, so a call that did
+ * arrive before the crash is not acted on twice — or end it FAILED with reason LEASE_EXPIRED.
+ * Either way the claim is a conditional update on the attempt count this sweeper read, so any
+ * number of concurrent sweepers recover each execution once; the winner ledgers what it did in the
+ * same transaction.
+ */
+export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } = {}): Promise<SweepResult> {
+  const { db, clock } = deps;
+  const now = clock.now();
+  // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
+  // invocation; the rest are the next minute's.
+  const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
+  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0 };
+
+  for (const execution of rows) {
+    try {
+      await recoverOne(deps, execution, out);
+    } catch (err) {
+      // One bad row must not stop the others; it stays EXECUTING and the next tick tries again.
+      out.ok = false;
+      console.error(`executions-sweep: execution ${execution.id} not recovered (${err instanceof Error ? err.name : "error"})`);
+    }
+  }
+  return out;
+}
+
+type StuckExecution = Awaited<ReturnType<typeof stuckExecutions>>[number];
+
+async function recoverOne(deps: SweepDeps, execution: StuckExecution, out: SweepResult) {
+  const { db, clock } = deps;
+  const { tenantId } = execution;
+  const intent = await findIntent(db, tenantId, execution.intentId);
+  // An execution always has its intent (same transaction); without one there is nothing to call.
+  const connector = (intent && actionSpec(intent.actionType)?.connector) ?? "internal";
+  const kill = intent ? activeKillSwitch(await enabledKillSwitches(db, tenantId), intent.actionType, connector) : null;
+  const recovery = intent
+    ? decideRecovery({ connector, attempts: execution.attempts, killSwitchActive: kill !== null })
+    : ({ kind: "FAIL", reason: LEASE_EXPIRED, refusal: "NOT_RETRY_SAFE" } as const);
+  const base = { tenantId, accountId: intent?.accountId ?? null, correlationId: intent?.correlationId ?? execution.id, actor: SWEEPER };
+  const common = {
+    execution_id: execution.id,
+    action_intent_id: execution.intentId,
+    connector,
+    reason: LEASE_EXPIRED,
+    lease_expired_at: leaseEnd(execution).toISOString(),
+    attempts: execution.attempts,
+  };
+
+  if (recovery.kind === "RETRY" && intent) {
+    const claimed = await inTransaction(db, async (tx) => {
+      const at = clock.now();
+      const lease = new Date(at.getTime() + EXECUTION_LEASE_MS);
+      if (!(await claimExecutionRetry(tx, tenantId, execution.id, execution.attempts, lease))) return false;
+      await appendLedger(
+        tx,
+        {
+          ...base,
+          type: "EXECUTION_STARTED",
+          payload: {
+            ...common,
+            action_type: intent.actionType,
+            approval_source: execution.approvalSource,
+            auto_executed: execution.autoExecuted,
+            attempt: recovery.attempt,
+            retry: true,
+            idempotency_key: `${execution.id}:${connector}`,
+          },
+        },
+        at,
+      );
+      return true;
+    });
+    if (!claimed) {
+      out.lost++;
+      return;
+    }
+    const done = await completeExecution(deps, intent, execution, SWEEPER);
+    out.retried.push({ executionId: execution.id, status: done.status });
+    return;
+  }
+
+  const refusal = recovery.kind === "FAIL" ? recovery.refusal : "NOT_RETRY_SAFE";
+  const error = recoveryError(refusal, execution.attempts);
+  const failed = await inTransaction(db, async (tx) => {
+    const at = clock.now();
+    if (!(await failExpiredExecution(tx, tenantId, execution.id, execution.attempts, error, at))) return false;
+    await failStartedToolCalls(tx, tenantId, execution.id, error, at);
+    if (!execution.replayOf) await transitionIntent(tx, tenantId, execution.intentId, "EXECUTING", { status: "FAILED" }, at);
+    await insertOutcome(
+      tx,
+      {
+        tenantId,
+        intentId: execution.intentId,
+        executionId: execution.id,
+        label: "EXECUTION_FAILED",
+        details: canonicalJson({ error, reason: LEASE_EXPIRED, refusal }),
+      },
+      at,
+    );
+    await appendLedger(
+      tx,
+      {
+        ...base,
+        type: "EXECUTION_FAILED",
+        payload: {
+          ...common,
+          auto_executed: execution.autoExecuted,
+          error,
+          retryable: false,
+          refusal,
+          ...(kill ? { kill_switch: { scope: kill.scope, key: kill.key } } : {}),
+        },
+      },
+      at,
+    );
+    await appendLedger(
+      tx,
+      {
+        ...base,
+        type: "OUTCOME_RECORDED",
+        payload: { action_intent_id: execution.intentId, execution_id: execution.id, label: "EXECUTION_FAILED", reason: LEASE_EXPIRED },
+      },
+      at,
+    );
+    return true;
+  });
+  if (failed) out.failed.push(execution.id);
+  else out.lost++;
+}
