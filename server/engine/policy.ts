@@ -96,7 +96,7 @@ const CLAUSES: Clause[] = [
     reason: "KILL_SWITCH_ACTIVE",
     applies: (i) => i.killSwitch !== null,
     explain: (i) =>
-      `A ${i.killSwitch?.scope.toLowerCase().replace("_", " ")} kill switch is on${i.killSwitch?.reason ? ` ("${i.killSwitch.reason}")` : ""}, so nothing runs on its own; a person must approve.`,
+      `${killSwitchPhrase(i.killSwitch?.scope)} kill switch is on${i.killSwitch?.reason ? ` ("${i.killSwitch.reason}")` : ""}, so nothing runs on its own; a person must approve.`,
   },
   {
     id: "P3.allowlist",
@@ -238,4 +238,10 @@ export function gateError(version: string): PolicyResult {
     policyClause: "G0.fail-closed",
     clauses: ["G0.fail-closed"],
   };
+}
+
+/** "A global", "A tenant", "A connector", "An action type" — the article follows the scope's sound. */
+function killSwitchPhrase(scope: string | undefined): string {
+  const words = (scope ?? "").toLowerCase().replace("_", " ");
+  return `${/^[aeiou]/.test(words) ? "An" : "A"} ${words}`;
 }

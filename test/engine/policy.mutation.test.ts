@@ -39,6 +39,12 @@ const CASES: [string, Partial<PolicyInput>, string[], string][] = [
     "A global kill switch is on, so nothing runs on its own; a person must approve.",
   ],
   [
+    "action-type kill switch (an, not a)",
+    { killSwitch: { scope: "ACTION_TYPE", key: "CREATE_INTERNAL_TASK", reason: "" } },
+    ["P2.kill-switch"],
+    "An action type kill switch is on, so nothing runs on its own; a person must approve.",
+  ],
+  [
     "not allowlisted, customer-facing",
     { allowlisted: false, actionType: "SEND_EMAIL" },
     ["P3.allowlist", "P7.external-contact", "P8.risk-high", "P9.risk-medium", "P10.never-autonomous"],
