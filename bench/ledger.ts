@@ -49,7 +49,12 @@ export async function ledgerBench(db: Db, label: string, n: number): Promise<Ben
     inTransaction(db, (tx) =>
       appendLedger(
         tx,
-        { tenantId: tenant.id, type: "SIGNAL_RECEIVED", actor: { type: "SYSTEM", id: "bench" }, payload: { n: i } },
+        {
+          tenantId: tenant.id,
+          type: "SIGNAL_RECEIVED",
+          actor: { type: "SYSTEM", id: "bench" },
+          payload: { signal_type: "USAGE_TREND_CHANGE", n: i },
+        },
         new Date(),
       ),
     ),

@@ -148,7 +148,7 @@ export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }
                       <td className="px-2 py-1.5">
                         <Badge>{e.type}</Badge>
                       </td>
-                      <td className="px-2 py-1.5">{describeEntry(e.type, e.payload as Record<string, unknown>)}</td>
+                      <td className="px-2 py-1.5">{describeEntry(e.type, e.payload)}</td>
                       <td className="px-2 py-1.5 text-xs text-slate-600">
                         {humanize(e.actor.type)}
                         {e.actor.id ? ` · ${e.actor.id.slice(0, 12)}` : ""}

@@ -225,6 +225,14 @@ export const TYPED_LEDGER_ENTRY_TYPES = Object.keys(core) as (keyof typeof core)
 
 export type LedgerPayloadOf<T extends LedgerEntryType> = z.infer<(typeof LEDGER_PAYLOAD_SCHEMAS)[T]>;
 
+/**
+ * What a writer must pass for each type: the same shapes, so a payload that is missing a field
+ * the readers rely on (or gives it the wrong type) fails the type check where it is written.
+ */
+export type LedgerDraftPayload = {
+  [T in LedgerEntryType]: { type: T; payload: z.input<(typeof LEDGER_PAYLOAD_SCHEMAS)[T]> };
+}[LedgerEntryType];
+
 /** A stored payload that is not valid JSON, not an object, of an unknown type, or of an old shape. */
 export interface UnrecognizedLedgerPayload {
   type: "UNRECOGNIZED";

@@ -1,19 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
-import { type Actor, entryHash, GENESIS_HASH, type LedgerEntryType, redactSecrets, type StoredEntry } from "../engine/ledger";
+import { type Actor, entryHash, GENESIS_HASH, type LedgerDraftPayload, redactSecrets, type StoredEntry } from "../engine/ledger";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere } from "./scope";
 
-export interface LedgerAppend {
+/** One entry to append; `type` and `payload` are checked together (server/engine/ledgerPayloads.ts). */
+export type LedgerAppend = LedgerDraftPayload & {
   tenantId: string;
-  type: LedgerEntryType;
   actor: Actor;
-  payload: Record<string, unknown>;
   accountId?: string | null;
   correlationId?: string;
-}
+};
 
 /**
  * Append entries to a tenant's chain. Must run inside the transaction that makes the change they

@@ -1,4 +1,6 @@
 import type { Db } from "../db";
+import { parseLedgerPayload } from "../engine/ledgerPayloads";
+import { readStoredJson, storedObject } from "../engine/storedJson";
 import { AppError } from "../errors";
 import { signalsByIds } from "../repos/decisions";
 import { executionsForIntent, findExecution, outcomesFor, toolCallsFor } from "../repos/executions";
@@ -46,22 +48,21 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
     correlationLedger(db, viewer.tenantId, intent.correlationId),
   ]);
   const evaluation = evaluations.at(-1) ?? null;
-  const policyInput = evaluation ? (JSON.parse(evaluation.input) as Record<string, unknown>) : null;
-  const parse = (s: string | null) => (s ? (JSON.parse(s) as unknown) : null);
+  const policyInput = evaluation ? storedObject(evaluation.input) : null;
+  const parse = (s: string | null) => (s ? readStoredJson(s) : null);
   // The decision run (if a trigger produced this intent) carries the trigger, the cost gate, the
   // exact signals of its window and what the synthesizer saw.
   const proposer = /^decision-run:(.+)$/.exec(original.createdBy ?? "")?.[1] ?? null;
   const run = original.source === "DECISION" || proposer ? await runFor(db, viewer.tenantId, proposer, intent.correlationId) : null;
-  const runSignalIds = run ? (JSON.parse(run.signalIds) as string[]) : [];
+  const runSignalIds = run ? readStringList(run.signalIds) : [];
   // In the order the window gathered them.
   const signals = (await signalsByIds(db, viewer.tenantId, runSignalIds)).sort(
     (x, y) => runSignalIds.indexOf(x.id) - runSignalIds.indexOf(y.id),
   );
   const receivedSeq = new Map<string, number>();
   for (const l of ledger) {
-    if (l.type !== "SIGNAL_RECEIVED") continue;
-    const id = (JSON.parse(l.payload) as { signal_id?: unknown }).signal_id;
-    if (typeof id === "string") receivedSeq.set(id, l.seq);
+    const entry = parseLedgerPayload(l.type, l.payload);
+    if (entry.type === "SIGNAL_RECEIVED" && entry.payload.signal_id) receivedSeq.set(entry.payload.signal_id, l.seq);
   }
   const nameOf = await memberNames(
     db,
@@ -129,18 +130,18 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
         id: s.id,
         type: s.type,
         severity: s.severity,
-        evidence: JSON.parse(s.evidence) as Record<string, unknown>,
+        evidence: storedObject(s.evidence),
         source: s.source,
         occurredAt: s.occurredAt,
         receivedAt: s.receivedAt,
         seq: receivedSeq.get(s.id) ?? null,
       })),
-      synthesizerInput: run?.inputSnapshot ? synthesizerView(JSON.parse(run.inputSnapshot) as StoredInput) : null,
+      synthesizerInput: run?.inputSnapshot ? synthesizerView(storedObject(run.inputSnapshot) as StoredInput) : null,
     },
     whichPolicy: {
       policyVersion: original.policyVersion,
       policyClause: original.policyClause,
-      clauses: evaluation ? (JSON.parse(evaluation.clauses) as string[]) : [],
+      clauses: evaluation ? readStringList(evaluation.clauses) : [],
       mode: policyInput?.mode ?? null,
       modeSource: policyInput?.modeSource ?? null,
       approvalSource: execution?.approvalSource ?? null,
@@ -199,4 +200,10 @@ function synthesizerView(i: StoredInput) {
     signals: (i.signals ?? []).map((s) => ({ id: s.id ?? null, type: s.type, severity: s.severity, at: s.at })),
     activity: (i.activity ?? []).map((a) => ({ actionType: a.actionType, status: a.status, at: a.at })),
   };
+}
+
+/** A stored JSON list of ids; anything else reads as empty (one damaged row must not break the page). */
+function readStringList(text: string): string[] {
+  const v = readStoredJson(text);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }

@@ -39,7 +39,7 @@ export const handlers: JobHandlers = {
             tenantId: job.tenantId,
             type: "OUTCOME_RECORDED",
             actor: { type: "SYSTEM", id: "crash-worker" },
-            payload: { jobId: job.id, effect: payload },
+            payload: { action_intent_id: job.id, label: "CRASH_TEST_EFFECT", jobId: job.id, effect: payload },
             correlationId: job.id,
           },
           clock.now(),

@@ -170,7 +170,7 @@ describe(`one bad stored row never breaks a list (${TEST_PROVIDER})`, () => {
           accountId: account,
           type: "SIGNAL_RECEIVED",
           actor: { type: "SYSTEM", id: "legacy" },
-          payload: { evidence: nested(3000) },
+          payload: { signal_type: "USAGE_TREND_CHANGE", evidence: nested(3000) as Record<string, unknown> },
         },
         new Date(),
       ),

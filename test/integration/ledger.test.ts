@@ -22,7 +22,16 @@ afterAll(() => t.cleanup());
 
 async function append(tenantId: string, n: number, payload: Record<string, unknown> = {}) {
   return inTransaction(t.db, (tx) =>
-    appendLedger(tx, { tenantId, type: "SIGNAL_RECEIVED", actor: { type: "SYSTEM", id: "test" }, payload: { n, ...payload } }, new Date()),
+    appendLedger(
+      tx,
+      {
+        tenantId,
+        type: "SIGNAL_RECEIVED",
+        actor: { type: "SYSTEM", id: "test" },
+        payload: { signal_type: "USAGE_TREND_CHANGE", n, ...payload },
+      },
+      new Date(),
+    ),
   );
 }
 
