@@ -1,5 +1,5 @@
 // Mutation testing of the autonomy gate against its database integration tests (SQLite by
-// default; TEST_DB=postgres works too). Opt-in because it is slow — about 300 mutants, each
+// default; TEST_DB=postgres works too) — server/services/gate/, split along its seams. Opt-in because it is slow; each mutant is
 // judged by re-running the gate's database tests (~13 minutes on two shared cores):
 // `npm run test:mutation -- stryker.gate.config.mjs` (reports/mutation/gate.html).
 import engine from "./stryker.config.mjs";
@@ -8,7 +8,7 @@ import engine from "./stryker.config.mjs";
 export default {
   ...engine,
   vitest: { configFile: "vitest.mutation-gate.config.ts" },
-  mutate: ["server/services/gate.ts"],
+  mutate: ["server/services/gate/**/*.ts"],
   htmlReporter: { fileName: "reports/mutation/gate.html" },
   jsonReporter: { fileName: "reports/mutation/gate.json" },
   // each database test file builds a fresh database
