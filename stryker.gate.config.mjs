@@ -1,6 +1,6 @@
-// Mutation testing of the autonomy gate against its database integration tests (SQLite by
-// default; TEST_DB=postgres works too) — server/services/gate/, split along its seams. Opt-in because it is slow; each mutant is
-// judged by re-running the gate's database tests (~13 minutes on two shared cores):
+// Mutation testing of the autonomy gate (server/services/gate/) against its database integration
+// tests (SQLite by default; TEST_DB=postgres works too). Opt-in because it is slow: each mutant is
+// judged by re-running the gate's database tests (tens of minutes on two shared cores):
 // `npm run test:mutation -- stryker.gate.config.mjs` (reports/mutation/gate.html).
 import engine from "./stryker.config.mjs";
 
