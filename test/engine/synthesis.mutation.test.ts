@@ -228,6 +228,15 @@ describe("each rule's proposals, word for word", () => {
     ).blockingUnknowns;
     expect(unknown).toHaveLength(200);
     expect(unknown).toBe(`No contact at ${"A".repeat(185)}…`);
+    // A name too long for even one role: the first role is still named, then clipped.
+    const hundred = { ...account, name: "C".repeat(100) };
+    const [first] = one(
+      { account: hundred, contacts: [], signals: [sig("RENEWAL_WINDOW_ENTERED")] },
+      "REQUEST_RENEWAL_MEETING",
+    ).blockingUnknowns;
+    expect(first).toBe(
+      `No contact at ${"C".repeat(100)} with an email in a fitting role (finance or procurement (budget holder), …): add one…`,
+    );
     // 200 characters exactly are kept whole.
     const fits = {
       ...account,
@@ -692,6 +701,9 @@ describe("confidence from the evidence", () => {
     expect(one({ signals: [b, a] }, "DRAFT_EMAIL").parameters.body).toBe("It has been 10 days — anything we can help with this quarter?");
     expect(one({ signals: [a, b] }, "DRAFT_EMAIL").parameters.body).toBe("It has been 10 days — anything we can help with this quarter?");
     const noId = { ...b, id: undefined };
+    expect(one({ signals: [noId, a] }, "DRAFT_EMAIL").parameters.body).toBe(
+      "It has been 20 days — anything we can help with this quarter?",
+    );
     expect(one({ signals: [a, noId] }, "DRAFT_EMAIL").parameters.body).toBe(
       "It has been 20 days — anything we can help with this quarter?",
     );
@@ -802,6 +814,9 @@ describe("addresses in proposals", () => {
       ],
     });
     expect(p.parameters.cc).toEqual(["ghost@acme.example", "spook@acme.example"]);
+    // One list item naming a contact and a stranger together is dropped whole.
+    const mixed = { ...p, parameters: { cc: ["ivan@acme.example, ghost@acme.example", "sam@acme.example"] } };
+    expect(enforceContactRecipients(mixed, contacts, "Acme").parameters).toEqual({ cc: ["sam@acme.example"] });
   });
 
   it("keeps at most ten blocking unknowns, without repeats", () => {
