@@ -60,6 +60,7 @@ describe("credentials in free text", () => {
     ["accesstoken=abc123", `accesstoken=${REDACTED}`],
     ["refresh-token=abc123", `refresh-token=${REDACTED}`],
     ["refreshtoken=abc123", `refreshtoken=${REDACTED}`],
+    ["refresh_token=abc123", `refresh_token=${REDACTED}`],
     ["auth_token=abc123", `auth_token=${REDACTED}`],
     ["authtoken=abc123", `authtoken=${REDACTED}`],
     ["private_key=abc123", `private_key=${REDACTED}`],
@@ -81,6 +82,12 @@ describe("URLs", () => {
   it("a connection string loses its credentials only; the rest stays readable for an operator", () => {
     expect(redactText("connect postgres://admin:hunter2@db.internal:5432/app failed")).toBe(
       `connect postgres://${REDACTED}@db.internal:5432/app failed`,
+    );
+  });
+
+  it("a URL with credentials and a token parameter shows neither: origin and fingerprint of the URL without them", () => {
+    expect(redactText("callback https://u:p@x.example/cb?token=abc failed")).toBe(
+      `callback ${displayUrl("https://x.example/cb?token=abc")} failed`,
     );
   });
 
