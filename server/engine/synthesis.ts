@@ -112,13 +112,15 @@ function recipient(
 ): { parameters: Record<string, unknown>; blockingUnknowns: string[] } {
   const hit = pickContact(ctx.input.contacts, roles);
   if (!hit) {
-    const wanted = roles.map((r) => ROLE_LABEL[r]).join(", or ");
-    return {
-      parameters: { recipient_role: roles[0] },
-      blockingUnknowns: [
-        clip(`No contact at ${ctx.input.account.name} with an email in a fitting role (${wanted}): add one or choose who.`),
-      ],
-    };
+    const say = (n: number) =>
+      `No contact at ${ctx.input.account.name} with an email in a fitting role (${roles
+        .slice(0, n)
+        .map((r) => ROLE_LABEL[r])
+        .join(", or ")}${n < roles.length ? ", …" : ""}): add one or choose who.`;
+    // Name fewer roles rather than cut off what to do about it: the stored unknown has 200 characters.
+    let n = roles.length;
+    while (n > 1 && say(n).length > 200) n -= 1;
+    return { parameters: { recipient_role: roles[0] }, blockingUnknowns: [clip(say(n))] };
   }
   return {
     parameters: {
