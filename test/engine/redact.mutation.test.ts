@@ -58,6 +58,9 @@ describe("redactText: provider and header credentials", () => {
       expect(out).not.toMatch(/eyJhbGci|Zm9vOmJhcg/);
       expect(out).toContain(REDACTED);
     }
+    // The scheme stays readable: an operator needs to know which kind of credential was sent.
+    expect(redactText("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.cGF5bG9hZA.c2ln")).toBe(`Authorization: Bearer ${REDACTED}`);
+    expect(redactText("authorization=Basic Zm9vOmJhcg==")).toBe(`authorization=Basic ${REDACTED}`);
   });
 });
 
@@ -80,6 +83,14 @@ describe("redactText: URLs", () => {
       `connect postgres://${REDACTED}@db.internal:5432/crm failed`,
     );
     expect(redactText("smtp://mailer@smtp.example.com:587")).toBe(`smtp://${REDACTED}@smtp.example.com:587`);
+    // A scheme with a digit (s3, not only letters) is a scheme too.
+    expect(redactText("s3://AKIAEXAMPLE:hunter2@bucket/backups")).toBe(`s3://${REDACTED}@bucket/backups`);
+  });
+
+  it("redacts a URL carrying both credentials and a token parameter down to host and fingerprint", () => {
+    const out = redactText("calling https://user:pw@crm.example.com/cb?access_token=abc123 failed");
+    expect(out).toMatch(/^calling https:\/\/crm\.example\.com\/… \(sha256:[0-9a-f]{8}\) failed$/);
+    expect(out).not.toMatch(/abc123|user|pw@/);
   });
 
   it("redacts credentials of a URL nested in another URL's query", () => {
@@ -168,6 +179,7 @@ describe("redactSecrets: secret-naming keys", () => {
         "Client Secret": "abc",
         signingSecret: "abc",
         "Set-Cookie": "sid=1",
+        credential: "abc",
       }),
     ).toEqual({
       "X-Api-Key": REDACTED,
@@ -176,6 +188,7 @@ describe("redactSecrets: secret-naming keys", () => {
       "Client Secret": REDACTED,
       signingSecret: REDACTED,
       "Set-Cookie": REDACTED,
+      credential: REDACTED,
     });
   });
 
