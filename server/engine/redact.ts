@@ -99,7 +99,9 @@ function redactUrlInText(raw: string): string {
   // Trailing punctuation belongs to the sentence, not the URL.
   const trail = /[).,;:!?\]]+$/.exec(raw)?.[0] ?? "";
   const core = trail ? raw.slice(0, -trail.length) : raw;
-  const userinfo = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
+  // Not anchored, and global: a URL nested in another's query (`?next=https://user:pw@host/`)
+  // carries credentials too.
+  const userinfo = /([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/gi;
   // Credentials alone (a connection string): keep the rest readable, it is what an operator needs.
   const withoutUser = core.replace(userinfo, `$1${REDACTED}@`);
   const rest = withoutUser.replace(`${REDACTED}@`, "");
