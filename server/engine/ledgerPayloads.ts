@@ -280,3 +280,33 @@ export function parseLedgerPayload(type: string, stored: unknown): LedgerPayload
     return fallback;
   }
 }
+
+/**
+ * The input snapshot stored with every policy evaluation (PolicyEvaluation.input): the policy's
+ * own input plus where the mode came from, the account as it was and the budget outcome. Read
+ * loosely for the same reason as ledger payloads — evaluations are history and never rewritten —
+ * so every field is optional and a snapshot that does not fit reads as null, never a throw.
+ */
+const EvaluationInputSchema = z.looseObject({
+  actionType: z.string().optional(),
+  confidence: z.number().optional(),
+  riskLevel: z.string().optional(),
+  lifecycle: z.string().optional(),
+  mode: z.string().optional(),
+  modeSource: z.string().optional(),
+  allowlisted: z.boolean().optional(),
+  blockingUnknowns: z.array(z.string()).optional(),
+  killSwitch: z.looseObject({ scope: z.string(), key: z.string(), reason: z.string() }).nullish(),
+  thresholds: z
+    .looseObject({ minConfidence: z.number().optional(), prospectMinConfidence: z.number().optional(), version: z.number().optional() })
+    .optional(),
+  account: record.nullish(),
+  budget: record.nullish(),
+});
+
+export type EvaluationInput = z.infer<typeof EvaluationInputSchema>;
+
+export function parseEvaluationInput(stored: unknown): EvaluationInput | null {
+  const parsed = EvaluationInputSchema.safeParse(stored);
+  return parsed.success ? parsed.data : null;
+}

@@ -1,5 +1,5 @@
 import type { Db } from "../db";
-import { parseLedgerPayload } from "../engine/ledgerPayloads";
+import { parseEvaluationInput, parseLedgerPayload } from "../engine/ledgerPayloads";
 import { readStoredJson, storedObject } from "../engine/storedJson";
 import { AppError } from "../errors";
 import { signalsByIds } from "../repos/decisions";
@@ -48,7 +48,7 @@ export async function explain(db: Db, viewer: Viewer, by: { executionId?: string
     correlationLedger(db, viewer.tenantId, intent.correlationId),
   ]);
   const evaluation = evaluations.at(-1) ?? null;
-  const policyInput = evaluation ? storedObject(evaluation.input) : null;
+  const policyInput = evaluation ? parseEvaluationInput(storedObject(evaluation.input)) : null;
   const parse = (s: string | null) => (s ? readStoredJson(s) : null);
   // The decision run (if a trigger produced this intent) carries the trigger, the cost gate, the
   // exact signals of its window and what the synthesizer saw.

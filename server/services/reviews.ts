@@ -1,6 +1,5 @@
 import { canonicalJson } from "../engine/canonical";
 import { AppError, notFound } from "../errors";
-import { findVisibleAccount } from "../repos/autonomy";
 import { insertOutcome } from "../repos/executions";
 import { findIntent, insertIntent, insertReview, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
@@ -8,6 +7,7 @@ import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { runExecution } from "./executor";
 import { type GateDeps, type GateView, intentView } from "./gate";
+import { viewerSeesAccount } from "./guards";
 
 /**
  * The human path (SPEC §4.2): approve, edit-then-approve (a new intent version, the diff kept),
@@ -18,7 +18,7 @@ import { type GateDeps, type GateView, intentView } from "./gate";
 async function visibleIntent(deps: GateDeps, viewer: Viewer, intentId: string) {
   const intent = await findIntent(deps.db, viewer.tenantId, intentId);
   // A seller may only act on intents for accounts they own; anything else is "not found".
-  if (!intent || !(await findVisibleAccount(deps.db, viewer, intent.accountId))) throw notFound("Intent");
+  if (!intent || !(await viewerSeesAccount(deps.db, viewer, intent.accountId))) throw notFound("Intent");
   return intent;
 }
 

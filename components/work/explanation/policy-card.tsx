@@ -11,11 +11,7 @@ import { Field, Fields, Mono, SubHeading } from "./parts";
 export function PolicyCard({ x, canSeeLedger }: { x: Explanation; canSeeLedger: boolean }) {
   const mode = typeof x.whichPolicy.mode === "string" ? x.whichPolicy.mode : null;
   const modeSource = typeof x.whichPolicy.modeSource === "string" ? x.whichPolicy.modeSource : null;
-  const policyInput = x.whatItKnew.policyInput as {
-    allowlisted?: boolean;
-    killSwitch?: { scope: string; key: string; reason: string } | null;
-    thresholds?: { minConfidence?: number; prospectMinConfidence?: number };
-  } | null;
+  const policyInput = x.whatItKnew.policyInput;
   return (
     <Card
       className="lg:col-span-2"
