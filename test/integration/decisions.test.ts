@@ -294,17 +294,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
 
   it("malformed model output → no intents, a ledgered error, no crash", async () => {
     const account = b.accounts.seller[0] as string;
-    const model = new MockLanguageModelV3({
-      doGenerate: async () => ({
-        content: [{ type: "text", text: '{"proposals": [{"action_type": "CREATE_INT' }],
-        finishReason: { unified: "stop", raw: "stop" },
-        usage: {
-          inputTokens: { total: 300, noCache: 300, cacheRead: undefined, cacheWrite: undefined },
-          outputTokens: { total: 20, text: 20, reasoning: undefined },
-        },
-        warnings: [],
-      }),
-    });
+    const model = scriptedModel('{"proposals": [{"action_type": "CREATE_INT');
     const llm = { ...deps(), synthesizer: createLlmSynthesizer(model, { modelName: "mock" }) };
     await ingestSignal(
       t.db,
@@ -340,25 +330,12 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
       parameters: { to, subject: "Renewal" },
       blocking_unknowns: [],
     });
-    const model = new MockLanguageModelV3({
-      doGenerate: async () => ({
-        content: [
-          {
-            type: "text",
-            text: JSON.stringify({
-              proposals: [proposal(["cfo@invented.example", contact.email as string]), { ...proposal([]), action_type: "DRAFT_EMAIL" }],
-              summary: "x",
-            }),
-          },
-        ],
-        finishReason: { unified: "stop", raw: "stop" },
-        usage: {
-          inputTokens: { total: 300, noCache: 300, cacheRead: undefined, cacheWrite: undefined },
-          outputTokens: { total: 20, text: 20, reasoning: undefined },
-        },
-        warnings: [],
+    const model = scriptedModel(
+      JSON.stringify({
+        proposals: [proposal(["cfo@invented.example", contact.email as string]), { ...proposal([]), action_type: "DRAFT_EMAIL" }],
+        summary: "x",
       }),
-    });
+    );
     const llm = { ...deps(), synthesizer: createLlmSynthesizer(model, { modelName: "mock" }) };
     await ingestSignal(
       t.db,
@@ -527,3 +504,18 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     expect(await verifyLedger(t.db, b.id)).toMatchObject({ ok: true });
   });
 });
+
+/** A model that answers every call with this text, costing 300 + 20 tokens. */
+function scriptedModel(text: string) {
+  return new MockLanguageModelV3({
+    doGenerate: async () => ({
+      content: [{ type: "text", text }],
+      finishReason: { unified: "stop", raw: "stop" },
+      usage: {
+        inputTokens: { total: 300, noCache: 300, cacheRead: undefined, cacheWrite: undefined },
+        outputTokens: { total: 20, text: 20, reasoning: undefined },
+      },
+      warnings: [],
+    }),
+  });
+}
