@@ -67,7 +67,8 @@ export const OPERATIONS: Operation[] = [
   {
     method: "post",
     path: "/api/v1/intents",
-    summary: "Submit an ActionIntent from an external decision engine; runs the autonomy gate",
+    summary:
+      "Submit an ActionIntent from an external decision engine; runs the autonomy gate (idempotency_key reused with a different body → 409)",
     scopes: ["ingest"],
     body: IntentBody,
     success: 201,
@@ -82,7 +83,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: "post",
     path: "/api/v1/intents/{id}/approve",
-    summary: "Approve (optionally with edited parameters)",
+    summary: "Approve (optionally with edited parameters); an already decided intent → 409",
     scopes: ["approve"],
     body: ReviewBody,
     success: 200,
@@ -90,7 +91,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: "post",
     path: "/api/v1/intents/{id}/reject",
-    summary: "Reject with a reason",
+    summary: "Reject with a reason; an already decided intent → 409",
     scopes: ["approve"],
     body: RejectBody,
     success: 200,
