@@ -94,8 +94,14 @@ test("admin tunes triggers and cadences, runs a decision, and sees its job queue
   await expect(job).toContainText("0/5");
   await expect(page.getByTestId("queue-count-QUEUED")).not.toContainText(/^\s*Queued\s*0\s*$/);
   await expect(page.getByTestId("updated-note")).toContainText(/Updated|Refreshing/);
+  const jobName = (await job.getByRole("button", { name: /Show details of job/ }).getAttribute("aria-label")) ?? "";
+  expect(jobName).toMatch(/^Show details of job \S+$/);
+  // The demo's history ran through this same queue, so DONE has rows of its own — but not the
+  // job just queued, and nothing that is not done.
   await page.getByLabel("Status", { exact: true }).selectOption("DONE");
-  await expect(page.getByTestId("job-row").filter({ hasText: "RUN_DECISION" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: jobName, exact: true })).toHaveCount(0);
+  await expect(page.getByTestId("job-row").first()).toContainText("Done");
+  await expect(page.getByTestId("job-row").filter({ hasText: "Queued" })).toHaveCount(0);
   await page.getByLabel("Status", { exact: true }).selectOption("QUEUED");
   await expect(job).toBeVisible();
   await job.getByRole("button", { name: /Show details of job/ }).click();
