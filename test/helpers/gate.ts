@@ -1,8 +1,13 @@
-import { fixedClock } from "@/server/clock";
+import { randomUUID } from "node:crypto";
+import { fixedClock, systemClock } from "@/server/clock";
 import type { Db } from "@/server/db";
+import { queueHandlers } from "@/server/jobs/registry";
 import type { Viewer } from "@/server/repos/scope";
 import { putAllowlist, putBudget, putKillSwitch, putMode } from "@/server/services/autonomyConfig";
+import { requestRun } from "@/server/services/decisions";
 import { type GateDeps, type IntentInput, submitIntent } from "@/server/services/gate";
+import { runWorkerTick } from "@/server/services/jobQueue";
+import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 
 export const clock = fixedClock("2026-03-02T10:00:00Z");
 
@@ -39,3 +44,27 @@ export function intent(accountId: string, patch: Partial<IntentInput> = {}): Int
 }
 
 export { putKillSwitch, submitIntent };
+
+/**
+ * Queue a weekly-review decision run the way `POST /api/v1/decisions/run` does, then let the production worker
+ * (the registered queue handlers, rules synthesizer) drain the queue. Returns the run's id.
+ */
+export async function runDecisionNow(db: Db, admin: Viewer, accountId: string) {
+  const { runId } = await requestRun(
+    db,
+    admin,
+    { accountId, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: randomUUID() },
+    systemClock,
+  );
+  await drainQueue(db);
+  return runId;
+}
+
+/** One tick of the production queue worker over everything due. */
+export function drainQueue(db: Db) {
+  return runWorkerTick(
+    db,
+    queueHandlers({ db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
+    { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
+  );
+}

@@ -12,16 +12,13 @@ import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { appRouter, createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
-import { queueHandlers } from "@/server/jobs/registry";
 import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
 import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
-import { requestRun } from "@/server/services/decisions";
-import { runWorkerTick } from "@/server/services/jobQueue";
-import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { runDecisionNow } from "../helpers/gate";
 
 /**
  * SPEC §4.1: "changes apply to the very next evaluation on every instance without restart — by
@@ -308,17 +305,7 @@ describe(`tRPC writers: the very next intent obeys (${TEST_PROVIDER}, warm cache
   it("decisions.saveSettings: the cost gate's run budget lowered → the next decision run is SKIPPED; raised → ALLOW", async () => {
     const account = acct(5);
     const decide = async () => {
-      const { runId } = await requestRun(
-        t.db,
-        a.admin.viewer,
-        { accountId: account, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: randomUUID() },
-        systemClock,
-      );
-      await runWorkerTick(
-        t.db,
-        queueHandlers({ db: t.db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
-        { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
-      );
+      const runId = await runDecisionNow(t.db, a.admin.viewer, account);
       return t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
     };
     await admin().decisions.saveSettings({ costGate: { minSecondsBetweenRuns: 0, maxOpenIntents: 1000 } });

@@ -6,14 +6,12 @@ import { POST as rejectPost } from "@/app/api/v1/intents/[id]/reject/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
-import { queueHandlers } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestRun } from "@/server/services/decisions";
-import { runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
-import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { drainQueue, runDecisionNow } from "../helpers/gate";
 
 /**
  * The gate's safety promises proven on the paths production uses: `POST /api/v1/intents` (the
@@ -142,12 +140,7 @@ describe(`fail-closed on the production path (${TEST_PROVIDER})`, () => {
 
   it("a fault during a decision run (job queue → synthesizer → submitIntent) never auto-executes", async () => {
     const account = a.accounts.seller[1] as string;
-    const drain = () =>
-      runWorkerTick(
-        t.db,
-        queueHandlers({ db: t.db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
-        { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
-      );
+    const drain = () => drainQueue(t.db);
     const execsBefore = await t.db.execution.count({ where: { tenantId: a.id } });
     const { runId } = await withFault("Execution", "INSERT", async () => {
       const req = await requestRun(
@@ -193,17 +186,7 @@ describe(`fail-closed on the production path (${TEST_PROVIDER})`, () => {
     const account = a.accounts.seller2[2] as string;
     await t.db.decisionSettings.updateMany({ where: { tenantId: a.id }, data: { costGate: "{broken" } });
     expect((await admin().decisions.settings()).problem).toContain("cost gate");
-    const { runId } = await requestRun(
-      t.db,
-      a.admin.viewer,
-      { accountId: account, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: randomUUID() },
-      systemClock,
-    );
-    await runWorkerTick(
-      t.db,
-      queueHandlers({ db: t.db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
-      { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
-    );
+    const runId = await runDecisionNow(t.db, a.admin.viewer, account);
     expect(await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } })).toMatchObject({ costGateResult: "SKIP" });
     expect(await t.db.actionIntent.count({ where: { tenantId: a.id, accountId: account } })).toBe(0);
     await admin().decisions.saveSettings({ costGate: { maxRunsPerDay: 500, minSecondsBetweenRuns: 0, maxOpenIntents: 1000 } });
