@@ -25,7 +25,6 @@ import { recordTriggerEvent } from "./signals";
  * TIME_RITUAL_* trigger windows. Each slot is claimed once with a conditional update of
  * `lastSlot`, so overlapping scheduler ticks, cron routes and instances never double-fire it.
  */
-export { RITUALS, type Ritual } from "../engine/triggers";
 
 /** Which accounts a tenant-wide ritual covers. */
 const SCOPE: Record<Ritual, { lifecycle?: string }> = {

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { TENANT_TIERS } from "../../engine/costGate";
-import { TRIGGER_TYPES } from "../../engine/triggers";
+import { RITUALS, TRIGGER_TYPES } from "../../engine/triggers";
 import { Cursor } from "../../schemas/common";
 import { decisionSpend, loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
 import { requestRun } from "../../services/decisions";
 import { listJobs, queueStats } from "../../services/jobQueue";
-import { listCadences, RITUALS, setCadence } from "../../services/rituals";
+import { listCadences, setCadence } from "../../services/rituals";
 import { adminProcedure, router } from "../trpc";
 
 const Seconds = z
