@@ -37,6 +37,7 @@ export const LEDGER_ENTRY_TYPES = [
   "EXPORT_REQUESTED",
   "API_KEY_CREATED",
   "SIGN_IN",
+  "ACCOUNTS_IMPORTED",
   // Extensions beyond SPEC §3 (additive).
   "API_KEY_REVOKED",
   "ACCOUNT_UPDATED",

@@ -200,6 +200,44 @@ const core = {
   SIGN_IN: z.looseObject({ user_id: id, user_agent: optText }),
   ACCOUNT_UPDATED: z.looseObject({
     changed: z.record(z.string(), z.looseObject({ before: z.unknown(), after: z.unknown() })),
+    /** where the change came from when not a person or key: "crm" (a sync), "import" (a CSV) */
+    source: optText,
+  }),
+  /** A pull decision of the perception scheduler (SPEC §4.4): one per decision, RUN or not. */
+  PULL_SCHEDULED: z.looseObject({
+    pull_job_id: text,
+    connector: text,
+    depth: text,
+    tier: text,
+    result: text,
+    reason: text,
+    units: z.number().nullish(),
+    retry_after_seconds: z.number().nullish(),
+    /** "api" for POST /api/v1/perception/pulls, "cadence" for the perception job */
+    source: optText,
+  }),
+  /** An account changed heat tier, with the numbers the hysteresis rule used. */
+  HEAT_TIER_CHANGED: z.looseObject({
+    from: text,
+    to: text,
+    score: z.number(),
+    previous_score: z.number().nullish(),
+    /** qualifying signals inside the promotion window, and that window's length */
+    signals_in_window: z.number().nullish(),
+    window_hours: z.number().nullish(),
+    /** PROMOTION | DEMOTION */
+    rule: text,
+    held_since: optText,
+  }),
+  /** A CSV import finished (SPEC §4.4). */
+  ACCOUNTS_IMPORTED: z.looseObject({
+    import_id: id,
+    kind: text,
+    rows_total: z.number(),
+    created: z.number(),
+    updated: z.number(),
+    errors: z.number(),
+    sha256: optText,
   }),
 };
 
@@ -208,8 +246,6 @@ const reserved = z.looseObject({});
 
 export const LEDGER_PAYLOAD_SCHEMAS = {
   ...core,
-  PULL_SCHEDULED: reserved,
-  HEAT_TIER_CHANGED: reserved,
   RANKING_WEIGHTS_PROMOTED: reserved,
   RANKING_WEIGHTS_ROLLED_BACK: reserved,
   NORMALIZATION_MISSING: reserved,

@@ -4,6 +4,7 @@ import type { Db } from "../db";
 import { storedObject } from "../engine/storedJson";
 import { badRequest, notFound } from "../errors";
 import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
+import { markHeatDirty } from "../repos/heat";
 import { appendLedger, listLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { findMembership } from "../repos/tenants";
@@ -57,6 +58,8 @@ export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch
         now,
       );
       // Posture and lifecycle moves are decision triggers, recorded with the change itself.
+      // Posture is an input of heat.
+      if (changed.posture) await markHeatDirty(tx, viewer.tenantId, id, now);
       const settings = changed.posture || changed.lifecycle ? (await loadDecisionSettings(tx, viewer.tenantId)).triggers : null;
       if (settings && changed.posture) {
         await recordTriggerEvent(

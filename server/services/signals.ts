@@ -6,6 +6,7 @@ import type { Actor } from "../engine/ledger";
 import type { Severity, SignalType } from "../engine/signals";
 import { type fireAt, MAX_WINDOW_SIGNALS, onTriggerEvent, type TriggerType } from "../engine/triggers";
 import { extendWindow, findSignalByKey, findWindow, insertSignal, openWindow, setSignalCorrelation } from "../repos/decisions";
+import { markHeatDirty } from "../repos/heat";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
@@ -81,6 +82,7 @@ export async function ingestSignal(
         settings.triggers,
         now,
       );
+      await markHeatDirty(tx, viewer.tenantId, input.accountId, now);
       // A signal coalesced into an open window belongs to that window's story.
       if (joined.correlationId !== own) await setSignalCorrelation(tx, viewer.tenantId, signal.id, joined.correlationId);
       await appendLedger(

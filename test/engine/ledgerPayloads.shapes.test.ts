@@ -36,6 +36,9 @@ const MINIMAL: Record<Typed, Record<string, unknown>> = {
   API_KEY_REVOKED: { api_key_id: "k1" },
   SIGN_IN: { user_id: "u1" },
   ACCOUNT_UPDATED: { changed: {} },
+  PULL_SCHEDULED: { pull_job_id: "p1", connector: "crm", depth: "DEEP", tier: "HOT", result: "RUN", reason: "SCHEDULED" },
+  HEAT_TIER_CHANGED: { from: "COLD", to: "HOT", score: 0.8, rule: "PROMOTION" },
+  ACCOUNTS_IMPORTED: { import_id: "im1", kind: "ACCOUNTS", rows_total: 3, created: 2, updated: 1, errors: 0 },
 };
 
 /** A value of the wrong JSON type for a core field (a string field given a number, and so on). */

@@ -198,7 +198,27 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
   API_KEY_CREATED: [{ api_key_id: "k1", name: "crm", prefix: "abc", scopes: ["ingest"] }],
   API_KEY_REVOKED: [{ api_key_id: "k1" }],
   SIGN_IN: [{ user_id: "u1", user_agent: null }],
-  ACCOUNT_UPDATED: [{ changed: { posture: { before: "OK", after: "AT_RISK" } } }],
+  ACCOUNT_UPDATED: [
+    { changed: { posture: { before: "OK", after: "AT_RISK" } } },
+    { changed: { name: { before: "Acme", after: "Acme Inc" } }, source: "crm" },
+  ],
+  PULL_SCHEDULED: [
+    {
+      pull_job_id: "p1",
+      connector: "crm",
+      depth: "DEEP",
+      tier: "HOT",
+      result: "SKIP",
+      reason: "BUDGET_EXHAUSTED",
+      units: 3,
+      retry_after_seconds: null,
+      source: "api",
+    },
+  ],
+  HEAT_TIER_CHANGED: [
+    { from: "COLD", to: "HOT", score: 0.81, previous_score: 0.2, signals_in_window: 4, window_hours: 6, rule: "PROMOTION", held_since: null },
+  ],
+  ACCOUNTS_IMPORTED: [{ import_id: "im1", kind: "ACCOUNTS", rows_total: 3, created: 2, updated: 1, errors: 0, sha256: "ab" }],
 };
 
 describe("ledger payload union", () => {

@@ -479,8 +479,6 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     expect(reviewed.map((i) => i.review?.by)).toEqual(["Demo history (simulated)", "Demo history (simulated)"]);
     const users = (await t.db.membership.findMany({ where: { tenantId: demo.id } })).map((m) => m.userId);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: demo.id, actorId: { in: users } } })).toBe(0);
-    // Heat is not scored: nothing in the seed pretends it was.
-    expect(await t.db.account.count({ where: { tenantId: demo.id, NOT: { heatScore: 0 } } })).toBe(0);
 
     const jobDeps = deps();
     const before = await t.db.actionIntent.count({ where: { tenantId: demo.id } });
