@@ -121,3 +121,22 @@ export function parseJsonText(text: string): unknown {
   checkJsonShape(raw);
   return raw;
 }
+
+/** Media types a CSV upload may declare; a charset other than UTF-8 is refused, not guessed. */
+const CSV_MEDIA_TYPES = new Set(["text/csv", "application/csv"]);
+
+/**
+ * Read a CSV upload (POST /api/v1/accounts/import): Content-Type must be text/csv (400 naming the
+ * header otherwise, before a byte is read), then the same streaming byte cap as JSON bodies but
+ * with the import's own, larger limit — the 1 MiB JSON cap above is not loosened.
+ */
+export async function readCsvBody(req: Request, maxBytes: number): Promise<string> {
+  const declared = req.headers.get("content-type") ?? "";
+  const [type = "", ...params] = declared.split(";").map((p) => p.trim().toLowerCase());
+  if (!CSV_MEDIA_TYPES.has(type))
+    throw new AppError("BAD_REQUEST", `Content-Type must be text/csv (got ${type.slice(0, 60) || "none"})`, "content-type");
+  const charset = params.find((p) => p.startsWith("charset="))?.slice("charset=".length);
+  if (charset && charset.replace(/"/g, "") !== "utf-8" && charset.replace(/"/g, "") !== "utf8")
+    throw new AppError("BAD_REQUEST", "Content-Type charset must be utf-8", "content-type");
+  return readBodyText(req, maxBytes);
+}

@@ -12,6 +12,7 @@ import {
   ReviewBody,
 } from "../schemas/autonomy";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
+import { RestImportQuery } from "../schemas/imports";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -26,6 +27,8 @@ interface Operation {
   summary: string;
   scopes: Scope[];
   body?: ZodType;
+  /** a non-JSON body (the CSV import): documented as a string of this media type */
+  rawBody?: { contentType: "text/csv"; description: string };
   query?: z.ZodObject;
   success: number;
 }
@@ -162,6 +165,23 @@ export const OPERATIONS: Operation[] = [
     body: DecisionRunBody,
     success: 202,
   },
+  {
+    method: "post",
+    path: "/api/v1/accounts/import",
+    summary:
+      "Import a CSV of accounts, contacts or opportunities (?kind=; text/csv up to 5 MiB) → 202 { import_id }; a file that cannot be imported at all → 4xx naming the column or line",
+    scopes: ["admin", "ingest"],
+    rawBody: { contentType: "text/csv", description: "The CSV file; header row first (docs/import.md lists the columns per kind)" },
+    query: RestImportQuery,
+    success: 202,
+  },
+  {
+    method: "get",
+    path: "/api/v1/accounts/import/{id}",
+    summary: "An import's status: { status, rows_total, rows_done, created, updated, error_count, errors: [{ line, column, message }] }",
+    scopes: ["admin", "ingest"],
+    success: 200,
+  },
 ];
 
 const jsonSchema = (s: ZodType) => {
@@ -213,6 +233,15 @@ export function openApiDocument(version: string) {
       "x-scopes": op.scopes,
       ...(parameters.length ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } } } : {}),
+      ...(op.rawBody
+        ? {
+            requestBody: {
+              required: true,
+              description: op.rawBody.description,
+              content: { [op.rawBody.contentType]: { schema: { type: "string" } } },
+            },
+          }
+        : {}),
       responses: {
         [String(op.success)]: { description: "OK", content: { "application/json": { schema: { type: "object" } } } },
         "400": ErrorResponse,
@@ -220,7 +249,7 @@ export function openApiDocument(version: string) {
         "403": ErrorResponse,
         "404": ErrorResponse,
         "409": ErrorResponse,
-        ...(op.body ? { "413": ErrorResponse } : {}),
+        ...(op.body || op.rawBody ? { "413": ErrorResponse } : {}),
         "422": ErrorResponse,
         "429": ErrorResponse,
         "500": ErrorResponse,

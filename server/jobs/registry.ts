@@ -3,6 +3,7 @@ import type { Db } from "../db";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import type { ConnectorDeps } from "../services/executor";
+import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runRitualTick } from "../services/rituals";
@@ -39,6 +40,7 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
         runId,
       );
     },
+    [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
   };
 }
 

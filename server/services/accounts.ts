@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
-import type { Db } from "../db";
+import type { Db, Tx } from "../db";
 import { storedObject } from "../engine/storedJson";
 import { badRequest, notFound } from "../errors";
 import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
@@ -45,53 +45,80 @@ export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch
       if (!(await findMembership(tx, viewer.tenantId, patch.ownerId)))
         throw badRequest("owner_id", "owner_id is not a member of this tenant");
     }
-    const changed: Record<string, { before: unknown; after: unknown }> = {};
-    for (const k of TRACKED) {
-      if (patch[k] !== undefined && patch[k] !== before[k]) changed[k] = { before: before[k], after: patch[k] };
-    }
-    if (Object.keys(changed).length > 0) {
-      await updateAccount(tx, viewer, id, patch, now);
-      const correlationId = randomUUID();
-      await appendLedger(
-        tx,
-        { tenantId: viewer.tenantId, accountId: id, correlationId, type: "ACCOUNT_UPDATED", actor: viewer.actor, payload: { changed } },
-        now,
-      );
-      // Posture and lifecycle moves are decision triggers, recorded with the change itself.
-      // Posture is an input of heat.
-      if (changed.posture) await markHeatDirty(tx, viewer.tenantId, id, now);
-      const settings = changed.posture || changed.lifecycle ? (await loadDecisionSettings(tx, viewer.tenantId)).triggers : null;
-      if (settings && changed.posture) {
-        await recordTriggerEvent(
-          tx,
-          viewer.tenantId,
-          id,
-          "POSTURE_CHANGE",
-          { posture: changed.posture },
-          correlationId,
-          viewer.actor,
-          settings,
-          now,
-        );
-      }
-      if (settings && changed.lifecycle) {
-        await recordTriggerEvent(
-          tx,
-          viewer.tenantId,
-          id,
-          "LIFECYCLE_STATE_CHANGE",
-          { lifecycle: changed.lifecycle },
-          correlationId,
-          viewer.actor,
-          settings,
-          now,
-        );
-      }
-    }
+    await applyAccountPatch(tx, viewer, before, patch, now);
     const after = await findAccount(tx, viewer, id);
     if (!after) throw notFound("Account");
     return after;
   });
+}
+
+type TrackedFields = { id: string } & { [K in keyof AccountPatch]-?: AccountPatch[K] };
+
+/**
+ * Write the fields of `patch` that differ from `before`, with one ACCOUNT_UPDATED entry naming
+ * before/after, and the posture / lifecycle decision triggers (posture is also an input of heat).
+ * Nothing is written when nothing differs. Runs inside the caller's transaction; shared by the
+ * REST PUT and the CSV import (`source: "import"`). Returns the changed fields.
+ */
+export async function applyAccountPatch(
+  tx: Tx,
+  viewer: Viewer,
+  before: TrackedFields,
+  patch: AccountPatch,
+  now: Date,
+  source?: "crm" | "import",
+) {
+  const id = before.id;
+  const changed: Record<string, { before: unknown; after: unknown }> = {};
+  for (const k of TRACKED) {
+    if (patch[k] !== undefined && patch[k] !== before[k]) changed[k] = { before: before[k], after: patch[k] };
+  }
+  if (Object.keys(changed).length === 0) return changed;
+  await updateAccount(tx, viewer, id, patch, now);
+  const correlationId = randomUUID();
+  await appendLedger(
+    tx,
+    {
+      tenantId: viewer.tenantId,
+      accountId: id,
+      correlationId,
+      type: "ACCOUNT_UPDATED",
+      actor: viewer.actor,
+      payload: { changed, ...(source ? { source } : {}) },
+    },
+    now,
+  );
+  // Posture and lifecycle moves are decision triggers, recorded with the change itself.
+  // Posture is an input of heat.
+  if (changed.posture) await markHeatDirty(tx, viewer.tenantId, id, now);
+  const settings = changed.posture || changed.lifecycle ? (await loadDecisionSettings(tx, viewer.tenantId)).triggers : null;
+  if (settings && changed.posture) {
+    await recordTriggerEvent(
+      tx,
+      viewer.tenantId,
+      id,
+      "POSTURE_CHANGE",
+      { posture: changed.posture },
+      correlationId,
+      viewer.actor,
+      settings,
+      now,
+    );
+  }
+  if (settings && changed.lifecycle) {
+    await recordTriggerEvent(
+      tx,
+      viewer.tenantId,
+      id,
+      "LIFECYCLE_STATE_CHANGE",
+      { lifecycle: changed.lifecycle },
+      correlationId,
+      viewer.actor,
+      settings,
+      now,
+    );
+  }
+  return changed;
 }
 
 /** An account's ledger history, for anyone who may see the account (sellers: their own). */

@@ -56,6 +56,7 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "autonomy.setWebhook": "connector settings, read fresh by each execution (not cached, not an autonomy narrowing)",
   "decisions.setCadence": "ritual slots, read fresh by each ritual tick (not cached)",
   "decisions.runNow": "requests one decision run",
+  "imports.create": "CRM data (a CSV import), not configuration",
 };
 const GATE_CONFIG_ROUTES = ["PUT autonomy/allowlist", "PUT autonomy/budget", "PUT autonomy/config", "PUT autonomy/kill-switches"] as const;
 const OTHER_ROUTES: Record<string, string> = {
@@ -65,6 +66,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST signals": "CRM data, not configuration",
   "POST decisions/run": "requests a run",
   "PUT accounts/[id]": "CRM data (lifecycle is policy input read per evaluation, never cached)",
+  "POST accounts/import": "CRM data (a CSV import), not configuration",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {

@@ -153,7 +153,9 @@ describe(`fuzz: every REST endpoint on ${TEST_PROVIDER}`, () => {
       ctx: unknown,
     ) => Promise<Response>;
     const params = Object.fromEntries(op.params.map((p) => [p, idValue]));
-    return handler(rest(`${op.path}${query}`, { ...init, method: op.method.toUpperCase() }), { params: Promise.resolve(params) });
+    // A raw-body op (the CSV import) gets its own media type, so hostile bodies reach its parser.
+    const headers = op.rawBody ? { "content-type": op.rawBody.contentType, ...init?.headers } : init?.headers;
+    return handler(rest(`${op.path}${query}`, { ...init, headers, method: op.method.toUpperCase() }), { params: Promise.resolve(params) });
   }
 
   it("hostile bodies, cursors, query values and path ids → 4xx for every key, never 5xx, nothing written", async () => {
