@@ -352,7 +352,7 @@ async function runChunk(db: Db, job: LoadedJob, from: number, clock: Clock): Pro
   try {
     return await inTransaction(db, async (tx) => {
       const current = await findImportJob(tx, job.tenantId, job.id);
-      if (!current || current.status !== "RUNNING" || current.rowsDone !== from) throw new ChunkTaken();
+      if (current?.status !== "RUNNING" || current.rowsDone !== from) throw new ChunkTaken();
       const out: ChunkCounts = { created: 0, updated: 0, errors: [] };
       const valid: ImportRow[] = [];
       for (const { result } of slice) {
