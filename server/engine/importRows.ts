@@ -466,9 +466,11 @@ export function prepareFile(kind: ImportKind, text: string, parse: CsvParseFn, m
   return { ok: true, header: file.header as CsvRecord, index: header.index, unknown: header.unknown, records: file.records };
 }
 
+export const UNKNOWN_COLUMN = "unknown column, ignored";
+
 /** The unknown columns, reported once as notices at the header's line (they are ignored, not fatal). */
 export const unknownColumnNotices = (header: CsvRecord, unknown: string[]): RowError[] =>
-  unknown.map((c) => ({ line: header.line, column: c, message: "unknown column, ignored" }));
+  unknown.map((c) => ({ line: header.line, column: c, message: UNKNOWN_COLUMN }));
 
 /** The bounded error list: keep the first `max` (in line order as they come), count all. */
 export function appendBounded(stored: RowError[], more: RowError[], max: number = IMPORT_LIMITS.maxStoredErrors): RowError[] {

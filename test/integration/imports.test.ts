@@ -46,7 +46,7 @@ function post(csv: BodyInit, opts: { key?: string; kind?: string; type?: string 
   );
 }
 
-async function status(id: string, k: string = keys.admin) {
+async function status(id: string, k: string = keys.admin as string) {
   const res = await getImportRoute(
     new Request(`http://127.0.0.1/api/v1/accounts/import/${id}`, { headers: { authorization: `Bearer ${k}` } }),
     {
@@ -65,9 +65,9 @@ async function importFile(csv: string, opts: { key?: string; kind?: string } = {
   const body = (await res.json()) as { import_id: string; error?: unknown };
   expect(res.status, JSON.stringify(body)).toBe(202);
   await drainQueue(t.db);
-  const s = await status(body.import_id, opts.key);
+  const s = await status(body.import_id, opts.key ?? keys.admin);
   expect(s.body.status).toBe("COMPLETED");
-  return { id: body.import_id, ...s.body };
+  return { ...s.body, id: body.import_id } as Record<string, unknown> & { id: string; errors: typeof s.body.errors };
 }
 
 const ledgerOf = (tenantId: string, type: string) => t.db.ledgerEntry.findMany({ where: { tenantId, type }, orderBy: { seq: "asc" } });
