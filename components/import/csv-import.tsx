@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { parse } from "csv-parse/browser/esm/sync";
 import { CheckCircle2, FileUp, Upload, XCircle } from "lucide-react";
-import { useId, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useState } from "react";
 import {
   type CsvParseFn,
   IMPORT_FORMATS,
@@ -88,6 +88,11 @@ export function CsvImport() {
     ...trpc.imports.list.queryOptions({ limit: 10 }),
     refetchInterval: currentId && !done ? 3000 : false,
   });
+  // The list's polling stops with the import's; one last read so it shows the final counts.
+  const finishedId = done ? currentId : null;
+  useEffect(() => {
+    if (finishedId) qc.invalidateQueries({ queryKey: trpc.imports.list.queryKey() });
+  }, [finishedId, qc, trpc]);
 
   async function onFile(f: File | undefined) {
     setReadError(null);
@@ -190,7 +195,8 @@ export function CsvImport() {
             <XCircle className="mt-0.5 size-4 shrink-0" aria-hidden />
             <p>
               This file cannot be imported as {KIND_LABEL[kind].toLowerCase()}: line {preview?.error.line}
-              {preview?.error.column ? `, column ${preview.error.column}` : ""} — {preview?.error.message}
+              {preview?.error.column && !preview.error.message.includes(preview.error.column) ? `, column ${preview.error.column}` : ""} —{" "}
+              {preview?.error.message}
             </p>
           </div>
         ) : (
@@ -320,8 +326,11 @@ function PreviewTable({ preview, fileName }: { preview: Extract<Preview, { ok: t
         {preview.errors.length > 0 ? (
           <>
             {" "}
-            · <span className="text-amber-800">{preview.errors.length} problem(s) found before importing</span> (those rows will be skipped;
-            owner and account checks run during the import)
+            ·{" "}
+            <span className="text-amber-800">
+              {preview.errors.length} problem{preview.errors.length === 1 ? "" : "s"} found before importing
+            </span>{" "}
+            (those rows will be skipped; owner and account checks run during the import)
           </>
         ) : (
           <> · no problems found before importing (owner and account checks run during the import)</>
@@ -450,7 +459,7 @@ function ImportResult({ view }: { view: View }) {
           />
         </div>
       </div>
-      <dl className="grid grid-cols-3 gap-3 sm:max-w-md">
+      <dl className="grid grid-cols-3 gap-3 sm:max-w-xl">
         {[
           ["Created", view.created],
           ["Updated", view.updated],

@@ -122,7 +122,8 @@ export async function createImport(db: Db, viewer: Viewer, input: { kind: Import
   const file = prepareFile(input.kind, input.text, csvParse);
   if (!file.ok) {
     const e = file.error;
-    throw new AppError("UNPROCESSABLE", `line ${e.line}${e.column ? `, column ${e.column}` : ""}: ${e.message}`, e.column || "body");
+    const named = e.column && !e.message.includes(e.column) ? `, column ${e.column}` : "";
+    throw new AppError("UNPROCESSABLE", `line ${e.line}${named}: ${e.message}`, e.column || "body");
   }
   const now = clock.now();
   const sha256 = createHash("sha256").update(input.text, "utf8").digest("hex");
