@@ -468,7 +468,8 @@ export async function runImport(
   let chunks = 0;
   while (from < job.results.length) {
     if (opts.maxChunks !== undefined && chunks >= opts.maxChunks) return { importId, status: "PARTIAL", rowsDone: from };
-    if (opts.deadline && clock.now() >= opts.deadline) return { importId, status: "PARTIAL", rowsDone: from };
+    // At least one chunk per run, so even a short lease always makes progress.
+    if (opts.deadline && chunks > 0 && clock.now() >= opts.deadline) return { importId, status: "PARTIAL", rowsDone: from };
     const next = await runChunk(db, job, from, clock);
     // Another worker committed this chunk: it owns the import now; stop without counting twice.
     if (next === null) return { importId, status: "PARTIAL", rowsDone: (await findImportJob(db, tenantId, importId))?.rowsDone ?? from };

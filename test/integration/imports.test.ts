@@ -7,7 +7,7 @@ import { systemClock } from "@/server/clock";
 import { IMPORT_LIMITS } from "@/server/engine/importRows";
 import type { ApiKeyScope } from "@/server/schemas/common";
 import { createApiKey } from "@/server/services/apiKeys";
-import { IMPORT_ROWS, runImport } from "@/server/services/imports";
+import { handleImportJob, IMPORT_ROWS, runImport } from "@/server/services/imports";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { drainQueue } from "../helpers/gate";
@@ -233,6 +233,24 @@ describe(`CSV import on ${TEST_PROVIDER}`, () => {
     expect((await ledgerOf(a.id, "ACCOUNTS_IMPORTED")).length).toBe(imported);
     expect(await t.db.account.count({ where: { tenantId: a.id, externalId: { startsWith: "p" } } })).toBe(n - bad);
   }, 60_000);
+
+  it("a run that reaches its lease deadline queues a continuation that resumes at rows_done", async () => {
+    const n = IMPORT_LIMITS.chunkRows + 20;
+    const res = await post(["external_id,name", ...Array.from({ length: n }, (_, i) => `d${i},Deadline ${i}`)].join("\n"));
+    const { import_id: id } = (await res.json()) as { import_id: string };
+    // A lease that ends as the run starts: one chunk, then a continuation.
+    const first = await handleImportJob(
+      { importId: id },
+      { db: t.db, clock: systemClock, job: { tenantId: a.id, attempt: 1, maxAttempts: 5, leaseUntil: new Date(Date.now() + 30_000) } },
+    );
+    expect(first).toMatchObject({ status: "PARTIAL", rowsDone: IMPORT_LIMITS.chunkRows });
+    expect(
+      await t.db.job.count({ where: { tenantId: a.id, kind: IMPORT_ROWS, dedupeKey: `import:${id}:from:${IMPORT_LIMITS.chunkRows}` } }),
+    ).toBe(1);
+    await drainQueue(t.db);
+    expect((await status(id)).body).toMatchObject({ status: "COMPLETED", rows_done: n, created: n });
+    expect(await t.db.account.count({ where: { tenantId: a.id, externalId: { startsWith: "d" } } })).toBe(n);
+  });
 
   it("concurrent workers on one import commit each chunk once (counts exact, no duplicate rows)", async () => {
     const n = IMPORT_LIMITS.chunkRows * 3;
