@@ -66,6 +66,19 @@ export function markImportRunning(db: DbOrTx, tenantId: string, id: string, now:
   return db.importJob.updateMany({ where: tenantWhere(tenantId, { id, status: "PENDING" }), data: { status: "RUNNING", updatedAt: now } });
 }
 
+/**
+ * Take the import's row lock for the chunk starting at `fromRow`, first thing in the chunk's
+ * transaction: a second worker on the same chunk waits here, then finds rows_done moved and
+ * writes nothing (no duplicate inserts, no duplicate ledger entries). False = someone else has it.
+ */
+export async function lockImportChunk(db: DbOrTx, tenantId: string, id: string, fromRow: number, now: Date) {
+  const res = await db.importJob.updateMany({
+    where: tenantWhere(tenantId, { id, status: "RUNNING", rowsDone: fromRow }),
+    data: { updatedAt: now },
+  });
+  return res.count === 1;
+}
+
 export interface ChunkProgress {
   rowsDone: number;
   created: number;

@@ -33,6 +33,7 @@ import {
   finishImportJob,
   insertImportJob,
   listImportJobs,
+  lockImportChunk,
   markImportRunning,
   memberIdsByEmail,
   opportunitiesByExternalIds,
@@ -352,8 +353,9 @@ async function runChunk(db: Db, job: LoadedJob, from: number, clock: Clock): Pro
   const now = clock.now();
   try {
     return await inTransaction(db, async (tx) => {
+      if (!(await lockImportChunk(tx, job.tenantId, job.id, from, now))) throw new ChunkTaken();
       const current = await findImportJob(tx, job.tenantId, job.id);
-      if (current?.status !== "RUNNING" || current.rowsDone !== from) throw new ChunkTaken();
+      if (!current) throw new ChunkTaken();
       const out: ChunkCounts = { created: 0, updated: 0, errors: [] };
       const valid: ImportRow[] = [];
       for (const { result } of slice) {
