@@ -252,6 +252,27 @@ describe(`CSV import on ${TEST_PROVIDER}`, () => {
     expect(await t.db.account.count({ where: { tenantId: a.id, externalId: { startsWith: "d" } } })).toBe(n);
   });
 
+  it("the last failed attempt marks the import FAILED with a reason that names only an error id", async () => {
+    const c = await makeTenant(t.db);
+    const cKey = await key(c, ["admin"]);
+    const res = await post("external_id,name\nf1,Fails\n", { key: cKey });
+    const { import_id: id } = (await res.json()) as { import_id: string };
+    // A real database fault: the tenant's ledger head is gone, so the final ledger write throws.
+    await t.db.ledgerHead.delete({ where: { tenantId: c.id } });
+    const ctx = (attempt: number) => ({
+      db: t.db,
+      clock: systemClock,
+      job: { tenantId: c.id, attempt, maxAttempts: 2, leaseUntil: new Date(Date.now() + 120_000) },
+    });
+    await expect(handleImportJob({ importId: id }, ctx(1))).rejects.toThrow();
+    expect((await status(id, cKey)).body.status).toBe("RUNNING");
+    await expect(handleImportJob({ importId: id }, ctx(2))).rejects.toThrow();
+    const s = (await status(id, cKey)).body;
+    expect(s.status).toBe("FAILED");
+    expect(s.errors[0]?.message).toMatch(/^The import stopped after 2 attempts \(error id err_[0-9a-f]+\)$/);
+    expect(JSON.stringify(s)).not.toMatch(/ledger|head|prisma/i);
+  });
+
   it("concurrent workers on one import commit each chunk once (counts exact, no duplicate rows)", async () => {
     const n = IMPORT_LIMITS.chunkRows * 3;
     const rows = Array.from({ length: n }, (_, i) => `k${i},Concurrent ${i}`);
