@@ -7,6 +7,7 @@ import {
   appendBounded,
   type ContactRow,
   type CsvParseFn,
+  IMPORT_KINDS,
   IMPORT_LIMITS,
   type ImportKind,
   type ImportRow,
@@ -79,10 +80,20 @@ export interface ImportView {
 
 type JobSummary = NonNullable<Awaited<ReturnType<typeof findImportJob>>>;
 
+/**
+ * The stored kind is the model's vocabulary (ACCOUNTS | CONTACTS | OPPORTUNITIES, also in the
+ * ledger); the API speaks the `?kind=` values (accounts | contacts | opportunities).
+ */
+const storedKind = (k: ImportKind) => k.toUpperCase();
+function apiKind(stored: string): ImportKind {
+  const k = stored.toLowerCase();
+  return (IMPORT_KINDS as readonly string[]).includes(k) ? (k as ImportKind) : "accounts";
+}
+
 function toView(j: JobSummary): ImportView {
   return {
     id: j.id,
-    kind: j.kind,
+    kind: apiKind(j.kind),
     status: j.status,
     fileName: j.fileName,
     sha256: j.sha256,
@@ -133,7 +144,7 @@ export async function createImport(db: Db, viewer: Viewer, input: { kind: Import
       tx,
       {
         tenantId: viewer.tenantId,
-        kind: input.kind,
+        kind: storedKind(input.kind),
         fileName: input.fileName ?? null,
         csv: input.text,
         sha256,
@@ -151,7 +162,7 @@ export async function createImport(db: Db, viewer: Viewer, input: { kind: Import
       { tenantId: viewer.tenantId, kind: IMPORT_ROWS, payload: { importId: job.id }, dedupeKey: `import:${job.id}` },
       clock,
     );
-    return { importId: job.id, status: job.status, rowsTotal: job.rowsTotal, kind: job.kind };
+    return { importId: job.id, status: job.status, rowsTotal: job.rowsTotal, kind: input.kind };
   });
 }
 
@@ -395,7 +406,7 @@ async function loadForRun(db: Db, tenantId: string, importId: string, clock: Clo
   const row = await findImportJobWithCsv(db, tenantId, importId);
   if (!row || row.status === "COMPLETED" || row.status === "FAILED") return null;
   if (row.status === "PENDING") await markImportRunning(db, tenantId, importId, clock.now());
-  const kind = row.kind as ImportKind;
+  const kind = apiKind(row.kind);
   const file = prepareFile(kind, row.csv, csvParse);
   if (!file.ok) {
     // Accepted files always parse; this only happens if the rules changed between accept and run.

@@ -105,9 +105,10 @@ describe(`CSV import on ${TEST_PROVIDER}`, () => {
     // new accounts are heat inputs
     expect(await t.db.accountHeat.count({ where: { tenantId: a.id, accountId: { in: rows.map((r) => r.id) } } })).toBe(3);
     const [entry] = await ledgerOf(a.id, "ACCOUNTS_IMPORTED");
+    expect((await t.db.importJob.findUniqueOrThrow({ where: { id: res.id } })).kind).toBe("ACCOUNTS");
     expect(JSON.parse(entry?.payload ?? "{}")).toMatchObject({
       import_id: res.id,
-      kind: "accounts",
+      kind: "ACCOUNTS",
       rows_total: 5,
       created: 3,
       updated: 0,
