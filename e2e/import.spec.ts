@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { expect, test } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { expect, type Page, test } from "@playwright/test";
 import { card, shot, signIn } from "./helpers";
 
 /**
@@ -28,6 +29,12 @@ function tick() {
   });
 }
 
+/** The preview and result only exist after a file is chosen: axe them there (a11y.spec sees the empty page). */
+async function expectAccessible(page: Page) {
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+}
+
 test("admin previews a CSV, imports it, and reads the row errors by line and column", async ({ page }) => {
   await signIn(page, "admin@demo.test");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "CSV import" }).click();
@@ -44,6 +51,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   const bad = preview.getByRole("row").filter({ hasText: "Fabrikam" });
   await expect(bad.getByRole("cell").first()).toHaveText("5");
   await expect(bad).toContainText("posture: unknown posture");
+  await expectAccessible(page);
   await shot(page, "import-preview");
 
   await preview.getByRole("button", { name: /^Import accounts/ }).click();
@@ -62,6 +70,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   await expect(errors.getByRole("row").filter({ hasText: "arr" }).getByRole("cell").first()).toHaveText("7");
   await expect(result.getByText("Ignored columns (not part of this format): Notes")).toBeVisible();
   await expect(card(page, "Recent imports").getByRole("row").filter({ hasText: "accounts.csv" }).first()).toContainText("completed");
+  await expectAccessible(page);
   await shot(page, "import-result");
 
   // The same file again is idempotent by external id.
