@@ -1,6 +1,7 @@
 import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
+import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
@@ -14,6 +15,7 @@ export const appRouter = router({
   work: workRouter,
   autonomy: autonomyRouter,
   decisions: decisionsRouter,
+  connectors: connectorsRouter,
 });
 
 export type AppRouter = typeof appRouter;
