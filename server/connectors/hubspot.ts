@@ -25,6 +25,8 @@ export type CrmObjectType = "companies" | "contacts" | "deals";
 export interface CrmRecord {
   id: string;
   properties: Record<string, string | null>;
+  /** the record's `updatedAt` (ISO), present on every v3 object response */
+  updatedAt: string | null;
   /** associated ids by object type (only what was asked for) */
   associations: Partial<Record<CrmObjectType, string[]>>;
 }
@@ -222,7 +224,7 @@ export class HubSpotClient {
   }
 
   private static record(raw: unknown): CrmRecord {
-    const r = (raw ?? {}) as { id?: unknown; properties?: Record<string, unknown>; associations?: Record<string, unknown> };
+    const r = (raw ?? {}) as { id?: unknown; properties?: Record<string, unknown>; associations?: Record<string, unknown>; updatedAt?: unknown };
     const properties: Record<string, string | null> = {};
     for (const [k, v] of Object.entries(r.properties ?? {})) properties[k] = v === null || v === undefined ? null : String(v);
     const associations: CrmRecord["associations"] = {};
@@ -231,7 +233,7 @@ export class HubSpotClient {
       const results = ((v as { results?: { id?: unknown }[] })?.results ?? []).map((x) => String(x.id));
       associations[key] = [...new Set([...(associations[key] ?? []), ...results])];
     }
-    return { id: String(r.id), properties, associations };
+    return { id: String(r.id), properties, associations, updatedAt: typeof r.updatedAt === "string" ? r.updatedAt : null };
   }
 
   /** One page of `GET /crm/v3/objects/{type}`; `next` is the `after` cursor of the next page. */
@@ -273,8 +275,8 @@ export class HubSpotClient {
     for (let guard = 0; guard < 10_000; guard++) {
       const json = await this.request("POST", `/crm/v3/objects/${type}/search`, {
         body: {
-          filterGroups: [{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "GTE", value: String(since) }] }],
-          sorts: [{ propertyName: "hs_lastmodifieddate", direction: "ASCENDING" }],
+          filterGroups: [{ filters: [{ propertyName: MODIFIED_PROPERTY[type], operator: "GTE", value: String(since) }] }],
+          sorts: [{ propertyName: MODIFIED_PROPERTY[type], direction: "ASCENDING" }],
           properties: [...properties],
           limit: this.pageSize,
           ...(after ? { after } : {}),
@@ -348,9 +350,19 @@ export class HubSpotClient {
   }
 }
 
-/** A record's hs_lastmodifieddate in epoch ms (HubSpot sends ISO or epoch strings), or null. */
+/**
+ * The property that holds a record's last-modified time. Companies and deals: hs_lastmodifieddate;
+ * contacts: lastmodifieddate (HubSpot's contact object predates the hs_ name).
+ */
+export const MODIFIED_PROPERTY: Record<CrmObjectType, string> = {
+  companies: "hs_lastmodifieddate",
+  contacts: "lastmodifieddate",
+  deals: "hs_lastmodifieddate",
+};
+
+/** A record's last-modified time in epoch ms (HubSpot sends ISO or epoch strings), or null. */
 export function crmModified(r: CrmRecord): number | null {
-  const v = r.properties.hs_lastmodifieddate;
+  const v = r.properties.hs_lastmodifieddate ?? r.properties.lastmodifieddate ?? r.updatedAt;
   if (!v) return null;
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   return Number.isFinite(n) ? n : null;

@@ -22,7 +22,7 @@ export const COMPANY_PROPERTIES = [
   "autopilot_posture",
   "hs_lastmodifieddate",
 ] as const;
-export const CONTACT_PROPERTIES = ["firstname", "lastname", "email", "jobtitle", "hs_lastmodifieddate"] as const;
+export const CONTACT_PROPERTIES = ["firstname", "lastname", "email", "jobtitle", "lastmodifieddate"] as const;
 export const DEAL_PROPERTIES = ["dealname", "dealstage", "amount", "closedate", "pipeline", "hs_lastmodifieddate"] as const;
 
 /** The property a posture lives in on the CRM side (custom; created by the customer's admin). */
