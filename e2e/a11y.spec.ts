@@ -31,6 +31,7 @@ const ADMIN_PAGES = [
   "/admin/decisions",
   "/admin/jobs",
   "/admin/api-keys",
+  "/admin/connectors",
 ];
 
 test("every admin page is accessible", async ({ page }) => {
@@ -67,4 +68,6 @@ test("the seller's and auditor's pages, and the forbidden page, are accessible",
   await signIn(page, "auditor@demo.test");
   await page.goto("/ledger");
   await expectAccessible(page, "auditor /ledger");
+  await page.goto("/admin/connectors");
+  await expectAccessible(page, "auditor /admin/connectors");
 });

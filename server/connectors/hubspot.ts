@@ -224,7 +224,12 @@ export class HubSpotClient {
   }
 
   private static record(raw: unknown): CrmRecord {
-    const r = (raw ?? {}) as { id?: unknown; properties?: Record<string, unknown>; associations?: Record<string, unknown>; updatedAt?: unknown };
+    const r = (raw ?? {}) as {
+      id?: unknown;
+      properties?: Record<string, unknown>;
+      associations?: Record<string, unknown>;
+      updatedAt?: unknown;
+    };
     const properties: Record<string, string | null> = {};
     for (const [k, v] of Object.entries(r.properties ?? {})) properties[k] = v === null || v === undefined ? null : String(v);
     const associations: CrmRecord["associations"] = {};

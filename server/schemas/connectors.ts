@@ -32,6 +32,8 @@ export const ConnectorPutBody = z.strictObject({
   rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable().optional(),
   max_concurrency: z.number().int().min(1).max(1000).nullable().optional(),
   breaker: BreakerSettings.nullable().optional(),
+  /** why (kept in CONFIG_CHANGED); the admin page asks for one before widening */
+  reason: z.string().trim().min(1).max(500).optional(),
 });
 export type ConnectorPutBody = z.infer<typeof ConnectorPutBody>;
 
@@ -44,6 +46,7 @@ export const ConnectorPutInput = z.strictObject({
   rateLimitPerMinute: z.number().int().min(1).max(100_000).nullable().optional(),
   maxConcurrency: z.number().int().min(1).max(1000).nullable().optional(),
   breaker: BreakerSettings.nullable().optional(),
+  reason: z.string().trim().min(1).max(500).optional(),
 });
 export type ConnectorPutInput = z.infer<typeof ConnectorPutInput>;
 

@@ -35,6 +35,7 @@ export interface ConnectorSettingsInput {
   rateLimitPerMinute?: number | null;
   maxConcurrency?: number | null;
   breaker?: BreakerSettings | null;
+  reason?: string;
 }
 
 export interface ConnectorSettingsDeps {
@@ -250,6 +251,7 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
           after: ledgerView(input.enabled, next),
           ...(name === "crm" ? { token_changed: sealed !== undefined } : {}),
           ...(name === "webhook" ? { secret_rotated: newWebhookSecret !== null } : {}),
+          reason: input.reason ?? null,
         },
       },
       now,

@@ -27,6 +27,7 @@ export const PUT = restRoute<Params>(["admin"], async ({ req, params, db, viewer
       rateLimitPerMinute: b.rate_limit_per_minute,
       maxConcurrency: b.max_concurrency,
       breaker: b.breaker,
+      reason: b.reason,
     },
   );
   return { ...connectorDto(view), ...(view.signingSecret ? { signing_secret: view.signingSecret } : {}) };
