@@ -1,14 +1,20 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { GET as connectorGet, PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
+import { JOBS } from "@/server/jobs/registry";
+import { findIntent } from "@/server/repos/intents";
 import type { Viewer } from "@/server/repos/scope";
 import { createApiKey } from "@/server/services/apiKeys";
 import { putConnector } from "@/server/services/connectors";
 import { type CrmDeps, pullCrmAccount, syncCrm } from "@/server/services/crmSync";
+import { completeExecution } from "@/server/services/executor";
 import { submitIntent } from "@/server/services/gate";
+import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -333,6 +339,39 @@ describe(`the CRM's rate limit is never exceeded (${TEST_PROVIDER})`, () => {
   });
 });
 
+describe(`search paging past the CRM's result cap (${TEST_PROVIDER})`, () => {
+  it("when `after` reaches the cap the search restarts from the last modified date seen, and every changed record arrives once", async () => {
+    const a = await makeTenant(t.db);
+    const token = newToken();
+    const f = await fake(token, { searchCap: 6 });
+    const ids = seedCompanies(f, 10).map((x) => x.company);
+    await enableCrm(a.admin.viewer, f.url, token);
+    clock.advance(60 * 60_000);
+    expect((await syncCrm(crmDeps(), a.id)).ok).toBe(true);
+    clock.advance(60 * 60_000);
+    for (const id of ids) {
+      clock.advance(1000);
+      f.touch("companies", id, { industry: "Biotech" });
+    }
+    clock.advance(5 * 60_000);
+    const seen = f.requests.length;
+    // The client knows the CRM's cap (HubSpot: 10,000); here both sides use 6 to reach it with 10 records.
+    const res = await syncCrm(crmDeps({ crmSearchCap: 6 }), a.id);
+    expect(res, res.error ?? "").toMatchObject({ ok: true, mode: "INCREMENTAL" });
+    expect(res.counts.updated).toBe(10);
+    expect(res.counts.companies).toBe(10); // none twice across the restart
+    const searches = f.requests.slice(seen).filter((r) => r.path === "/crm/v3/objects/companies/search");
+    // Never asked past the cap (HubSpot would answer 400) …
+    expect(searches.every((r) => Number((r.body as { after?: string }).after ?? 0) < 6)).toBe(true);
+    // … and restarted once from a later modified date.
+    const froms = new Set(
+      searches.map((r) => (r.body as { filterGroups: { filters: { value: string }[] }[] }).filterGroups[0]?.filters[0]?.value),
+    );
+    expect(froms.size).toBeGreaterThan(1);
+    expect(await t.db.account.count({ where: { tenantId: a.id, industry: "Biotech" } })).toBe(10);
+  });
+});
+
 describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
   let a: TestTenant;
   let f: FakeHubspot;
@@ -385,6 +424,18 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     // And once more, sequentially: refused as already decided, nothing sent.
     await expect(approveIntent(gateDeps(), a.admin.viewer, id, {})).rejects.toThrow(/already/);
     expect(f.writes().length).toBe(before + 1);
+  });
+
+  it("the key is also honoured locally: re-running a finished execution's connector step sends nothing", async () => {
+    const exec = await t.db.execution.findFirstOrThrow({ where: { tenantId: a.id, status: "SUCCEEDED" }, orderBy: { startedAt: "asc" } });
+    const intentRow = await findIntent(t.db, a.id, exec.intentId);
+    if (!intentRow) throw new Error("intent missing");
+    const before = f.writes().length;
+    // What a duplicate delivery of the same execution would do: its tool call already SUCCEEDED.
+    const again = await completeExecution(gateDeps(), intentRow, exec, { type: "SYSTEM", id: "test" });
+    expect(again).toEqual({ executionId: exec.id, status: "SUCCEEDED" });
+    expect(f.writes().length).toBe(before);
+    expect(await t.db.toolCall.count({ where: { tenantId: a.id, executionId: exec.id } })).toBe(1);
   });
 
   it("CREATE_OPPORTUNITY is one POST associated with the company; UPDATE_OPPORTUNITY_STAGE one PATCH of the deal", async () => {
@@ -581,4 +632,59 @@ describe(`connector settings over REST and tRPC (${TEST_PROVIDER})`, () => {
     // "Sync now" syncs the caller's tenant only: A's crm is disabled → NOT_ENABLED, whatever B has.
     expect(await as(a.admin).connectors.syncNow()).toMatchObject({ ok: false, status: "NOT_ENABLED" });
   });
+});
+
+describe(`the crm-sync job and the CLI (${TEST_PROVIDER})`, () => {
+  it("the crm-sync job syncs exactly the tenants whose crm connector is enabled", async () => {
+    const on = await makeTenant(t.db);
+    const off = await makeTenant(t.db);
+    const token = newToken();
+    const f = await fake(token);
+    seedCompanies(f, 2);
+    await enableCrm(on.admin.viewer, f.url, token);
+    await enableCrm(off.admin.viewer, f.url, token);
+    await putConnector(settingsDeps(), off.admin.viewer, "crm", { enabled: false });
+    const res = await JOBS["crm-sync"].run({
+      db: t.db,
+      clock,
+      workerId: "test",
+      synthesizer: rulesSynthesizer,
+      connectors: { smtp: null, secretKey, sleep, crmPageSize: 3 },
+    });
+    // Earlier tests left tenants with a rejected token enabled: those make the job fail, this one is OK.
+    expect(res.tenants.find((x) => x.tenantId === on.id)?.status).toBe("OK");
+    expect(res.ok).toBe(res.tenants.every((x) => x.status === "OK"));
+    const ids = res.tenants.map((x) => x.tenantId);
+    expect(ids).toContain(on.id);
+    expect(ids).not.toContain(off.id);
+    expect(await t.db.account.count({ where: { tenantId: on.id, externalId: { not: null } } })).toBe(2);
+    expect(await t.db.account.count({ where: { tenantId: off.id, externalId: { not: null } } })).toBe(0);
+  }, 30_000);
+
+  it("npm run cli -- crm sync prints the counts and exits 0; with a rejected token it exits non-zero with a clear, token-free message", async () => {
+    const run = promisify(execFile);
+    const cli = (...args: string[]) =>
+      run("./node_modules/.bin/tsx", ["scripts/cli.ts", ...args], {
+        env: { ...process.env, DATABASE_URL: t.url, CONNECTOR_SECRET_KEY: KEY_TEXT },
+      });
+    const x = await makeTenant(t.db);
+    const token = newToken();
+    const f = await fake(token);
+    seedCompanies(f, 3);
+    await enableCrm(x.admin.viewer, f.url, token);
+    const ok = await cli("crm", "sync", "--tenant", x.slug);
+    expect(ok.stdout).toMatch(/CRM sync for .*: OK \(full\) — companies 3, contacts 6, deals 3, created 12/);
+    expect(`${ok.stdout}${ok.stderr}`).not.toContain(token);
+
+    const wrong = newToken();
+    await enableCrm(x.admin.viewer, f.url, wrong);
+    const failed = await cli("crm", "sync", "--tenant", x.slug).then(
+      () => null,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toMatch(/UNAUTHORIZED/);
+    expect(failed?.stderr).toMatch(/the CRM rejected the token \(401\)/);
+    expect(`${failed?.stdout}${failed?.stderr}`).not.toContain(wrong);
+  }, 60_000);
 });
