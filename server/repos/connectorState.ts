@@ -16,8 +16,18 @@ export function listConnectorStates(db: DbOrTx, tenantId: string) {
   return db.connectorState.findMany({ where: { tenantId } });
 }
 
+/**
+ * Make sure the row exists. Prisma's upsert is select-then-insert, so two instances creating the
+ * first row at once collide on the primary key: the loser's row exists either way. Call it on the
+ * database handle, not inside a transaction (a failed insert would abort a PostgreSQL transaction).
+ */
 async function ensure(db: DbOrTx, tenantId: string, connector: string, now: Date) {
-  await db.connectorState.upsert({ where: key(tenantId, connector), create: { tenantId, connector, updatedAt: now }, update: {} });
+  if (await findConnectorState(db, tenantId, connector)) return;
+  try {
+    await db.connectorState.create({ data: { tenantId, connector, updatedAt: now } });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
+  }
 }
 
 /**

@@ -119,6 +119,20 @@ interface PendingSignal {
   evidence: Record<string, unknown>;
 }
 
+/**
+ * A per-account pull and a sync may create the same record at once: the unique (tenant,
+ * externalId) lets one insert win; the loser's whole transaction rolled back, and running it again
+ * finds the row and updates it instead.
+ */
+async function onceMoreOnConflict<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as { code?: string }).code !== "P2002") throw err;
+    return fn();
+  }
+}
+
 /** Applies CRM records to one tenant's data; shared by the sync and the per-account pull. */
 class Applier {
   readonly counts = emptyCounts();
@@ -153,69 +167,71 @@ class Applier {
     const fields = companyToAccount(r.id, r.properties);
     const ownerId = await this.ownerId(r.properties.hubspot_owner_id);
     const { db, clock } = this.deps;
-    return inTransaction(db, async (tx) => {
-      const now = clock.now();
-      const existing = await accountByExternalId(tx, this.tenantId, r.id);
-      if (!existing) {
-        const created = await createCrmAccount(
+    return onceMoreOnConflict(() =>
+      inTransaction(db, async (tx) => {
+        const now = clock.now();
+        const existing = await accountByExternalId(tx, this.tenantId, r.id);
+        if (!existing) {
+          const created = await createCrmAccount(
+            tx,
+            { tenantId: this.tenantId, externalId: r.id, ...fields, ownerId: ownerId ?? null, crmModifiedAt: modified },
+            now,
+          );
+          await markHeatDirty(tx, this.tenantId, created.id, now);
+          this.counts.created++;
+          return created.id;
+        }
+        // Already applied this version (a cursor overlap or a re-run): nothing moved.
+        if (existing.crmModifiedAt && modified && existing.crmModifiedAt.getTime() >= modified.getTime()) return existing.id;
+        const patch = { ...fields, ...(ownerId ? { ownerId } : {}) };
+        const changed = fieldChanges(existing, patch);
+        await updateCrmAccountRow(tx, this.tenantId, existing.id, { ...patch, crmModifiedAt: modified }, now);
+        if (Object.keys(changed).length === 0) return existing.id;
+        this.counts.updated++;
+        const correlationId = randomUUID();
+        await appendLedger(
           tx,
-          { tenantId: this.tenantId, externalId: r.id, ...fields, ownerId: ownerId ?? null, crmModifiedAt: modified },
+          {
+            tenantId: this.tenantId,
+            accountId: existing.id,
+            correlationId,
+            type: "ACCOUNT_UPDATED",
+            actor: CRM_SYNC_ACTOR,
+            payload: { changed, source: "crm", crm_id: r.id, crm_modified_at: modified?.toISOString() ?? null },
+          },
           now,
         );
-        await markHeatDirty(tx, this.tenantId, created.id, now);
-        this.counts.created++;
-        return created.id;
-      }
-      // Already applied this version (a cursor overlap or a re-run): nothing moved.
-      if (existing.crmModifiedAt && modified && existing.crmModifiedAt.getTime() >= modified.getTime()) return existing.id;
-      const patch = { ...fields, ...(ownerId ? { ownerId } : {}) };
-      const changed = fieldChanges(existing, patch);
-      await updateCrmAccountRow(tx, this.tenantId, existing.id, { ...patch, crmModifiedAt: modified }, now);
-      if (Object.keys(changed).length === 0) return existing.id;
-      this.counts.updated++;
-      const correlationId = randomUUID();
-      await appendLedger(
-        tx,
-        {
-          tenantId: this.tenantId,
-          accountId: existing.id,
-          correlationId,
-          type: "ACCOUNT_UPDATED",
-          actor: CRM_SYNC_ACTOR,
-          payload: { changed, source: "crm", crm_id: r.id, crm_modified_at: modified?.toISOString() ?? null },
-        },
-        now,
-      );
-      await markHeatDirty(tx, this.tenantId, existing.id, now);
-      if (changed.posture || changed.lifecycle) {
-        const settings = (await loadDecisionSettings(tx, this.tenantId)).triggers;
-        if (changed.posture)
-          await recordTriggerEvent(
-            tx,
-            this.tenantId,
-            existing.id,
-            "POSTURE_CHANGE",
-            { posture: changed.posture, source: "crm" },
-            correlationId,
-            CRM_SYNC_ACTOR,
-            settings,
-            now,
-          );
-        if (changed.lifecycle)
-          await recordTriggerEvent(
-            tx,
-            this.tenantId,
-            existing.id,
-            "LIFECYCLE_STATE_CHANGE",
-            { lifecycle: changed.lifecycle, source: "crm" },
-            correlationId,
-            CRM_SYNC_ACTOR,
-            settings,
-            now,
-          );
-      }
-      return existing.id;
-    });
+        await markHeatDirty(tx, this.tenantId, existing.id, now);
+        if (changed.posture || changed.lifecycle) {
+          const settings = (await loadDecisionSettings(tx, this.tenantId)).triggers;
+          if (changed.posture)
+            await recordTriggerEvent(
+              tx,
+              this.tenantId,
+              existing.id,
+              "POSTURE_CHANGE",
+              { posture: changed.posture, source: "crm" },
+              correlationId,
+              CRM_SYNC_ACTOR,
+              settings,
+              now,
+            );
+          if (changed.lifecycle)
+            await recordTriggerEvent(
+              tx,
+              this.tenantId,
+              existing.id,
+              "LIFECYCLE_STATE_CHANGE",
+              { lifecycle: changed.lifecycle, source: "crm" },
+              correlationId,
+              CRM_SYNC_ACTOR,
+              settings,
+              now,
+            );
+        }
+        return existing.id;
+      }),
+    );
   }
 
   private async accountFor(companyId: string | undefined): Promise<string | null> {
@@ -235,17 +251,19 @@ class Applier {
       email: p.email?.trim().toLowerCase().slice(0, 320) || null,
       title: p.jobtitle?.trim().slice(0, 200) || null,
     };
-    await inTransaction(this.deps.db, async (tx) => {
-      const now = this.deps.clock.now();
-      const existing = await contactByExternalId(tx, this.tenantId, r.id);
-      if (!existing) {
-        await createCrmContact(tx, { tenantId: this.tenantId, externalId: r.id, ...data }, now);
-        this.counts.created++;
-      } else if (Object.keys(fieldChanges(existing, data)).length > 0) {
-        await updateCrmContact(tx, this.tenantId, existing.id, data, now);
-        this.counts.updated++;
-      }
-    });
+    await onceMoreOnConflict(() =>
+      inTransaction(this.deps.db, async (tx) => {
+        const now = this.deps.clock.now();
+        const existing = await contactByExternalId(tx, this.tenantId, r.id);
+        if (!existing) {
+          await createCrmContact(tx, { tenantId: this.tenantId, externalId: r.id, ...data }, now);
+          this.counts.created++;
+        } else if (Object.keys(fieldChanges(existing, data)).length > 0) {
+          await updateCrmContact(tx, this.tenantId, existing.id, data, now);
+          this.counts.updated++;
+        }
+      }),
+    );
   }
 
   async deal(r: CrmRecord, companyId: string | undefined, accountId?: string) {
@@ -262,27 +280,29 @@ class Applier {
       amountCents: amountCents(p.amount),
       closeDate: crmDate(p.closedate),
     };
-    await inTransaction(this.deps.db, async (tx) => {
-      const now = this.deps.clock.now();
-      const existing = await opportunityByExternalId(tx, this.tenantId, r.id);
-      if (!existing) {
-        await createCrmOpportunity(tx, { tenantId: this.tenantId, externalId: r.id, ...data }, now);
-        this.counts.created++;
-        return;
-      }
-      if (Object.keys(fieldChanges(existing, data)).length === 0) return;
-      await updateCrmOpportunity(tx, this.tenantId, existing.id, data, now);
-      this.counts.updated++;
-      const sig = dealSignal(r.id, existing.stage as OpportunityStage, stage, modified);
-      if (sig)
-        this.signals.push({
-          accountId: account,
-          severity: sig.severity,
-          dedupeKey: sig.dedupeKey,
-          occurredAt: modified,
-          evidence: { reason: sig.reason, crm_deal_id: r.id, deal_name: data.name, from: existing.stage, to: stage, source: "crm" },
-        });
-    });
+    await onceMoreOnConflict(() =>
+      inTransaction(this.deps.db, async (tx) => {
+        const now = this.deps.clock.now();
+        const existing = await opportunityByExternalId(tx, this.tenantId, r.id);
+        if (!existing) {
+          await createCrmOpportunity(tx, { tenantId: this.tenantId, externalId: r.id, ...data }, now);
+          this.counts.created++;
+          return;
+        }
+        if (Object.keys(fieldChanges(existing, data)).length === 0) return;
+        await updateCrmOpportunity(tx, this.tenantId, existing.id, data, now);
+        this.counts.updated++;
+        const sig = dealSignal(r.id, existing.stage as OpportunityStage, stage, modified);
+        if (sig)
+          this.signals.push({
+            accountId: account,
+            severity: sig.severity,
+            dedupeKey: sig.dedupeKey,
+            occurredAt: modified,
+            evidence: { reason: sig.reason, crm_deal_id: r.id, deal_name: data.name, from: existing.stage, to: stage, source: "crm" },
+          });
+      }),
+    );
   }
 
   /** Signals go through the one intake (dedupe, trigger window, heat) after the records are written. */

@@ -339,6 +339,35 @@ describe(`the CRM's rate limit is never exceeded (${TEST_PROVIDER})`, () => {
   });
 });
 
+describe(`concurrent syncs of one tenant (${TEST_PROVIDER})`, () => {
+  it("eight at once (cron on several instances, Sync now): exactly one runs, the others are ALREADY_RUNNING, nothing is imported twice", async () => {
+    const a = await makeTenant(t.db);
+    const token = newToken();
+    const f = await fake(token);
+    seedCompanies(f, 5);
+    await enableCrm(a.admin.viewer, f.url, token);
+    const results = await Promise.all(Array.from({ length: 8 }, () => syncCrm(crmDeps(), a.id)));
+    expect(results.filter((r) => r.status === "OK")).toHaveLength(1);
+    expect(results.filter((r) => r.status === "ALREADY_RUNNING")).toHaveLength(7);
+    expect(await t.db.account.count({ where: { tenantId: a.id, externalId: { not: null } } })).toBe(5);
+    expect(await t.db.contact.count({ where: { tenantId: a.id, externalId: { not: null } } })).toBe(10);
+    expect(f.list("GET", "/crm/v3/objects/companies").filter((r) => !r.query.after)).toHaveLength(1);
+    // Per-account DEEP pulls are not serialised with syncs: six at once, all finding the same two
+    // new contacts, create each once and all succeed.
+    const acct = await t.db.account.findFirstOrThrow({ where: { tenantId: a.id, externalId: { not: null } }, orderBy: { name: "asc" } });
+    const fresh = [0, 1].map((j) => {
+      const id = f.add("contacts", { firstname: "New", lastname: `Person ${j}`, email: `new${j}@x.example` });
+      f.associate(acct.externalId as string, "contacts", id);
+      return id;
+    });
+    const pulls = await Promise.allSettled(Array.from({ length: 6 }, () => pullCrmAccount(crmDeps(), a.id, acct.id, "DEEP")));
+    expect(pulls.filter((p) => p.status === "rejected")).toEqual([]);
+    expect(await t.db.contact.count({ where: { tenantId: a.id, externalId: { in: fresh } } })).toBe(2);
+    // Once it finished, the next sync may run.
+    expect((await syncCrm(crmDeps(), a.id)).status).toBe("OK");
+  });
+});
+
 describe(`search paging past the CRM's result cap (${TEST_PROVIDER})`, () => {
   it("when `after` reaches the cap the search restarts from the last modified date seen, and every changed record arrives once", async () => {
     const a = await makeTenant(t.db);
