@@ -12,8 +12,15 @@ test("connectors: configure the CRM, confirm, sync now, see the last sync; the t
   const token = `pat-na1-${randomUUID()}`;
   const hub = await new FakeHubspot({ token, now: () => Date.now(), pageSize: 50 }).start();
   try {
+    // Globex's seeded accounts carry CRM ids crm-globex-1000…: the sync updates those rows rather
+    // than adding accounts (other specs count globex's accounts).
     for (let i = 0; i < 4; i++) {
-      const c = hub.add("companies", { name: `Initech ${i}`, domain: `initech${i}.example`, lifecyclestage: i ? "lead" : "customer" });
+      const c = hub.add(
+        "companies",
+        { name: `Initech ${i}`, domain: `initech${i}.example`, lifecyclestage: i ? "lead" : "customer" },
+        Date.now(),
+        `crm-globex-${1000 + i}`,
+      );
       const p = hub.add("contacts", { firstname: "Peter", lastname: `Gibbons ${i}`, email: `peter${i}@initech${i}.example` });
       hub.associate(c, "contacts", p);
       const d = hub.add("deals", { dealname: `TPS rollout ${i}`, dealstage: "contractsent", amount: "25000" });
@@ -39,7 +46,7 @@ test("connectors: configure the CRM, confirm, sync now, see the last sync; the t
 
     await page.getByRole("button", { name: "Sync now" }).click();
     await expect(page.getByText("Synced.")).toBeVisible();
-    await expect(page.getByRole("cell", { name: "4" }).first()).toBeVisible();
+    await expect(page.getByRole("cell", { name: "4" }).first()).toBeVisible(); // companies
     expect(await page.content()).not.toContain(token);
     await shot(page, "connectors-synced");
     expect(hub.requests.every((r) => r.authorization === `Bearer ${token}`)).toBe(true);

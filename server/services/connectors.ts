@@ -323,3 +323,13 @@ export async function emailConnectorDisabled(db: DbOrTx, tenantId: string) {
   const row = await findConnectorConfig(db, tenantId, "EMAIL");
   return row ? !row.enabled : false;
 }
+
+/**
+ * A connector's stored limits, for the perception scheduler's rate windows (rate_limit_per_minute)
+ * and callers that bound parallel work (max_concurrency); null = no tenant-specific limit.
+ */
+export async function connectorLimits(db: DbOrTx, tenantId: string, name: ConnectorName) {
+  const row = await findConnectorConfig(db, tenantId, KIND[name]);
+  const cfg = readConfig(row?.config);
+  return { rateLimitPerMinute: cfg.rate_limit_per_minute ?? null, maxConcurrency: cfg.max_concurrency ?? null };
+}

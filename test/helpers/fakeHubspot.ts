@@ -96,8 +96,8 @@ export class FakeHubspot {
     rec.updatedAt = iso;
   }
 
-  add(type: ObjType, properties: Record<string, string | null>, at = this.o.now()): string {
-    const id = String(++this.seq);
+  /** A record; `id` only when a test needs a known one (HubSpot's are numeric strings). */
+  add(type: ObjType, properties: Record<string, string | null>, at = this.o.now(), id = String(++this.seq)): string {
     const rec: Rec = { id, properties: { ...properties, hs_object_id: id }, createdAt: new Date(at).toISOString(), updatedAt: "" };
     this.stamp(type, rec, at);
     this.store[type].set(id, rec);
