@@ -12,6 +12,7 @@ import {
   ListChecks,
   LogOut,
   OctagonPause,
+  Plug,
   Radar,
   SlidersHorizontal,
 } from "lucide-react";
@@ -38,6 +39,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/jobs", label: "Job queue", icon: ListChecks, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/import", label: "CSV import", icon: FileUp, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */

@@ -32,6 +32,7 @@ const ADMIN_PAGES = [
   "/admin/jobs",
   "/admin/api-keys",
   "/admin/import",
+  "/admin/connectors",
 ];
 
 test("every admin page is accessible", async ({ page }) => {
@@ -68,4 +69,6 @@ test("the seller's and auditor's pages, and the forbidden page, are accessible",
   await signIn(page, "auditor@demo.test");
   await page.goto("/ledger");
   await expectAccessible(page, "auditor /ledger");
+  await page.goto("/admin/connectors");
+  await expectAccessible(page, "auditor /admin/connectors");
 });

@@ -7,6 +7,7 @@
  *   tick <job>                                        run one scheduler job now
  *   killswitch --scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR [--tenant <slug>] [--key <k>] --enabled true|false --reason <text>
  *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
+ *   crm sync --tenant <slug>                          one CRM (HubSpot) pull now; prints counts, exit 1 on failure
  */
 
 import { systemClock } from "../server/clock";
@@ -14,7 +15,7 @@ import { getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 import { env } from "../server/env";
 import { AppError } from "../server/errors";
-import { jobDepsFromEnv } from "../server/http/deps";
+import { connectorDepsFromEnv, jobDepsFromEnv } from "../server/http/deps";
 import { isJobName, JOBS } from "../server/jobs/registry";
 import { findTenantBySlug, listTenants } from "../server/repos/tenants";
 import { KillSwitchScope } from "../server/schemas/autonomy";
@@ -22,6 +23,7 @@ import { ApiKeyScope } from "../server/schemas/common";
 import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
 import { putKillSwitch } from "../server/services/autonomyConfig";
 import { setWebhook } from "../server/services/connectors";
+import { syncCrm } from "../server/services/crmSync";
 import { verifyLedger } from "../server/services/ledger";
 import { seedDemo } from "../server/services/seed";
 
@@ -160,8 +162,19 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "crm": {
+      if (sub !== "sync") throw new UsageError("crm sync --tenant <slug>");
+      const tenant = await tenantOrFail(flags(rest).tenant);
+      const res = await syncCrm({ db, clock: systemClock, connectors: connectorDepsFromEnv() }, tenant.id);
+      const c = res.counts;
+      console.log(
+        `CRM sync for ${tenant.slug}: ${res.status}${res.mode ? ` (${res.mode.toLowerCase()})` : ""} — companies ${c.companies}, contacts ${c.contacts}, deals ${c.deals}, created ${c.created}, updated ${c.updated}, signals ${c.signals}, requests ${c.requests}`,
+      );
+      if (res.error) console.error(res.error);
+      return res.ok ? 0 : 1;
+    }
     default:
-      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set");
+      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync");
   }
 }
 

@@ -29,6 +29,11 @@ const EnvSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
+  /**
+   * Key that seals connector tokens at rest (AES-256-GCM): 64 hex chars, 32-byte base64, or any
+   * passphrase (hashed). Unset → derived from BETTER_AUTH_SECRET; neither → no token can be stored.
+   */
+  CONNECTOR_SECRET_KEY: z.string().min(16).optional(),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

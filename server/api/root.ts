@@ -1,6 +1,7 @@
 import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
+import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { importsRouter } from "./routers/imports";
 import { ledgerRouter } from "./routers/ledger";
@@ -16,6 +17,7 @@ export const appRouter = router({
   autonomy: autonomyRouter,
   decisions: decisionsRouter,
   imports: importsRouter,
+  connectors: connectorsRouter,
 });
 
 export type AppRouter = typeof appRouter;

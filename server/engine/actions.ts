@@ -16,10 +16,11 @@ export interface ActionTypeSpec {
   /** false for types no policy may ever auto-execute */
   mayAutoExecute: boolean;
   /**
-   * The connector that carries it out. CRM writes and commercial changes go out through the
-   * tenant's signed webhook (their CRM middleware) until a native CRM adapter exists.
+   * The connector that carries it out. `crm`: the tenant's native CRM connector (HubSpot CRM v3)
+   * once it is enabled, else the signed webhook (their CRM middleware) as before — resolved per
+   * execution by services/crmWrites.ts `resolveConnector`. Commercial changes use the webhook.
    */
-  connector: "internal" | "webhook" | "email";
+  connector: "internal" | "webhook" | "email" | "crm";
   label: string;
 }
 
@@ -93,7 +94,7 @@ export const ACTION_TYPES = {
     risk: "MEDIUM",
     externalContact: false,
     mayAutoExecute: false,
-    connector: "webhook",
+    connector: "crm",
     label: "Update account fields",
   },
   CREATE_OPPORTUNITY: {
@@ -101,7 +102,7 @@ export const ACTION_TYPES = {
     risk: "MEDIUM",
     externalContact: false,
     mayAutoExecute: false,
-    connector: "webhook",
+    connector: "crm",
     label: "Create opportunity",
   },
   UPDATE_OPPORTUNITY_STAGE: {
@@ -109,7 +110,7 @@ export const ACTION_TYPES = {
     risk: "MEDIUM",
     externalContact: false,
     mayAutoExecute: false,
-    connector: "webhook",
+    connector: "crm",
     label: "Update opportunity stage",
   },
   SEND_EMAIL: { class: "outreach", risk: "HIGH", externalContact: true, mayAutoExecute: false, connector: "email", label: "Send email" },

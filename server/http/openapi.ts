@@ -11,6 +11,7 @@ import {
   RejectBody,
   ReviewBody,
 } from "../schemas/autonomy";
+import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestImportQuery } from "../schemas/imports";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
@@ -182,6 +183,23 @@ export const OPERATIONS: Operation[] = [
     scopes: ["admin", "ingest"],
     success: 200,
   },
+  {
+    method: "get",
+    path: "/api/v1/connectors/{name}",
+    summary:
+      "A connector's settings (name: internal | webhook | email | crm) and the CRM's last sync; the token is never returned (token_set)",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/connectors/{name}",
+    summary:
+      "Set a connector's settings; token is write-only (stored encrypted); breaker is stored, not yet enforced (issue 12); approved CRM writes go through crm once it is enabled",
+    scopes: ["admin"],
+    body: ConnectorPutBody,
+    success: 200,
+  },
 ];
 
 const jsonSchema = (s: ZodType) => {
@@ -223,7 +241,7 @@ export function openApiDocument(version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     const parameters = [
-      ...(op.path.includes("{id}") ? [{ name: "id", in: "path", required: true, schema: { type: "string" } }] : []),
+      ...[...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } })),
       ...queryParameters(op.query),
     ];
     paths[op.path] ??= {};

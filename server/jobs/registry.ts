@@ -8,6 +8,7 @@ import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runRitualTick } from "../services/rituals";
 import { sweepExecutions } from "../services/sweeper";
+import { runCrmSyncTick } from "./crmSync";
 import { runLedgerVerifyTick } from "./ledgerVerify";
 
 /** What every scheduled job gets; built at the edge (cron route, CLI, scheduler) from the env. */
@@ -88,6 +89,11 @@ export const JOBS = {
     schedule: "* * * * *",
     description: "Retry (same idempotency key) or fail executions left EXECUTING past their lease by a crashed process",
     run: (d) => sweepExecutions(d),
+  },
+  "crm-sync": {
+    schedule: "*/15 * * * *",
+    description: "Pull changed CRM records (HubSpot) for every tenant with the crm connector enabled",
+    run: (d) => runCrmSyncTick(d),
   },
 } satisfies Record<string, JobDefinition>;
 

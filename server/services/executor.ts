@@ -1,10 +1,10 @@
 import type { Clock } from "../clock";
 import { type SmtpConfig, sendEmail } from "../connectors/email";
 import { renderInternalArtifact } from "../connectors/internal";
+import type { SecretKey } from "../connectors/secretBox";
 import type { ConnectorCall, ConnectorResult } from "../connectors/types";
 import { deliverWebhook } from "../connectors/webhook";
 import type { Db } from "../db";
-import { actionSpec } from "../engine/actions";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { loadArtifactContext } from "../repos/artifacts";
@@ -24,11 +24,23 @@ import {
 import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
+import { emailConnectorDisabled } from "./connectors";
+import { executeCrmWrite, resolveConnector } from "./crmWrites";
 
 /** Outbound configuration that comes from the environment (the edge builds it; services never read env). */
 export interface ConnectorDeps {
   smtp: SmtpConfig | null;
   fetch?: typeof fetch;
+  /** opens the CRM token sealed in the connector's row (CONNECTOR_SECRET_KEY); null/absent → no CRM */
+  secretKey?: SecretKey | null;
+  /** waits out the CRM's rate limit; tests pass one that moves their clock */
+  sleep?: (ms: number) => Promise<void>;
+  /** longest CRM throttle wait a caller sleeps through before stopping (default 15 s) */
+  crmMaxWaitMs?: number;
+  /** CRM list/search page size (default 100, HubSpot's maximum) */
+  crmPageSize?: number;
+  /** HubSpot's search result cap (10,000); lowered in tests */
+  crmSearchCap?: number;
 }
 
 interface ExecDeps {
@@ -94,8 +106,9 @@ export async function completeExecution(
 ): Promise<{ executionId: string; status: string }> {
   const { db, clock } = deps;
   const tenantId = intent.tenantId;
-  const spec = actionSpec(intent.actionType);
-  const connector = spec?.connector ?? "internal";
+  // CRM writes go to the native crm connector once the tenant enabled it, else (as before) to the
+  // signed webhook; read fresh, so a disable applies to the very next approved write.
+  const connector = await resolveConnector(db, tenantId, intent.actionType);
   const call: ConnectorCall = {
     tenantId,
     accountId: intent.accountId,
@@ -108,8 +121,9 @@ export async function completeExecution(
     correlationId: intent.correlationId,
   };
   // A sweeper's retry re-sends the call a dead process left STARTED: same row, same key.
+  const existingCall = await toolCallByKey(db, tenantId, call.idempotencyKey);
   const toolCall =
-    (await toolCallByKey(db, tenantId, call.idempotencyKey)) ??
+    existingCall ??
     (await inTransaction(db, (tx) =>
       insertToolCall(
         tx,
@@ -128,7 +142,14 @@ export async function completeExecution(
   let result: ConnectorResult;
   let artifact: { kind: string; title: string; body: string } | null = null;
   try {
-    if (connector === "internal") {
+    if (connector === "crm") {
+      // HubSpot may ignore Idempotency-Key, so the key is also honoured here: a call that already
+      // SUCCEEDED for it is never sent again (a duplicate delivery reuses its recorded response).
+      result =
+        toolCall.status === "SUCCEEDED" && toolCall.response
+          ? { ok: true, response: { ...(JSON.parse(toolCall.response) as Record<string, unknown>), deduplicated: true } }
+          : await executeCrmWrite(deps, call, { retry: existingCall?.status === "STARTED" });
+    } else if (connector === "internal") {
       const account = await accountName(db, tenantId, intent.accountId);
       artifact = renderInternalArtifact(
         intent.actionType,
@@ -152,6 +173,8 @@ export async function completeExecution(
         url && cfg?.secret
           ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch)
           : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
+    } else if (await emailConnectorDisabled(db, tenantId)) {
+      result = { ok: false, error: "The email connector is disabled for this tenant", retryable: false };
     } else {
       result = deps.connectors.smtp
         ? await sendEmail(call, deps.connectors.smtp)

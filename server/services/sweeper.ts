@@ -1,6 +1,5 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import { actionSpec } from "../engine/actions";
 import { activeKillSwitch } from "../engine/autonomy";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
@@ -10,6 +9,7 @@ import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insert
 import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
+import { resolveConnector } from "./crmWrites";
 import { type ConnectorDeps, completeExecution } from "./executor";
 
 const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
@@ -69,7 +69,7 @@ async function recoverOne(deps: SweepDeps, execution: StuckExecution, out: Sweep
   const { tenantId } = execution;
   const intent = await findIntent(db, tenantId, execution.intentId);
   // An execution always has its intent (same transaction); without one there is nothing to call.
-  const connector = (intent && actionSpec(intent.actionType)?.connector) ?? "internal";
+  const connector = intent ? await resolveConnector(db, tenantId, intent.actionType) : "internal";
   const kill = intent ? activeKillSwitch(await enabledKillSwitches(db, tenantId), intent.actionType, connector) : null;
   const recovery = intent
     ? decideRecovery({ connector, attempts: execution.attempts, killSwitchActive: kill !== null })

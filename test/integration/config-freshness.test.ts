@@ -9,15 +9,18 @@ import { PUT as allowPut } from "@/app/api/v1/autonomy/allowlist/route";
 import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
 import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
+import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { appRouter, createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
+import { secretKeyFrom } from "@/server/connectors/secretBox";
 import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
 import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { FakeHubspot } from "../helpers/fakeHubspot";
 import { runDecisionNow } from "../helpers/gate";
 
 /**
@@ -30,6 +33,8 @@ import { runDecisionNow } from "../helpers/gate";
  */
 
 const run = promisify(execFile);
+// The connector routes seal the CRM token with this key (read by env() at the edge, lazily).
+process.env.CONNECTOR_SECRET_KEY ??= "config-freshness-connector-key";
 let t: TestDb;
 let a: TestTenant;
 const k: { admin: string; ingest: string } = { admin: "", ingest: "" };
@@ -44,6 +49,7 @@ const GATE_CONFIG_PROCEDURES = [
   "autonomy.setBudget",
   "autonomy.setKillSwitch",
   "decisions.saveSettings",
+  "connectors.put",
 ] as const;
 /** Mutations that change no configuration the gate or decision path caches, and why. */
 const OTHER_PROCEDURES: Record<string, string> = {
@@ -53,12 +59,19 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "work.approve": "a human decision on one intent",
   "work.reject": "a human decision on one intent",
   "work.reviewMany": "human decisions on intents",
-  "autonomy.setWebhook": "connector settings, read fresh by each execution (not cached, not an autonomy narrowing)",
+  "autonomy.setWebhook": "connector settings (through withConfigWrite), read fresh by each execution (proved by the CLI webhook scenario)",
   "decisions.setCadence": "ritual slots, read fresh by each ritual tick (not cached)",
   "decisions.runNow": "requests one decision run",
   "imports.create": "CRM data (a CSV import), not configuration",
+  "connectors.syncNow": "runs one CRM pull (CRM data, not configuration)",
 };
-const GATE_CONFIG_ROUTES = ["PUT autonomy/allowlist", "PUT autonomy/budget", "PUT autonomy/config", "PUT autonomy/kill-switches"] as const;
+const GATE_CONFIG_ROUTES = [
+  "PUT autonomy/allowlist",
+  "PUT autonomy/budget",
+  "PUT autonomy/config",
+  "PUT autonomy/kill-switches",
+  "PUT connectors/[name]",
+] as const;
 const OTHER_ROUTES: Record<string, string> = {
   "POST intents": "submits an intent (the evaluation itself)",
   "POST intents/[id]/approve": "a human decision",
@@ -75,6 +88,7 @@ const OTHER_CLI: Record<string, string> = {
   ledger: "verifies the chain",
   tick: "runs a job",
   webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
+  crm: "runs one CRM pull (CRM data, not configuration)",
 };
 
 function mutationProcedures(): string[] {
@@ -521,6 +535,74 @@ describe(`two instances (${TEST_PROVIDER}): a change made through one applies to
     } finally {
       child.stdin.end();
       await new Promise((r) => child.once("exit", r));
+    }
+  }, 60_000);
+});
+
+describe(`connector settings (${TEST_PROVIDER}): disabling crm applies at once to the next approved CRM write`, () => {
+  it("PUT /connectors/crm enables it → the next approval PATCHes HubSpot; disabled → the very next one goes to the webhook; tRPC re-enables", async () => {
+    const token = `pat-na1-${randomUUID()}`;
+    const hub = await new FakeHubspot({ token, now: () => Date.now() }).start();
+    try {
+      const company = hub.add("companies", { name: "Freshness Co" });
+      const account = a.accounts.seller[1] as string;
+      await t.db.account.update({ where: { id: account }, data: { externalId: company } });
+      const hooks: string[] = [];
+      // Webhook deliveries are recorded here; the CRM client's requests go to the local HubSpot.
+      const fetchStub = (async (url: string | URL | Request, init?: RequestInit) => {
+        const u = new URL(String(url));
+        if (u.origin === hub.url) return fetch(url, init);
+        hooks.push(u.host);
+        return new Response("{}", { status: 200 });
+      }) as typeof fetch;
+      const approveOne = async () => {
+        const { json } = await rest(intentsPost, k.ingest, "POST", {
+          account_id: account,
+          action_type: "UPDATE_ACCOUNT_FIELDS",
+          confidence: 0.9,
+          risk_level: "MEDIUM",
+          why: ["USAGE_TREND_CHANGE"],
+          parameters: { fields: { posture: "WATCH" } },
+        });
+        expect(json.status).toBe("PENDING_APPROVAL");
+        const deps = {
+          db: t.db,
+          clock: systemClock,
+          connectors: { smtp: null, fetch: fetchStub, secretKey: secretKeyFrom(process.env.CONNECTOR_SECRET_KEY as string) },
+        };
+        expect((await approveIntent(deps, a.seller.viewer, json.action_intent_id as string, {})).status).toBe("SUCCEEDED");
+      };
+      const put = (body: unknown) =>
+        connectorPut(
+          new Request("http://127.0.0.1/api/v1/connectors/crm", {
+            method: "PUT",
+            headers: { authorization: `Bearer ${k.admin}`, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          }),
+          { params: Promise.resolve({ name: "crm" }) },
+        );
+      await admin().autonomy.setWebhook({ url: "https://hooks-crm-fallback.example.com/in", enabled: true });
+
+      const v0 = await version();
+      expect((await put({ enabled: true, base_url: hub.url, token })).status).toBe(200);
+      expect(await version()).toBeGreaterThan(v0);
+      await approveOne();
+      expect(hub.writes().map((w) => `${w.method} ${w.path}`)).toEqual([`PATCH /crm/v3/objects/companies/${company}`]);
+      expect(hooks).toEqual([]);
+
+      const v1 = await version();
+      expect((await put({ enabled: false })).status).toBe(200);
+      expect(await version()).toBeGreaterThan(v1);
+      await approveOne();
+      expect(hub.writes()).toHaveLength(1);
+      expect(hooks).toEqual(["hooks-crm-fallback.example.com"]);
+
+      await admin().connectors.put({ name: "crm", enabled: true });
+      await approveOne();
+      expect(hub.writes()).toHaveLength(2);
+      expect(hooks).toHaveLength(1);
+    } finally {
+      await hub.stop();
     }
   }, 60_000);
 });

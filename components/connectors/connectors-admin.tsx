@@ -1,0 +1,374 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { CircleCheck, CircleDashed, CircleSlash, Gauge, KeyRound, RefreshCw, Save, TriangleAlert } from "lucide-react";
+import { type FormEvent, useEffect, useId, useState } from "react";
+import { useTRPC } from "../trpc";
+import { ReasonDialog } from "../ui/dialog";
+import { Badge, Button, Card, ErrorState, LoadingState } from "../ui/primitives";
+import { RelativeTime } from "../ui/time";
+
+type Connector = {
+  name: "internal" | "webhook" | "email" | "crm";
+  enabled: boolean;
+  configured: boolean;
+  baseUrl: string | null;
+  tokenSet: boolean;
+  rateLimitPerMinute: number | null;
+  maxConcurrency: number | null;
+  breaker: { failure_threshold: number; window_seconds: number; cooldown_seconds: number } | null;
+  detail: string;
+  updatedAt: Date | null;
+  sync: {
+    lastSyncAt: Date | null;
+    lastStatus: string | null;
+    lastError: string | null;
+    counts: Record<string, unknown>;
+    throttles: number;
+    lastThrottleAt: Date | null;
+    blockedUntil: Date | null;
+  } | null;
+};
+
+const LABEL: Record<Connector["name"], string> = {
+  internal: "Internal",
+  webhook: "Webhook",
+  email: "Email (SMTP)",
+  crm: "CRM (HubSpot)",
+};
+
+function Status({ c }: { c: Connector }) {
+  if (c.enabled)
+    return (
+      <Badge tone="green">
+        <CircleCheck className="size-3.5" aria-hidden /> Enabled
+      </Badge>
+    );
+  return c.configured ? (
+    <Badge tone="amber">
+      <CircleSlash className="size-3.5" aria-hidden /> Disabled
+    </Badge>
+  ) : (
+    <Badge tone="slate">
+      <CircleDashed className="size-3.5" aria-hidden /> Not configured
+    </Badge>
+  );
+}
+
+function Row({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="flex justify-between gap-3 py-1">
+      <dt className="text-slate-600">{label}</dt>
+      <dd className="text-right text-slate-900">{children}</dd>
+    </div>
+  );
+}
+
+function Settings({ c }: { c: Connector }) {
+  return (
+    <dl className="divide-y divide-slate-100 px-4 py-2 text-sm">
+      {(c.name === "crm" || c.name === "webhook") && (
+        <>
+          <Row label={c.name === "crm" ? "Base URL" : "URL"}>{c.baseUrl ?? <span className="text-slate-500">—</span>}</Row>
+          <Row label={c.name === "crm" ? "Token" : "Signing secret"}>
+            {c.tokenSet ? (
+              <span className="inline-flex items-center gap-1">
+                <KeyRound className="size-3.5" aria-hidden /> Set (write-only)
+              </span>
+            ) : (
+              <span className="text-slate-500">Not set</span>
+            )}
+          </Row>
+        </>
+      )}
+      <Row label="Rate limit">
+        {c.rateLimitPerMinute ? `${c.rateLimitPerMinute} / min` : <span className="text-slate-500">Default</span>}
+      </Row>
+      <Row label="Max concurrency">{c.maxConcurrency ?? <span className="text-slate-500">Default</span>}</Row>
+      <Row label="Circuit breaker">
+        {c.breaker ? (
+          <span title="Stored now; enforced once circuit breakers ship (issue 12)">
+            {c.breaker.failure_threshold} failures / {c.breaker.window_seconds}s, cool down {c.breaker.cooldown_seconds}s (stored, not yet
+            enforced)
+          </span>
+        ) : (
+          <span className="text-slate-500">Not set</span>
+        )}
+      </Row>
+      <Row label="Last changed">{c.updatedAt ? <RelativeTime value={c.updatedAt} /> : <span className="text-slate-500">Never</span>}</Row>
+    </dl>
+  );
+}
+
+const COUNT_KEYS = ["companies", "contacts", "deals", "created", "updated", "signals", "requests"] as const;
+
+function SyncState({ c }: { c: Connector }) {
+  const s = c.sync;
+  if (!s?.lastSyncAt)
+    return (
+      <p className="px-4 py-3 text-sm text-slate-600">
+        No sync yet. Enable the connector and press “Sync now”, or wait for the crm-sync job.
+      </p>
+    );
+  const ok = s.lastStatus === "OK";
+  const blocked = s.blockedUntil && new Date(s.blockedUntil).getTime() > Date.now();
+  return (
+    <div className="space-y-2 px-4 py-3 text-sm">
+      <div className="flex flex-wrap items-center gap-2">
+        <span className="text-slate-600">Last sync</span>
+        <RelativeTime value={s.lastSyncAt} />
+        <Badge tone={ok ? "green" : s.lastStatus === "THROTTLED" ? "amber" : "red"}>
+          {ok ? <CircleCheck className="size-3.5" aria-hidden /> : <TriangleAlert className="size-3.5" aria-hidden />}
+          {s.lastStatus ?? "—"}
+        </Badge>
+        {typeof s.counts.mode === "string" && <span className="text-slate-600">{s.counts.mode.toLowerCase()}</span>}
+      </div>
+      {s.lastError && (
+        <p role="note" className="rounded bg-red-50 px-2 py-1 text-red-800 ring-1 ring-red-200">
+          {s.lastError}
+        </p>
+      )}
+      <table className="w-full text-left text-sm">
+        <caption className="sr-only">Counts of the last CRM sync</caption>
+        <thead className="text-xs uppercase tracking-wide text-slate-600">
+          <tr>
+            {COUNT_KEYS.map((k) => (
+              <th key={k} scope="col" className="py-1 pr-2 font-medium">
+                {k}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          <tr className="tabular-nums text-slate-900">
+            {COUNT_KEYS.map((k) => (
+              <td key={k} className="py-1 pr-2">
+                {typeof s.counts[k] === "number" ? String(s.counts[k]) : "—"}
+              </td>
+            ))}
+          </tr>
+        </tbody>
+      </table>
+      <p className="flex flex-wrap items-center gap-2 text-slate-700">
+        <Gauge className="size-4" aria-hidden /> Throttles hit: <span className="tabular-nums font-medium">{s.throttles}</span>
+        {s.lastThrottleAt && (
+          <span className="text-slate-600">
+            (last <RelativeTime value={s.lastThrottleAt} />)
+          </span>
+        )}
+        {blocked && s.blockedUntil && (
+          <Badge tone="amber">
+            Waiting for the CRM until <RelativeTime value={s.blockedUntil} />
+          </Badge>
+        )}
+      </p>
+    </div>
+  );
+}
+
+/** The CRM connector's form. Enabling it or raising its limits widens what autopilot does: confirmed with a reason. */
+function CrmForm({ c }: { c: Connector }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const id = useId();
+  const [enabled, setEnabled] = useState(c.enabled);
+  const [baseUrl, setBaseUrl] = useState("");
+  const [token, setToken] = useState("");
+  const [rate, setRate] = useState(c.rateLimitPerMinute ? String(c.rateLimitPerMinute) : "");
+  const [conc, setConc] = useState(c.maxConcurrency ? String(c.maxConcurrency) : "");
+  const [confirming, setConfirming] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
+  useEffect(() => setEnabled(c.enabled), [c.enabled]);
+  const put = useMutation(
+    trpc.connectors.put.mutationOptions({
+      onSuccess: () => {
+        setSaved("CRM connector settings saved.");
+        setToken("");
+        setConfirming(false);
+      },
+      onSettled: () => qc.invalidateQueries({ queryKey: trpc.connectors.list.queryKey() }),
+    }),
+  );
+  const num = (v: string) => (v.trim() === "" ? null : Number(v));
+  const widening =
+    (enabled && !c.enabled) ||
+    (num(rate) ?? Number.POSITIVE_INFINITY) > (c.rateLimitPerMinute ?? Number.POSITIVE_INFINITY) ||
+    (num(conc) ?? Number.POSITIVE_INFINITY) > (c.maxConcurrency ?? Number.POSITIVE_INFINITY);
+  const send = (reason?: string) =>
+    put.mutate({
+      name: "crm",
+      enabled,
+      ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
+      ...(token ? { token } : {}),
+      rateLimitPerMinute: num(rate),
+      maxConcurrency: num(conc),
+      ...(reason ? { reason } : {}),
+    });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setSaved(null);
+    put.reset();
+    if (widening) setConfirming(true);
+    else send();
+  };
+  const field = "w-full rounded-md border border-slate-300 px-2 py-1.5";
+  return (
+    <>
+      <form onSubmit={submit} className="space-y-3 border-t border-slate-200 px-4 py-3 text-sm" aria-label="CRM connector settings">
+        <label className="flex items-center gap-2">
+          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />
+          <span className="font-medium text-slate-800">
+            Enabled — approved CRM writes go to HubSpot, and the crm-sync job pulls changes
+          </span>
+        </label>
+        <div className="grid gap-3 sm:grid-cols-2">
+          <label className="block">
+            <span className="mb-1 block font-medium text-slate-700">Base URL</span>
+            <input
+              className={field}
+              value={baseUrl}
+              onChange={(e) => setBaseUrl(e.target.value)}
+              placeholder={c.baseUrl ?? "https://api.hubapi.com"}
+              inputMode="url"
+              aria-describedby={`${id}-url`}
+            />
+            <span id={`${id}-url`} className="mt-0.5 block text-xs text-slate-600">
+              Leave empty to keep {c.baseUrl ?? "it unset"}.
+            </span>
+          </label>
+          <label className="block">
+            <span className="mb-1 block font-medium text-slate-700">Private-app token</span>
+            <input
+              className={field}
+              type="password"
+              autoComplete="off"
+              value={token}
+              onChange={(e) => setToken(e.target.value)}
+              placeholder={c.tokenSet ? "•••••• set — type to replace" : "pat-…"}
+              aria-describedby={`${id}-tok`}
+            />
+            <span id={`${id}-tok`} className="mt-0.5 block text-xs text-slate-600">
+              Write-only: stored encrypted, never shown again.
+            </span>
+          </label>
+          <label className="block">
+            <span className="mb-1 block font-medium text-slate-700">Rate limit (requests / minute)</span>
+            <input className={field} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="Default" />
+          </label>
+          <label className="block">
+            <span className="mb-1 block font-medium text-slate-700">Max concurrency</span>
+            <input className={field} type="number" min={1} value={conc} onChange={(e) => setConc(e.target.value)} placeholder="Default" />
+          </label>
+        </div>
+        <div className="flex flex-wrap items-center gap-3">
+          <Button type="submit" variant="primary" disabled={put.isPending}>
+            <Save className="size-4" aria-hidden /> Save CRM settings
+          </Button>
+          <div aria-live="polite" className="min-h-5">
+            {saved && (
+              <span role="status" className="text-emerald-800">
+                {saved}
+              </span>
+            )}
+            {put.isError && !confirming && <span className="text-red-700">{put.error.message}</span>}
+          </div>
+        </div>
+      </form>
+      {/* Outside the form: the dialog has its own form, and forms must not nest. */}
+      <ReasonDialog
+        open={confirming}
+        onClose={() => setConfirming(false)}
+        title="Widen the CRM connector?"
+        description={
+          enabled && !c.enabled
+            ? "Once enabled, approved account and opportunity changes are written to HubSpot, and the crm-sync job imports and updates accounts."
+            : "Raising the limits lets autopilot send more requests to the CRM."
+        }
+        confirmLabel="Save and widen"
+        pending={put.isPending}
+        error={put.error?.message}
+        placeholder="e.g. pilot with the EMEA team"
+        onConfirm={(reason) => send(reason)}
+      />
+    </>
+  );
+}
+
+function SyncNow() {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const sync = useMutation(
+    trpc.connectors.syncNow.mutationOptions({ onSettled: () => qc.invalidateQueries({ queryKey: trpc.connectors.list.queryKey() }) }),
+  );
+  return (
+    <div className="flex items-center gap-2">
+      <span aria-live="polite" className="text-xs text-slate-600">
+        {sync.isSuccess && (sync.data.ok ? "Synced." : `Sync ended: ${sync.data.status}`)}
+        {sync.isError && <span className="text-red-700">{sync.error.message}</span>}
+      </span>
+      <Button onClick={() => sync.mutate()} disabled={sync.isPending}>
+        <RefreshCw className={sync.isPending ? "size-4 animate-spin" : "size-4"} aria-hidden /> {sync.isPending ? "Syncing…" : "Sync now"}
+      </Button>
+    </div>
+  );
+}
+
+/** Connectors admin (SPEC §4.2, §4.4, §5.1 connectors): settings, the CRM's last sync and throttles. */
+export function ConnectorsAdmin({ canEdit }: { canEdit: boolean }) {
+  const trpc = useTRPC();
+  const list = useQuery(trpc.connectors.list.queryOptions());
+  if (list.isPending) return <LoadingState label="Loading connectors…" />;
+  if (list.isError) return <ErrorState message={list.error.message} onRetry={() => list.refetch()} />;
+  const rows = list.data as Connector[];
+  if (rows.length === 0) return <ErrorState message="No connectors are known to this server." />;
+  const crm = rows.find((c) => c.name === "crm");
+  return (
+    <div className="space-y-4">
+      {crm && (
+        <Card
+          title={
+            <span className="flex items-center gap-2">
+              {LABEL.crm} <Status c={crm} />
+            </span>
+          }
+          actions={canEdit && crm.enabled ? <SyncNow /> : null}
+        >
+          <p className="px-4 pt-2 text-sm text-slate-600">{crm.detail}</p>
+          <div className="grid gap-0 lg:grid-cols-2">
+            <Settings c={crm} />
+            <div className="border-slate-100 lg:border-l">
+              <h3 className="px-4 pt-3 text-sm font-semibold text-slate-800">Sync</h3>
+              <SyncState c={crm} />
+            </div>
+          </div>
+          {canEdit && <CrmForm c={crm} />}
+        </Card>
+      )}
+      {/* ── PULL UNITS CHART SLOT ─────────────────────────────────────────────────────────────
+          The perception helper builds components/perception/PullUnitsChart.tsx (today's pull
+          units by connector); the lead wires it in here. */}
+      <Card title="Today's pull units by connector">
+        <div data-slot="pull-units-chart" className="px-4 py-6 text-sm text-slate-600">
+          The pull-units chart appears here with the perception scheduler.
+        </div>
+      </Card>
+      <div className="grid items-start gap-4 lg:grid-cols-3">
+        {rows
+          .filter((c) => c.name !== "crm")
+          .map((c) => (
+            <Card
+              key={c.name}
+              title={
+                <span className="flex items-center gap-2">
+                  {LABEL[c.name]} <Status c={c} />
+                </span>
+              }
+            >
+              <p className="px-4 pt-2 text-sm text-slate-600">{c.detail}</p>
+              <Settings c={c} />
+            </Card>
+          ))}
+      </div>
+    </div>
+  );
+}

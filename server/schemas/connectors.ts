@@ -1,0 +1,53 @@
+import { z } from "zod";
+
+/** Connector settings (SPEC §5.1 `GET/PUT /api/v1/connectors/:name`), shared by REST, tRPC and the admin page. */
+
+export const CONNECTOR_NAMES = ["internal", "webhook", "email", "crm"] as const;
+export const ConnectorName = z.enum(CONNECTOR_NAMES);
+export type ConnectorName = z.infer<typeof ConnectorName>;
+
+/**
+ * Circuit-breaker settings. Accepted and stored so integrations can configure them now; issue 12
+ * implements the breaker itself — until then they change no behaviour (the GET answer says so).
+ */
+export const BreakerSettings = z.strictObject({
+  failure_threshold: z.number().int().min(1).max(1000),
+  window_seconds: z.number().int().min(1).max(86_400),
+  cooldown_seconds: z.number().int().min(1).max(86_400),
+});
+export type BreakerSettings = z.infer<typeof BreakerSettings>;
+
+/** A private-app token: one line of printable characters (HubSpot's are `pat-<region>-<uuid>`). */
+export const ConnectorToken = z
+  .string()
+  .min(8, "token is too short")
+  .max(512)
+  .regex(/^[\x21-\x7e]+$/, "token must be one line of printable characters without spaces");
+
+export const ConnectorPutBody = z.strictObject({
+  enabled: z.boolean(),
+  base_url: z.string().min(1).max(2000).optional(),
+  /** write-only: stored encrypted, never returned (GET says token_set) */
+  token: ConnectorToken.optional(),
+  rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable().optional(),
+  max_concurrency: z.number().int().min(1).max(1000).nullable().optional(),
+  breaker: BreakerSettings.nullable().optional(),
+  /** why (kept in CONFIG_CHANGED); the admin page asks for one before widening */
+  reason: z.string().trim().min(1).max(500).optional(),
+});
+export type ConnectorPutBody = z.infer<typeof ConnectorPutBody>;
+
+/** The tRPC form of the same write (camelCase like the other procedures). */
+export const ConnectorPutInput = z.strictObject({
+  name: ConnectorName,
+  enabled: z.boolean(),
+  baseUrl: z.string().min(1).max(2000).optional(),
+  token: ConnectorToken.optional(),
+  rateLimitPerMinute: z.number().int().min(1).max(100_000).nullable().optional(),
+  maxConcurrency: z.number().int().min(1).max(1000).nullable().optional(),
+  breaker: BreakerSettings.nullable().optional(),
+  reason: z.string().trim().min(1).max(500).optional(),
+});
+export type ConnectorPutInput = z.infer<typeof ConnectorPutInput>;
+
+export const ConnectorNameInput = z.strictObject({ name: ConnectorName });
