@@ -10,6 +10,7 @@ import { JOBS } from "@/server/jobs/registry";
 import { findIntent } from "@/server/repos/intents";
 import type { Viewer } from "@/server/repos/scope";
 import { createApiKey } from "@/server/services/apiKeys";
+import { putKillSwitch } from "@/server/services/autonomyConfig";
 import { putConnector } from "@/server/services/connectors";
 import { type CrmDeps, pullCrmAccount, syncCrm } from "@/server/services/crmSync";
 import { completeExecution } from "@/server/services/executor";
@@ -498,6 +499,41 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     const exec = await t.db.execution.findFirstOrThrow({ where: { tenantId: a.id, intentId: id } });
     expect(exec.error).toMatch(/not linked to a CRM company/);
     expect(f.writes().length).toBe(before);
+  });
+
+  it("a CONNECTOR kill switch on crm stops CRM writes at the gate; without a CRM, a webhook switch still stops them", async () => {
+    const account = (await t.db.account.findFirstOrThrow({ where: { tenantId: a.id, externalId: { not: null } } })).id;
+    const submit = () =>
+      submitIntent(gateDeps(), a.admin.viewer, {
+        accountId: account,
+        actionType: "UPDATE_ACCOUNT_FIELDS",
+        confidence: 0.9,
+        riskLevel: "MEDIUM",
+        why: ["USAGE_TREND_CHANGE"],
+        parameters: { fields: { posture: "WATCH" } },
+        target: {},
+        blockingUnknowns: [],
+        source: "API",
+      });
+    const kill = (key: string, enabled: boolean) =>
+      putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key, enabled, reason: `test ${key}` }, clock);
+    const writesBefore = f.writes().length;
+    await kill("crm", true);
+    // A killed connector never runs on its own: the write waits for a human, reason named.
+    expect(await submit()).toMatchObject({ status: "PENDING_APPROVAL", reason: "KILL_SWITCH_ACTIVE" });
+    // The webhook switch does not stop a write that goes to the enabled CRM...
+    await kill("crm", false);
+    await kill("webhook", true);
+    const open = await submit();
+    expect(open.status).toBe("PENDING_APPROVAL");
+    expect(open.reason).not.toBe("KILL_SWITCH_ACTIVE");
+    // ...but with the CRM disabled the same write would travel by webhook, so it is stopped.
+    await putConnector(settingsDeps(), a.admin.viewer, "crm", { enabled: false });
+    expect(await submit()).toMatchObject({ status: "PENDING_APPROVAL", reason: "KILL_SWITCH_ACTIVE" });
+    await kill("webhook", false);
+    await putConnector(settingsDeps(), a.admin.viewer, "crm", { enabled: true });
+    // Nothing was approved, so nothing reached the CRM.
+    expect(f.writes().length).toBe(writesBefore);
   });
 
   it("the token is in none of the executions, tool calls or ledger entries these writes made", async () => {

@@ -4,6 +4,7 @@ import { activeKillSwitch, isAllowlisted, resolveMode } from "../../engine/auton
 import { readBudgetSettings } from "../../engine/budget";
 import { evaluatePolicy, type PolicyInput } from "../../engine/policy";
 import { DEFAULT_TENANT_POLICY, loadGateConfig } from "../../repos/autonomy";
+import { resolveConnector } from "../crmWrites";
 import { GateConfigError } from "./types";
 
 /**
@@ -26,7 +27,12 @@ export async function evaluate(
     throw new GateConfigError(`The stored autonomy budget is damaged (${budget.problem}), so autopilot is asking you instead.`);
   const spec = actionSpec(intent.actionType);
   const mode = resolveMode(cfg.modes, intent.accountId, intent.actionType);
-  const kill = activeKillSwitch(cfg.killSwitches, intent.actionType, spec?.connector);
+  // A CRM write goes out through the crm connector when the tenant enabled it, else through the
+  // webhook: a switch on either the declared connector or the one that would carry it stops it.
+  const connector = await resolveConnector(tx, tenantId, intent.actionType);
+  const kill =
+    activeKillSwitch(cfg.killSwitches, intent.actionType, spec?.connector) ??
+    activeKillSwitch(cfg.killSwitches, intent.actionType, connector);
   const input: PolicyInput = {
     actionType: intent.actionType,
     confidence: intent.confidence,
