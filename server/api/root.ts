@@ -4,6 +4,7 @@ import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { decisionsRouter } from "./routers/decisions";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
+import { perceptionRouter } from "./routers/perception";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -14,6 +15,7 @@ export const appRouter = router({
   work: workRouter,
   autonomy: autonomyRouter,
   decisions: decisionsRouter,
+  perception: perceptionRouter,
 });
 
 export type AppRouter = typeof appRouter;

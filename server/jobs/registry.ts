@@ -5,6 +5,7 @@ import { runDemoSourceTick } from "../services/demoSource";
 import type { ConnectorDeps } from "../services/executor";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
+import { runPerceptionTick } from "../services/perception";
 import { runRitualTick } from "../services/rituals";
 import { sweepExecutions } from "../services/sweeper";
 import { runLedgerVerifyTick } from "./ledgerVerify";
@@ -86,6 +87,12 @@ export const JOBS = {
     schedule: "* * * * *",
     description: "Retry (same idempotency key) or fail executions left EXECUTING past their lease by a crashed process",
     run: (d) => sweepExecutions(d),
+  },
+  perception: {
+    schedule: "*/5 * * * *",
+    localSchedule: "0 * * * * *",
+    description: "Pull what the cadence says is due (hottest tier first) within the daily pull budgets",
+    run: (d) => runPerceptionTick({ db: d.db, clock: d.clock }),
   },
 } satisfies Record<string, JobDefinition>;
 

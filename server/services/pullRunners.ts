@@ -1,0 +1,80 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { hash32, type PullDepth } from "../engine/cadence";
+import type { RunnerAvailability } from "../engine/perception";
+import { tenantSlugOf } from "../repos/perception";
+import type { Viewer } from "../repos/scope";
+import { DEMO_SIGNALS, prng } from "./seed";
+import { ingestSignal } from "./signals";
+
+/**
+ * Pull connectors, by name. A runner reads one account from its source and turns what it finds
+ * into signals through the normal intake (services/signals.ts). It is called only after the pull
+ * was admitted (services/perception.ts) and outside the budget transaction.
+ */
+export interface PullContext {
+  db: Db;
+  clock: Clock;
+  /** the admitted pull's id: a runner derives its dedupe keys from it, so a re-run adds nothing */
+  pullJobId: string;
+}
+
+export interface PullRunner {
+  /** READY, or why this tenant cannot use the connector (a clear SKIP reason upstream) */
+  availability(db: Db, tenantId: string): Promise<RunnerAvailability>;
+  /** requests per minute: per tenant, and for the connector across all tenants (shared in the database) */
+  rateLimits: { perTenantPerMinute: number; globalPerMinute: number };
+  run(ctx: PullContext, tenantId: string, accountId: string, depth: PullDepth): Promise<{ signals: number }>;
+}
+
+export type PullRunners = Record<string, PullRunner>;
+
+const HOUR = 3_600_000;
+
+/**
+ * The built-in demo source as a pull connector (SPEC §4.4): for an account of the `demo` tenant
+ * it "finds" realistic activity — a shallow pull looks back an hour and finds at most one thing,
+ * a deep pull looks back a day and finds one to three. Seeded by the pull-job id, so the same
+ * pull always finds the same facts, and their dedupe keys make a repeated run a no-op.
+ */
+export const demoPullRunner: PullRunner = {
+  async availability(db, tenantId) {
+    return (await tenantSlugOf(db, tenantId)) === "demo" ? "READY" : "NOT_CONFIGURED";
+  },
+  rateLimits: { perTenantPerMinute: 120, globalPerMinute: 600 },
+  async run(ctx, tenantId, accountId, depth) {
+    const r = prng(hash32(`${tenantId}:${ctx.pullJobId}`));
+    const now = ctx.clock.now();
+    const lookback = depth === "DEEP" ? 24 * HOUR : HOUR;
+    const count = depth === "DEEP" ? r.int(1, 3) : r.int(0, 1);
+    const viewer: Viewer = { tenantId, actor: { type: "SYSTEM", id: "perception:demo" }, role: null, userId: null };
+    let created = 0;
+    for (let i = 0; i < count; i++) {
+      const sig = r.pick(DEMO_SIGNALS);
+      const res = await ingestSignal(
+        ctx.db,
+        viewer,
+        {
+          accountId,
+          signalType: sig.type,
+          severity: sig.severity,
+          evidence: { ...sig.evidence(r), source: "demo", pull: depth.toLowerCase() },
+          dedupeKey: `pull:demo:${ctx.pullJobId}:${i}`,
+          occurredAt: new Date(now.getTime() - Math.floor(r.next() * lookback)),
+          source: "demo-pull",
+        },
+        ctx.clock,
+      );
+      if (!res.duplicate) created += 1;
+    }
+    return { signals: created };
+  },
+};
+
+/**
+ * The registered pull runners. `crm` is added by the CRM connector (services/crmSync.ts
+ * `pullCrmAccount`); until then a pull for it is SKIP NO_PULL_RUNNER.
+ */
+export const PULL_RUNNERS: PullRunners = {
+  demo: demoPullRunner,
+};
