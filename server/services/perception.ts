@@ -286,7 +286,8 @@ export async function putPullBudget(
     const before = beforeRow
       ? { units_per_day: beforeRow.unitsPerDay, per_connector: readPerConnector(readStoredJson(beforeRow.perConnector)) }
       : null;
-    const perConnector = input.perConnector ?? before?.per_connector ?? {};
+    // PUT replaces: caps not named are removed.
+    const perConnector = input.perConnector ?? {};
     await savePerceptionSettings(
       tx,
       viewer.tenantId,
