@@ -44,7 +44,7 @@ const allAccounts = (a: TestTenant) => [...a.accounts.seller, ...a.accounts.sell
 
 async function ledgerOf(tenantId: string) {
   const rows = await t.db.ledgerEntry.findMany({ where: { tenantId, type: "PULL_SCHEDULED" }, orderBy: { seq: "asc" } });
-  return rows.map((r) => ({ accountId: r.accountId, ...(JSON.parse(r.payload) as Record<string, unknown>) }));
+  return rows.map((r) => ({ ...(JSON.parse(r.payload) as Record<string, unknown>), accountId: r.accountId }) as Record<string, unknown>);
 }
 
 async function usage(tenantId: string) {
