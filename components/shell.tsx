@@ -12,6 +12,7 @@ import {
   LogOut,
   OctagonPause,
   Radar,
+  ScanEye,
   SlidersHorizontal,
 } from "lucide-react";
 import Link from "next/link";
@@ -36,6 +37,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/decisions", label: "Decisions", icon: Brain, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/jobs", label: "Job queue", icon: ListChecks, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */

@@ -31,6 +31,7 @@ const ADMIN_PAGES = [
   "/admin/decisions",
   "/admin/jobs",
   "/admin/api-keys",
+  "/admin/perception",
 ];
 
 test("every admin page is accessible", async ({ page }) => {

@@ -39,6 +39,9 @@ export interface PullDecision {
   retryAfterSeconds?: number;
 }
 
+/** The pull connectors the product knows (a runner may not be registered for each yet). */
+export const KNOWN_PULL_CONNECTORS = ["crm", "demo"] as const;
+
 export type RunnerAvailability = "READY" | "NOT_CONFIGURED" | "DISABLED";
 
 /** Step 1: may this connector be asked at all? null = eligible. Ineligibility is final (SKIP). */

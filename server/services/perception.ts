@@ -20,6 +20,7 @@ import {
   budgetRetryAfter,
   DEFAULT_UNITS_PER_DAY,
   eligibility,
+  KNOWN_PULL_CONNECTORS,
   type PullBudgetSettings,
   type PullDecision,
   type PullReason,
@@ -398,7 +399,12 @@ export async function perceptionToday(db: Db, viewer: Viewer, clock: Clock) {
     countPullDecisions(db, viewer.tenantId, dayStart, { reason: "BUDGET_EXHAUSTED" }),
   ]);
   const connectors = [
-    ...new Set([...Object.keys(PULL_RUNNERS), ...Object.keys(budget.perConnectorUsed), ...Object.keys(budget.perConnector)]),
+    ...new Set([
+      ...KNOWN_PULL_CONNECTORS,
+      ...Object.keys(PULL_RUNNERS),
+      ...Object.keys(budget.perConnectorUsed),
+      ...Object.keys(budget.perConnector),
+    ]),
   ].sort();
   return {
     dateKey: budget.dateKey,
