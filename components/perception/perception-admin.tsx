@@ -77,7 +77,7 @@ function TodayCard() {
             <strong className="font-semibold tabular-nums">{fmt.format(d.throttles.total)}</strong> throttle
             {d.throttles.total === 1 ? "" : "s"} hit today
           </p>
-          <PullUnitsChart data={d.byConnector} unitsPerDay={d.unitsPerDay} />
+          <PullUnitsChart data={d.byConnector} unitsPerDay={d.unitsPerDay} height={40 + 34 * d.byConnector.length} />
         </div>
       )}
     </Card>
@@ -171,7 +171,7 @@ function BudgetCard({ connectors }: { connectors: readonly string[] }) {
               <NumberField
                 key={n}
                 id={`${id}-cap-${n}`}
-                label={`${n} cap per day`}
+                label={`${n} cap`}
                 value={form.caps[n] ?? ""}
                 onChange={(v) => setForm({ ...form, caps: { ...form.caps, [n]: v } })}
                 min={0}
@@ -283,7 +283,7 @@ function RangeCell({
 }
 
 function describeRange(r: Range) {
-  if (!r) return "—";
+  if (!r) return "none";
   const h = (x: number) => (x >= 48 && x % 24 === 0 ? `${x / 24} d` : `${x} h`);
   return r.minHours === r.maxHours ? `every ${h(r.minHours)}` : `every ${h(r.minHours)}–${h(r.maxHours)}`;
 }
@@ -452,12 +452,8 @@ function DecisionsCard() {
                   </td>
                   <td className="py-1.5 pr-3">
                     {d.accountId ? (
-                      <Link
-                        href={`/accounts/${d.accountId}`}
-                        className="font-mono text-xs text-brand-700 hover:underline"
-                        title={d.accountId}
-                      >
-                        {shortId(d.accountId)}
+                      <Link href={`/accounts/${d.accountId}`} className="text-brand-700 hover:underline" title={d.accountId}>
+                        {d.accountName ?? shortId(d.accountId)}
                       </Link>
                     ) : (
                       "—"

@@ -33,6 +33,7 @@ import {
 } from "../engine/perception";
 import { readStoredJson } from "../engine/storedJson";
 import { AppError, describeUnexpected } from "../errors";
+import { accountNames } from "../repos/accounts";
 import { allTenantIds, enabledKillSwitches, withConfigWrite } from "../repos/autonomy";
 import { appendLedger, listLedger } from "../repos/ledger";
 import {
@@ -354,6 +355,7 @@ export interface PullDecisionRow {
   seq: number;
   at: Date;
   accountId: string | null;
+  accountName: string | null;
   pullJobId: string;
   connector: string;
   depth: string;
@@ -369,12 +371,18 @@ const str = (v: unknown) => (typeof v === "string" ? v : "");
 
 export async function recentPullDecisions(db: Db, viewer: Viewer, limit: number, cursor?: string) {
   const page = await listLedger(db, viewer.tenantId, { type: "PULL_SCHEDULED" }, { limit, cursor });
+  const names = await accountNames(
+    db,
+    viewer.tenantId,
+    page.items.map((e) => e.accountId),
+  );
   const items: PullDecisionRow[] = page.items.map((e) => {
     const p = (readStoredJson(e.payload) ?? {}) as Record<string, unknown>;
     return {
       seq: e.seq,
       at: e.createdAt,
       accountId: e.accountId,
+      accountName: e.accountId ? (names.get(e.accountId) ?? null) : null,
       pullJobId: str(p.pull_job_id),
       connector: str(p.connector),
       depth: str(p.depth),
