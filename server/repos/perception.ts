@@ -1,4 +1,5 @@
 import type { DbOrTx, Tx } from "../db";
+import { Prisma } from "../generated/sqlite/client";
 import type { ConfigTx } from "./autonomy";
 import { tenantWhere } from "./scope";
 
@@ -119,6 +120,9 @@ export function listPullJobs(db: DbOrTx, tenantId: string, take: number) {
 
 // ───────────── per-account pull state ─────────────
 
+/** Ids per `IN (…)` list: under SQLite's bound-parameter limit as Prisma counts it. */
+const CHUNK = 400;
+
 export interface PullStateRow {
   accountId: string;
   lastShallowAt: Date | null;
@@ -135,8 +139,8 @@ export function findPullState(db: DbOrTx, tenantId: string, accountId: string) {
 
 export async function pullStatesOf(db: DbOrTx, tenantId: string, accountIds: string[]): Promise<PullStateRow[]> {
   const out: PullStateRow[] = [];
-  for (let i = 0; i < accountIds.length; i += 1000) {
-    const chunk = accountIds.slice(i, i + 1000);
+  for (let i = 0; i < accountIds.length; i += CHUNK) {
+    const chunk = accountIds.slice(i, i + CHUNK);
     out.push(...(await db.accountPullState.findMany({ where: tenantWhere(tenantId, { accountId: { in: chunk } }), select: STATE_SELECT })));
   }
   return out;
@@ -176,14 +180,30 @@ export function savePullState(tx: DbOrTx, tenantId: string, s: PullStateRow) {
 export async function accountsWithoutPullState(db: DbOrTx, tenantId: string, limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<{ id: string }[]>`
     SELECT a."id" AS "id" FROM "Account" a
-    LEFT JOIN "AccountPullState" s ON s."tenantId" = a."tenantId" AND s."accountId" = a."id"
-    WHERE a."tenantId" = ${tenantId} AND s."accountId" IS NULL
+    WHERE a."tenantId" = ${tenantId}
+      AND NOT EXISTS (SELECT 1 FROM "AccountPullState" s WHERE s."tenantId" = a."tenantId" AND s."accountId" = a."id")
     LIMIT ${limit}`;
   return rows.map((r) => r.id);
 }
 
-export function createPullStates(db: DbOrTx, tenantId: string, rows: PullStateRow[]) {
-  return db.accountPullState.createMany({ data: rows.map((r) => ({ tenantId, ...r })) });
+/**
+ * Write many accounts' next due times at once (creating the state rows that do not exist yet):
+ * multi-row `INSERT … ON CONFLICT DO UPDATE`, which both databases speak. Seeding 100k accounts
+ * costs about what inserting 100k rows costs (Prisma's createMany is ~10× slower on SQLite here).
+ * Last-pull times are never touched: only a pull writes those.
+ */
+export async function writeNextTimes(
+  db: DbOrTx,
+  tenantId: string,
+  rows: { accountId: string; nextShallowAt: Date | null; nextDeepAt: Date | null }[],
+) {
+  // 4 bound values per row, kept under SQLite's 999 per statement.
+  for (let i = 0; i < rows.length; i += 240) {
+    const values = rows.slice(i, i + 240).map((r) => Prisma.sql`(${tenantId}, ${r.accountId}, ${r.nextShallowAt}, ${r.nextDeepAt})`);
+    await db.$executeRaw`INSERT INTO "AccountPullState" ("tenantId", "accountId", "nextShallowAt", "nextDeepAt")
+      VALUES ${Prisma.join(values)}
+      ON CONFLICT ("tenantId", "accountId") DO UPDATE SET "nextShallowAt" = excluded."nextShallowAt", "nextDeepAt" = excluded."nextDeepAt"`;
+  }
 }
 
 /** After a cadence change every account is looked at again on the next tick (its due times are recomputed there). */
@@ -196,8 +216,8 @@ export function recheckAllPullStates(tx: DbOrTx, tenantId: string, now: Date) {
 /** Heat tiers of the given accounts; an account without a row is COLD (the caller's default). */
 export async function heatTiersOf(db: DbOrTx, tenantId: string, accountIds: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (let i = 0; i < accountIds.length; i += 1000) {
-    const chunk = accountIds.slice(i, i + 1000);
+  for (let i = 0; i < accountIds.length; i += CHUNK) {
+    const chunk = accountIds.slice(i, i + CHUNK);
     const rows = await db.accountHeat.findMany({
       where: tenantWhere(tenantId, { accountId: { in: chunk } }),
       select: { accountId: true, tier: true },
@@ -218,8 +238,8 @@ export function warmerAccounts(db: DbOrTx, tenantId: string) {
 /** Newest signal received per account (for HOT's shallow-on-signal). */
 export async function lastSignalTimes(db: DbOrTx, tenantId: string, accountIds: string[], since: Date): Promise<Map<string, Date>> {
   const out = new Map<string, Date>();
-  for (let i = 0; i < accountIds.length; i += 1000) {
-    const chunk = accountIds.slice(i, i + 1000);
+  for (let i = 0; i < accountIds.length; i += CHUNK) {
+    const chunk = accountIds.slice(i, i + CHUNK);
     const rows = await db.signal.groupBy({
       by: ["accountId"],
       where: tenantWhere(tenantId, { accountId: { in: chunk }, receivedAt: { gt: since } }),
