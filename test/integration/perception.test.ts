@@ -564,17 +564,19 @@ describe(`perception job (${TEST_PROVIDER})`, () => {
     for (const id of allAccounts(a)) await setTier(a.id, id, "HOT", clock.now());
     const { runner, runs } = probeRunner();
     const deps = { db: t.db, clock, runners: { probe: runner } };
-    await runPerceptionTick(deps); // seeds the states
+    await runPerceptionTick(deps); // seeds the states (an account whose phase is 0 is pulled now)
+    const seededRuns = await t.db.pullJob.count({ where: { tenantId: a.id } });
+    runs.length = 0;
     clock.advance(61 * 60_000); // every HOT account is due (deep, hourly)
     await Promise.all([runPerceptionTick(deps), runPerceptionTick(deps), runPerceptionTick(deps)]);
     await runPerceptionTick(deps);
     const own = runs.filter((r) => r.tenantId === a.id);
     expect(own).toHaveLength(9);
     expect(new Set(own.map((r) => r.accountId)).size).toBe(9);
+    expect(await t.db.pullJob.count({ where: { tenantId: a.id } })).toBe(seededRuns + 9);
     const ledger = await ledgerOf(a.id);
-    expect(ledger.filter((e) => e.result === "RUN")).toHaveLength(9);
+    expect(ledger.filter((e) => e.result === "RUN")).toHaveLength(seededRuns + 9);
     expect(ledger.filter((e) => e.result !== "RUN").every((e) => e.reason === "DUPLICATE_PULL_JOB_ID")).toBe(true);
-    expect(await t.db.pullJob.count({ where: { tenantId: a.id } })).toBe(9);
   }, 60_000);
 
   it("a shorter cadence applies on the next tick (every account is rechecked)", async () => {
