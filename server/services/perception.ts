@@ -62,7 +62,7 @@ import {
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { requireTenantAccount } from "./guards";
-import { PULL_RUNNERS, type PullRunners } from "./pullRunners";
+import { PULL_RUNNERS, type PullRunners, rateLimitsOf } from "./pullRunners";
 
 /**
  * Perception scheduler (SPEC §4.4): the one path by which anything pulls from a connector —
@@ -185,6 +185,7 @@ export async function requestPull(deps: PerceptionDeps, viewer: Viewer, req: Pul
   const ineligible = eligibility({ hasRunner: !!runner, availability, connectorKillSwitchOn: killed });
   if (ineligible || !runner) return refuse(ineligible ?? { result: "SKIP", reason: "NO_PULL_RUNNER" });
 
+  const limits = await rateLimitsOf(runner, db, tenantId);
   let admitted: { id: string; state: PullState };
   try {
     admitted = await inTransaction(db, async (tx) => {
@@ -192,8 +193,8 @@ export async function requestPull(deps: PerceptionDeps, viewer: Viewer, req: Pul
       const keys = rateKeys(tenantId, req.connector);
       const window = rateWindow(now);
       if (
-        !(await takeRateSlot(tx, keys.tenant, window, runner.rateLimits.perTenantPerMinute)) ||
-        !(await takeRateSlot(tx, keys.global, window, runner.rateLimits.globalPerMinute))
+        !(await takeRateSlot(tx, keys.tenant, window, limits.perTenantPerMinute)) ||
+        !(await takeRateSlot(tx, keys.global, window, limits.globalPerMinute))
       )
         throw new Refused({ result: "DEFER", reason: "RATE_LIMITED", retryAfterSeconds: rateLimitedRetryAfter(now) });
       let job: { id: string };

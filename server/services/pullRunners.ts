@@ -19,15 +19,28 @@ export interface PullContext {
   pullJobId: string;
 }
 
+export interface RateLimits {
+  perTenantPerMinute: number;
+  globalPerMinute: number;
+}
+
 export interface PullRunner {
   /** READY, or why this tenant cannot use the connector (a clear SKIP reason upstream) */
   availability(db: Db, tenantId: string): Promise<RunnerAvailability>;
-  /** requests per minute: per tenant, and for the connector across all tenants (shared in the database) */
-  rateLimits: { perTenantPerMinute: number; globalPerMinute: number };
+  /**
+   * Requests per minute: per tenant, and for the connector across all tenants (counted in the
+   * database, so shared by every instance). A function when they come from the tenant's connector
+   * settings (the CRM's `rate_limit_per_minute`).
+   */
+  rateLimits: RateLimits | ((db: Db, tenantId: string) => Promise<RateLimits>);
   run(ctx: PullContext, tenantId: string, accountId: string, depth: PullDepth): Promise<{ signals: number }>;
 }
 
 export type PullRunners = Record<string, PullRunner>;
+
+export function rateLimitsOf(runner: PullRunner, db: Db, tenantId: string): Promise<RateLimits> {
+  return typeof runner.rateLimits === "function" ? runner.rateLimits(db, tenantId) : Promise.resolve(runner.rateLimits);
+}
 
 const HOUR = 3_600_000;
 

@@ -305,6 +305,35 @@ describe(`rate limits shared in the database (${TEST_PROVIDER})`, () => {
   }, 60_000);
 });
 
+describe(`rate limits from the tenant's settings (${TEST_PROVIDER})`, () => {
+  it("a runner's limits may be read per tenant (the CRM's rate_limit_per_minute): 1 per minute admits one, defers the next", async () => {
+    const a = await makeTenant(t.db);
+    const clock = fixedClock("2026-03-06T10:00:30Z");
+    const { runner, runs } = probeRunner();
+    const seen: string[] = [];
+    const configured: PullRunner = {
+      ...runner,
+      rateLimits: async (_db, tenantId) => {
+        seen.push(tenantId);
+        return { perTenantPerMinute: 1, globalPerMinute: 100 };
+      },
+    };
+    const deps = { db: t.db, clock, runners: { "probe-cfg": configured } };
+    const ask = (id: string) =>
+      requestPull(deps, a.admin.viewer, {
+        accountId: a.accounts.seller[0] as string,
+        connector: "probe-cfg",
+        depth: "SHALLOW",
+        pullJobId: id,
+        source: "api",
+      });
+    expect((await ask("c1")).result).toBe("RUN");
+    expect(await ask("c2")).toMatchObject({ result: "DEFER", reason: "RATE_LIMITED", retryAfterSeconds: 30 });
+    expect(runs).toHaveLength(1);
+    expect(seen).toEqual([a.id, a.id]);
+  });
+});
+
 describe(`eligibility (${TEST_PROVIDER})`, () => {
   it("no runner, not configured, disabled, kill switch: SKIP with its reason, ledgered, nothing run or spent", async () => {
     const a = await makeTenant(t.db);
