@@ -14,6 +14,7 @@ import {
   OctagonPause,
   Plug,
   Radar,
+  ScanEye,
   SlidersHorizontal,
 } from "lucide-react";
 import Link from "next/link";
@@ -40,6 +41,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/import", label: "CSV import", icon: FileUp, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
+  { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */

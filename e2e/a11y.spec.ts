@@ -33,6 +33,7 @@ const ADMIN_PAGES = [
   "/admin/api-keys",
   "/admin/import",
   "/admin/connectors",
+  "/admin/perception",
 ];
 
 test("every admin page is accessible", async ({ page }) => {

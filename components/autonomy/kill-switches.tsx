@@ -16,7 +16,8 @@ const CONNECTORS = [
   { key: "internal", label: "Internal connector", hint: "Notes, tasks, flags, meeting briefs and email drafts inside the app" },
   { key: "webhook", label: "Webhook connector", hint: "Signed POSTs to your CRM middleware, Slack or Zapier" },
   { key: "email", label: "Email connector", hint: "Emails sent over SMTP" },
-  { key: "crm", label: "CRM connector", hint: "Approved CRM writes to HubSpot (account fields, deals)" },
+  { key: "crm", label: "CRM connector", hint: "CRM writes and pulls (HubSpot): account fields, deals, scheduled reads" },
+  { key: "demo", label: "Demo source", hint: "The built-in demo activity pulls (demo tenant only)" },
 ];
 
 function State({ on }: { on: boolean }) {

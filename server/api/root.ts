@@ -6,6 +6,7 @@ import { decisionsRouter } from "./routers/decisions";
 import { importsRouter } from "./routers/imports";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
+import { perceptionRouter } from "./routers/perception";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -18,6 +19,7 @@ export const appRouter = router({
   decisions: decisionsRouter,
   imports: importsRouter,
   connectors: connectorsRouter,
+  perception: perceptionRouter,
 });
 
 export type AppRouter = typeof appRouter;

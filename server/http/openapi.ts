@@ -14,6 +14,7 @@ import {
 import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestImportQuery } from "../schemas/imports";
+import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -198,6 +199,39 @@ export const OPERATIONS: Operation[] = [
       "Set a connector's settings; token is write-only (stored encrypted); breaker is stored, not yet enforced (issue 12); approved CRM writes go through crm once it is enabled",
     scopes: ["admin"],
     body: ConnectorPutBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/perception/pulls",
+    summary:
+      "Request one pull: { result: RUN | DEFER | SKIP, reason, retry_after_seconds? } (DUPLICATE_PULL_JOB_ID, BUDGET_EXHAUSTED, RATE_LIMITED, …); every decision is ledgered",
+    scopes: ["admin"],
+    body: PullPostBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/perception/budget",
+    summary: "Daily pull budget with used_today, remaining_today, date_key (UTC) and per_connector_used",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/perception/budget",
+    summary: "Set the daily pull budget",
+    scopes: ["admin"],
+    body: PullBudgetPutBody,
+    success: 200,
+  },
+  { method: "get", path: "/api/v1/perception/cadence", summary: "The tier cadence table (extension)", scopes: ["read"], success: 200 },
+  {
+    method: "put",
+    path: "/api/v1/perception/cadence",
+    summary: "Replace the tier cadence table (extension); due times are recomputed on the next tick",
+    scopes: ["admin"],
+    body: CadencePutBody,
     success: 200,
   },
 ];

@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
+import { runPerceptionTick } from "../services/perception";
 import { runRitualTick } from "../services/rituals";
 import { sweepExecutions } from "../services/sweeper";
 import { runCrmSyncTick } from "./crmSync";
@@ -94,6 +95,12 @@ export const JOBS = {
     schedule: "*/15 * * * *",
     description: "Pull changed CRM records (HubSpot) for every tenant with the crm connector enabled",
     run: (d) => runCrmSyncTick(d),
+  },
+  perception: {
+    schedule: "*/5 * * * *",
+    localSchedule: "0 * * * * *",
+    description: "Pull what the cadence says is due (hottest tier first) within the daily pull budgets",
+    run: (d) => runPerceptionTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -266,8 +266,8 @@ export async function putKillSwitch(
   let key = "";
   if (input.scope === "ACTION_TYPE") key = requireKnownType(input.key, "key") || "";
   if (input.scope === "CONNECTOR") {
-    if (!input.key || !["internal", "webhook", "email", "crm"].includes(input.key))
-      throw badRequest("key", "CONNECTOR scope needs key internal, webhook, email or crm");
+    if (!input.key || !["internal", "webhook", "email", "crm", "demo"].includes(input.key))
+      throw badRequest("key", "CONNECTOR scope needs key internal, webhook, email, crm or demo");
     key = input.key;
   }
   if ((input.scope === "ACTION_TYPE" || input.scope === "CONNECTOR") && !key) throw badRequest("key", `${input.scope} scope needs a key`);

@@ -11,12 +11,16 @@ import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
 import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
+import { PUT as pullBudgetPut } from "@/app/api/v1/perception/budget/route";
+import { PUT as cadencePut } from "@/app/api/v1/perception/cadence/route";
 import { appRouter, createCaller } from "@/server/api/root";
-import { systemClock } from "@/server/clock";
+import { fixedClock, systemClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
 import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
 import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
+import { requestPull, runPerceptionTick } from "@/server/services/perception";
+import type { PullRunner } from "@/server/services/pullRunners";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -64,7 +68,11 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "decisions.runNow": "requests one decision run",
   "imports.create": "CRM data (a CSV import), not configuration",
   "connectors.syncNow": "runs one CRM pull (CRM data, not configuration)",
+  "perception.pull": "requests one pull (a decision, ledgered; not configuration)",
 };
+/** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
+const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
+const PERCEPTION_CONFIG_ROUTES = ["PUT perception/budget", "PUT perception/cadence"] as const;
 const GATE_CONFIG_ROUTES = [
   "PUT autonomy/allowlist",
   "PUT autonomy/budget",
@@ -80,6 +88,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST decisions/run": "requests a run",
   "PUT accounts/[id]": "CRM data (lifecycle is policy input read per evaluation, never cached)",
   "POST accounts/import": "CRM data (a CSV import), not configuration",
+  "POST perception/pulls": "requests one pull (a decision, ledgered; not configuration)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
@@ -190,12 +199,12 @@ afterAll(() => t.cleanup());
 describe(`every configuration writer is classified (${TEST_PROVIDER})`, () => {
   it("every tRPC mutation is either a gate-config writer with a scenario here or named as something else", () => {
     const all = mutationProcedures();
-    const known = [...GATE_CONFIG_PROCEDURES, ...Object.keys(OTHER_PROCEDURES)].sort();
+    const known = [...GATE_CONFIG_PROCEDURES, ...PERCEPTION_CONFIG_PROCEDURES, ...Object.keys(OTHER_PROCEDURES)].sort();
     expect(all).toEqual(known);
   });
 
   it("every writing REST endpoint under app/api/v1 is classified", () => {
-    expect(writingRoutes()).toEqual([...GATE_CONFIG_ROUTES, ...Object.keys(OTHER_ROUTES)].sort());
+    expect(writingRoutes()).toEqual([...GATE_CONFIG_ROUTES, ...PERCEPTION_CONFIG_ROUTES, ...Object.keys(OTHER_ROUTES)].sort());
   });
 
   it("config mutators accept only the handle withConfigWrite gives (checked by the type checker)", async () => {
@@ -605,4 +614,77 @@ describe(`connector settings (${TEST_PROVIDER}): disabling crm applies at once t
       await hub.stop();
     }
   }, 60_000);
+});
+
+describe(`perception configuration: the very next pull or tick obeys (${TEST_PROVIDER})`, () => {
+  const runs: string[] = [];
+  const probe: PullRunner = {
+    availability: async () => "READY",
+    rateLimits: { perTenantPerMinute: 10_000, globalPerMinute: 10_000 },
+    run: async (_ctx, tenantId, accountId) => {
+      if (tenantId === a.id) runs.push(accountId);
+      return { signals: 0 };
+    },
+  };
+  const pull = (id: string) =>
+    requestPull({ db: t.db, clock: systemClock, runners: { "probe-fresh": probe } }, a.admin.viewer, {
+      accountId: a.accounts.admin[2] as string,
+      connector: "probe-fresh",
+      depth: "DEEP",
+      pullJobId: `fresh-${id}-${randomUUID()}`,
+      source: "api",
+    });
+
+  it("perception.setBudget and PUT /perception/budget: lowered to what is used → the next pull is BUDGET_EXHAUSTED; raised → RUN", async () => {
+    const used = async () => (await admin().perception.budget()).usedToday;
+    await admin().perception.setBudget({ unitsPerDay: (await used()) + 100 });
+    expect((await pull("t1")).result).toBe("RUN");
+    const v0 = await version();
+    await admin().perception.setBudget({ unitsPerDay: await used() });
+    expect(await version()).toBeGreaterThan(v0);
+    expect(await pull("t2")).toMatchObject({ result: "DEFER", reason: "BUDGET_EXHAUSTED" });
+    await admin().perception.setBudget({ unitsPerDay: (await used()) + 3 });
+    expect((await pull("t3")).result).toBe("RUN");
+    // the same through REST, with a per-connector cap lowered to zero
+    await rest(pullBudgetPut, k.admin, "PUT", { units_per_day: 100_000, per_connector: { "probe-fresh": 0 } });
+    expect(await pull("r1")).toMatchObject({ result: "DEFER", reason: "BUDGET_EXHAUSTED" });
+    await rest(pullBudgetPut, k.admin, "PUT", { units_per_day: 100_000 });
+    expect((await pull("r2")).result).toBe("RUN");
+  });
+
+  it("perception.setCadence, PUT /perception/cadence: shortened → the next tick pulls every COLD account; lengthened → 20 minutes later none", async () => {
+    // a day ahead of the wall clock the REST handler writes with, so its recheck is already due here
+    const clock = fixedClock(new Date(Date.now() + 86_400_000));
+    const tick = () => runPerceptionTick({ db: t.db, clock, runners: { "probe-fresh": probe } });
+    const tiers = (coldHours: number) => ({
+      HOT: { shallow: null, deep: { minHours: 1, maxHours: 1 }, shallowOnSignal: true },
+      WARM: { shallow: { minHours: 6, maxHours: 6 }, deep: null, shallowOnSignal: false },
+      COLD: { shallow: { minHours: coldHours, maxHours: coldHours }, deep: null, shallowOnSignal: false },
+    });
+    await tick(); // seeds every account's pull state
+    await admin().perception.setCadence({ tiers: tiers(168) }); // rechecks them all: each is pulled once now
+    await tick();
+    clock.advance(20 * 60_000);
+    runs.length = 0;
+    await tick();
+    expect(runs).toEqual([]);
+    const v0 = await version();
+    await admin().perception.setCadence({ tiers: tiers(0.25) });
+    expect(await version()).toBeGreaterThan(v0);
+    await tick();
+    expect(new Set(runs).size).toBe(9);
+    clock.advance(20 * 60_000);
+    const v1 = await version();
+    await rest(cadencePut, k.admin, "PUT", {
+      tiers: {
+        HOT: { shallow: null, deep: { min_hours: 1, max_hours: 1 }, shallow_on_signal: true },
+        WARM: { shallow: { min_hours: 6, max_hours: 6 }, deep: null, shallow_on_signal: false },
+        COLD: { shallow: { min_hours: 168, max_hours: 168 }, deep: null, shallow_on_signal: false },
+      },
+    });
+    expect(await version()).toBeGreaterThan(v1);
+    runs.length = 0;
+    await tick(); // under the 15-minute table every account would be due again now
+    expect(runs).toEqual([]);
+  });
 });

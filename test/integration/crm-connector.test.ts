@@ -16,6 +16,7 @@ import { type CrmDeps, pullCrmAccount, syncCrm } from "@/server/services/crmSync
 import { completeExecution } from "@/server/services/executor";
 import { submitIntent } from "@/server/services/gate";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
+import { requestPull } from "@/server/services/perception";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -270,6 +271,31 @@ describe(`CRM sync against a HubSpot-like server (${TEST_PROVIDER})`, () => {
       ].sort(),
     );
     expect((await t.db.contact.findFirstOrThrow({ where: { tenantId: a.id, externalId: s.contacts[0] } })).title).toBe("CEO");
+  });
+
+  it("a DEEP crm pull through the perception scheduler (POST /api/v1/perception/pulls' service) is RUN, ledgered and reads the company's records", async () => {
+    const s = seeded[5] as (typeof seeded)[number];
+    const acct = await t.db.account.findFirstOrThrow({ where: { tenantId: a.id, externalId: s.company } });
+    const seen = f.requests.length;
+    const pull = (pullJobId: string) =>
+      requestPull({ db: t.db, clock, connectors: crmDeps().connectors }, a.admin.viewer, {
+        accountId: acct.id,
+        connector: "crm",
+        depth: "DEEP",
+        pullJobId,
+        source: "api",
+      });
+    const answer = await pull("crm-deep-1");
+    expect(answer).toMatchObject({ result: "RUN", reason: "ADMITTED", run: { status: "DONE" } });
+    expect(f.requests.slice(seen).some((r) => r.path === `/crm/v3/objects/companies/${s.company}`)).toBe(true);
+    expect(f.requests.slice(seen).some((r) => r.path === `/crm/v3/objects/deals/${s.deal}`)).toBe(true);
+    // The same pull-job id again runs nothing.
+    const again = f.requests.length;
+    expect(await pull("crm-deep-1")).toMatchObject({ result: "SKIP", reason: "DUPLICATE_PULL_JOB_ID" });
+    expect(f.requests.length).toBe(again);
+    const scheduled = await t.db.ledgerEntry.findMany({ where: { tenantId: a.id, type: "PULL_SCHEDULED", accountId: acct.id } });
+    expect(scheduled.map((e) => JSON.parse(e.payload).reason).sort()).toEqual(["ADMITTED", "DUPLICATE_PULL_JOB_ID"]);
+    expect(scheduled.every((e) => JSON.parse(e.payload).connector === "crm")).toBe(true);
   });
 
   it("the token appears nowhere in the tenant's ledger, connector rows, sync state or the console", async () => {
