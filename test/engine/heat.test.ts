@@ -283,7 +283,10 @@ describe("property: hysteresis", () => {
           const end = (signals.at(-1)?.receivedAt.getTime() ?? t0.getTime()) + 5 * 86_400_000;
           const ticks: number[] = [];
           let t = t0.getTime();
-          for (const g of tickGaps) ticks.push((t += g * 60_000));
+          for (const g of tickGaps) {
+            t += g * 60_000;
+            ticks.push(t);
+          }
           ticks.push(end);
           const { changes, trace } = runTicks(
             signals,
