@@ -497,8 +497,12 @@ export interface HeatReading {
   since: Date;
 }
 
-export function readHeat(row: { score: number; tier: string; since: Date } | null | undefined, accountCreatedAt: Date): HeatReading {
-  if (!row) return { score: 0, tier: "COLD", since: accountCreatedAt };
+export function readHeat(
+  row: { score: number; tier: string; since: Date; computedAt: Date | null } | null | undefined,
+  accountCreatedAt: Date,
+): HeatReading {
+  // A row the job has not computed yet (only marked dirty) is not a measurement either.
+  if (!row || row.computedAt === null) return { score: 0, tier: "COLD", since: accountCreatedAt };
   return { score: row.score, tier: asTier(row.tier) ?? "COLD", since: row.since };
 }
 

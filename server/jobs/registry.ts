@@ -3,6 +3,7 @@ import type { Db } from "../db";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import type { ConnectorDeps } from "../services/executor";
+import { runHeatTick } from "../services/heat";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runRitualTick } from "../services/rituals";
@@ -86,6 +87,12 @@ export const JOBS = {
     schedule: "* * * * *",
     description: "Retry (same idempotency key) or fail executions left EXECUTING past their lease by a crashed process",
     run: (d) => sweepExecutions(d),
+  },
+  heat: {
+    schedule: "* * * * *",
+    localSchedule: "*/20 * * * * *",
+    description: "Recompute heat and tiers of accounts whose inputs changed or whose tier may change by time alone",
+    run: (d) => runHeatTick({ db: d.db, clock: d.clock }),
   },
 } satisfies Record<string, JobDefinition>;
 
