@@ -216,16 +216,7 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     },
   ],
   HEAT_TIER_CHANGED: [
-    {
-      from: "COLD",
-      to: "HOT",
-      score: 0.81,
-      previous_score: 0.2,
-      signals_in_window: 4,
-      window_hours: 6,
-      rule: "PROMOTION",
-      held_since: null,
-    },
+    { from: "COLD", to: "HOT", score: 0.81, previous_score: 0.2, signals_in_window: 4, window_hours: 6, rule: "PROMOTION", held_since: null },
   ],
   ACCOUNTS_IMPORTED: [{ import_id: "im1", kind: "ACCOUNTS", rows_total: 3, created: 2, updated: 1, errors: 0, sha256: "ab" }],
 };
