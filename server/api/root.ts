@@ -2,6 +2,7 @@ import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { decisionsRouter } from "./routers/decisions";
+import { heatRouter } from "./routers/heat";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
 import { createCallerFactory, router } from "./trpc";
@@ -14,6 +15,7 @@ export const appRouter = router({
   work: workRouter,
   autonomy: autonomyRouter,
   decisions: decisionsRouter,
+  heat: heatRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -301,7 +301,7 @@ class Fold {
   }
 
   /** Promote if the score and the N-in-M rule allow and no re-entry hold applies; else hold. */
-  private evaluatePromotion(at: number) {
+  evaluatePromotion(at: number) {
     const target = this.enterLevel(this.score());
     if (RANK[target] <= RANK[this.st.tier]) {
       if (this.isPromotionPending()) {
@@ -462,8 +462,10 @@ export function computeHeat(i: HeatInput): HeatComputation {
     }
     events = sorted.filter((x) => x.receivedAt.getTime() > rebuildAt);
   }
-  // The posture is read as of now and applies to the whole fold: a move may cancel a pending demotion.
+  // The posture is read as of now and applies to the whole fold: a move may cancel a pending
+  // demotion, or (with enough signals in the window) allow a promotion — as may a rebuild.
   fold.reconcile();
+  fold.evaluatePromotion(st.at);
   for (const sig of events) fold.addSignal(sig);
   fold.advance(now);
   // A held promotion whose score has since decayed below its threshold is no longer pending.

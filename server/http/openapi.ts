@@ -12,6 +12,7 @@ import {
   ReviewBody,
 } from "../schemas/autonomy";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
+import { RestHeatQuery } from "../schemas/heat";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -161,6 +162,14 @@ export const OPERATIONS: Operation[] = [
     scopes: ["admin"],
     body: DecisionRunBody,
     success: 202,
+  },
+  {
+    method: "get",
+    path: "/api/v1/perception/heat",
+    summary: "Heat: accounts per tier, and the accounts hottest first ({ account_id, score, tier }), paged",
+    scopes: ["read"],
+    query: RestHeatQuery,
+    success: 200,
   },
 ];
 

@@ -224,3 +224,9 @@ export async function accountHeatHistory(db: Db, viewer: Viewer, accountId: stri
   const rollups = await heatRollups(db, viewer.tenantId, accountId, fromDay);
   return { current: readHeat(current, account.createdAt), rollups };
 }
+
+/** `GET /api/v1/perception/heat`: the tier counts and a page of the hottest accounts. */
+export async function heatOverview(db: Db, viewer: Viewer, page: { limit: number; cursor?: string }) {
+  const [distribution, list] = await Promise.all([heatDistribution(db, viewer), hottestAccounts(db, viewer, page)]);
+  return { tiers: distribution.tiers, items: list.items, nextCursor: list.nextCursor };
+}

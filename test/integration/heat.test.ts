@@ -1,16 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GET as getAccount } from "@/app/api/v1/accounts/[id]/route";
+import { GET as listAccountsRest } from "@/app/api/v1/accounts/route";
+import { GET as heatRest } from "@/app/api/v1/perception/heat/route";
+import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
 import { DEFAULT_HEAT_SETTINGS } from "@/server/engine/heat";
 import { JOBS, type JobDeps } from "@/server/jobs/registry";
 import { markHeatDirty } from "@/server/repos/heat";
 import type { Viewer } from "@/server/repos/scope";
 import { updateCrmAccount } from "@/server/services/accounts";
+import { createApiKey } from "@/server/services/apiKeys";
+import { executeRun, requestRun } from "@/server/services/decisions";
 import { runHeatTick } from "@/server/services/heat";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { ingestSignal } from "@/server/services/signals";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
-import { makeTenant, type TestTenant } from "../helpers/factory";
+import { makeTenant, type TestTenant, type TestUser } from "../helpers/factory";
 
 let t: TestDb;
 let a: TestTenant;
@@ -34,6 +40,8 @@ const tierChanges = (tenant: TestTenant, accountId: string) =>
 
 beforeAll(async () => {
   t = await freshDb();
+  // The route modules use the process-wide client; point it at this file's database.
+  (globalThis as { __autopilotDb?: unknown }).__autopilotDb = t.db;
   a = await makeTenant(t.db);
   b = await makeTenant(t.db);
 });
@@ -183,5 +191,132 @@ describe(`heat job on ${TEST_PROVIDER}`, () => {
     expect(res.computed).toBe(ids.length);
     expect(res.pages).toBeGreaterThanOrEqual(Math.ceil(ids.length / 2));
     expect(await t.db.accountHeat.count({ where: { dirtyAt: { not: null, lte: clock.now() } } })).toBe(0);
+  });
+});
+
+const caller = (u: TestUser) => createCaller({ db: t.db, clock, session: u.session });
+type Handler = (r: Request, p: { params: Promise<{ id: string }> }) => Promise<Response>;
+const rest = async (handler: Handler | ((r: Request) => Promise<Response>), path: string, key: string, id?: string) => {
+  const res = await (handler as Handler)(new Request(`http://127.0.0.1${path}`, { headers: { authorization: `Bearer ${key}` } }), {
+    params: Promise.resolve({ id: id ?? "" }),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are read field by field below
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+};
+const readKey = (tenant: TestTenant) =>
+  createApiKey(t.db, { tenantId: tenant.id, name: "read", scopes: ["read"], actor: { type: "SYSTEM", id: "test" } }, clock).then(
+    (r) => r.key,
+  );
+
+describe(`heat reads on ${TEST_PROVIDER}`, () => {
+  it("accounts over REST and tRPC carry the computed heat { score, tier, since }; unscored ones are COLD, 0, since creation", async () => {
+    const key = await readKey(a);
+    const hotId = a.accounts.seller[0] as string;
+    const row = await heatRow(a, hotId);
+    const one = await rest(getAccount, `/api/v1/accounts/${hotId}`, key, hotId);
+    expect(one.status).toBe(200);
+    expect(one.body.heat).toEqual({ score: row?.score, tier: row?.tier, since: row?.since.toISOString() });
+    const fresh = await t.db.account.create({ data: { tenantId: a.id, name: "Brand new", createdAt: new Date("2026-01-02T03:04:05Z") } });
+    const unscored = await rest(getAccount, `/api/v1/accounts/${fresh.id}`, key, fresh.id);
+    expect(unscored.body.heat).toEqual({ score: 0, tier: "COLD", since: "2026-01-02T03:04:05.000Z" });
+    // Marked dirty but not yet computed is still unscored, not "COLD since the mark".
+    await markHeatDirty(t.db, a.id, fresh.id, clock.now());
+    expect((await rest(getAccount, `/api/v1/accounts/${fresh.id}`, key, fresh.id)).body.heat.since).toBe("2026-01-02T03:04:05.000Z");
+    const list = await rest(listAccountsRest, "/api/v1/accounts?limit=200", key);
+    expect(list.body.items.find((x: { id: string }) => x.id === hotId)?.heat).toEqual(one.body.heat);
+    const trpc = await caller(a.admin).accounts.get({ id: hotId });
+    expect(trpc.heat).toEqual({ score: row?.score, tier: row?.tier, since: row?.since });
+    expect((await caller(a.admin).accounts.list({ limit: 100 })).items.find((x) => x.id === hotId)?.heat.tier).toBe(row?.tier);
+  });
+
+  it("GET /api/v1/perception/heat: tier counts and accounts hottest first, paged by a strict cursor; another tenant sees only its own", async () => {
+    const key = await readKey(a);
+    const first = await rest(heatRest, "/api/v1/perception/heat?limit=2", key);
+    expect(first.status).toBe(200);
+    const total = await t.db.account.count({ where: { tenantId: a.id } });
+    const tiers = first.body.tiers as { HOT: number; WARM: number; COLD: number };
+    expect(Object.keys(tiers).sort()).toEqual(["COLD", "HOT", "WARM"]);
+    expect(tiers.HOT + tiers.WARM + tiers.COLD).toBe(total);
+    expect(tiers.WARM).toBe(await t.db.accountHeat.count({ where: { tenantId: a.id, tier: "WARM" } }));
+    const items: { account_id: string; score: number; tier: string }[] = [...first.body.items];
+    let cursor = first.body.next_cursor as string | null;
+    while (cursor) {
+      const next = await rest(heatRest, `/api/v1/perception/heat?limit=2&cursor=${cursor}`, key);
+      items.push(...next.body.items);
+      cursor = next.body.next_cursor;
+    }
+    expect(items).toHaveLength(total);
+    expect(new Set(items.map((i) => i.account_id)).size).toBe(total);
+    const scores = items.map((i) => i.score);
+    expect(scores).toEqual([...scores].sort((x, y) => y - x));
+    expect(items[0]).toEqual({
+      account_id: a.accounts.seller[0],
+      score: (await heatRow(a, a.accounts.seller[0] as string))?.score,
+      tier: "WARM",
+    });
+    expect(Object.keys(items[0] ?? {}).sort()).toEqual(["account_id", "score", "tier"]);
+    // Tenant B's key sees none of A's accounts.
+    const other = await rest(heatRest, "/api/v1/perception/heat?limit=200", await readKey(b));
+    const bIds = new Set((await t.db.account.findMany({ where: { tenantId: b.id } })).map((x) => x.id));
+    expect(other.body.items.length).toBe(bIds.size);
+    expect(other.body.items.every((i: { account_id: string }) => bIds.has(i.account_id))).toBe(true);
+    // A tampered cursor is 400 on `cursor`.
+    const bad = await rest(heatRest, `/api/v1/perception/heat?cursor=${Buffer.from('{"s":1e20,"i":"x"}').toString("base64url")}`, key);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe("cursor");
+    expect((await rest(heatRest, "/api/v1/perception/heat?limit=0", key)).body.error.field).toBe("limit");
+  });
+
+  it("tRPC: distribution and hottest are tenant-scoped and seller-scoped; history answers 404 for another tenant's or seller's account", async () => {
+    const hot = a.accounts.seller[0] as string;
+    const adminDist = await caller(a.admin).heat.distribution();
+    expect(adminDist.tiers.HOT + adminDist.tiers.WARM + adminDist.tiers.COLD).toBe(await t.db.account.count({ where: { tenantId: a.id } }));
+    expect(adminDist.explanation.HOT).toMatch(/Score ≥ 0.7/);
+    // The seller sees only the accounts they own.
+    const sellerDist = await caller(a.seller).heat.distribution();
+    expect(sellerDist.tiers.HOT + sellerDist.tiers.WARM + sellerDist.tiers.COLD).toBe(a.accounts.seller.length);
+    const sellerHot = await caller(a.seller).heat.hottest({ limit: 100 });
+    expect(sellerHot.items.map((i) => i.accountId).sort()).toEqual([...a.accounts.seller].sort());
+    expect(sellerHot.items[0]?.accountId).toBe(hot);
+    const seller2Hot = await caller(a.seller2).heat.hottest({ limit: 100 });
+    expect(seller2Hot.items.some((i) => i.accountId === hot)).toBe(false);
+    // Tenant B's admin sees nothing of A.
+    const bHot = await caller(b.admin).heat.hottest({ limit: 100 });
+    expect(bHot.items.some((i) => a.accounts.seller.includes(i.accountId))).toBe(false);
+    expect((await caller(b.admin).heat.distribution()).tiers.WARM).toBe(0);
+    // History: the owner and the admin read it; another seller and another tenant get 404.
+    const history = await caller(a.seller).heat.history({ accountId: hot, days: 30 });
+    expect(history.current).toMatchObject({ tier: (await heatRow(a, hot))?.tier });
+    expect(history.rollups.map((r) => r.day)).toEqual([...new Set(history.rollups.map((r) => r.day))].sort());
+    expect(history.rollups.length).toBeGreaterThanOrEqual(2);
+    expect(history.rollups.some((r) => r.tier === "HOT")).toBe(true);
+    await expect(caller(a.seller2).heat.history({ accountId: hot, days: 30 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(caller(b.admin).heat.history({ accountId: hot, days: 30 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("the decision run reads heat: a COLD account with only low news is LOW_MARGINAL_VALUE; a warmer one runs and its snapshot records the heat", async () => {
+    const deps = { db: t.db, clock, synthesizer: rulesSynthesizer, connectors: { smtp: null } };
+    const cold = b.accounts.seller[0] as string;
+    await push(b, cold, "low");
+    await runHeatTick({ db: t.db, clock });
+    expect((await heatRow(b, cold))?.tier).toBe("COLD");
+    const r1 = await requestRun(t.db, system(b), { accountId: cold, triggerType: "SIGNAL_ARRIVED", idempotencyKey: "heat-cold-1" }, clock);
+    await executeRun(deps, b.id, r1.runId);
+    const skipped = await t.db.decisionRun.findUniqueOrThrow({ where: { id: r1.runId } });
+    expect(skipped).toMatchObject({ status: "SKIPPED", reason: "LOW_MARGINAL_VALUE" });
+    const gateEntry = await t.db.ledgerEntry.findFirstOrThrow({ where: { tenantId: b.id, type: "COST_GATE_EVALUATED", accountId: cold } });
+    expect(JSON.parse(gateEntry.payload).inputs).toMatchObject({ heat_tier: "COLD", new_significant_evidence: 0 });
+
+    const warm = b.accounts.seller[1] as string;
+    for (const _ of [1, 2, 3]) await push(b, warm, "medium");
+    await push(b, warm, "low");
+    await runHeatTick({ db: t.db, clock });
+    const heat = await heatRow(b, warm);
+    expect(heat?.tier).toBe("WARM");
+    const r2 = await requestRun(t.db, system(b), { accountId: warm, triggerType: "SIGNAL_ARRIVED", idempotencyKey: "heat-warm-1" }, clock);
+    await executeRun(deps, b.id, r2.runId);
+    const ran = await t.db.decisionRun.findUniqueOrThrow({ where: { id: r2.runId } });
+    expect(ran.status).toBe("SYNTHESIZED");
+    expect(JSON.parse(ran.inputSnapshot ?? "{}").heat).toEqual({ score: heat?.score, tier: "WARM" });
   });
 });
