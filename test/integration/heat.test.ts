@@ -320,3 +320,26 @@ describe(`heat reads on ${TEST_PROVIDER}`, () => {
     expect(JSON.parse(ran.inputSnapshot ?? "{}").heat).toEqual({ score: heat?.score, tier: "WARM" });
   });
 });
+
+describe(`demo heat on ${TEST_PROVIDER}`, () => {
+  it("the demo seed runs the real heat job at its clock: real tiers, ledgered changes, daily rollups over the replayed week", async () => {
+    const { seedDemo } = await import("@/server/services/seed");
+    const seedClock = fixedClock("2026-05-20T12:00:00Z");
+    await seedDemo(t.db, { password: "demo-password", clock: seedClock });
+    const demo = await t.db.tenant.findUniqueOrThrow({ where: { slug: "demo" } });
+    const rows = await t.db.accountHeat.findMany({ where: { tenantId: demo.id } });
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.every((r) => r.computedAt?.getTime() === seedClock.now().getTime() && r.dirtyAt === null)).toBe(true);
+    const tiers = new Set(rows.map((r) => r.tier));
+    expect(tiers.has("COLD")).toBe(true);
+    expect(rows.some((r) => r.tier !== "COLD")).toBe(true);
+    const changes = await t.db.ledgerEntry.findMany({ where: { tenantId: demo.id, type: "HEAT_TIER_CHANGED" } });
+    expect(changes.length).toBeGreaterThan(0);
+    expect(changes.every((c) => c.actorId === "heat" && c.accountId !== null)).toBe(true);
+    const days = new Set((await t.db.heatRollup.findMany({ where: { tenantId: demo.id } })).map((r) => r.day));
+    expect(days.size).toBeGreaterThanOrEqual(5);
+    // The job has nothing left to do at the seed's clock.
+    expect(await runHeatTick({ db: t.db, clock: seedClock })).toMatchObject({ computed: 0 });
+    expect((await verifyLedger(t.db, demo.id)).ok).toBe(true);
+  });
+});
