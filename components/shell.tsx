@@ -5,6 +5,7 @@ import {
   BookLock,
   Brain,
   Building2,
+  Flame,
   History,
   Inbox,
   KeyRound,
@@ -36,6 +37,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/decisions", label: "Decisions", icon: Brain, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/jobs", label: "Job queue", icon: ListChecks, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
+  { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */
