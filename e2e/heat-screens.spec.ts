@@ -12,6 +12,7 @@ test("heat page and account heat chart render with the demo's real tiers", async
   await page.locator("tbody tr a").first().click();
   await expect(page).toHaveURL(/\/accounts\/[^/]+$/);
   await expect(page.getByRole("heading", { name: /Heat over the last/ })).toBeVisible();
+  await expect(page.getByRole("figure", { name: /Daily heat of this account/ })).toBeVisible();
   await page.waitForLoadState("networkidle");
   await page.screenshot({ path: "test-results/account-heat.png", fullPage: true });
 });

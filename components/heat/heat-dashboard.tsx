@@ -9,6 +9,7 @@ import { Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primit
 import { RelativeTime } from "../ui/time";
 
 const TIERS = ["HOT", "WARM", "COLD"] as const;
+const RANK: Record<string, number> = { COLD: 0, WARM: 1, HOT: 2 };
 
 /** The Heat page: how accounts spread over the tiers, what each tier means, and the hottest accounts. */
 export function HeatDashboard() {
@@ -31,7 +32,7 @@ export function HeatDashboard() {
             <EmptyState title="No accounts yet" hint="Accounts appear here once they are created, synced or imported." />
           ) : (
             <figure className="px-2 py-3" aria-label={`Accounts per tier: ${TIERS.map((t) => `${t} ${dist.data.tiers[t]}`).join(", ")}`}>
-              <div className="h-56">
+              <div className="h-72">
                 <ResponsiveContainer width="100%" height="100%">
                   <BarChart
                     data={TIERS.map((t) => ({ tier: t, accounts: dist.data.tiers[t] }))}
@@ -56,17 +57,19 @@ export function HeatDashboard() {
         </Card>
         <Card title="What the tiers mean">
           {dist.data ? (
-            <dl className="space-y-2 px-4 py-3 text-sm">
-              {TIERS.map((t) => (
-                <div key={t}>
-                  <dt>
-                    <HeatBadge heat={{ tier: t, score: 0, since: new Date(0) }} showScore={false} />
-                  </dt>
-                  <dd className="mt-0.5 text-slate-600">{dist.data.explanation[t]}</dd>
-                </div>
-              ))}
-              <div className="border-t border-slate-100 pt-2 text-slate-600">{dist.data.explanation.score}</div>
-            </dl>
+            <div className="px-4 py-3 text-sm">
+              <dl className="space-y-2">
+                {TIERS.map((t) => (
+                  <div key={t}>
+                    <dt>
+                      <HeatBadge heat={{ tier: t, score: 0, since: new Date(0) }} showScore={false} />
+                    </dt>
+                    <dd className="mt-0.5 text-slate-600">{dist.data.explanation[t]}</dd>
+                  </div>
+                ))}
+              </dl>
+              <p className="mt-2 border-t border-slate-100 pt-2 text-slate-600">{dist.data.explanation.score}</p>
+            </div>
           ) : dist.isError ? (
             <ErrorState message={dist.error.message} />
           ) : (
@@ -105,6 +108,14 @@ export function HeatDashboard() {
                     </td>
                     <td className="px-4 py-2">
                       <HeatBadge heat={r} showScore={false} />
+                      {r.pendingTier && (
+                        <span
+                          className="ml-1.5 text-xs text-slate-600"
+                          title="Where the score points while hysteresis holds the current tier"
+                        >
+                          {(RANK[r.pendingTier] ?? 0) > (RANK[r.tier] ?? 0) ? `${r.pendingTier} held back` : `cooling to ${r.pendingTier}`}
+                        </span>
+                      )}
                     </td>
                     <td className="px-4 py-2 text-right tabular-nums">{r.score.toFixed(3)}</td>
                     <td className="px-4 py-2 text-slate-700">

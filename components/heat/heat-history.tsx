@@ -36,7 +36,7 @@ export function HeatHistoryCard({ accountId, days = 30 }: { accountId: string; d
         <figure className="px-2 py-3" aria-label={`Daily heat of this account, ${q.data.rollups.length} days with data`}>
           <div className="h-56">
             <ResponsiveContainer width="100%" height="100%">
-              <LineChart data={q.data.rollups} margin={{ top: 8, right: 24, bottom: 0, left: 0 }}>
+              <LineChart data={q.data.rollups} margin={{ top: 8, right: 48, bottom: 0, left: 0 }}>
                 <CartesianGrid stroke="#e2e8f0" strokeDasharray="3 3" />
                 <XAxis dataKey="day" tick={{ fontSize: 11, fill: "#475569" }} tickFormatter={(d: string) => d.slice(5)} />
                 <YAxis domain={[0, 1]} tick={{ fontSize: 11, fill: "#475569" }} width={36} />

@@ -174,9 +174,18 @@ export async function hottestAccounts(db: DbOrTx, viewer: Viewer, page: { limit:
     ? Prisma.sql` AND (COALESCE(h."score", 0) < ${c.s / SCORE_UNITS} OR (COALESCE(h."score", 0) = ${c.s / SCORE_UNITS} AND a."id" > ${c.i}))`
     : Prisma.empty;
   const rows = await db.$queryRaw<
-    { id: string; name: string; score: number; tier: string; since: Date | string | null; createdAt: Date | string }[]
+    {
+      id: string;
+      name: string;
+      score: number;
+      tier: string;
+      pendingTier: string | null;
+      since: Date | string | null;
+      createdAt: Date | string;
+    }[]
   >`
-    SELECT a."id", a."name", COALESCE(h."score", 0) AS "score", COALESCE(h."tier", 'COLD') AS "tier", CASE WHEN h."computedAt" IS NULL THEN NULL ELSE h."since" END AS "since", a."createdAt"
+    SELECT a."id", a."name", COALESCE(h."score", 0) AS "score", COALESCE(h."tier", 'COLD') AS "tier", h."pendingTier",
+      CASE WHEN h."computedAt" IS NULL THEN NULL ELSE h."since" END AS "since", a."createdAt"
     FROM "Account" a LEFT JOIN "AccountHeat" h ON h."tenantId" = a."tenantId" AND h."accountId" = a."id"
     WHERE a."tenantId" = ${viewer.tenantId}${ownerClause(viewer)}${after}
     ORDER BY COALESCE(h."score", 0) DESC, a."id" ASC
@@ -186,6 +195,8 @@ export async function hottestAccounts(db: DbOrTx, viewer: Viewer, page: { limit:
     name: r.name,
     score: Number(r.score),
     tier: r.tier,
+    /** the tier the score points to while hysteresis holds the current one */
+    pendingTier: r.pendingTier,
     since: new Date(r.since ?? r.createdAt),
   }));
   const last = items.at(-1);
