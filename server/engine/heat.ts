@@ -193,7 +193,8 @@ interface State {
 class Fold {
   readonly changes: TierChange[] = [];
   readonly trace: HeatTraceKind[] = [];
-  readonly days = new Map<string, { maxScore: number; lastScore: number; tier: HeatTier }>();
+  /** keyed by UTC day number (epoch days); formatted once at the end */
+  readonly days = new Map<number, { maxScore: number; lastScore: number; tier: HeatTier }>();
   private readonly hl: number;
   private readonly window: number;
   private readonly cooldown: number;
@@ -274,7 +275,7 @@ class Fold {
   }
 
   record(at: number) {
-    const day = new Date(at).toISOString().slice(0, 10);
+    const day = Math.floor(at / 86_400_000);
     const score = this.score();
     const prev = this.days.get(day);
     this.days.set(day, { maxScore: Math.max(prev?.maxScore ?? 0, score), lastScore: score, tier: this.st.tier });
@@ -487,7 +488,7 @@ export function computeHeat(i: HeatInput): HeatComputation {
     computedAt: i.now,
     recheckAt: recheck === null ? null : new Date(recheck),
     changes: fold.changes,
-    days: [...fold.days.entries()].map(([day, v]) => ({ day, ...v })),
+    days: [...fold.days.entries()].map(([day, v]) => ({ day: new Date(day * 86_400_000).toISOString().slice(0, 10), ...v })),
     trace: fold.trace,
   };
 }

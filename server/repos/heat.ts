@@ -29,50 +29,117 @@ export interface HeatKey {
 /**
  * The next page of rows the job must look at — dirty, or due for a recheck — in primary-key order
  * after `after`. Keyset paging: a row re-marked while the tick runs is left for the next tick
- * rather than looping this one forever.
+ * rather than looping this one forever. The row-value comparison lets both databases seek the
+ * primary key instead of rescanning it for every page.
  */
-export function heatWorkPage(db: DbOrTx, now: Date, after: HeatKey | null, take: number) {
-  return db.accountHeat.findMany({
-    where: {
-      AND: [
-        { OR: [{ dirtyAt: { not: null } }, { recheckAt: { lte: now } }] },
-        ...(after
-          ? [{ OR: [{ tenantId: { gt: after.tenantId } }, { tenantId: after.tenantId, accountId: { gt: after.accountId } }] }]
-          : []),
-      ],
-    },
-    orderBy: [{ tenantId: "asc" }, { accountId: "asc" }],
-    select: { tenantId: true, accountId: true },
-    take,
-  });
+export async function heatWorkPage(db: DbOrTx, now: Date, after: HeatKey | null, take: number): Promise<HeatKey[]> {
+  const keyset = after ? Prisma.sql` AND ("tenantId", "accountId") > (${after.tenantId}, ${after.accountId})` : Prisma.empty;
+  return db.$queryRaw<HeatKey[]>`SELECT "tenantId", "accountId" FROM "AccountHeat"
+    WHERE ("dirtyAt" IS NOT NULL OR "recheckAt" <= ${now})${keyset}
+    ORDER BY "tenantId", "accountId" LIMIT ${take}`;
 }
+
+/** Raw results carry dates as Date, or as text (SQLite's stored form; PostgreSQL JSON has no zone: UTC). */
+function asDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v;
+  const t = String(v);
+  return new Date(/[Zz]|[+-]\d\d:\d\d$/.test(t) ? t : `${t}Z`);
+}
+
+export interface HeatPageRow {
+  accountId: string;
+  score: number;
+  tier: string;
+  since: Date;
+  mass: number;
+  recent: string;
+  pendingTier: string | null;
+  pendingSince: Date | null;
+  computedAt: Date | null;
+  dirtyAt: Date | null;
+  recheckAt: Date | null;
+  /** null when the account no longer exists (the row is an orphan) */
+  account: { posture: string; createdAt: Date } | null;
+}
+
+/** A query's rows folded into one JSON text cell: one value to convert instead of thousands. */
+function jsonRows(pg: boolean, columns: string) {
+  return Prisma.raw(pg ? `COALESCE(json_agg(json_build_array(${columns})), '[]'::json)::text` : `json_group_array(json_array(${columns}))`);
+}
+
+async function queryJsonRows(db: DbOrTx, sql: Prisma.Sql): Promise<unknown[][]> {
+  const [row] = await db.$queryRaw<{ j: string }[]>(sql);
+  return JSON.parse(row?.j ?? "[]") as unknown[][];
+}
+
+/** `IN (…)` over ids sent as one JSON parameter: the statement text (and its plan) stays the same for any list. */
+function inIds(pg: boolean, ids: string[]) {
+  const json = JSON.stringify(ids);
+  return pg ? Prisma.sql`(SELECT json_array_elements_text(${json}::json))` : Prisma.sql`(SELECT value FROM json_each(${json}))`;
+}
+
+const PAGE_COLUMNS = `h."accountId", h."score", h."tier", h."since", h."mass", h."recent", h."pendingTier", h."pendingSince", h."computedAt", h."dirtyAt", h."recheckAt", a."id", a."posture", a."createdAt"`;
 
 /**
- * Take the rows for this transaction: a no-op write, so on PostgreSQL it holds their row locks
- * and on SQLite the write lock until commit. Concurrent ticks then compute one after the other
+ * Take the page's rows for this transaction and read them with their account's posture and
+ * creation time. Taking them first matters: concurrent ticks then compute one after the other
  * from each other's results, and a signal intake marking one of them waits for the commit.
+ * PostgreSQL: row locks (FOR UPDATE). SQLite: a no-op write takes the database write lock before
+ * the read, so the read cannot be stale by the time this transaction writes.
  */
-export async function lockHeatRows(tx: Tx, tenantId: string, accountIds: string[]) {
-  if (accountIds.length === 0) return;
-  await tx.$executeRaw`UPDATE "AccountHeat" SET "tenantId" = "tenantId" WHERE "tenantId" = ${tenantId} AND "accountId" IN (${Prisma.join(accountIds)})`;
+export async function lockHeatPage(tx: Tx, tenantId: string, accountIds: string[]): Promise<HeatPageRow[]> {
+  if (accountIds.length === 0) return [];
+  const pg = isPostgres(tx);
+  if (pg) {
+    await tx.$executeRaw`SELECT 1 FROM "AccountHeat" WHERE "tenantId" = ${tenantId} AND "accountId" IN ${inIds(pg, accountIds)}
+      ORDER BY "accountId" FOR UPDATE`;
+  } else {
+    await tx.$executeRaw`UPDATE "AccountHeat" SET "tenantId" = "tenantId" WHERE "tenantId" = ${tenantId} AND "accountId" = ${accountIds[0]}`;
+  }
+  const rows = await queryJsonRows(
+    tx,
+    Prisma.sql`SELECT ${jsonRows(pg, PAGE_COLUMNS)} AS "j"
+      FROM "AccountHeat" h LEFT JOIN "Account" a ON a."tenantId" = h."tenantId" AND a."id" = h."accountId"
+      WHERE h."tenantId" = ${tenantId} AND h."accountId" IN ${inIds(pg, accountIds)}`,
+  );
+  return rows.map((r) => ({
+    accountId: String(r[0]),
+    score: Number(r[1]),
+    tier: String(r[2]),
+    since: asDate(r[3]) as Date,
+    mass: Number(r[4]),
+    recent: String(r[5]),
+    pendingTier: (r[6] as string | null) ?? null,
+    pendingSince: asDate(r[7]),
+    computedAt: asDate(r[8]),
+    dirtyAt: asDate(r[9]),
+    recheckAt: asDate(r[10]),
+    account: r[11] ? { posture: String(r[12]), createdAt: asDate(r[13]) as Date } : null,
+  }));
 }
 
-export function heatRowsFor(db: DbOrTx, tenantId: string, accountIds: string[]) {
-  return db.accountHeat.findMany({ where: tenantWhere(tenantId, { accountId: { in: accountIds } }) });
+/** Signals of these accounts received in (from, to]: what the job folds in. */
+export async function heatSignals(db: DbOrTx, tenantId: string, accountIds: string[], from: Date, to: Date) {
+  if (accountIds.length === 0) return [];
+  const pg = isPostgres(db);
+  const rows = await queryJsonRows(
+    db,
+    Prisma.sql`SELECT ${jsonRows(pg, `"accountId", "severity", "occurredAt", "receivedAt"`)} AS "j" FROM "Signal"
+      WHERE "tenantId" = ${tenantId} AND "accountId" IN ${inIds(pg, accountIds)} AND "receivedAt" > ${from} AND "receivedAt" <= ${to}`,
+  );
+  return rows.map((r) => ({
+    accountId: String(r[0]),
+    severity: String(r[1]),
+    occurredAt: asDate(r[2]) as Date,
+    receivedAt: asDate(r[3]) as Date,
+  }));
 }
 
 export function heatAccounts(db: DbOrTx, tenantId: string, accountIds: string[]) {
   return db.account.findMany({
     where: tenantWhere(tenantId, { id: { in: accountIds } }),
     select: { id: true, posture: true, createdAt: true },
-  });
-}
-
-/** Signals of these accounts received in (from, to]: what the job folds in. */
-export function heatSignals(db: DbOrTx, tenantId: string, accountIds: string[], from: Date, to: Date) {
-  return db.signal.findMany({
-    where: tenantWhere(tenantId, { accountId: { in: accountIds }, receivedAt: { gt: from, lte: to } }),
-    select: { accountId: true, severity: true, occurredAt: true, receivedAt: true },
   });
 }
 
@@ -95,8 +162,8 @@ export interface HeatWrite {
   clearDirtyAt: Date | null;
 }
 
-/** Rows per statement: 12 bound values each stays far below both databases' parameter limits. */
-const CHUNK = 500;
+/** Rows per statement (sent as one JSON parameter). */
+const CHUNK = 1000;
 
 function chunks<T>(xs: T[], n = CHUNK): T[][] {
   const out: T[][] = [];
@@ -105,22 +172,63 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
 }
 
 /**
+ * The batch writes send each chunk as ONE JSON parameter that the database expands into rows
+ * (SQLite json_each, PostgreSQL json_to_recordset): binding thousands of separate values through
+ * the driver adapter costs more than the statement itself. The SQL differs only in that expansion.
+ */
+function isPostgres(db: DbOrTx) {
+  return (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
+}
+
+/** A date as the database stores it: SQLite keeps Prisma's text form, PostgreSQL parses ISO. */
+function dateText(pg: boolean, d: Date | null) {
+  if (!d) return null;
+  const iso = d.toISOString();
+  return pg ? iso : `${iso.slice(0, -1)}+00:00`;
+}
+
+const HEAT_COLUMNS = `"tenantId", "accountId", "score", "tier", "since", "mass", "recent", "pendingTier", "pendingSince", "computedAt", "dirtyAt", "recheckAt"`;
+const HEAT_UPDATE = Prisma.raw(`ON CONFLICT ("tenantId", "accountId") DO UPDATE SET
+  "score" = excluded."score", "tier" = excluded."tier", "since" = excluded."since", "mass" = excluded."mass",
+  "recent" = excluded."recent", "pendingTier" = excluded."pendingTier", "pendingSince" = excluded."pendingSince",
+  "computedAt" = excluded."computedAt", "recheckAt" = excluded."recheckAt",
+  "dirtyAt" = CASE WHEN "AccountHeat"."dirtyAt" = excluded."dirtyAt" THEN NULL ELSE "AccountHeat"."dirtyAt" END`);
+
+/**
  * One upsert statement per chunk. The dirty mark is cleared only where it still equals the one
  * the job read: a signal that re-marked the row meanwhile keeps it dirty for the next tick.
  */
 export async function writeHeat(tx: Tx, tenantId: string, rows: HeatWrite[]) {
+  const pg = isPostgres(tx);
   for (const part of chunks(rows)) {
-    const values = part.map(
-      (r) =>
-        Prisma.sql`(${tenantId}, ${r.accountId}, ${r.score}, ${r.tier}, ${r.since}, ${r.mass}, ${r.recent}, ${r.pendingTier}, ${r.pendingSince}, ${r.computedAt}, ${r.clearDirtyAt}, ${r.recheckAt})`,
+    const json = JSON.stringify(
+      part.map((r) => [
+        r.accountId,
+        r.score,
+        r.tier,
+        dateText(pg, r.since),
+        r.mass,
+        r.recent,
+        r.pendingTier,
+        dateText(pg, r.pendingSince),
+        dateText(pg, r.computedAt),
+        dateText(pg, r.clearDirtyAt),
+        dateText(pg, r.recheckAt),
+      ]),
     );
-    await tx.$executeRaw`INSERT INTO "AccountHeat" ("tenantId", "accountId", "score", "tier", "since", "mass", "recent", "pendingTier", "pendingSince", "computedAt", "dirtyAt", "recheckAt")
-      VALUES ${Prisma.join(values)}
-      ON CONFLICT ("tenantId", "accountId") DO UPDATE SET
-        "score" = excluded."score", "tier" = excluded."tier", "since" = excluded."since", "mass" = excluded."mass",
-        "recent" = excluded."recent", "pendingTier" = excluded."pendingTier", "pendingSince" = excluded."pendingSince",
-        "computedAt" = excluded."computedAt", "recheckAt" = excluded."recheckAt",
-        "dirtyAt" = CASE WHEN "AccountHeat"."dirtyAt" = excluded."dirtyAt" THEN NULL ELSE "AccountHeat"."dirtyAt" END`;
+    if (pg) {
+      await tx.$executeRaw`INSERT INTO "AccountHeat" (${Prisma.raw(HEAT_COLUMNS)})
+        SELECT ${tenantId}, x->>0, (x->>1)::float8, x->>2, (x->>3)::timestamp(3), (x->>4)::float8, x->>5, x->>6,
+          (x->>7)::timestamp(3), (x->>8)::timestamp(3), (x->>9)::timestamp(3), (x->>10)::timestamp(3)
+        FROM json_array_elements(${json}::json) AS x
+        ${HEAT_UPDATE}`;
+    } else {
+      await tx.$executeRaw`INSERT INTO "AccountHeat" (${Prisma.raw(HEAT_COLUMNS)})
+        SELECT ${tenantId}, x.value ->> 0, x.value ->> 1, x.value ->> 2, x.value ->> 3, x.value ->> 4, x.value ->> 5, x.value ->> 6,
+          x.value ->> 7, x.value ->> 8, x.value ->> 9, x.value ->> 10
+        FROM json_each(${json}) AS x WHERE true
+        ${HEAT_UPDATE}`;
+    }
   }
 }
 
@@ -132,15 +240,24 @@ export interface RollupWrite {
   tier: string;
 }
 
+const ROLLUP_UPDATE = Prisma.raw(`ON CONFLICT ("tenantId", "accountId", "day") DO UPDATE SET
+  "maxScore" = CASE WHEN excluded."maxScore" > "HeatRollup"."maxScore" THEN excluded."maxScore" ELSE "HeatRollup"."maxScore" END,
+  "lastScore" = excluded."lastScore", "tier" = excluded."tier"`);
+
 /** Daily rollups: the day's highest score is kept, the last score and tier replaced. */
 export async function writeRollups(tx: Tx, tenantId: string, rows: RollupWrite[]) {
+  const pg = isPostgres(tx);
   for (const part of chunks(rows)) {
-    const values = part.map((r) => Prisma.sql`(${tenantId}, ${r.accountId}, ${r.day}, ${r.maxScore}, ${r.lastScore}, ${r.tier})`);
-    await tx.$executeRaw`INSERT INTO "HeatRollup" ("tenantId", "accountId", "day", "maxScore", "lastScore", "tier")
-      VALUES ${Prisma.join(values)}
-      ON CONFLICT ("tenantId", "accountId", "day") DO UPDATE SET
-        "maxScore" = CASE WHEN excluded."maxScore" > "HeatRollup"."maxScore" THEN excluded."maxScore" ELSE "HeatRollup"."maxScore" END,
-        "lastScore" = excluded."lastScore", "tier" = excluded."tier"`;
+    const json = JSON.stringify(part.map((r) => [r.accountId, r.day, r.maxScore, r.lastScore, r.tier]));
+    if (pg) {
+      await tx.$executeRaw`INSERT INTO "HeatRollup" ("tenantId", "accountId", "day", "maxScore", "lastScore", "tier")
+        SELECT ${tenantId}, x->>0, x->>1, (x->>2)::float8, (x->>3)::float8, x->>4 FROM json_array_elements(${json}::json) AS x
+        ${ROLLUP_UPDATE}`;
+    } else {
+      await tx.$executeRaw`INSERT INTO "HeatRollup" ("tenantId", "accountId", "day", "maxScore", "lastScore", "tier")
+        SELECT ${tenantId}, x.value ->> 0, x.value ->> 1, x.value ->> 2, x.value ->> 3, x.value ->> 4 FROM json_each(${json}) AS x WHERE true
+        ${ROLLUP_UPDATE}`;
+    }
   }
 }
 

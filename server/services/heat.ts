@@ -19,12 +19,11 @@ import {
   heatAccounts,
   heatOf,
   heatRollups,
-  heatRowsFor,
   heatSignals,
   heatTierCounts,
   heatWorkPage,
   hottestAccounts,
-  lockHeatRows,
+  lockHeatPage,
   type RollupWrite,
   SCORE_UNITS,
   writeHeat,
@@ -55,7 +54,7 @@ const roundScore = (x: number) => Math.round(x * SCORE_UNITS) / SCORE_UNITS;
 
 export async function runHeatTick(deps: HeatDeps) {
   const settings = deps.settings ?? DEFAULT_HEAT_SETTINGS;
-  const batch = deps.batchSize ?? 500;
+  const batch = deps.batchSize ?? 1000;
   const now = deps.clock.now();
   const summary = { ok: true, computed: 0, tierChanges: 0, pages: 0 };
   let after: HeatKey | null = null;
@@ -78,22 +77,12 @@ export async function runHeatTick(deps: HeatDeps) {
 
 async function computeTenantPage(db: Db, tenantId: string, ids: string[], now: Date, settings: HeatSettings) {
   return inTransaction(db, async (tx) => {
-    await lockHeatRows(tx, tenantId, ids);
-    // Re-read under the lock: another tick may have computed some of these meanwhile.
-    const rows = (await heatRowsFor(tx, tenantId, ids)).filter((r) => r.dirtyAt !== null || (r.recheckAt && r.recheckAt <= now));
+    // Read under the lock: another tick may have computed some of these meanwhile.
+    const rows = (await lockHeatPage(tx, tenantId, ids)).filter((r) => r.dirtyAt !== null || (r.recheckAt && r.recheckAt <= now));
     if (rows.length === 0) return { computed: 0, tierChanges: 0 };
-    const accounts = new Map(
-      (
-        await heatAccounts(
-          tx,
-          tenantId,
-          rows.map((r) => r.accountId),
-        )
-      ).map((a) => [a.id, a]),
-    );
-    const orphans = rows.filter((r) => !accounts.has(r.accountId)).map((r) => r.accountId);
+    const orphans = rows.filter((r) => !r.account).map((r) => r.accountId);
     if (orphans.length) await deleteHeatRows(tx, tenantId, orphans);
-    const live = rows.filter((r) => accounts.has(r.accountId));
+    const live = rows.filter((r) => r.account);
     const from = new Map(live.map((r) => [r.accountId, heatSignalsFrom(r, now, settings)]));
     const signals = await loadSignals(tx, tenantId, from, now);
 
@@ -101,7 +90,7 @@ async function computeTenantPage(db: Db, tenantId: string, ids: string[], now: D
     const rollups: RollupWrite[] = [];
     const ledger: Omit<LedgerAppend, "tenantId">[] = [];
     for (const row of live) {
-      const account = accounts.get(row.accountId);
+      const account = row.account;
       if (!account) continue;
       const c = computeHeat({
         previous: row,
