@@ -208,6 +208,32 @@ const readKey = (tenant: TestTenant) =>
     (r) => r.key,
   );
 
+describe(`heat job concurrency on ${TEST_PROVIDER}`, () => {
+  it("8 concurrent ticks over a burst ledger its promotion exactly once; signals arriving during ticks are never lost or double counted", async () => {
+    const tenant = await makeTenant(t.db);
+    const acc = tenant.accounts.seller[0] as string;
+    for (const _ of [1, 2, 3]) await push(tenant, acc, "critical");
+    const results = await Promise.all(Array.from({ length: 8 }, () => runHeatTick({ db: t.db, clock })));
+    expect(results.reduce((n, r) => n + r.tierChanges, 0)).toBe(1);
+    expect((await tierChanges(tenant, acc)).length).toBe(1);
+    expect((await heatRow(tenant, acc))?.tier).toBe("HOT");
+
+    // 20 medium signals on another account, pushed concurrently with 6 ticks, all at one instant:
+    // after a final tick, the mass is exactly 20 — each folded in once.
+    const other = tenant.accounts.seller[1] as string;
+    await Promise.all([
+      ...Array.from({ length: 20 }, () => push(tenant, other, "medium")),
+      ...Array.from({ length: 6 }, () => runHeatTick({ db: t.db, clock })),
+    ]);
+    await runHeatTick({ db: t.db, clock });
+    const row = await heatRow(tenant, other);
+    expect(row?.dirtyAt).toBeNull();
+    expect(row?.mass).toBeCloseTo(20, 6);
+    expect(await t.db.signal.count({ where: { tenantId: tenant.id, accountId: other } })).toBe(20);
+    expect((await verifyLedger(t.db, tenant.id)).ok).toBe(true);
+  });
+});
+
 describe(`heat reads on ${TEST_PROVIDER}`, () => {
   it("accounts over REST and tRPC carry the computed heat { score, tier, since }; unscored ones are COLD, 0, since creation", async () => {
     const key = await readKey(a);
