@@ -219,7 +219,7 @@ describe(`heat job concurrency on ${TEST_PROVIDER}`, () => {
     expect((await heatRow(tenant, acc))?.tier).toBe("HOT");
 
     // 20 medium signals on another account, pushed concurrently with 6 ticks, all at one instant:
-    // after a final tick, the mass is exactly 20 — each folded in once.
+    // after a final tick, each is folded in exactly once.
     const other = tenant.accounts.seller[1] as string;
     await Promise.all([
       ...Array.from({ length: 20 }, () => push(tenant, other, "medium")),
@@ -228,7 +228,9 @@ describe(`heat job concurrency on ${TEST_PROVIDER}`, () => {
     await runHeatTick({ db: t.db, clock });
     const row = await heatRow(tenant, other);
     expect(row?.dirtyAt).toBeNull();
-    expect(row?.mass).toBeCloseTo(20, 6);
+    // 20 × a medium's weight 1, decayed only by the seconds between a fact's minute bucket and now:
+    // one signal missed would give ≈ 19, one counted twice ≈ 21.
+    expect(row?.mass).toBeCloseTo(20, 1);
     expect(await t.db.signal.count({ where: { tenantId: tenant.id, accountId: other } })).toBe(20);
     expect((await verifyLedger(t.db, tenant.id)).ok).toBe(true);
   });
