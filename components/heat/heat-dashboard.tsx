@@ -42,7 +42,7 @@ export function HeatDashboard() {
                     <XAxis dataKey="tier" tick={{ fontSize: 12, fill: "#334155" }} />
                     <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "#475569" }} width={36} />
                     <Tooltip formatter={(v: unknown) => [String(v), "accounts"]} />
-                    <Bar dataKey="accounts" radius={[4, 4, 0, 0]}>
+                    <Bar dataKey="accounts" radius={[4, 4, 0, 0]} isAnimationActive={false}>
                       {TIERS.map((t) => (
                         <Cell key={t} fill={TIER_COLOR[t]} />
                       ))}

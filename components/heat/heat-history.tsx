@@ -57,8 +57,24 @@ export function HeatHistoryCard({ accountId, days = 30 }: { accountId: string; d
                   strokeDasharray="4 4"
                   label={{ value: "WARM", fontSize: 10, fill: "#92400e", position: "right" }}
                 />
-                <Line type="monotone" dataKey="maxScore" name="Day's highest" stroke="#dc2626" strokeWidth={2} dot={{ r: 3 }} />
-                <Line type="monotone" dataKey="lastScore" name="Day's last" stroke="#2752d9" strokeWidth={2} dot={{ r: 3 }} />
+                <Line
+                  type="monotone"
+                  dataKey="maxScore"
+                  name="Day's highest"
+                  stroke="#dc2626"
+                  strokeWidth={2}
+                  dot={{ r: 3 }}
+                  isAnimationActive={false}
+                />
+                <Line
+                  type="monotone"
+                  dataKey="lastScore"
+                  name="Day's last"
+                  stroke="#2752d9"
+                  strokeWidth={2}
+                  dot={{ r: 3 }}
+                  isAnimationActive={false}
+                />
               </LineChart>
             </ResponsiveContainer>
           </div>
