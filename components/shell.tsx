@@ -6,6 +6,7 @@ import {
   Brain,
   Building2,
   FileUp,
+  Flame,
   History,
   Inbox,
   KeyRound,
@@ -42,6 +43,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/import", label: "CSV import", icon: FileUp, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
+  { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */

@@ -34,6 +34,7 @@ const ADMIN_PAGES = [
   "/admin/import",
   "/admin/connectors",
   "/admin/perception",
+  "/heat",
 ];
 
 test("every admin page is accessible", async ({ page }) => {
@@ -58,7 +59,7 @@ test("every admin page is accessible", async ({ page }) => {
 
 test("the seller's and auditor's pages, and the forbidden page, are accessible", async ({ page }) => {
   await signIn(page, "seller@demo.test");
-  for (const path of ["/accounts", "/inbox", "/timeline"]) {
+  for (const path of ["/accounts", "/inbox", "/timeline", "/heat"]) {
     await page.goto(path);
     await expectAccessible(page, `seller ${path}`);
   }

@@ -10,32 +10,37 @@ import path from "node:path";
 import pg from "pg";
 import { gateBench } from "../bench/gate";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
+import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
 import { createDb, type Db } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 
 const N = Number(process.env.BENCH_N ?? 400);
+/** Accounts in the perception suite (the issue's bar is 100,000). */
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
-const SUITES: Record<string, { perDb?: (db: Db, label: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> = {
-  ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
-  gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
-};
+const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
+  {
+    ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
+    gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
+    perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
+  };
 
-async function withSqlite<T>(fn: (db: Db) => Promise<T>) {
+async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "autopilot-bench-"));
   const url = `file:${path.join(dir, "bench.db")}`;
   await applyMigrations(url);
   const db = createDb(url);
   try {
-    return await fn(db);
+    return await fn(db, url);
   } finally {
     await db.$disconnect();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function withPostgres<T>(fn: (db: Db) => Promise<T>): Promise<T | null> {
+async function withPostgres<T>(fn: (db: Db, url: string) => Promise<T>): Promise<T | null> {
   const admin = process.env.TEST_PG_URL ?? process.env.PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
   const name = `bench_${randomBytes(4).toString("hex")}`;
   const c = new pg.Client({ connectionString: admin });
@@ -51,7 +56,7 @@ async function withPostgres<T>(fn: (db: Db) => Promise<T>): Promise<T | null> {
   await applyMigrations(u.toString());
   const db = createDb(u.toString());
   try {
-    return await fn(db);
+    return await fn(db, u.toString());
   } finally {
     await db.$disconnect();
     await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -69,8 +74,8 @@ for (const n of names) {
   if (suite.dbFree) rows.push(...(await suite.dbFree()));
   const perDb = suite.perDb;
   if (perDb) {
-    rows.push(...(await withSqlite((db) => perDb(db, "sqlite"))));
-    rows.push(...((await withPostgres((db) => perDb(db, "postgres"))) ?? []));
+    rows.push(...(await withSqlite((db, url) => perDb(db, "sqlite", url))));
+    rows.push(...((await withPostgres((db, url) => perDb(db, "postgres", url))) ?? []));
   }
 }
 

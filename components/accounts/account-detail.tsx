@@ -3,6 +3,7 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ArrowLeft } from "lucide-react";
 import Link from "next/link";
+import { HeatHistoryCard } from "../heat/heat-history";
 import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { describeEntry } from "../ledger/describe";
 import { useTRPC } from "../trpc";
@@ -41,10 +42,12 @@ export function AccountDetail({ id }: { id: string }) {
           <Badge>
             Momentum: <span aria-hidden>{MOMENTUM_ARROW[a.momentum]}</span> {humanize(a.momentum)}
           </Badge>
-          <HeatBadge />
+          <HeatBadge heat={a.heat} />
           {a.arrCents > 0 && <Badge tone="green">ARR {money(a.arrCents)}</Badge>}
         </div>
       </div>
+
+      <HeatHistoryCard accountId={a.id} />
 
       <div className="grid gap-4 lg:grid-cols-3">
         <Card title="Activity" className="lg:col-span-2">

@@ -123,7 +123,7 @@ export function AccountsTable() {
                     <span aria-hidden>{MOMENTUM_ARROW[a.momentum]}</span> {humanize(a.momentum)}
                   </td>
                   <td className="px-4 py-2">
-                    <HeatBadge />
+                    <HeatBadge heat={a.heat} />
                   </td>
                   <td className="px-4 py-2 text-right tabular-nums">{a.arrCents ? money(a.arrCents) : "—"}</td>
                 </tr>

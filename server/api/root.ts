@@ -3,6 +3,7 @@ import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
+import { heatRouter } from "./routers/heat";
 import { importsRouter } from "./routers/imports";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
@@ -20,6 +21,7 @@ export const appRouter = router({
   imports: importsRouter,
   connectors: connectorsRouter,
   perception: perceptionRouter,
+  heat: heatRouter,
 });
 
 export type AppRouter = typeof appRouter;

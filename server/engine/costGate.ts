@@ -1,6 +1,10 @@
+import type { HeatTier } from "./heat";
+
 /**
  * The decision cost gate (SPEC §4.3): before any decision synthesis, is a run worth its cost?
  * Pure: ALLOW | DEFER (retry once, after retry_after_seconds) | SKIP (final for this cycle).
+ * The account's heat (computed by the `heat` job, SPEC §4.4) shifts the marginal value: a HOT
+ * account is worth running again sooner; a COLD one is not worth a run for low-severity news.
  */
 export const COST_GATE_RESULTS = ["ALLOW", "DEFER", "SKIP"] as const;
 export type CostGateResult = (typeof COST_GATE_RESULTS)[number];
@@ -48,9 +52,11 @@ export interface CostGateInput {
   openIntents: number;
   /** signals for the account since its last run */
   newEvidence: number;
-  /** of those, the ones above low severity. The marginal value of a run comes from new evidence
-   * only: heat is not an input until perception computes it (a stored tier is not evidence). */
+  /** of those, the ones above low severity */
   newSignificantEvidence: number;
+  /** the account's heat as the `heat` job last computed it (no row yet: COLD, 0). Heat sums up
+   * the account's recent evidence and posture, so it weighs the value of new evidence: */
+  heat: { score: number; tier: HeatTier };
   now: Date;
   settings: CostGateSettings;
 }
@@ -63,6 +69,8 @@ export interface CostGateVerdict {
 }
 
 const RITUAL = /^TIME_RITUAL_/;
+/** A HOT account may run again after this share of the usual gap between runs. */
+export const HOT_GAP_FACTOR = 0.5;
 
 export function evaluateCostGate(i: CostGateInput): CostGateVerdict {
   const s = i.settings;
@@ -74,12 +82,14 @@ export function evaluateCostGate(i: CostGateInput): CostGateVerdict {
   }
   if (i.lastRunAt) {
     const since = (i.now.getTime() - i.lastRunAt.getTime()) / 1000;
-    if (since < s.minSecondsBetweenRuns) {
-      const wait = Math.ceil(s.minSecondsBetweenRuns - since);
+    const hot = i.heat.tier === "HOT";
+    const minGap = hot ? Math.ceil(s.minSecondsBetweenRuns * HOT_GAP_FACTOR) : s.minSecondsBetweenRuns;
+    if (since < minGap) {
+      const wait = Math.ceil(minGap - since);
       return {
         result: "DEFER",
         reason: "TOO_RECENT",
-        explanation: `The last run was ${Math.round(since)} s ago; trying again in ${wait} s.`,
+        explanation: `The last run was ${Math.round(since)} s ago; trying again in ${wait} s${hot ? " (sooner: the account is HOT)" : ""}.`,
         retryAfterSeconds: wait,
       };
     }
@@ -93,6 +103,12 @@ export function evaluateCostGate(i: CostGateInput): CostGateVerdict {
   }
   if (s.tier === "FREE" && i.newSignificantEvidence === 0 && !RITUAL.test(i.triggerType)) {
     return skip("LOW_MARGINAL_VALUE", "On the free tier, only low-severity news arrived: the scheduled rituals will review it.");
+  }
+  if (i.heat.tier === "COLD" && i.newSignificantEvidence === 0 && !RITUAL.test(i.triggerType)) {
+    return skip(
+      "LOW_MARGINAL_VALUE",
+      `The account is COLD (heat ${i.heat.score.toFixed(2)}) and only low-severity news arrived: the scheduled rituals will review it.`,
+    );
   }
   return {
     result: "ALLOW",

@@ -49,6 +49,8 @@ export interface SynthesisInput {
   opportunities: SynthesisOpportunity[];
   activity: SynthesisActivity[];
   now: Date;
+  /** the account's heat as the `heat` job computed it; absent reads as unscored (COLD, 0) */
+  heat?: { score: number; tier: string };
 }
 
 export interface Proposal {
@@ -432,6 +434,17 @@ const clip = (s: string) => (s.length <= 200 ? s : `${s.slice(0, 199)}…`);
 const RECENT_ACTIVITY_MS = 3 * 86_400_000;
 const RECENTLY_DONE_FACTOR = 0.85;
 
+/** At heat 1 a proposal ranks this much higher than the same proposal on a cold account. */
+export const HEAT_RANK_WEIGHT = 0.25;
+
+/**
+ * Next-action ranking: confidence, posture urgency, and heat — among equally sure proposals, the
+ * one on the hotter account comes first. Heat outside 0..1 (never stored) is clamped.
+ */
+export function rankScore(confidence: number, urgency: number, heat: number): number {
+  return round3(confidence * urgency * (1 + HEAT_RANK_WEIGHT * Math.min(1, Math.max(0, heat))));
+}
+
 /** Ranked proposals, highest rank first, at most one per action type. */
 export function synthesize(input: SynthesisInput, limit = 5): Proposal[] {
   const ctx: Ctx = { input, openOpportunities: input.opportunities.filter(OPEN) };
@@ -463,7 +476,7 @@ export function synthesize(input: SynthesisInput, limit = 5): Proposal[] {
     const { prior, ceiling, ...rest } = draft;
     const confidence = round3(confidenceFrom(prior, ceiling, strength) * (recentlyDone.has(draft.actionType) ? RECENTLY_DONE_FACTOR : 1));
     const urgency = input.account.posture === "AT_RISK" ? 1.1 : 1;
-    out.push({ ...rest, why, confidence, rankScore: round3(confidence * urgency) });
+    out.push({ ...rest, why, confidence, rankScore: rankScore(confidence, urgency, input.heat?.score ?? 0) });
   }
   return out.sort((x, y) => y.rankScore - x.rankScore || x.actionType.localeCompare(y.actionType)).slice(0, limit);
 }

@@ -14,6 +14,8 @@ type AccountRow = {
   createdAt: Date;
   updatedAt: Date;
   owner: { id: string; name: string; email: string } | null;
+  /** as computed by the `heat` job (services/heat.ts heatForAccounts) */
+  heat: { score: number; tier: string; since: Date };
 };
 
 export function accountDto(a: AccountRow) {
@@ -28,11 +30,15 @@ export function accountDto(a: AccountRow) {
     posture: a.posture,
     momentum: a.momentum,
     arr_cents: a.arrCents,
-    // Not scored until perception computes heat: the stored default is not a measurement.
-    heat: { score: null, tier: null, status: "NOT_SCORED" },
+    heat: heatDto(a.heat),
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString(),
   };
+}
+
+/** SPEC §5.1: `heat: { score, tier, since }`, computed by the `heat` job (unscored: COLD, 0, since creation). */
+export function heatDto(h: { score: number; tier: string; since: Date }) {
+  return { score: h.score, tier: h.tier, since: h.since.toISOString() };
 }
 
 export function contactDto(c: { id: string; name: string; email: string | null; title: string | null }) {

@@ -13,6 +13,7 @@ import {
 } from "../schemas/autonomy";
 import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
+import { RestHeatQuery } from "../schemas/heat";
 import { RestImportQuery } from "../schemas/imports";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
@@ -232,6 +233,14 @@ export const OPERATIONS: Operation[] = [
     summary: "Replace the tier cadence table (extension); due times are recomputed on the next tick",
     scopes: ["admin"],
     body: CadencePutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/perception/heat",
+    summary: "Heat: accounts per tier, and the accounts hottest first ({ account_id, score, tier }), paged",
+    scopes: ["read"],
+    query: RestHeatQuery,
     success: 200,
   },
 ];

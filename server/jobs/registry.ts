@@ -3,6 +3,7 @@ import type { Db } from "../db";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import type { ConnectorDeps } from "../services/executor";
+import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
@@ -101,6 +102,12 @@ export const JOBS = {
     localSchedule: "0 * * * * *",
     description: "Pull what the cadence says is due (hottest tier first) within the daily pull budgets",
     run: (d) => runPerceptionTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
+  },
+  heat: {
+    schedule: "* * * * *",
+    localSchedule: "*/20 * * * * *",
+    description: "Recompute heat and tiers of accounts whose inputs changed or whose tier may change by time alone",
+    run: (d) => runHeatTick({ db: d.db, clock: d.clock }),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -2,9 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import { type Actor, entryHash, GENESIS_HASH, type LedgerDraftPayload, redactSecrets, type StoredEntry } from "../engine/ledger";
+import { Prisma } from "../generated/sqlite/client.ts";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere } from "./scope";
+
+/** 12 bound values per row: 500 rows stay far below both databases' parameter limits. */
+const LEDGER_INSERT_CHUNK = 500;
 
 /** One entry to append; `type` and `payload` are checked together (server/engine/ledgerPayloads.ts). */
 export type LedgerAppend = LedgerDraftPayload & {
@@ -49,7 +53,18 @@ export async function appendLedgerBatch(tx: Tx, tenantId: string, entries: Omit<
     prevHash = hash;
     return row;
   });
-  await tx.ledgerEntry.createMany({ data });
+  // One multi-row INSERT per chunk: several times faster than createMany through the driver
+  // adapters, which matters to batch writers (the heat job ledgers thousands of tier changes).
+  for (let i = 0; i < data.length; i += LEDGER_INSERT_CHUNK) {
+    const rows = data
+      .slice(i, i + LEDGER_INSERT_CHUNK)
+      .map(
+        (r) =>
+          Prisma.sql`(${randomUUID()}, ${r.tenantId}, ${r.seq}, ${r.accountId}, ${r.correlationId}, ${r.type}, ${r.actorType}, ${r.actorId}, ${r.payload}, ${r.createdAt}, ${r.prevHash}, ${r.hash})`,
+      );
+    await tx.$executeRaw`INSERT INTO "LedgerEntry" ("id", "tenantId", "seq", "accountId", "correlationId", "type", "actorType", "actorId", "payload", "createdAt", "prevHash", "hash")
+      VALUES ${Prisma.join(rows)}`;
+  }
   await tx.ledgerHead.update({ where: { tenantId }, data: { hash: prevHash } });
   return data;
 }

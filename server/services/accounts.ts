@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
+import type { HeatReading } from "../engine/heat";
 import { storedObject } from "../engine/storedJson";
 import { badRequest, notFound } from "../errors";
 import { type AccountFilter, type AccountPatch, findAccount, listAccounts, updateAccount } from "../repos/accounts";
@@ -10,17 +11,21 @@ import type { Viewer } from "../repos/scope";
 import { findMembership } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { loadDecisionSettings } from "./decisionSettings";
+import { heatForAccounts } from "./heat";
 import { recordTriggerEvent } from "./signals";
 
-export function listVisibleAccounts(db: Db, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
-  return listAccounts(db, viewer, filter, page);
+/** Accounts come with their heat as the `heat` job computed it (SPEC §5.1). */
+export async function listVisibleAccounts(db: Db, viewer: Viewer, filter: AccountFilter, page: { limit: number; cursor?: string }) {
+  const res = await listAccounts(db, viewer, filter, page);
+  return { items: await heatForAccounts(db, viewer.tenantId, res.items), nextCursor: res.nextCursor };
 }
 
 export async function getVisibleAccount(db: Db, viewer: Viewer, id: string) {
   const account = await findAccount(db, viewer, id);
   // Another tenant's (or another seller's) account is indistinguishable from a missing one.
   if (!account) throw notFound("Account");
-  return account;
+  const [withHeat] = await heatForAccounts(db, viewer.tenantId, [account]);
+  return withHeat as NonNullable<typeof withHeat>;
 }
 
 const TRACKED: (keyof AccountPatch)[] = [
@@ -49,7 +54,7 @@ export async function updateCrmAccount(db: Db, viewer: Viewer, id: string, patch
     const after = await findAccount(tx, viewer, id);
     if (!after) throw notFound("Account");
     return after;
-  });
+  }).then(async (after) => (await heatForAccounts(db, viewer.tenantId, [after]))[0] as NonNullable<typeof after> & { heat: HeatReading });
 }
 
 type TrackedFields = { id: string } & { [K in keyof AccountPatch]-?: AccountPatch[K] };
@@ -75,6 +80,9 @@ export async function applyAccountPatch(
   }
   if (Object.keys(changed).length === 0) return changed;
   await updateAccount(tx, viewer, id, patch, now);
+  // Posture is an input of heat. Marked before the ledger append: the heat job takes heat rows
+  // first and the ledger head second, and every writer keeps that order (no deadlock).
+  if (changed.posture) await markHeatDirty(tx, viewer.tenantId, id, now);
   const correlationId = randomUUID();
   await appendLedger(
     tx,
@@ -89,8 +97,6 @@ export async function applyAccountPatch(
     now,
   );
   // Posture and lifecycle moves are decision triggers, recorded with the change itself.
-  // Posture is an input of heat.
-  if (changed.posture) await markHeatDirty(tx, viewer.tenantId, id, now);
   const settings = changed.posture || changed.lifecycle ? (await loadDecisionSettings(tx, viewer.tenantId)).triggers : null;
   if (settings && changed.posture) {
     await recordTriggerEvent(

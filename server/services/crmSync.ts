@@ -188,6 +188,8 @@ class Applier {
         await updateCrmAccountRow(tx, this.tenantId, existing.id, { ...patch, crmModifiedAt: modified }, now);
         if (Object.keys(changed).length === 0) return existing.id;
         this.counts.updated++;
+        // Before the ledger append: the heat job's lock order (server/repos/heat.ts).
+        await markHeatDirty(tx, this.tenantId, existing.id, now);
         const correlationId = randomUUID();
         await appendLedger(
           tx,
@@ -201,7 +203,6 @@ class Applier {
           },
           now,
         );
-        await markHeatDirty(tx, this.tenantId, existing.id, now);
         if (changed.posture || changed.lifecycle) {
           const settings = (await loadDecisionSettings(tx, this.tenantId)).triggers;
           if (changed.posture)

@@ -204,6 +204,17 @@ async function writeAccounts(tx: Tx, viewer: Viewer, rows: AccountRow[], now: Da
     viewer.tenantId,
     rows.flatMap((r) => (r.ownerEmail ? [r.ownerEmail] : [])),
   );
+  // Lock order (server/repos/heat.ts): the heat job locks heat rows, then the ledger head. This
+  // chunk appends to the ledger row by row, so every existing heat row it may touch is marked
+  // first, in account-id order like the job's own locks. (A new account's heat row is an insert
+  // no one else can hold.)
+  const postureMoves = rows
+    .flatMap((r) => {
+      const b = existing.get(r.externalId);
+      return b && r.posture !== undefined && r.posture !== b.posture ? [b.id] : [];
+    })
+    .sort();
+  for (const id of postureMoves) await markHeatDirty(tx, viewer.tenantId, id, now);
   for (const row of rows) {
     let ownerId: string | undefined;
     if (row.ownerEmail) {

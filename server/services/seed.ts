@@ -7,6 +7,7 @@ import { createDemoAccount, createDemoContact, createDemoOpportunity, createDemo
 import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
+import { runHeatTick } from "./heat";
 import { type HistoryEvent, replayHistory, seedAutonomy } from "./seedAutonomy";
 
 /**
@@ -157,10 +158,43 @@ export async function seedDemo(db: Db, opts: { password: string; clock: Clock })
     await seedAutonomy(db, tenantId, new Date(historyStart.getTime() + 60_000));
     await replayHistory(db, tenantId, events, now);
   }
+  // The demo's heat is computed like any tenant's: the real `heat` job, at the seed's "now", folds
+  // in the replayed signals (their tier history and daily rollups included).
+  await runHeatTick({ db, clock: { now: () => now } });
   return { created: true, tenants: summary };
 }
 
 const HISTORY_DAYS = 15;
+
+/** Hours before "now" at which demo bursts begin: recent ones are HOT now, older ones have cooled. */
+const BURST_HOURS_AGO = [3, 9, 30, 60, 100, 140];
+
+/**
+ * Bursts of significant activity on a few accounts (one in eight), the way real accounts heat up:
+ * three or four signals above low severity within a couple of hours. Drawn from their own PRNG
+ * after every other draw, so the rest of the demo stays exactly what it was.
+ */
+function demoBursts(spec: SeedTenant, accountIds: string[], now: Date): HistoryEvent[] {
+  const r = prng(5000 + spec.slug.length);
+  const significant = DEMO_SIGNALS.filter((x) => x.severity !== "low");
+  const out: HistoryEvent[] = [];
+  const count = Math.max(2, Math.floor(accountIds.length / 8));
+  for (let k = 0; k < count; k++) {
+    const accountId = accountIds[(k * 7 + r.int(0, 6)) % accountIds.length] as string;
+    const start = now.getTime() - (BURST_HOURS_AGO[k % BURST_HOURS_AGO.length] as number) * 3_600_000;
+    for (let j = 0, n = r.int(3, 4); j < n; j++) {
+      const sig = r.pick(significant);
+      out.push({
+        at: new Date(start + j * r.int(10, 40) * 60_000),
+        accountId,
+        type: sig.type,
+        severity: sig.severity,
+        evidence: sig.evidence(r),
+      });
+    }
+  }
+  return out;
+}
 const REPLAY_DAYS = 7;
 
 async function seedTenant(
@@ -183,13 +217,14 @@ async function seedTenant(
 
   // History is appended in time order so the hash chain's seq order is also chronological.
   const events: HistoryEvent[] = [];
+  const accountIds: string[] = [];
   for (let n = 0; n < spec.accounts; n++) {
     // (prefix, suffix) pairs are distinct for the first 300 accounts: same prefix ⇒ different suffix.
     const name = `${PREFIXES[(n + spec.slug.length) % PREFIXES.length]} ${SUFFIXES[(n + Math.floor(n / PREFIXES.length)) % SUFFIXES.length]}`;
     const createdAt = new Date(now.getTime() - (spec.accounts - n) * 1.7 * DAY);
     const lifecycle = r.pick(LIFECYCLES);
-    // Heat is not scored until perception computes it; this draw only keeps the PRNG sequence
-    // (and so every other demo value) what it has always been.
+    // Heat is computed by the `heat` job from the replayed signals; this draw only keeps the PRNG
+    // sequence (and so every other demo value) what it has always been.
     r.next();
     const account = await createDemoAccount(tx, {
       tenantId: tenant.id,
@@ -205,6 +240,7 @@ async function seedTenant(
       arrCents: lifecycle === "CUSTOMER" ? r.int(12, 480) * 100_000 : 0,
       createdAt,
     });
+    accountIds.push(account.id);
     for (let c = 0; c < r.int(2, 4); c++) {
       const first = r.pick(FIRST);
       const last = r.pick(LAST);
@@ -239,6 +275,7 @@ async function seedTenant(
       });
     }
   }
+  events.push(...demoBursts(spec, accountIds, now));
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
   // Every fact is drawn (so the PRNG sequence, and with it every other demo value, stays put), but
   // only the last week is played through the pipeline: each played signal costs a full decision

@@ -18,6 +18,8 @@ const gate = (patch: Partial<CostGateInput> = {}) =>
     openIntents: 0,
     newEvidence: 1,
     newSignificantEvidence: 1,
+    // A WARM account: neither heat branch applies (they are pinned in "cost gate: heat" below).
+    heat: { score: 0.5, tier: "WARM" },
     now: t0,
     settings: settings(),
     ...patch,
@@ -166,5 +168,51 @@ describe("cost gate: evidence", () => {
     expect(gate({ settings: settings({ tier: "ENTERPRISE" }), newEvidence: 3, newSignificantEvidence: 0 })).toEqual(ALLOW);
     // A ritual with some low-severity news runs on the free tier.
     expect(gate({ settings: free, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", newEvidence: 2, newSignificantEvidence: 0 })).toEqual(ALLOW);
+  });
+});
+
+describe("cost gate: heat (the `heat` job's score and tier)", () => {
+  const cold = { score: 0.1, tier: "COLD" } as const;
+  const hot = { score: 0.9, tier: "HOT" } as const;
+
+  it("a COLD account with only low-severity news is not worth a run, on every tenant tier; the verdict names the heat", () => {
+    for (const tier of ["TEAM", "ENTERPRISE"] as const) {
+      expect(gate({ heat: cold, newEvidence: 3, newSignificantEvidence: 0, settings: settings({ tier }) })).toEqual({
+        result: "SKIP",
+        reason: "LOW_MARGINAL_VALUE",
+        explanation: "The account is COLD (heat 0.10) and only low-severity news arrived: the scheduled rituals will review it.",
+        retryAfterSeconds: null,
+      });
+    }
+    // One significant signal makes it worth a run even when COLD.
+    expect(gate({ heat: cold, newEvidence: 3, newSignificantEvidence: 1 })).toEqual(ALLOW);
+    // WARM and HOT accounts run on low-severity news.
+    expect(gate({ heat: { score: 0.5, tier: "WARM" }, newEvidence: 3, newSignificantEvidence: 0 })).toEqual(ALLOW);
+    expect(gate({ heat: hot, newEvidence: 3, newSignificantEvidence: 0 })).toEqual(ALLOW);
+    // Rituals run on their schedule whatever the heat.
+    expect(gate({ heat: cold, triggerType: "TIME_RITUAL_DAILY_BRIEF", newEvidence: 2, newSignificantEvidence: 0 })).toEqual(ALLOW);
+    // Nothing new at all is still NO_NEW_EVIDENCE, checked first.
+    expect(gate({ heat: cold, newEvidence: 0, newSignificantEvidence: 0 }).reason).toBe("NO_NEW_EVIDENCE");
+  });
+
+  it("a HOT account may run again after half the usual gap; exactly at it, it runs", () => {
+    // Default gap 120 s: a HOT account waits 60 s, others the full 120 s.
+    expect(gate({ heat: hot, lastRunAt: secondsAgo(60) })).toEqual(ALLOW);
+    expect(gate({ heat: hot, lastRunAt: secondsAgo(59) })).toEqual({
+      result: "DEFER",
+      reason: "TOO_RECENT",
+      explanation: "The last run was 59 s ago; trying again in 1 s (sooner: the account is HOT).",
+      retryAfterSeconds: 1,
+    });
+    expect(gate({ heat: { score: 0.6, tier: "WARM" }, lastRunAt: secondsAgo(60) })).toEqual({
+      result: "DEFER",
+      reason: "TOO_RECENT",
+      explanation: "The last run was 60 s ago; trying again in 60 s.",
+      retryAfterSeconds: 60,
+    });
+    expect(gate({ heat: cold, lastRunAt: secondsAgo(119) }).retryAfterSeconds).toBe(1);
+    // An odd gap rounds up: 45 s → a HOT account waits 23 s.
+    expect(gate({ heat: hot, lastRunAt: secondsAgo(22), settings: settings({ minSecondsBetweenRuns: 45 }) }).retryAfterSeconds).toBe(1);
+    expect(gate({ heat: hot, lastRunAt: secondsAgo(23), settings: settings({ minSecondsBetweenRuns: 45 }) })).toEqual(ALLOW);
   });
 });

@@ -65,6 +65,7 @@ describe("cost gate", () => {
     openIntents: 0,
     newEvidence: 2,
     newSignificantEvidence: 1,
+    heat: { score: 0.5, tier: "WARM" as const },
     now: t0,
     settings: DEFAULT_COST_GATE_SETTINGS,
   };
@@ -83,6 +84,8 @@ describe("cost gate", () => {
     [{ newSignificantEvidence: 0, settings: { ...DEFAULT_COST_GATE_SETTINGS, tier: "FREE" as const } }, "SKIP", "LOW_MARGINAL_VALUE"],
     [{ settings: { ...DEFAULT_COST_GATE_SETTINGS, tier: "FREE" as const } }, "ALLOW", "WORTH_RUNNING"],
     [{ newSignificantEvidence: 0 }, "ALLOW", "WORTH_RUNNING"],
+    [{ newSignificantEvidence: 0, heat: { score: 0, tier: "COLD" as const } }, "SKIP", "LOW_MARGINAL_VALUE"],
+    [{ lastRunAt: at(-70), heat: { score: 0.9, tier: "HOT" as const } }, "ALLOW", "WORTH_RUNNING"],
   ])("%j → %s %s", (patch, result, reason) => {
     const v = evaluateCostGate({ ...base, ...patch });
     expect(v.result).toBe(result);

@@ -7,8 +7,10 @@ import {
   EVIDENCE_HALF_LIFE_DAYS,
   enforceContactRecipients,
   evidenceWeight,
+  HEAT_RANK_WEIGHT,
   type Proposal,
   pickContact,
+  rankScore,
   SEVERITY_WEIGHT,
   type SynthesisContact,
   type SynthesisInput,
@@ -745,6 +747,32 @@ describe("activity, urgency and ranking", () => {
       ["FLAG_FOR_REVIEW", 0.871, 0.958],
       ["SEND_EMAIL", 0.703, 0.773],
     ]);
+  });
+
+  it("rank rises with the account's heat (25 % at heat 1) without changing confidence; unscored reads as 0", () => {
+    expect(HEAT_RANK_WEIGHT).toBe(0.25);
+    const at = (score: number, tier = "WARM") =>
+      run({ signals, heat: { score, tier } }).map((p) => [p.actionType, p.confidence, p.rankScore]);
+    expect(at(0, "COLD")).toEqual([
+      ["FLAG_FOR_REVIEW", 0.871, 0.871],
+      ["SEND_EMAIL", 0.703, 0.703],
+    ]);
+    expect(run({ signals }).map((p) => p.rankScore)).toEqual([0.871, 0.703]);
+    expect(at(0.5)).toEqual([
+      ["FLAG_FOR_REVIEW", 0.871, 0.98], // 0.871 × 1.125
+      ["SEND_EMAIL", 0.703, 0.791],
+    ]);
+    expect(at(1, "HOT")).toEqual([
+      ["FLAG_FOR_REVIEW", 0.871, 1.089], // 0.871 × 1.25
+      ["SEND_EMAIL", 0.703, 0.879],
+    ]);
+    // Posture urgency and heat multiply.
+    expect(run({ account: { ...account, posture: "AT_RISK" }, signals, heat: { score: 1, tier: "HOT" } })[0]?.rankScore).toBe(1.198);
+    // Out-of-range heat is clamped, never inverts or explodes the ranking.
+    expect(rankScore(0.8, 1, -3)).toBe(0.8);
+    expect(rankScore(0.8, 1, 7)).toBe(1);
+    // Between two accounts, the same proposal on the hotter one ranks first.
+    expect(rankScore(0.7, 1, 0.9)).toBeGreaterThan(rankScore(0.7, 1, 0.2));
   });
 
   it("highest rank first, ties by action type, five at most by default", () => {

@@ -1,6 +1,7 @@
 import type { Tx } from "../../db";
 import { utcDateKey } from "../../engine/budget";
 import { type CostGateVerdict, evaluateCostGate } from "../../engine/costGate";
+import { readHeat } from "../../engine/heat";
 import { enforceContactRecipients, type SynthesisInput } from "../../engine/synthesis";
 import {
   accountRunState,
@@ -17,6 +18,7 @@ import {
   tenantRunState,
   transitionRun,
 } from "../../repos/decisions";
+import { heatOf } from "../../repos/heat";
 import { appendLedger, appendLedgerBatch } from "../../repos/ledger";
 import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
@@ -74,6 +76,7 @@ export async function executeRun(deps: DecisionDeps, tenantId: string, runId: st
       openIntentCount(tx, tenantId, run.accountId),
     ]);
     const evidence = await newEvidenceSince(tx, tenantId, run.accountId, accountState?.lastRunAt ?? null);
+    const heat = await accountHeat(tx, tenantId, run.accountId, now);
     const verdict: CostGateVerdict = evaluateCostGate({
       triggerType: run.triggerType,
       runsToday: tenantState?.runsToday ?? 0,
@@ -84,6 +87,7 @@ export async function executeRun(deps: DecisionDeps, tenantId: string, runId: st
       openIntents,
       newEvidence: evidence.all,
       newSignificantEvidence: evidence.significant,
+      heat: { score: heat.score, tier: heat.tier },
       now,
       settings: settings.costGate,
     });
@@ -107,6 +111,8 @@ export async function executeRun(deps: DecisionDeps, tenantId: string, runId: st
             open_intents: openIntents,
             new_evidence: evidence.all,
             new_significant_evidence: evidence.significant,
+            heat_score: heat.score,
+            heat_tier: heat.tier,
           },
         },
       },
@@ -129,6 +135,11 @@ export async function executeRun(deps: DecisionDeps, tenantId: string, runId: st
 }
 
 type RunRow = NonNullable<Awaited<ReturnType<typeof findRun>>>;
+
+/** The account's heat as the `heat` job last computed it (none yet: COLD, 0). */
+async function accountHeat(db: Parameters<typeof heatOf>[0], tenantId: string, accountId: string, now: Date) {
+  return readHeat((await heatOf(db, tenantId, [accountId])).get(accountId), now);
+}
 
 /** DEFER is retried exactly once, after retry_after_seconds; a second DEFER ends the cycle. */
 async function defer(deps: DecisionDeps, run: RunRow, gate: { reason: string; explanation: string; retryAfterSeconds: number | null }) {
@@ -213,6 +224,7 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
   const { db, clock } = deps;
   const now = clock.now();
   const data = await synthesisContext(db, run.tenantId, run.accountId, new Date(now.getTime() - LOOKBACK_MS));
+  const heat = await accountHeat(db, run.tenantId, run.accountId, now);
   if (!data) {
     await finish(deps, run, "FAILED", { reason: "ACCOUNT_MISSING" }, "DECISION_RUN_SKIPPED", { run_id: run.id, reason: "ACCOUNT_MISSING" });
     return { status: "FAILED" };
@@ -233,6 +245,7 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
       at: s.occurredAt,
     })),
     activity: data.activity.map((a) => ({ actionType: a.actionType, status: a.status, at: a.createdAt })),
+    heat: { score: heat.score, tier: heat.tier },
   };
   // What it knew, kept with the run before the synthesizer is asked (so even a run that dies
   // half-way can be explained): the explanation shows exactly this, not a later re-read.

@@ -1,0 +1,140 @@
+"use client";
+
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { HeatBadge, TIER_COLOR } from "../accounts/heat-badge";
+import { useTRPC } from "../trpc";
+import { Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { RelativeTime } from "../ui/time";
+
+const TIERS = ["HOT", "WARM", "COLD"] as const;
+const RANK: Record<string, number> = { COLD: 0, WARM: 1, HOT: 2 };
+
+/** The Heat page: how accounts spread over the tiers, what each tier means, and the hottest accounts. */
+export function HeatDashboard() {
+  const trpc = useTRPC();
+  const dist = useQuery({ ...trpc.heat.distribution.queryOptions(), refetchInterval: 60_000 });
+  const hottest = useInfiniteQuery(
+    trpc.heat.hottest.infiniteQueryOptions({ limit: 20 }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
+  );
+  const rows = hottest.data?.pages.flatMap((p) => p.items) ?? [];
+
+  return (
+    <div className="space-y-4">
+      <div className="grid gap-4 lg:grid-cols-3">
+        <Card title="Tier distribution" className="lg:col-span-2">
+          {dist.isPending ? (
+            <LoadingState label="Loading distribution…" />
+          ) : dist.isError ? (
+            <ErrorState message={dist.error.message} onRetry={() => dist.refetch()} />
+          ) : TIERS.every((t) => dist.data.tiers[t] === 0) ? (
+            <EmptyState title="No accounts yet" hint="Accounts appear here once they are created, synced or imported." />
+          ) : (
+            <figure className="px-2 py-3" aria-label={`Accounts per tier: ${TIERS.map((t) => `${t} ${dist.data.tiers[t]}`).join(", ")}`}>
+              <div className="h-72">
+                <ResponsiveContainer width="100%" height="100%">
+                  <BarChart
+                    data={TIERS.map((t) => ({ tier: t, accounts: dist.data.tiers[t] }))}
+                    margin={{ top: 20, right: 16, bottom: 0, left: 0 }}
+                  >
+                    <CartesianGrid stroke="#e2e8f0" strokeDasharray="3 3" vertical={false} />
+                    <XAxis dataKey="tier" tick={{ fontSize: 12, fill: "#334155" }} />
+                    <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "#475569" }} width={36} />
+                    <Tooltip formatter={(v: unknown) => [String(v), "accounts"]} />
+                    <Bar dataKey="accounts" radius={[4, 4, 0, 0]} isAnimationActive={false}>
+                      {TIERS.map((t) => (
+                        <Cell key={t} fill={TIER_COLOR[t]} />
+                      ))}
+                      <LabelList dataKey="accounts" position="top" style={{ fontSize: 12, fill: "#0f172a" }} />
+                    </Bar>
+                  </BarChart>
+                </ResponsiveContainer>
+              </div>
+              <figcaption className="sr-only">{TIERS.map((t) => `${t}: ${dist.data.tiers[t]} accounts`).join("; ")}</figcaption>
+            </figure>
+          )}
+        </Card>
+        <Card title="What the tiers mean">
+          {dist.data ? (
+            <div className="px-4 py-3 text-sm">
+              <dl className="space-y-2">
+                {TIERS.map((t) => (
+                  <div key={t}>
+                    <dt>
+                      <HeatBadge heat={{ tier: t, score: 0, since: new Date(0) }} showScore={false} />
+                    </dt>
+                    <dd className="mt-0.5 text-slate-600">{dist.data.explanation[t]}</dd>
+                  </div>
+                ))}
+              </dl>
+              <p className="mt-2 border-t border-slate-100 pt-2 text-slate-600">{dist.data.explanation.score}</p>
+            </div>
+          ) : dist.isError ? (
+            <ErrorState message={dist.error.message} />
+          ) : (
+            <LoadingState />
+          )}
+        </Card>
+      </div>
+
+      <Card title="Hottest accounts">
+        {hottest.isPending ? (
+          <LoadingState label="Loading accounts…" />
+        ) : hottest.isError ? (
+          <ErrorState message={hottest.error.message} onRetry={() => hottest.refetch()} />
+        ) : rows.length === 0 ? (
+          <EmptyState title="No accounts yet" hint="Accounts you can see appear here, hottest first." />
+        ) : (
+          <>
+            <table className="w-full text-left text-sm">
+              <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th className="px-4 py-2 font-medium">#</th>
+                  <th className="px-4 py-2 font-medium">Account</th>
+                  <th className="px-4 py-2 font-medium">Tier</th>
+                  <th className="px-4 py-2 text-right font-medium">Score</th>
+                  <th className="px-4 py-2 font-medium">In this tier since</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {rows.map((r, i) => (
+                  <tr key={r.accountId} className="hover:bg-slate-50">
+                    <td className="px-4 py-2 tabular-nums text-slate-500">{i + 1}</td>
+                    <td className="px-4 py-2">
+                      <Link href={`/accounts/${r.accountId}`} className="font-medium text-brand-700 hover:underline">
+                        {r.name}
+                      </Link>
+                    </td>
+                    <td className="px-4 py-2">
+                      <HeatBadge heat={r} showScore={false} />
+                      {r.pendingTier && (
+                        <span
+                          className="ml-1.5 text-xs text-slate-600"
+                          title="Where the score points while hysteresis holds the current tier"
+                        >
+                          {(RANK[r.pendingTier] ?? 0) > (RANK[r.tier] ?? 0) ? `${r.pendingTier} held back` : `cooling to ${r.pendingTier}`}
+                        </span>
+                      )}
+                    </td>
+                    <td className="px-4 py-2 text-right tabular-nums">{r.score.toFixed(3)}</td>
+                    <td className="px-4 py-2 text-slate-700">
+                      <RelativeTime value={r.since} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {hottest.hasNextPage && (
+              <div className="border-t border-slate-200 p-3 text-center">
+                <Button onClick={() => hottest.fetchNextPage()} disabled={hottest.isFetchingNextPage}>
+                  Load more
+                </Button>
+              </div>
+            )}
+          </>
+        )}
+      </Card>
+    </div>
+  );
+}
