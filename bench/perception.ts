@@ -6,6 +6,8 @@ import type { Db } from "../server/db";
 import { createTenant } from "../server/repos/tenants";
 import { inTransaction } from "../server/repos/tx";
 import { runHeatTick } from "../server/services/heat";
+import { runPerceptionTick } from "../server/services/perception";
+import type { PullRunners } from "../server/services/pullRunners";
 import type { BenchRow } from "./ledger";
 
 /**
@@ -19,13 +21,23 @@ import type { BenchRow } from "./ledger";
  */
 
 /**
- * What "the perception tick" is in this measurement: today the `heat` job. The pull scheduler's
- * `perception` tick is added here (awaited after the heat tick) when it lands, so the bar is
- * measured over both.
+ * A pull connector that answers at once: the benchmark measures the scheduler (due selection,
+ * rate slots, pull-job reservation, budget, ledger), not a CRM's network time, which a real pull
+ * spends outside every transaction.
  */
+const BENCH_RUNNERS: PullRunners = {
+  bench: {
+    availability: async () => "READY",
+    rateLimits: { perTenantPerMinute: 100_000, globalPerMinute: 100_000 },
+    run: async () => ({ signals: 0 }),
+  },
+};
+
+/** The periodic tick the bar is about: the `heat` job, then the `perception` job. */
 export async function tickUnderTest(db: Db, clock: Clock) {
   const heat = await runHeatTick({ db, clock });
-  return { heat };
+  const perception = await runPerceptionTick({ db, clock, runners: BENCH_RUNNERS });
+  return { heat, perception };
 }
 
 /**
@@ -115,8 +127,8 @@ async function insertRows(raw: Raw, table: string, columns: string[], rows: unkn
 
 export async function perceptionBench(db: Db, label: string, url: string, n: number): Promise<BenchRow[]> {
   const now = new Date("2026-06-01T12:00:00Z");
-  const clock = fixedClock(now);
   const H = 3_600_000;
+  const clock = fixedClock(new Date(now.getTime() - H));
   const tenant = await inTransaction(db, (tx) => createTenant(tx, { slug: `bench-${randomUUID().slice(0, 8)}`, name: "bench" }));
   const raw = label === "postgres" ? await pgRaw(url) : sqliteRaw(url);
   try {
@@ -203,6 +215,13 @@ export async function perceptionBench(db: Db, label: string, url: string, n: num
     else await raw.tx((exec) => exec("ANALYZE", []));
     const fixtureMs = performance.now() - t0;
 
+    // The pull scheduler's first tick, an hour earlier, gives every account its pull schedule
+    // (a one-off, reported but not the bar); the measured tick is then a steady-state one.
+    const f0 = performance.now();
+    const first = await runPerceptionTick({ db, clock, runners: BENCH_RUNNERS });
+    const firstPerceptionMs = performance.now() - f0;
+    clock.set(now);
+
     // Baseline: a raw batched UPDATE of all N rows with the plain driver — one statement and one
     // transaction per 1,000 rows (chunked IN-lists), writing the columns a heat computation writes.
     const b0 = performance.now();
@@ -223,11 +242,16 @@ export async function perceptionBench(db: Db, label: string, url: string, n: num
     const tickMs = performance.now() - s0;
     const expected = ids.filter((_, i) => i % DIRTY_EVERY === 0 || i % DUE_EVERY === 3).length;
     if (result.heat.computed !== expected) throw new Error(`perception bench: tick computed ${result.heat.computed}, expected ${expected}`);
+    // Nothing measured without its work done: the first tick scheduled every account, the
+    // measured one admitted pulls (the HOT accounts' hourly deep pulls) until the budget said stop.
+    if (first.seeded !== n) throw new Error(`perception bench: the first tick scheduled ${first.seeded} of ${n} accounts`);
+    if (result.perception.run === 0) throw new Error("perception bench: the measured tick ran no pull");
     const again = await runHeatTick({ db, clock });
     if (again.computed !== 0) throw new Error(`perception bench: a second tick recomputed ${again.computed} rows`);
 
     const ratio = tickMs / baselineMs;
-    const detail = `${result.heat.computed} recomputed (${signals.length} new signals, ${result.heat.tierChanges} tier changes) of ${n}`;
+    const p = result.perception;
+    const detail = `heat: ${result.heat.computed} recomputed (${signals.length} new signals, ${result.heat.tierChanges} tier changes) of ${n}; perception: ${p.due} due, ${p.asked} asked, ${p.run} run, ${p.deferred} deferred`;
     console.log(
       `perception/${label}: fixture ${Math.round(fixtureMs)} ms; baseline ${Math.round(baselineMs)} ms; tick ${Math.round(tickMs)} ms; ${detail}`,
     );
@@ -243,11 +267,19 @@ export async function perceptionBench(db: Db, label: string, url: string, n: num
       {
         suite: "perception",
         db: label,
-        case: `heat tick over ${n} accounts: ${detail} (${Math.round(tickMs)} ms)`,
+        case: `heat + perception tick over ${n} accounts: ${detail} (${Math.round(tickMs)} ms)`,
         opsPerSec: n / (tickMs / 1000),
         // Time ratio (tick / baseline): lower is better.
         ratio,
         note: `time ratio; target ≤ 3× — ${ratio <= 3 ? "met" : "NOT met"}`,
+      },
+      {
+        suite: "perception",
+        db: label,
+        case: `first perception tick: schedules all ${n} accounts (one-off; ${Math.round(firstPerceptionMs)} ms)`,
+        opsPerSec: n / (firstPerceptionMs / 1000),
+        ratio: firstPerceptionMs / baselineMs,
+        note: "time ratio; informational (runs once per account)",
       },
     ];
   } finally {
