@@ -3,6 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { CircleCheck, CircleDashed, CircleSlash, Gauge, KeyRound, RefreshCw, Save, TriangleAlert } from "lucide-react";
 import { type FormEvent, useEffect, useId, useState } from "react";
+import { PullUnitsChart } from "../perception/PullUnitsChart";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, ErrorState, LoadingState } from "../ui/primitives";
@@ -314,6 +315,32 @@ function SyncNow() {
 }
 
 /** Connectors admin (SPEC §4.2, §4.4, §5.1 connectors): settings, the CRM's last sync and throttles. */
+/** Today's pull units by connector (the perception scheduler's budget use) and the throttles hit. */
+function PullUnitsToday() {
+  const trpc = useTRPC();
+  const q = useQuery(trpc.perception.today.queryOptions());
+  const d = q.data;
+  return (
+    <Card title="Today's pull units by connector">
+      {q.isPending ? (
+        <LoadingState label="Loading today's pulls…" />
+      ) : q.isError || !d ? (
+        <ErrorState message={q.error?.message ?? "Could not load today's pulls"} onRetry={() => q.refetch()} />
+      ) : (
+        <div className="space-y-2 px-4 py-3 text-sm">
+          <p className="text-slate-700">
+            <span className="tabular-nums">{d.usedToday}</span> of <span className="tabular-nums">{d.unitsPerDay}</span> units used (UTC day{" "}
+            {d.dateKey}) · <span className="tabular-nums">{d.throttles.total}</span> pull throttle
+            {d.throttles.total === 1 ? "" : "s"} hit today ({d.throttles.rateLimited} rate limited, {d.throttles.budgetExhausted} over
+            budget)
+          </p>
+          <PullUnitsChart data={d.byConnector} unitsPerDay={d.unitsPerDay} height={40 + 34 * Math.max(1, d.byConnector.length)} />
+        </div>
+      )}
+    </Card>
+  );
+}
+
 export function ConnectorsAdmin({ canEdit }: { canEdit: boolean }) {
   const trpc = useTRPC();
   const list = useQuery(trpc.connectors.list.queryOptions());
@@ -344,14 +371,7 @@ export function ConnectorsAdmin({ canEdit }: { canEdit: boolean }) {
           {canEdit && <CrmForm c={crm} />}
         </Card>
       )}
-      {/* ── PULL UNITS CHART SLOT ─────────────────────────────────────────────────────────────
-          The perception helper builds components/perception/PullUnitsChart.tsx (today's pull
-          units by connector); the lead wires it in here. */}
-      <Card title="Today's pull units by connector">
-        <div data-slot="pull-units-chart" className="px-4 py-6 text-sm text-slate-600">
-          The pull-units chart appears here with the perception scheduler.
-        </div>
-      </Card>
+      <PullUnitsToday />
       <div className="grid items-start gap-4 lg:grid-cols-3">
         {rows
           .filter((c) => c.name !== "crm")

@@ -353,8 +353,8 @@ describe(`eligibility (${TEST_PROVIDER})`, () => {
     expect(await ask("crm", "e1")).toMatchObject({ result: "SKIP", reason: "NO_PULL_RUNNER" });
     expect(await ask("demo", "e2")).toMatchObject({ result: "SKIP", reason: "CONNECTOR_NOT_CONFIGURED" });
     expect(await ask("off", "e3")).toMatchObject({ result: "SKIP", reason: "CONNECTOR_DISABLED" });
-    // The kill-switch service accepts only the outbound connectors' keys today (issue 8's lead adds
-    // the pull connectors), so the switch row is written directly here.
+    // The kill-switch service accepts only real connector names (internal, webhook, email, crm,
+    // demo); this test's probe connector is not one, so its switch row is written directly.
     const ks = await t.db.killSwitch.create({
       data: { tenantId: a.id, scope: "CONNECTOR", key: "probe", enabled: true, reason: "incident", updatedAt: clock.now() },
     });
@@ -534,7 +534,7 @@ describe(`REST /api/v1/perception/* (${TEST_PROVIDER})`, () => {
     });
   });
 
-  it("tRPC: admin only (seller and auditor FORBIDDEN); another tenant's admin sees its own budget", async () => {
+  it("tRPC: admin only (seller and auditor FORBIDDEN) but today's numbers, which auditors read; another tenant's admin sees its own budget", async () => {
     for (const u of [demo.seller, demo.auditor]) {
       const c = createCaller({ db: t.db, clock: systemClock, session: u.session });
       await expect(c.perception.budget()).rejects.toMatchObject({ code: "FORBIDDEN" });
@@ -551,6 +551,12 @@ describe(`REST /api/v1/perception/* (${TEST_PROVIDER})`, () => {
     expect((await mine.perception.decisions({})).items.length).toBeGreaterThan(0);
     const today = await mine.perception.today();
     expect(today.byConnector.find((x) => x.connector === "demo")?.units).toBeGreaterThan(0);
+    const auditor = createCaller({ db: t.db, clock: systemClock, session: demo.auditor.session });
+    expect(await auditor.perception.today()).toEqual(today);
+    const seller = createCaller({ db: t.db, clock: systemClock, session: demo.seller.session });
+    await expect(seller.perception.today()).rejects.toMatchObject({ code: "FORBIDDEN" });
+    // another tenant's auditor sees its own (empty) day
+    expect((await createCaller({ db: t.db, clock: systemClock, session: other.auditor.session }).perception.today()).usedToday).toBe(0);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   recentPullDecisions,
   requestPull,
 } from "../../services/perception";
-import { adminProcedure, router } from "../trpc";
+import { adminProcedure, auditProcedure, router } from "../trpc";
 
 const Reason = z.string().trim().min(3).max(500).optional();
 
@@ -32,7 +32,8 @@ export const perceptionRouter = router({
   setCadence: adminProcedure
     .input(z.object({ tiers: CadenceTableInput, reason: Reason }))
     .mutation(({ ctx, input }) => putCadence(ctx.db, ctx.viewer, input, ctx.clock)),
-  today: adminProcedure.query(({ ctx }) => perceptionToday(ctx.db, ctx.viewer, ctx.clock)),
+  /** Read-only numbers, also shown to auditors on the connectors page. */
+  today: auditProcedure.query(({ ctx }) => perceptionToday(ctx.db, ctx.viewer, ctx.clock)),
   decisions: adminProcedure
     .input(z.object({ limit: z.number().int().min(1).max(100).default(25), cursor: Cursor.optional() }))
     .query(({ ctx, input }) => recentPullDecisions(ctx.db, ctx.viewer, input.limit, input.cursor)),
