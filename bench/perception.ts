@@ -35,9 +35,11 @@ const BENCH_RUNNERS: PullRunners = {
 
 /** The periodic tick the bar is about: the `heat` job, then the `perception` job. */
 export async function tickUnderTest(db: Db, clock: Clock) {
+  const h0 = performance.now();
   const heat = await runHeatTick({ db, clock });
+  const p0 = performance.now();
   const perception = await runPerceptionTick({ db, clock, runners: BENCH_RUNNERS });
-  return { heat, perception };
+  return { heat, perception, heatMs: p0 - h0, perceptionMs: performance.now() - p0 };
 }
 
 /**
@@ -251,7 +253,7 @@ export async function perceptionBench(db: Db, label: string, url: string, n: num
 
     const ratio = tickMs / baselineMs;
     const p = result.perception;
-    const detail = `heat: ${result.heat.computed} recomputed (${signals.length} new signals, ${result.heat.tierChanges} tier changes) of ${n}; perception: ${p.due} due, ${p.asked} asked, ${p.run} run, ${p.deferred} deferred`;
+    const detail = `heat: ${result.heat.computed} recomputed (${signals.length} new signals, ${result.heat.tierChanges} tier changes) of ${n}; perception: ${p.due} due, ${p.asked} asked, ${p.run} run, ${p.deferred} deferred; heat ${Math.round(result.heatMs)} ms + perception ${Math.round(result.perceptionMs)} ms`;
     console.log(
       `perception/${label}: fixture ${Math.round(fixtureMs)} ms; baseline ${Math.round(baselineMs)} ms; tick ${Math.round(tickMs)} ms; ${detail}`,
     );
