@@ -111,3 +111,48 @@ export function remainingFor(
   const cap = settings.perConnector[connector];
   return cap === undefined ? total : Math.min(total, Math.max(0, cap - (used.byConnector[connector] ?? 0)));
 }
+
+/** One pull of a batch, as the database answered for it. */
+export interface BatchAsk {
+  /** this batch reserved its pull-job id (false: the id was already reserved) */
+  fresh: boolean;
+  units: number;
+}
+
+/**
+ * The admission rules over a batch of asks, in the order given — exactly what asking them one by
+ * one would decide: a pull needs a rate slot first (none left: DEFER RATE_LIMITED), then its own
+ * pull-job id (taken: SKIP DUPLICATE_PULL_JOB_ID, which spends neither slot nor units), then the
+ * units (the tenant's and the connector's remaining; short: DEFER BUDGET_EXHAUSTED). A DEFER ends
+ * the batch: the caller stops asking this connector, so the asks after it are not decided at all
+ * (the result is shorter than `asks`). `connectorLeft` null = the connector has no cap of its own.
+ */
+export function admitInOrder(
+  asks: BatchAsk[],
+  limits: { slots: number; totalLeft: number; connectorLeft: number | null },
+  now: Date,
+): PullDecision[] {
+  const out: PullDecision[] = [];
+  let slots = limits.slots;
+  let total = limits.totalLeft;
+  let own = limits.connectorLeft ?? Number.POSITIVE_INFINITY;
+  for (const a of asks) {
+    if (slots <= 0) {
+      out.push({ result: "DEFER", reason: "RATE_LIMITED", retryAfterSeconds: rateLimitedRetryAfter(now) });
+      return out;
+    }
+    if (!a.fresh) {
+      out.push({ result: "SKIP", reason: "DUPLICATE_PULL_JOB_ID" });
+      continue;
+    }
+    if (a.units > total || a.units > own) {
+      out.push({ result: "DEFER", reason: "BUDGET_EXHAUSTED", retryAfterSeconds: budgetRetryAfter(now) });
+      return out;
+    }
+    slots -= 1;
+    total -= a.units;
+    own -= a.units;
+    out.push({ result: "RUN", reason: "ADMITTED" });
+  }
+  return out;
+}

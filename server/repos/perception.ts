@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { Prisma } from "../generated/sqlite/client";
 import type { ConfigTx } from "./autonomy";
@@ -41,12 +42,28 @@ async function ensureUsageRow(tx: Tx, tenantId: string, dateKey: string, connect
 }
 
 /**
- * Consume `units` from the tenant's daily total and the connector's row, each by a conditional
- * increment (`units + k <= cap`). Both or neither: the caller's transaction is rolled back when
- * this returns false. `connectorCap` undefined = the connector has no cap of its own (its row
- * still counts, for the chart).
+ * Lock today's total row and the connector's row for this transaction (creating them at 0) and
+ * read their units. PostgreSQL: the no-op UPDATE takes the row lock and, under read committed,
+ * returns the latest committed value once a concurrent holder commits; SQLite: the first write
+ * takes the database write lock. Either way nobody else spends from them until this commits.
  */
-export async function consumePullUnits(
+export async function lockPullUsage(tx: Tx, tenantId: string, dateKey: string, connector: string) {
+  const read = async (c: string) => {
+    await ensureUsageRow(tx, tenantId, dateKey, c);
+    const rows = await tx.$queryRaw<{ units: number | bigint }[]>`UPDATE "PullUsage" SET "units" = "units"
+      WHERE "tenantId" = ${tenantId} AND "dateKey" = ${dateKey} AND "connector" = ${c} RETURNING "units"`;
+    return Number(rows[0]?.units ?? 0);
+  };
+  const total = await read(TOTAL);
+  return { total, connector: connector === TOTAL ? total : await read(connector) };
+}
+
+/**
+ * Spend `units` from the rows lockPullUsage locked, by conditional increments (`units + k <= cap`)
+ * of the tenant total and the connector's row. Both or neither: false = the caller rolls back.
+ * `connectorCap` undefined = the connector has no cap of its own (its row still counts, for the chart).
+ */
+export async function spendPullUnits(
   tx: Tx,
   tenantId: string,
   dateKey: string,
@@ -55,18 +72,14 @@ export async function consumePullUnits(
   totalCap: number,
   connectorCap: number | undefined,
 ): Promise<boolean> {
-  await ensureUsageRow(tx, tenantId, dateKey, TOTAL);
-  const total = await tx.pullUsage.updateMany({
-    where: { tenantId, dateKey, connector: TOTAL, units: { lte: totalCap - units } },
-    data: { units: { increment: units } },
-  });
-  if (total.count !== 1) return false;
-  await ensureUsageRow(tx, tenantId, dateKey, connector);
-  const own = await tx.pullUsage.updateMany({
-    where: { tenantId, dateKey, connector, ...(connectorCap === undefined ? {} : { units: { lte: connectorCap - units } }) },
-    data: { units: { increment: units } },
-  });
-  return own.count === 1;
+  if (units === 0) return true;
+  const total = await tx.$executeRaw`UPDATE "PullUsage" SET "units" = "units" + ${units}
+    WHERE "tenantId" = ${tenantId} AND "dateKey" = ${dateKey} AND "connector" = ${TOTAL} AND "units" + ${units} <= ${totalCap}`;
+  if (total !== 1) return false;
+  const capped = connectorCap === undefined ? Prisma.empty : Prisma.sql` AND "units" + ${units} <= ${connectorCap}`;
+  const own = await tx.$executeRaw`UPDATE "PullUsage" SET "units" = "units" + ${units}
+    WHERE "tenantId" = ${tenantId} AND "dateKey" = ${dateKey} AND "connector" = ${connector}${capped}`;
+  return own === 1;
 }
 
 /** Today's rows: the total ("") and one per connector. */
@@ -76,13 +89,21 @@ export function pullUsageFor(db: DbOrTx, tenantId: string, dateKey: string) {
 
 // ───────────── rate windows (shared by every instance) ─────────────
 
-/** Take one request from a fixed one-minute window if fewer than `limit` were taken. */
-export async function takeRateSlot(tx: Tx, key: string, window: number, limit: number): Promise<boolean> {
-  if (limit <= 0) return false;
+/** Lock a window's counter for this transaction (created at 0) and read it; see lockPullUsage. */
+export async function lockRateWindow(tx: Tx, key: string, window: number): Promise<number> {
   await tx.$executeRaw`INSERT INTO "RateWindow" ("key", "window", "count") VALUES (${key}, ${window}, 0)
     ON CONFLICT ("key", "window") DO NOTHING`;
-  const res = await tx.rateWindow.updateMany({ where: { key, window, count: { lt: limit } }, data: { count: { increment: 1 } } });
-  return res.count === 1;
+  const rows = await tx.$queryRaw<{ count: number | bigint }[]>`UPDATE "RateWindow" SET "count" = "count"
+    WHERE "key" = ${key} AND "window" = ${window} RETURNING "count"`;
+  return Number(rows[0]?.count ?? 0);
+}
+
+/** Take `n` requests from a locked window by a conditional increment (`count + n <= limit`). */
+export async function takeRateSlots(tx: Tx, key: string, window: number, n: number, limit: number): Promise<boolean> {
+  if (n === 0) return true;
+  const res = await tx.$executeRaw`UPDATE "RateWindow" SET "count" = "count" + ${n}
+    WHERE "key" = ${key} AND "window" = ${window} AND "count" + ${n} <= ${limit}`;
+  return res === 1;
 }
 
 /** Old windows are never read again. */
@@ -92,26 +113,67 @@ export function deleteRateWindowsBefore(db: DbOrTx, window: number) {
 
 // ───────────── pull jobs (the reservation) ─────────────
 
-/** Insert the reservation; a repeated (tenant, pullJobId) throws the unique violation (P2002). */
-export function reservePullJob(
-  tx: Tx,
-  row: { tenantId: string; pullJobId: string; accountId: string; connector: string; depth: string; tier: string; units: number },
-  now: Date,
-) {
-  return tx.pullJob.create({
-    data: { ...row, result: "RUN", reason: "ADMITTED", status: "RUNNING", createdAt: now },
-    select: { id: true },
-  });
+export interface PullJobReservation {
+  pullJobId: string;
+  accountId: string;
+  connector: string;
+  depth: string;
+  tier: string;
+  units: number;
 }
 
-export function finishPullJob(
+/**
+ * Reserve many pull-job ids in one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`: the ids
+ * returned are this transaction's; the others already exist (or are repeated in the list) and are
+ * duplicates. Rows go in pull-job id order, so concurrent reservers that overlap wait on each
+ * other in one order and cannot deadlock. Returns the new rows' ids by pull-job id.
+ */
+export async function reservePullJobs(tx: Tx, tenantId: string, rows: PullJobReservation[], now: Date): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const sorted = [...rows].sort((a, b) => (a.pullJobId < b.pullJobId ? -1 : a.pullJobId > b.pullJobId ? 1 : 0));
+  // 12 bound values per row.
+  for (let i = 0; i < sorted.length; i += 200) {
+    const values = sorted
+      .slice(i, i + 200)
+      .map(
+        (r) =>
+          Prisma.sql`(${randomUUID()}, ${tenantId}, ${r.pullJobId}, ${r.accountId}, ${r.connector}, ${r.depth}, ${r.tier}, ${r.units}, 'RUN', 'ADMITTED', 'RUNNING', ${now})`,
+      );
+    const got = await tx.$queryRaw<{ id: string; pullJobId: string }[]>`INSERT INTO "PullJob"
+      ("id", "tenantId", "pullJobId", "accountId", "connector", "depth", "tier", "units", "result", "reason", "status", "createdAt")
+      VALUES ${Prisma.join(values)}
+      ON CONFLICT ("tenantId", "pullJobId") DO NOTHING RETURNING "id", "pullJobId"`;
+    for (const g of got) out.set(g.pullJobId, g.id);
+  }
+  return out;
+}
+
+/** Undo reservations of this transaction that did not run (the id may be asked again). */
+export async function releasePullJobs(tx: Tx, tenantId: string, ids: string[]) {
+  for (let i = 0; i < ids.length; i += CHUNK)
+    await tx.pullJob.deleteMany({ where: tenantWhere(tenantId, { id: { in: ids.slice(i, i + CHUNK) } }) });
+}
+
+/** Finish many pull jobs: one statement per distinct outcome (most runs end DONE with the same count). */
+export async function finishPullJobs(
   db: DbOrTx,
   tenantId: string,
-  id: string,
-  outcome: { status: "DONE" | "FAILED"; signals: number; error: string | null },
+  done: { id: string; status: "DONE" | "FAILED"; signals: number; error: string | null }[],
   now: Date,
 ) {
-  return db.pullJob.updateMany({ where: tenantWhere(tenantId, { id }), data: { ...outcome, finishedAt: now } });
+  const groups = new Map<string, { outcome: { status: "DONE" | "FAILED"; signals: number; error: string | null }; ids: string[] }>();
+  for (const d of done) {
+    const k = JSON.stringify([d.status, d.signals, d.error]);
+    const g = groups.get(k) ?? { outcome: { status: d.status, signals: d.signals, error: d.error }, ids: [] };
+    g.ids.push(d.id);
+    groups.set(k, g);
+  }
+  for (const g of groups.values())
+    for (let i = 0; i < g.ids.length; i += CHUNK)
+      await db.pullJob.updateMany({
+        where: tenantWhere(tenantId, { id: { in: g.ids.slice(i, i + CHUNK) } }),
+        data: { ...g.outcome, finishedAt: now },
+      });
 }
 
 export function listPullJobs(db: DbOrTx, tenantId: string, take: number) {
@@ -132,10 +194,6 @@ export interface PullStateRow {
 }
 
 const STATE_SELECT = { accountId: true, lastShallowAt: true, lastDeepAt: true, nextShallowAt: true, nextDeepAt: true } as const;
-
-export function findPullState(db: DbOrTx, tenantId: string, accountId: string) {
-  return db.accountPullState.findUnique({ where: { tenantId_accountId: { tenantId, accountId } }, select: STATE_SELECT });
-}
 
 export async function pullStatesOf(db: DbOrTx, tenantId: string, accountIds: string[]): Promise<PullStateRow[]> {
   const out: PullStateRow[] = [];
@@ -167,13 +225,23 @@ export async function duePullStates(db: DbOrTx, tenantId: string, now: Date, tak
   return [...seen.values()];
 }
 
-export function savePullState(tx: DbOrTx, tenantId: string, s: PullStateRow) {
-  const { accountId, ...times } = s;
-  return tx.accountPullState.upsert({
-    where: { tenantId_accountId: { tenantId, accountId } },
-    create: { tenantId, accountId, ...times },
-    update: times,
-  });
+/**
+ * Write whole pull states (last and next times) for many accounts: the multi-row upsert of
+ * writeNextTimes with the last-pull columns too. Rows in account order (concurrent writers lock
+ * them in one order); one row per account (a statement may not update a row twice).
+ */
+export async function writePullStates(db: DbOrTx, tenantId: string, rows: PullStateRow[]) {
+  const byAccount = new Map(rows.map((r) => [r.accountId, r]));
+  const sorted = [...byAccount.values()].sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+  for (let i = 0; i < sorted.length; i += 150) {
+    const values = sorted
+      .slice(i, i + 150)
+      .map((r) => Prisma.sql`(${tenantId}, ${r.accountId}, ${r.lastShallowAt}, ${r.lastDeepAt}, ${r.nextShallowAt}, ${r.nextDeepAt})`);
+    await db.$executeRaw`INSERT INTO "AccountPullState" ("tenantId", "accountId", "lastShallowAt", "lastDeepAt", "nextShallowAt", "nextDeepAt")
+      VALUES ${Prisma.join(values)}
+      ON CONFLICT ("tenantId", "accountId") DO UPDATE SET "lastShallowAt" = excluded."lastShallowAt", "lastDeepAt" = excluded."lastDeepAt",
+        "nextShallowAt" = excluded."nextShallowAt", "nextDeepAt" = excluded."nextDeepAt"`;
+  }
 }
 
 /** Accounts of the tenant that have no pull state yet (an anti-join, bounded). */

@@ -10,14 +10,13 @@ import {
   DEPTH_UNITS,
   isPullTier,
   type PullDepth,
-  type PullState,
   type PullTier,
   readCadence,
   schedule,
   validateCadence,
 } from "../engine/cadence";
 import {
-  budgetRetryAfter,
+  admitInOrder,
   DEFAULT_UNITS_PER_DAY,
   eligibility,
   KNOWN_PULL_CONNECTORS,
@@ -26,7 +25,6 @@ import {
   type PullReason,
   type PullResult,
   rateKeys,
-  rateLimitedRetryAfter,
   rateWindow,
   readPerConnector,
   remainingFor,
@@ -35,29 +33,31 @@ import { readStoredJson } from "../engine/storedJson";
 import { AppError, describeUnexpected } from "../errors";
 import { accountNames } from "../repos/accounts";
 import { allTenantIds, enabledKillSwitches, withConfigWrite } from "../repos/autonomy";
-import { appendLedger, listLedger } from "../repos/ledger";
+import { appendLedger, appendLedgerBatch, listLedger } from "../repos/ledger";
 import {
   accountsWithoutPullState,
-  consumePullUnits,
   countPullDecisions,
   deleteRateWindowsBefore,
   duePullStates,
   findPerceptionSettings,
-  findPullState,
-  finishPullJob,
+  finishPullJobs,
   heatTiersOf,
   lastSignalTimes,
+  lockPullUsage,
+  lockRateWindow,
   type PullStateRow,
   pullStatesOf,
   pullUsageFor,
   recheckAllPullStates,
-  reservePullJob,
+  releasePullJobs,
+  reservePullJobs,
   savePerceptionSettings,
-  savePullState,
+  spendPullUnits,
   TOTAL,
-  takeRateSlot,
+  takeRateSlots,
   warmerAccounts,
   writeNextTimes,
+  writePullStates,
 } from "../repos/perception";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
@@ -98,17 +98,6 @@ export interface PullAnswer extends PullDecision {
 
 const SYSTEM: Viewer["actor"] = { type: "SYSTEM", id: "perception" };
 
-/** A decision reached inside the admission transaction: it rolls the transaction back. */
-class Refused extends Error {
-  constructor(readonly decision: PullDecision) {
-    super(decision.reason);
-  }
-}
-
-function isUniqueViolation(err: unknown) {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "P2002";
-}
-
 // ───────────── settings ─────────────
 
 async function loadSettings(db: Db, tenantId: string) {
@@ -120,9 +109,17 @@ async function loadSettings(db: Db, tenantId: string) {
   return { budget, cadence: readCadence(readStoredJson(row?.cadence ?? "{}")), updatedAt: row?.updatedAt ?? null };
 }
 
-async function tierOf(db: Db, tenantId: string, accountId: string): Promise<PullTier> {
-  const t = (await heatTiersOf(db, tenantId, [accountId])).get(accountId);
-  return t && isPullTier(t) ? t : "COLD";
+/** Each ask's heat tier now (an account without heat is COLD). */
+async function tiersOf(db: Db, tenantId: string, asks: { accountId: string }[]): Promise<PullTier[]> {
+  const tiers = await heatTiersOf(
+    db,
+    tenantId,
+    asks.map((a) => a.accountId),
+  );
+  return asks.map((a) => {
+    const t = tiers.get(a.accountId);
+    return t && isPullTier(t) ? t : "COLD";
+  });
 }
 
 async function connectorKillSwitchOn(db: Db, tenantId: string, connector: string) {
@@ -139,114 +136,197 @@ const emptyState = (accountId: string): PullStateRow => ({
 
 // ───────────── the one pull path ─────────────
 
+/** One pull of a batch: every pull of a batch is for the same tenant and connector. */
+export type PullAsk = Omit<PullRequest, "connector">;
+
+/** Pulls admitted in one transaction, at most: the tick's chunk size. */
+export const PULL_BATCH = 100;
+
 /**
  * Admit or refuse one pull, in the fixed order: eligibility → rate limit → reserve the pull-job id
- * → consume budget → run. The three middle steps are conditional writes in one transaction, so a
- * refusal at any of them leaves nothing behind (a rate slot is spent only by a pull that runs, and
- * a pull-job id deferred for budget may be asked again). The run itself happens after commit.
+ * → consume budget → run. It is the batch path with one pull: REST, tRPC and the perception job
+ * all go through `requestPulls`.
  */
 export async function requestPull(deps: PerceptionDeps, viewer: Viewer, req: PullRequest): Promise<PullAnswer> {
+  const { connector, ...ask } = req;
+  const [answer] = await requestPulls(deps, viewer, connector, [ask]);
+  if (!answer) throw new Error("unreachable: a one-pull batch decides its pull");
+  return answer;
+}
+
+/**
+ * Admit or refuse a batch of pulls of one connector, deciding each exactly as asking them one by
+ * one in this order would (engine/perception.ts admitInOrder), in ONE transaction: the pull-job
+ * ids are reserved by one multi-row insert, the rate windows and today's usage rows are locked
+ * and read, the rules decide, then the counters move by what was admitted (conditional
+ * increments), the reservations of pulls that do not run are released (a pull-job id deferred for
+ * budget may be asked again), the pull states and one PULL_SCHEDULED entry per decision are
+ * written. A refusal that stops asking (DEFER, ineligible) ends the batch: the answers are for the
+ * pulls decided, a prefix of `asks`. The runs happen after commit, one after the other.
+ *
+ * Lock order, the same for every caller: pull-job ids (in id order), the tenant's then the global
+ * rate window, today's total then the connector's usage row, pull states (in account order), the
+ * ledger head. AccountHeat is never touched (server/repos/heat.ts).
+ */
+export async function requestPulls(deps: PerceptionDeps, viewer: Viewer, connector: string, asks: PullAsk[]): Promise<PullAnswer[]> {
   const { db, clock } = deps;
+  if (asks.length === 0) return [];
   const runners = deps.runners ?? PULL_RUNNERS;
   const tenantId = viewer.tenantId;
-  await requireTenantAccount(db, tenantId, req.accountId);
-  const runner = Object.hasOwn(runners, req.connector) ? runners[req.connector] : undefined;
-  const [tier, settings, killed, availability] = await Promise.all([
-    tierOf(db, tenantId, req.accountId),
+  const known = await accountNames(
+    db,
+    tenantId,
+    asks.map((a) => a.accountId),
+  );
+  const unknown = asks.find((a) => !known.has(a.accountId));
+  if (unknown) await requireTenantAccount(db, tenantId, unknown.accountId); // throws NOT_FOUND
+  const runner = Object.hasOwn(runners, connector) ? runners[connector] : undefined;
+  const [tiers, settings, killed, availability] = await Promise.all([
+    tiersOf(db, tenantId, asks),
     loadSettings(db, tenantId),
-    connectorKillSwitchOn(db, tenantId, req.connector),
+    connectorKillSwitchOn(db, tenantId, connector),
     runner ? runner.availability(db, tenantId) : Promise.resolve(null),
   ]);
-  const units = DEPTH_UNITS[req.depth];
-  const ledger = (tx: Parameters<typeof appendLedger>[0], d: PullDecision, spent: number, now: Date) =>
-    appendLedger(
-      tx,
-      {
-        tenantId,
-        accountId: req.accountId,
-        type: "PULL_SCHEDULED",
-        actor: viewer.actor,
-        payload: {
-          pull_job_id: req.pullJobId,
-          connector: req.connector,
-          depth: req.depth,
-          tier,
-          result: d.result,
-          reason: d.reason,
-          units: spent,
-          retry_after_seconds: d.retryAfterSeconds ?? null,
-          source: req.source,
-        },
+  const tierAt = (i: number): PullTier => tiers[i] ?? "COLD";
+  const entry = (i: number, d: PullDecision, spent: number) => {
+    const a = asks[i] as PullAsk;
+    return {
+      accountId: a.accountId,
+      type: "PULL_SCHEDULED" as const,
+      actor: viewer.actor,
+      payload: {
+        pull_job_id: a.pullJobId,
+        connector,
+        depth: a.depth,
+        tier: tierAt(i),
+        result: d.result,
+        reason: d.reason,
+        units: spent,
+        retry_after_seconds: d.retryAfterSeconds ?? null,
+        source: a.source,
       },
-      now,
-    );
-  const refuse = async (d: PullDecision): Promise<PullAnswer> => {
-    await inTransaction(db, (tx) => ledger(tx, d, 0, clock.now()));
-    return { ...d, tier, units: 0 };
+    };
   };
 
   const ineligible = eligibility({ hasRunner: !!runner, availability, connectorKillSwitchOn: killed });
-  if (ineligible || !runner) return refuse(ineligible ?? { result: "SKIP", reason: "NO_PULL_RUNNER" });
-
-  const limits = await rateLimitsOf(runner, db, tenantId);
-  let admitted: { id: string; state: PullState };
-  try {
-    admitted = await inTransaction(db, async (tx) => {
-      const now = clock.now();
-      const keys = rateKeys(tenantId, req.connector);
-      const window = rateWindow(now);
-      if (
-        !(await takeRateSlot(tx, keys.tenant, window, limits.perTenantPerMinute)) ||
-        !(await takeRateSlot(tx, keys.global, window, limits.globalPerMinute))
-      )
-        throw new Refused({ result: "DEFER", reason: "RATE_LIMITED", retryAfterSeconds: rateLimitedRetryAfter(now) });
-      let job: { id: string };
-      try {
-        job = await reservePullJob(
-          tx,
-          { tenantId, pullJobId: req.pullJobId, accountId: req.accountId, connector: req.connector, depth: req.depth, tier, units },
-          now,
-        );
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new Refused({ result: "SKIP", reason: "DUPLICATE_PULL_JOB_ID" });
-        throw err;
-      }
-      const cap = settings.budget.perConnector[req.connector];
-      if (!(await consumePullUnits(tx, tenantId, utcDateKey(now), req.connector, units, settings.budget.unitsPerDay, cap)))
-        throw new Refused({ result: "DEFER", reason: "BUDGET_EXHAUSTED", retryAfterSeconds: budgetRetryAfter(now) });
-      // Mark the account pulled now, so another instance's tick does not pick it while it runs.
-      const before = (await findPullState(tx, tenantId, req.accountId)) ?? emptyState(req.accountId);
-      const state = { accountId: req.accountId, ...afterPull(settings.cadence, tier, req.accountId, req.depth, now, before) };
-      await savePullState(tx, tenantId, state);
-      await ledger(tx, { result: "RUN", reason: "ADMITTED" }, units, now);
-      return { id: job.id, state: before };
-    });
-  } catch (err) {
-    // On PostgreSQL a unique violation aborts the transaction; it arrives here as the P2002 itself.
-    if (err instanceof Refused) return refuse(err.decision);
-    if (isUniqueViolation(err)) return refuse({ result: "SKIP", reason: "DUPLICATE_PULL_JOB_ID" });
-    throw err;
+  if (ineligible || !runner) {
+    // Ineligibility is final for the connector: the first pull is refused, and asking stops.
+    const d: PullDecision = ineligible ?? { result: "SKIP", reason: "NO_PULL_RUNNER" };
+    await inTransaction(db, (tx) => appendLedgerBatch(tx, tenantId, [entry(0, d, 0)], clock.now()));
+    return [{ ...d, tier: tierAt(0), units: 0 }];
   }
 
-  let status: "DONE" | "FAILED" = "DONE";
-  let signals = 0;
-  let error: string | null = null;
-  try {
-    signals = (await runner.run({ db, clock, pullJobId: req.pullJobId, connectors: deps.connectors }, tenantId, req.accountId, req.depth))
-      .signals;
-  } catch (err) {
-    status = "FAILED";
-    error = describeUnexpected(err).slice(0, 500);
+  const limits = await rateLimitsOf(runner, db, tenantId);
+  const admitted = await inTransaction(db, async (tx) => {
+    const now = clock.now();
+    const keys = rateKeys(tenantId, connector);
+    const window = rateWindow(now);
+    const dateKey = utcDateKey(now);
+    const units = asks.map((a) => DEPTH_UNITS[a.depth]);
+    const firstOf = new Map<string, number>();
+    asks.forEach((a, i) => {
+      if (!firstOf.has(a.pullJobId)) firstOf.set(a.pullJobId, i);
+    });
+    const reserved = await reservePullJobs(
+      tx,
+      tenantId,
+      [...firstOf.values()].map((i) => {
+        const a = asks[i] as PullAsk;
+        return { pullJobId: a.pullJobId, accountId: a.accountId, connector, depth: a.depth, tier: tierAt(i), units: units[i] ?? 0 };
+      }),
+      now,
+    );
+    const fresh = asks.map((a, i) => firstOf.get(a.pullJobId) === i && reserved.has(a.pullJobId));
+    const tenantCount = await lockRateWindow(tx, keys.tenant, window);
+    const globalCount = await lockRateWindow(tx, keys.global, window);
+    const used = await lockPullUsage(tx, tenantId, dateKey, connector);
+    const cap = settings.budget.perConnector[connector];
+    const decisions = admitInOrder(
+      asks.map((_, i) => ({ fresh: fresh[i] ?? false, units: units[i] ?? 0 })),
+      {
+        slots: Math.max(0, Math.min(limits.perTenantPerMinute - tenantCount, limits.globalPerMinute - globalCount)),
+        totalLeft: settings.budget.unitsPerDay - used.total,
+        connectorLeft: cap === undefined ? null : cap - used.connector,
+      },
+      now,
+    );
+    const runs = decisions.flatMap((d, i) => (d.result === "RUN" ? [i] : []));
+    const spent = runs.reduce((sum, i) => sum + (units[i] ?? 0), 0);
+    // The rows are locked and the rules read them: these conditional increments cannot miss.
+    if (
+      !(await takeRateSlots(tx, keys.tenant, window, runs.length, limits.perTenantPerMinute)) ||
+      !(await takeRateSlots(tx, keys.global, window, runs.length, limits.globalPerMinute)) ||
+      !(await spendPullUnits(tx, tenantId, dateKey, connector, spent, settings.budget.unitsPerDay, cap))
+    )
+      throw new Error("pull admission: a locked counter moved");
+    const running = new Set(runs);
+    const release = asks.flatMap((a, i) => (fresh[i] && !running.has(i) ? [reserved.get(a.pullJobId) as string] : []));
+    await releasePullJobs(tx, tenantId, release);
+
+    // Mark the accounts pulled now, so another instance's tick does not pick them while they run.
+    const states = new Map(
+      (await pullStatesOf(tx, tenantId, [...new Set(runs.map((i) => asks[i]?.accountId as string))])).map((s) => [s.accountId, s]),
+    );
+    const jobs = runs.map((i) => {
+      const a = asks[i] as PullAsk;
+      const before = states.get(a.accountId) ?? emptyState(a.accountId);
+      states.set(a.accountId, { accountId: a.accountId, ...afterPull(settings.cadence, tierAt(i), a.accountId, a.depth, now, before) });
+      return { index: i, id: reserved.get(a.pullJobId) as string, before };
+    });
+    await writePullStates(
+      tx,
+      tenantId,
+      jobs.map((j) => states.get(asks[j.index]?.accountId as string) as PullStateRow),
+    );
+    await appendLedgerBatch(
+      tx,
+      tenantId,
+      decisions.map((d, i) => entry(i, d, d.result === "RUN" ? (units[i] ?? 0) : 0)),
+      now,
+    );
+    return { decisions, jobs };
+  });
+
+  const answers: PullAnswer[] = admitted.decisions.map((d, i) => ({
+    ...d,
+    tier: tierAt(i),
+    units: d.result === "RUN" ? DEPTH_UNITS[(asks[i] as PullAsk).depth] : 0,
+  }));
+  if (admitted.jobs.length === 0) return answers;
+
+  const outcomes: { id: string; status: "DONE" | "FAILED"; signals: number; error: string | null }[] = [];
+  for (const j of admitted.jobs) {
+    const a = asks[j.index] as PullAsk;
+    let status: "DONE" | "FAILED" = "DONE";
+    let signals = 0;
+    let error: string | null = null;
+    try {
+      signals = (await runner.run({ db, clock, pullJobId: a.pullJobId, connectors: deps.connectors }, tenantId, a.accountId, a.depth))
+        .signals;
+    } catch (err) {
+      status = "FAILED";
+      error = describeUnexpected(err).slice(0, 500);
+    }
+    outcomes.push({ id: j.id, status, signals, error });
+    answers[j.index] = { result: "RUN", reason: "ADMITTED", tier: tierAt(j.index), units: DEPTH_UNITS[a.depth], run: { status, signals } };
   }
   const finishedAt = clock.now();
   await inTransaction(db, async (tx) => {
-    await finishPullJob(tx, tenantId, admitted.id, { status, signals, error }, finishedAt);
-    // Pulled as of the end of the run: signals the run itself produced are not "new since the
+    await finishPullJobs(tx, tenantId, outcomes, finishedAt);
+    // Pulled as of the end of the runs: signals a run itself produced are not "new since the
     // last pull", so a HOT account's shallow-on-signal cannot feed on its own pulls.
-    const state = { accountId: req.accountId, ...afterPull(settings.cadence, tier, req.accountId, req.depth, finishedAt, admitted.state) };
-    await savePullState(tx, tenantId, state);
+    const states = new Map<string, PullStateRow>();
+    for (const j of admitted.jobs) {
+      const a = asks[j.index] as PullAsk;
+      const before = states.get(a.accountId) ?? j.before;
+      states.set(a.accountId, {
+        accountId: a.accountId,
+        ...afterPull(settings.cadence, tierAt(j.index), a.accountId, a.depth, finishedAt, before),
+      });
+    }
+    await writePullStates(tx, tenantId, [...states.values()]);
   });
-  return { result: "RUN", reason: "ADMITTED", tier, units, run: { status, signals } };
+  return answers;
 }
 
 // ───────────── budget and cadence (configuration) ─────────────
@@ -527,31 +607,70 @@ async function tickTenant(deps: PerceptionDeps, tenantId: string, opts: Required
   for (const u of usage) if (u.connector !== TOTAL) used.byConnector[u.connector] = u.units;
   const stopped = new Set<string>();
   const unaffordable = new Map<string, DuePull>();
+  const count = (answers: PullAnswer[]) => {
+    out.asked += answers.length;
+    for (const a of answers) {
+      if (a.result === "RUN") out.run += 1;
+      else if (a.result === "DEFER") out.deferred += 1;
+      else out.skipped += 1;
+    }
+  };
+  const asked = (p: DuePull): PullAsk => ({
+    accountId: p.accountId,
+    depth: p.depth,
+    pullJobId: cadencePullJobId(p.accountId, p.depth, p.trigger, p.slotAt),
+    source: "cadence",
+  });
   const ask = async (p: DuePull, connector: string) => {
-    out.asked += 1;
-    const a = await requestPull(deps, viewer, {
-      accountId: p.accountId,
-      connector,
-      depth: p.depth,
-      pullJobId: cadencePullJobId(p.accountId, p.depth, p.trigger, p.slotAt),
-      source: "cadence",
-    });
-    if (a.result === "RUN") out.run += 1;
-    else if (a.result === "DEFER") out.deferred += 1;
-    else out.skipped += 1;
+    const a = await requestPull(deps, viewer, { ...asked(p), connector });
+    count([a]);
     return a;
   };
 
-  for (const p of pulls) {
-    if (out.asked >= opts.maxPulls) break;
-    for (const c of connectors) {
-      if (stopped.has(c)) continue;
-      const units = DEPTH_UNITS[p.depth];
-      if (remainingFor(settings.budget, used, c) < units) {
-        if (!unaffordable.has(c)) unaffordable.set(c, p);
-        continue;
+  // The asks, in order: each due pull (hottest first), to each ready connector. Asked in chunks
+  // of consecutive asks to one connector, each chunk one admission transaction; the decisions
+  // are the ones asking one by one would make (requestPulls), and so is what the tick asks: a
+  // chunk holds only asks the plan can pay for if every ask before it runs, and whatever a chunk
+  // leaves undecided or unpaid is looked at again against what it actually spent.
+  const asks = pulls.flatMap((p) => connectors.map((c, ci) => ({ p, c, first: ci === 0 })));
+  let i = 0;
+  while (i < asks.length) {
+    const head = asks[i] as (typeof asks)[number];
+    if (head.first && out.asked >= opts.maxPulls) break;
+    const c = head.c;
+    if (stopped.has(c)) {
+      i += 1;
+      continue;
+    }
+    if (remainingFor(settings.budget, used, c) < DEPTH_UNITS[head.p.depth]) {
+      if (!unaffordable.has(c)) unaffordable.set(c, head.p);
+      i += 1;
+      continue;
+    }
+    const plan = { total: used.total, byConnector: { ...used.byConnector } };
+    const chunk: DuePull[] = [];
+    let j = i;
+    while (j < asks.length && chunk.length < PULL_BATCH) {
+      const next = asks[j] as (typeof asks)[number];
+      if (next.c !== c) {
+        if (stopped.has(next.c)) {
+          j += 1;
+          continue;
+        }
+        break;
       }
-      const a = await ask(p, c);
+      const units = DEPTH_UNITS[next.p.depth];
+      if (next.first && chunk.length > 0 && out.asked + chunk.length >= opts.maxPulls) break;
+      if (remainingFor(settings.budget, plan, c) < units) break;
+      chunk.push(next.p);
+      plan.total += units;
+      plan.byConnector[c] = (plan.byConnector[c] ?? 0) + units;
+      j += 1;
+    }
+    const answers = await requestPulls(deps, viewer, c, chunk.map(asked));
+    count(answers);
+    answers.forEach((a, k) => {
+      const units = DEPTH_UNITS[(chunk[k] as DuePull).depth];
       if (a.result === "RUN") {
         used.total += units;
         used.byConnector[c] = (used.byConnector[c] ?? 0) + units;
@@ -561,7 +680,8 @@ async function tickTenant(deps: PerceptionDeps, tenantId: string, opts: Required
       } else if (a.reason !== "DUPLICATE_PULL_JOB_ID") {
         stopped.add(c); // rate-limited or no longer eligible: wait for the next tick
       }
-    }
+    });
+    i = j;
   }
 
   // Out of budget with pulls still due: ask once so the refusal is ledgered — once per connector
