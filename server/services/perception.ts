@@ -67,8 +67,9 @@ import { PULL_RUNNERS, type PullRunners, rateLimitsOf } from "./pullRunners";
 
 /**
  * Perception scheduler (SPEC §4.4): the one path by which anything pulls from a connector —
- * `POST /api/v1/perception/pulls`, the tRPC button and the `perception` job all call
- * `requestPull`. Every decision, RUN or not, is exactly one PULL_SCHEDULED ledger entry.
+ * `POST /api/v1/perception/pulls` and the tRPC button call `requestPull` (a batch of one), the
+ * `perception` job calls `requestPulls` with chunks of due pulls. Every decision, RUN or not, is
+ * exactly one PULL_SCHEDULED ledger entry.
  */
 export interface PerceptionDeps {
   db: Db;
