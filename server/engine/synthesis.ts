@@ -441,6 +441,17 @@ export const HEAT_RANK_WEIGHT = 0.25;
  * Next-action ranking: confidence, posture urgency, and heat — among equally sure proposals, the
  * one on the hotter account comes first. Heat outside 0..1 (never stored) is clamped.
  */
+/** An account at risk is more urgent: its proposals rank a little higher at equal confidence. */
+const AT_RISK_URGENCY = 1.1;
+
+/**
+ * The rank of a proposal of this confidence for this account — the same for every synthesizer
+ * (rules or a model), so the next-action list orders them on one scale.
+ */
+export function rankFor(confidence: number, input: Pick<SynthesisInput, "account" | "heat">): number {
+  return rankScore(confidence, input.account.posture === "AT_RISK" ? AT_RISK_URGENCY : 1, input.heat?.score ?? 0);
+}
+
 export function rankScore(confidence: number, urgency: number, heat: number): number {
   return round3(confidence * urgency * (1 + HEAT_RANK_WEIGHT * Math.min(1, Math.max(0, heat))));
 }
@@ -475,8 +486,7 @@ export function synthesize(input: SynthesisInput, limit = 5): Proposal[] {
     if (waiting.has(draft.actionType)) continue;
     const { prior, ceiling, ...rest } = draft;
     const confidence = round3(confidenceFrom(prior, ceiling, strength) * (recentlyDone.has(draft.actionType) ? RECENTLY_DONE_FACTOR : 1));
-    const urgency = input.account.posture === "AT_RISK" ? 1.1 : 1;
-    out.push({ ...rest, why, confidence, rankScore: rankScore(confidence, urgency, input.heat?.score ?? 0) });
+    out.push({ ...rest, why, confidence, rankScore: rankFor(confidence, input) });
   }
   return out.sort((x, y) => y.rankScore - x.rankScore || x.actionType.localeCompare(y.actionType)).slice(0, limit);
 }

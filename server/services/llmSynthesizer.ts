@@ -14,7 +14,7 @@ import {
 import { z } from "zod";
 import { ACTION_TYPE_NAMES, ACTION_TYPES, stricterRisk } from "../engine/actions";
 import { REDACTED, redactText } from "../engine/redact";
-import { enforceContactRecipients, type Proposal, type SynthesisInput, synthesize } from "../engine/synthesis";
+import { enforceContactRecipients, type Proposal, rankFor, type SynthesisInput, synthesize } from "../engine/synthesis";
 import { MAX_MODEL_PROPOSALS, type SynthesisModelOutput, SynthesisModelOutput as SynthesisModelOutputSchema } from "../schemas/synthesis";
 
 /**
@@ -168,7 +168,7 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
  * Validated model output → proposals, with the registry's invariants re-applied and every
  * recipient checked against the account's contacts (an unknown address becomes a blocking unknown).
  */
-export function toProposals(output: SynthesisModelOutput, input: Pick<SynthesisInput, "contacts" | "account">): Proposal[] {
+export function toProposals(output: SynthesisModelOutput, input: Pick<SynthesisInput, "contacts" | "account" | "heat">): Proposal[] {
   const byType = new Map<string, Proposal>();
   for (const p of output.proposals) {
     const confidence = round3(Math.min(1, Math.max(0, p.confidence)));
@@ -182,7 +182,8 @@ export function toProposals(output: SynthesisModelOutput, input: Pick<SynthesisI
       why: [...new Set(p.why)],
       parameters: { ...p.parameters },
       blockingUnknowns: [...p.blocking_unknowns],
-      rankScore: confidence,
+      // The model judges confidence; the rank (posture urgency, heat) is ours, as for the rules.
+      rankScore: rankFor(confidence, input),
     };
     byType.set(p.action_type, enforceContactRecipients(proposal, input.contacts, input.account.name));
   }

@@ -1,7 +1,7 @@
 import { APICallError } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { type SynthesisInput, synthesize } from "../../server/engine/synthesis";
+import { rankScore, type SynthesisInput, synthesize } from "../../server/engine/synthesis";
 import { SynthesisModelOutput } from "../../server/schemas/synthesis";
 import {
   createLlmSynthesizer,
@@ -99,11 +99,24 @@ describe("LLM synthesizer with a scripted model", () => {
     if (!out.ok) throw new Error(out.message);
     expect(out.model).toBe("mock:valid");
     expect(out.tokens).toEqual({ input: 812, output: 143, total: 955 });
-    // Deduped by type keeping the higher confidence; ranked by confidence; risk floored at the registry's.
+    // Deduped by type keeping the higher confidence; ranked by confidence (a WATCH account with no
+    // heat: rank = confidence); risk floored at the registry's.
     expect(out.proposals.map((p) => [p.actionType, p.riskLevel, p.confidence, p.rankScore])).toEqual([
       ["ANALYZE_USAGE_PATTERNS", "LOW", 0.95, 0.95],
       ["SEND_EMAIL", "HIGH", 0.6, 0.6],
     ]);
+    // The same output for a HOT, at-risk account ranks on the rules engine's scale: posture
+    // urgency and heat lift the rank, never the confidence.
+    const hot = await createLlmSynthesizer(scripted(JSON.stringify(validOutput)), { modelName: "mock:valid" }).synthesize(
+      { ...input, account: { ...input.account, posture: "AT_RISK" }, heat: { score: 1, tier: "HOT" } },
+      {},
+    );
+    if (!hot.ok) throw new Error(hot.message);
+    expect(hot.proposals.map((p) => [p.actionType, p.confidence, p.rankScore])).toEqual([
+      ["ANALYZE_USAGE_PATTERNS", 0.95, rankScore(0.95, 1.1, 1)],
+      ["SEND_EMAIL", 0.6, rankScore(0.6, 1.1, 1)],
+    ]);
+    expect(hot.proposals[0]?.rankScore).toBeGreaterThan(0.95);
     expect(out.proposals[0]?.why).toEqual(["USAGE_TREND_CHANGE"]);
     expect(out.proposals[0]?.parameters).toEqual({ window_days: 60 });
     // Invented recipients never survive: dropped, and each one becomes a blocking unknown.
