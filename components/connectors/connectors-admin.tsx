@@ -8,28 +8,10 @@ import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import type { RouterOutputs } from "../work/types";
 
-type Connector = {
-  name: "internal" | "webhook" | "email" | "crm";
-  enabled: boolean;
-  configured: boolean;
-  baseUrl: string | null;
-  tokenSet: boolean;
-  rateLimitPerMinute: number | null;
-  maxConcurrency: number | null;
-  breaker: { failure_threshold: number; window_seconds: number; cooldown_seconds: number } | null;
-  detail: string;
-  updatedAt: Date | null;
-  sync: {
-    lastSyncAt: Date | null;
-    lastStatus: string | null;
-    lastError: string | null;
-    counts: Record<string, unknown>;
-    throttles: number;
-    lastThrottleAt: Date | null;
-    blockedUntil: Date | null;
-  } | null;
-};
+/** A connector as the settings service returns it (one definition: server/services/connectors.ts). */
+type Connector = RouterOutputs["connectors"]["list"][number];
 
 const LABEL: Record<Connector["name"], string> = {
   internal: "Internal",
@@ -346,7 +328,7 @@ export function ConnectorsAdmin({ canEdit }: { canEdit: boolean }) {
   const list = useQuery(trpc.connectors.list.queryOptions());
   if (list.isPending) return <LoadingState label="Loading connectors…" />;
   if (list.isError) return <ErrorState message={list.error.message} onRetry={() => list.refetch()} />;
-  const rows = list.data as Connector[];
+  const rows = list.data;
   if (rows.length === 0) return <ErrorState message="No connectors are known to this server." />;
   const crm = rows.find((c) => c.name === "crm");
   return (
