@@ -38,6 +38,7 @@ export const LEDGER_ENTRY_TYPES = [
   "API_KEY_CREATED",
   "SIGN_IN",
   "ACCOUNTS_IMPORTED",
+  "CALIBRATION_COMPLETED",
   // Extensions beyond SPEC §3 (additive).
   "API_KEY_REVOKED",
   "ACCOUNT_UPDATED",

@@ -239,6 +239,47 @@ const core = {
     errors: z.number(),
     sha256: optText,
   }),
+  /** A decided intent still had no outcome after the tenant's normalisation window (SPEC §4.5). */
+  NORMALIZATION_MISSING: z.looseObject({
+    action_intent_id: id,
+    status: text,
+    decided_at: optText,
+    after_hours: z.number(),
+  }),
+  /** A calibration finished: the candidate it registered (or why it could not). */
+  CALIBRATION_COMPLETED: z.looseObject({
+    job_id: id,
+    ok: z.boolean(),
+    weights_id: optText,
+    version: z.number().nullish(),
+    scope: optText,
+    rows: z.number(),
+    positives: z.number().nullish(),
+    negatives: z.number().nullish(),
+    trained_from: optText,
+    trained_to: optText,
+    metrics: record.nullish(),
+    baseline: record.nullish(),
+    error: optText,
+  }),
+  /** The ACTIVE pointer moved to a version (SPEC §4.5): who, why, and the gate's numbers. */
+  RANKING_WEIGHTS_PROMOTED: z.looseObject({
+    weights_id: id,
+    version: z.number(),
+    scope: text,
+    previous_id: optText,
+    reason: text,
+    shadow: record.nullish(),
+  }),
+  /** The ACTIVE pointer went back: by a person, or by the guard with the regression's numbers. */
+  RANKING_WEIGHTS_ROLLED_BACK: z.looseObject({
+    weights_id: id,
+    restored_id: optText,
+    scope: text,
+    reason: text,
+    automatic: z.boolean(),
+    guard: record.nullish(),
+  }),
 };
 
 /** SPEC §3 types nothing writes yet: any object, until their writer defines the shape. */
@@ -246,9 +287,6 @@ const reserved = z.looseObject({});
 
 export const LEDGER_PAYLOAD_SCHEMAS = {
   ...core,
-  RANKING_WEIGHTS_PROMOTED: reserved,
-  RANKING_WEIGHTS_ROLLED_BACK: reserved,
-  NORMALIZATION_MISSING: reserved,
   REPLAY_REQUESTED: reserved,
   REPLAY_STARTED: reserved,
   REPLAY_COMPLETED: reserved,

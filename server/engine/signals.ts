@@ -14,6 +14,12 @@ export const SIGNAL_TYPES = [
   "RENEWAL_WINDOW_ENTERED",
   "ACTION_EXECUTED",
   "ACTION_FAILED",
+  // Responses to outreach: they close its response window (engine/outcomes.ts). A reply whose
+  // evidence says `sentiment: "negative"` counts as a refusal.
+  "EMAIL_REPLY_RECEIVED",
+  "MEETING_BOOKED",
+  "EMAIL_BOUNCED",
+  "UNSUBSCRIBED",
 ] as const;
 export type SignalType = (typeof SIGNAL_TYPES)[number];
 

@@ -96,7 +96,7 @@ export async function assertConfigUnchanged(tx: Tx, tenantId: string, version: n
 export function findVisibleAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
   return db.account.findFirst({
     where: accountWhere(viewer, { id: accountId }),
-    select: { id: true, name: true, lifecycle: true, posture: true, momentum: true },
+    select: { id: true, name: true, lifecycle: true, posture: true, momentum: true, ownerId: true },
   });
 }
 

@@ -18,6 +18,8 @@ export interface NewIntent {
   idempotencyKey: string | null;
   requestHash?: string | null;
   createdBy: string | null;
+  /** the learning loop's snapshot (engine/learning.ts FeatureSnapshot), canonical JSON */
+  features?: string | null;
   version?: number;
   parentId?: string | null;
   status?: string;

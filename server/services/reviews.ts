@@ -108,6 +108,7 @@ export async function approveIntent(
         blockingUnknowns: intent.blockingUnknowns,
         rankScore: intent.rankScore,
         source: intent.source,
+        features: intent.features,
         idempotencyKey: null,
         createdBy: viewer.actor.id,
         version: intent.version + 1,

@@ -39,6 +39,10 @@ const MINIMAL: Record<Typed, Record<string, unknown>> = {
   PULL_SCHEDULED: { pull_job_id: "p1", connector: "crm", depth: "DEEP", tier: "HOT", result: "RUN", reason: "SCHEDULED" },
   HEAT_TIER_CHANGED: { from: "COLD", to: "HOT", score: 0.8, rule: "PROMOTION" },
   ACCOUNTS_IMPORTED: { import_id: "im1", kind: "ACCOUNTS", rows_total: 3, created: 2, updated: 1, errors: 0 },
+  NORMALIZATION_MISSING: { action_intent_id: "i1", status: "APPROVED", after_hours: 24 },
+  CALIBRATION_COMPLETED: { job_id: "c1", ok: true, rows: 100 },
+  RANKING_WEIGHTS_PROMOTED: { weights_id: "w1", version: 2, scope: "TENANT", reason: "shadow gate passed" },
+  RANKING_WEIGHTS_ROLLED_BACK: { weights_id: "w1", scope: "TENANT", reason: "regressed", automatic: true },
 };
 
 /** A value of the wrong JSON type for a core field (a string field given a number, and so on). */

@@ -228,6 +228,28 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     },
   ],
   ACCOUNTS_IMPORTED: [{ import_id: "im1", kind: "ACCOUNTS", rows_total: 3, created: 2, updated: 1, errors: 0, sha256: "ab" }],
+  NORMALIZATION_MISSING: [{ action_intent_id: "i1", status: "APPROVED", decided_at: "2026-11-01T00:00:00.000Z", after_hours: 24 }],
+  CALIBRATION_COMPLETED: [
+    {
+      job_id: "c1",
+      ok: true,
+      weights_id: "w1",
+      version: 1,
+      scope: "TENANT",
+      rows: 500,
+      positives: 300,
+      negatives: 200,
+      metrics: { brier: 0.2 },
+    },
+    { job_id: "c2", ok: false, rows: 3, error: "too few labelled outcomes" },
+  ],
+  RANKING_WEIGHTS_PROMOTED: [
+    { weights_id: "w1", version: 1, scope: "TENANT", previous_id: null, reason: "passed", shadow: { value: 0.9 } },
+  ],
+  RANKING_WEIGHTS_ROLLED_BACK: [
+    { weights_id: "w1", restored_id: null, scope: "TENANT", reason: "manual", automatic: false },
+    { weights_id: "w2", restored_id: "w1", scope: "TENANT", reason: "guard", automatic: true, guard: { drop: 0.2 } },
+  ],
 };
 
 describe("ledger payload union", () => {

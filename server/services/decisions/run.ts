@@ -296,6 +296,8 @@ async function synthesizeRun(deps: DecisionDeps, run: RunRow) {
       idempotencyKey: `run:${run.id}:${i}:${p.actionType}`,
       correlationId: run.correlationId,
       source: "DECISION",
+      signalTypes: input.signals.map((s) => s.type),
+      trigger: run.triggerType,
     });
     results.push({
       action_intent_id: v.actionIntentId,

@@ -7,6 +7,7 @@ import { AppError } from "../../errors";
 import { loadArtifactContext } from "../../repos/artifacts";
 import { assertConfigUnchanged, ConfigChangedError, configVersion, findVisibleAccount } from "../../repos/autonomy";
 import { insertArtifact, insertExecution, insertOutcome, insertToolCall } from "../../repos/executions";
+import { heatOf } from "../../repos/heat";
 import { findIntentByKey, insertIntent, insertPolicyEvaluation } from "../../repos/intents";
 import { appendLedgerBatch } from "../../repos/ledger";
 import type { Viewer } from "../../repos/scope";
@@ -18,6 +19,7 @@ import { decisionEntries, evaluationRow } from "./records";
 import {
   AUTOPILOT,
   decisionFields,
+  featureSnapshot,
   type GateDeps,
   type GateView,
   type IntentInput,
@@ -41,7 +43,7 @@ function isUniqueViolation(err: unknown) {
 
 /** What an idempotency key stands for: the canonical request, so a different body under it is caught. */
 function requestHash(input: IntentInput) {
-  const { idempotencyKey: _k, correlationId: _c, source: _s, ...body } = input;
+  const { idempotencyKey: _k, correlationId: _c, source: _s, signalTypes: _t, trigger: _g, ...body } = input;
   return createHash("sha256")
     .update(canonicalJson({ ...body, rankScore: body.rankScore ?? null }))
     .digest("hex");
@@ -126,10 +128,12 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
   const runsNow = result.decision === "AUTO_EXECUTE" && artifact !== null;
   const status = runsNow ? "SUCCEEDED" : STATUS_FOR[result.decision];
 
+  const heat = (await heatOf(tx, viewer.tenantId, [input.accountId])).get(input.accountId);
   const intent = await insertIntent(
     tx,
     {
       ...intentRow(viewer, input, correlationId),
+      features: canonicalJson(featureSnapshot(input, account, heat?.tier ?? null)),
       idempotencyKey: input.idempotencyKey ?? null,
       requestHash: input.idempotencyKey ? hash : null,
       status,

@@ -1,6 +1,7 @@
 import type { Clock } from "../../clock";
 import type { Db } from "../../db";
 import { canonicalJson } from "../../engine/canonical";
+import type { FeatureSnapshot } from "../../engine/learning";
 import type { Actor } from "../../engine/ledger";
 import type { PolicyResult } from "../../engine/policy";
 import type { appendLedgerBatch } from "../../repos/ledger";
@@ -27,6 +28,9 @@ export interface IntentInput {
   idempotencyKey?: string;
   correlationId?: string;
   source: "API" | "DECISION";
+  /** what led to it, for the learning loop's snapshot (decision runs): never a policy input */
+  signalTypes?: string[];
+  trigger?: string;
 }
 
 export interface GateView {
@@ -56,6 +60,26 @@ export function decisionFields(result: PolicyResult, now: Date) {
     policyVersion: result.policyVersion,
     policyClause: result.policyClause,
     decidedAt: now,
+  };
+}
+
+/**
+ * What the learning loop will see of this proposal as it was made (engine/learning.ts). Taken at
+ * intake because tier, posture and owner move on; the policy never reads it.
+ */
+export function featureSnapshot(
+  input: IntentInput,
+  account: { lifecycle: string; posture: string; ownerId: string | null },
+  tier: string | null,
+): FeatureSnapshot {
+  return {
+    v: 1,
+    tier,
+    posture: account.posture,
+    lifecycle: account.lifecycle,
+    owner_id: account.ownerId,
+    signal_types: [...new Set(input.signalTypes ?? [])].sort(),
+    trigger: input.trigger ?? (input.source === "API" ? "API" : null),
   };
 }
 
