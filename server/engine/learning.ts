@@ -56,6 +56,23 @@ export interface RankingModel {
   coefficients: Record<string, number>;
   /** (raw probability, display confidence) knots, raw ascending; empty = identity */
   curve: [number, number][];
+  /** each owner's reject and edit rates as of the end of training: what live proposals are scored with */
+  sellers: Record<string, { reject: number; edit: number }>;
+}
+
+/** A proposal as stored: what every ranker (weights or rules) scores. */
+export interface Proposal {
+  id: string;
+  actionType: string;
+  confidence: number;
+  features: FeatureSnapshot | null;
+}
+
+/** The model's view of a live proposal: its owner's rates are the ones frozen in the model. */
+export function rankInputFor(model: RankingModel, p: Proposal): RankInput {
+  const owner = p.features?.owner_id ?? null;
+  const rates = (owner && model.sellers[owner]) || SellerRates.PRIOR;
+  return { ...p, sellerRejectRate: rates.reject, sellerEditRate: rates.edit };
 }
 
 const CONFIDENCE_BANDS: [number, string][] = [
@@ -120,8 +137,8 @@ export function displayConfidence(model: RankingModel, raw: number): number {
 }
 
 /** How the feed ranks with a model: its probability; the rules rank only breaks exact ties. */
-export function scoreWith(model: RankingModel, r: RankInput) {
-  const raw = predict(model, r);
+export function scoreWith(model: RankingModel, p: Proposal) {
+  const raw = predict(model, rankInputFor(model, p));
   return { rankScore: round(raw, 4), displayConfidence: round(displayConfidence(model, raw), 3) };
 }
 
@@ -130,11 +147,21 @@ export function scoreWith(model: RankingModel, r: RankInput) {
 
 /** Running reject / edit counts per owner. Smoothed towards ½ so one early reject is not 100 %. */
 export class SellerRates {
+  /** an owner with no history */
+  static readonly PRIOR = { reject: 0.5, edit: 0.5 };
   private readonly counts = new Map<string, { n: number; rejected: number; edited: number }>();
 
   rates(ownerId: string | null): { reject: number; edit: number } {
-    const c = (ownerId && this.counts.get(ownerId)) || { n: 0, rejected: 0, edited: 0 };
-    return { reject: (c.rejected + 1) / (c.n + 2), edit: (c.edited + 1) / (c.n + 2) };
+    const c = ownerId ? this.counts.get(ownerId) : undefined;
+    if (!c) return SellerRates.PRIOR;
+    return { reject: round((c.rejected + 1) / (c.n + 2), 4), edit: round((c.edited + 1) / (c.n + 2), 4) };
+  }
+
+  /** Every owner's current rates (sorted keys, so the stored model is canonical). */
+  snapshot(): Record<string, { reject: number; edit: number }> {
+    const out: Record<string, { reject: number; edit: number }> = {};
+    for (const owner of [...this.counts.keys()].sort()) out[owner] = this.rates(owner);
+    return out;
   }
 
   /** Count one human-judged proposal (call in time order, after reading its own rates). */
@@ -260,6 +287,8 @@ export interface FitOptions {
   /** features seen in fewer training rows than this are left out of the vocabulary */
   minFeatureCount: number;
   maxIterations: number;
+  /** the owners' rates at the end of the training range (stored with the model) */
+  sellers?: Record<string, { reject: number; edit: number }>;
   onProgress?: (phase: "FITTING" | "EVALUATING", fraction: number) => void;
 }
 
@@ -366,7 +395,7 @@ export function fit(rows: readonly TrainingRow[], opts: FitOptions): FitResult {
   vocab.forEach((name, i) => {
     coefficients[name] = round(beta.get(i, 0), 8);
   });
-  const uncalibrated: RankingModel = { featuresVersion: FEATURES_VERSION, coefficients, curve: [] };
+  const uncalibrated: RankingModel = { featuresVersion: FEATURES_VERSION, coefficients, curve: [], sellers: opts.sellers ?? {} };
 
   const evalRows = hold.length > 0 ? hold : train;
   const candidate = evalRows.map((r) => ({
@@ -422,7 +451,9 @@ export interface LearningSettings {
   missing_after_hours: number;
   /** how long an outreach waits for a reply before NO_RESPONSE */
   response_window_days: number;
-  calibration: { lambda: number; holdout: number; min_rows: number; every_days: number };
+  /** fit: L2 strength and holdout share; min_rows labelled rows or no candidate; a scheduled
+   *  calibration every `every_days` (0 = only on request) over the last `lookback_days` */
+  calibration: { lambda: number; holdout: number; min_rows: number; every_days: number; lookback_days: number };
 }
 
 export const DEFAULT_LEARNING_SETTINGS: LearningSettings = {
@@ -430,7 +461,7 @@ export const DEFAULT_LEARNING_SETTINGS: LearningSettings = {
   guard: { window_days: 7, min_sample: 30, tolerance: 0.05 },
   missing_after_hours: 24,
   response_window_days: 7,
-  calibration: { lambda: 1, holdout: 0.2, min_rows: 50, every_days: 7 },
+  calibration: { lambda: 1, holdout: 0.2, min_rows: 50, every_days: 7, lookback_days: 180 },
 };
 
 export interface ShadowResult {

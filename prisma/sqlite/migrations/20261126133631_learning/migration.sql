@@ -94,4 +94,10 @@ CREATE INDEX "ShadowEvaluation_tenantId_at_idx" ON "ShadowEvaluation"("tenantId"
 CREATE INDEX "NormalizationGap_tenantId_resolvedAt_idx" ON "NormalizationGap"("tenantId", "resolvedAt");
 
 -- CreateIndex
+CREATE INDEX "ActionIntent_tenantId_createdAt_idx" ON "ActionIntent"("tenantId", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "ActionIntent_tenantId_parentId_idx" ON "ActionIntent"("tenantId", "parentId");
+
+-- CreateIndex
 CREATE INDEX "Outcome_tenantId_createdAt_idx" ON "Outcome"("tenantId", "createdAt");
