@@ -517,7 +517,10 @@ export function guardVerdict(
   const value = topKAgreement(promoted, k).value;
   const baseline = topKAgreement(replaced, k).value;
   const sample = promoted.length;
-  if (value !== null && baseline !== null && sample >= s.min_sample && baseline - value > s.tolerance)
-    return { kind: "ROLLBACK", value, baseline_value: baseline, drop: round(baseline - value, 4), sample };
+  // Rounded like the values themselves, so a drop of exactly the tolerance (0.6 → 0.4 against
+  // 0.2) is within it whatever the floating-point residue of the subtraction.
+  const drop = value !== null && baseline !== null ? round(baseline - value, 4) : null;
+  if (value !== null && baseline !== null && drop !== null && sample >= s.min_sample && drop > s.tolerance)
+    return { kind: "ROLLBACK", value, baseline_value: baseline, drop, sample };
   return { kind: windowOver ? "CLEAR" : "WATCH", value, baseline_value: baseline, sample };
 }
