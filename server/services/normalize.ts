@@ -8,6 +8,7 @@ import {
   LABEL_FOR_STATUS,
   missingLabel,
   OUTREACH_ACTION_TYPES,
+  type OutcomeLabel,
   RESPONSE_LABELS,
   RESPONSE_SIGNAL_TYPES,
   type ResponseSignal,
@@ -23,6 +24,7 @@ import {
   gapsWithOutcome,
   insertGapsOnce,
   insertOutcomesOnce,
+  type LabelCandidate,
   labelCandidates,
   labelsOf,
   type OutcomeInsert,
@@ -52,6 +54,8 @@ import { loadLearningSettings } from "./learning/settings";
  */
 
 const NORMALIZER: Actor = { type: "SYSTEM", id: "normalize" };
+/** The OUTCOME_RECORDED reason for a label its inline writer should have recorded and did not. */
+const BACKFILLED = "BACKFILLED";
 
 export interface NormalizeOptions {
   /** intents per page and transaction */
@@ -153,19 +157,7 @@ async function recordImpliedLabels(db: Db, clock: Clock, tenantId: string, page:
       const execution = executions.get(c.id) ?? null;
       const v = missingLabel({ status: c.status, labels: labels.get(c.id) ?? [], execution });
       if (v.kind !== "RECORD") return [];
-      const details =
-        v.label === "IDEA_BLOCKED"
-          ? { reason: c.reason }
-          : v.label === "IDEA_EDITED"
-            ? { new_intent_id: versions.get(c.id) ?? null }
-            : v.label === "EXECUTION_FAILED"
-              ? { error: execution?.error ?? null }
-              : v.label === "EXECUTION_SUCCEEDED"
-                ? (readStoredJson(execution?.outcome) ?? {})
-                : {};
-      // Blocked and expired ideas are labelled here by design; the others were due inline at
-      // their decision and are filled in after the fact.
-      const reason = v.label === "IDEA_BLOCKED" ? c.reason : v.label === "IDEA_EXPIRED" ? null : "BACKFILLED";
+      const { details, reason } = impliedRecord(v.label, c, execution, versions.get(c.id) ?? null);
       return [
         {
           id: `${c.id}:${v.label}`,
@@ -182,6 +174,33 @@ async function recordImpliedLabels(db: Db, clock: Clock, tenantId: string, page:
     if (candidates.length < page.pageSize) break;
   }
   return recorded;
+}
+
+/**
+ * What a status-implied outcome records, in the shape its inline writer uses (executor, reviews),
+ * and the reason its OUTCOME_RECORDED gives. Blocked and expired ideas are labelled here by
+ * design; the other labels were due inline at the decision and are filled in after the fact.
+ */
+function impliedRecord(
+  label: OutcomeLabel,
+  c: LabelCandidate,
+  execution: { outcome: string | null; error: string | null } | null,
+  editedVersion: string | null,
+): { details: unknown; reason: string | null } {
+  switch (label) {
+    case "IDEA_BLOCKED":
+      return { details: { reason: c.reason }, reason: c.reason };
+    case "IDEA_EXPIRED":
+      return { details: {}, reason: null };
+    case "IDEA_EDITED":
+      return { details: { new_intent_id: editedVersion }, reason: BACKFILLED };
+    case "EXECUTION_SUCCEEDED":
+      return { details: readStoredJson(execution?.outcome) ?? {}, reason: BACKFILLED };
+    case "EXECUTION_FAILED":
+      return { details: { error: execution?.error ?? null }, reason: BACKFILLED };
+    default:
+      return { details: {}, reason: BACKFILLED };
+  }
 }
 
 async function closeResponseWindows(db: Db, clock: Clock, tenantId: string, days: number, now: Date, page: Page) {
