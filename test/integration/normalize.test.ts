@@ -561,8 +561,47 @@ describe(`concurrent normalizers on ${TEST_PROVIDER}`, () => {
   }, 60_000);
 });
 
+describe(`bounded work per tick on ${TEST_PROVIDER}`, () => {
+  it("a tick takes at most pageSize × maxPages per tenant and phase, the next tick the rest; the gap lists the newest 100 decisions", async () => {
+    const e = await makeTenant(t.db);
+    const acc = e.accounts.seller[0] as string;
+    const blocked: string[] = [];
+    for (let i = 0; i < 5; i++) blocked.push(await legacyIntent(e, acc, "BLOCKED"));
+    const first = new Date(clock.now().getTime() - 10 * D);
+    const minute = 60_000;
+    await t.db.actionIntent.createMany({
+      data: Array.from({ length: 105 }, (_, i) => ({
+        tenantId: e.id,
+        accountId: acc,
+        correlationId: randomUUID(),
+        actionType: "CREATE_INTERNAL_TASK",
+        confidence: 0.8,
+        riskLevel: "LOW",
+        status: "APPROVED",
+        source: "API",
+        decision: "REQUIRE_APPROVAL",
+        decidedAt: new Date(first.getTime() + i * minute),
+        createdAt: new Date(first.getTime() + i * minute),
+        updatedAt: first,
+      })),
+    });
+
+    expect(await runNormalizeTick(t.db, clock, { pageSize: 2, maxPages: 1 })).toMatchObject({ ok: true, recorded: 2, missing: 2 });
+    expect(await runNormalizeTick(t.db, clock)).toMatchObject({ ok: true, recorded: 3, missing: 103 });
+    for (const id of blocked) expect(await labelsOf(id)).toEqual(["IDEA_BLOCKED"]);
+
+    const gap = await normalizationGap(t.db, e.admin.viewer, clock);
+    expect(gap).toMatchObject({ gap: 105, oldest_decided_at: first.toISOString() });
+    expect(gap.items).toHaveLength(100);
+    const decided = gap.items.map((i) => i.decided_at as string);
+    expect(decided[0]).toBe(new Date(first.getTime() + 104 * minute).toISOString());
+    expect(decided).toEqual([...decided].sort().reverse());
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: e.id, type: "NORMALIZATION_MISSING" } })).toBe(105);
+  }, 60_000);
+});
+
 describe(`the normalize job on ${TEST_PROVIDER}`, () => {
-  it("is registered (cron route, vercel.json) and `npm run cli -- tick normalize` runs it against the database", async () => {
+  it("runs through the job registry (what the cron route and scheduler call) and `npm run cli -- tick normalize` runs it against the database", async () => {
     expect(JOBS.normalize.schedule).toBe("23 * * * *");
     const acc = await newAccount(b);
     const blocked = await legacyIntent(b, acc, "BLOCKED");
