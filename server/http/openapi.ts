@@ -243,6 +243,14 @@ export const OPERATIONS: Operation[] = [
     query: RestHeatQuery,
     success: 200,
   },
+  {
+    method: "get",
+    path: "/api/v1/learning/normalization",
+    summary:
+      "The normalisation gap: decided intents without an outcome after `after_hours` (count, oldest decision) and the flagged ones, newest first (at most 100)",
+    scopes: ["read"],
+    success: 200,
+  },
 ];
 
 const jsonSchema = (s: ZodType) => {

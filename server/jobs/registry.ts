@@ -7,6 +7,7 @@ import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import type { Synthesizer } from "../services/llmSynthesizer";
+import { runNormalizeTick } from "../services/normalize";
 import { runPerceptionTick } from "../services/perception";
 import { runRitualTick } from "../services/rituals";
 import { sweepExecutions } from "../services/sweeper";
@@ -108,6 +109,11 @@ export const JOBS = {
     localSchedule: "*/20 * * * * *",
     description: "Recompute heat and tiers of accounts whose inputs changed or whose tier may change by time alone",
     run: (d) => runHeatTick({ db: d.db, clock: d.clock }),
+  },
+  normalize: {
+    schedule: "23 * * * *",
+    description: "Record the outcome every decided intent is due (response windows included) and ledger the normalisation gap",
+    run: (d) => runNormalizeTick(d.db, d.clock),
   },
 } satisfies Record<string, JobDefinition>;
 
