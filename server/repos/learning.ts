@@ -1,4 +1,5 @@
 import type { DbOrTx, Tx } from "../db";
+import { UNDECIDED_STATUSES } from "../engine/outcomes";
 import { tenantWhere } from "./scope";
 
 /**
@@ -186,9 +187,6 @@ export function evaluationHistory(db: DbOrTx, tenantId: string, since: Date, tak
 
 // ───────────── labelled rows ─────────────
 
-/** Statuses of an intent that still waits for someone: not decided, so no outcome is due. */
-export const UNDECIDED_STATUSES = ["PROPOSED", "PENDING_APPROVAL"];
-
 /**
  * Decided, original (not edited-version) intents created in [from, to), oldest first, keyset-paged
  * by (createdAt, id). Edited versions are folded into their original by `outcomeLabelsFor`.
@@ -203,7 +201,7 @@ export function decidedIntentsPage(
   return db.actionIntent.findMany({
     where: tenantWhere(tenantId, {
       parentId: null,
-      status: { notIn: UNDECIDED_STATUSES },
+      status: { notIn: [...UNDECIDED_STATUSES] },
       createdAt: { gte: range.from, lt: range.to },
       ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
     }),
