@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runPerceptionTick } from "../services/perception";
 import { runRitualTick } from "../services/rituals";
@@ -108,6 +109,11 @@ export const JOBS = {
     localSchedule: "*/20 * * * * *",
     description: "Recompute heat and tiers of accounts whose inputs changed or whose tier may change by time alone",
     run: (d) => runHeatTick({ db: d.db, clock: d.clock }),
+  },
+  shadow: {
+    schedule: "7 * * * *",
+    description: "Shadow-evaluate ranking weights candidates on live decided proposals; guard recent promotions (roll back on regression)",
+    run: (d) => runShadowTick(d.db, d.clock),
   },
 } satisfies Record<string, JobDefinition>;
 
