@@ -13,7 +13,7 @@ import { createApiKey } from "@/server/services/apiKeys";
 import type { GateDeps } from "@/server/services/gate";
 import { labelledRows } from "@/server/services/learning/data";
 import { activeRanker } from "@/server/services/learning/ranker";
-import { promoteWeights, rollbackWeights, saveLearningSettingsFor } from "@/server/services/learning/registry";
+import { learningSettingsView, promoteWeights, rollbackWeights, saveLearningSettingsFor } from "@/server/services/learning/registry";
 import { runShadowTick } from "@/server/services/learning/shadow";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { approveIntent, rejectIntent } from "@/server/services/reviews";
@@ -446,5 +446,54 @@ describe(`concurrent promote and rollback on ${TEST_PROVIDER}`, () => {
     expect(JSON.parse(promoted[1]?.payload ?? "{}").weights_id).toBe(state?.activeId);
     const active = await t.db.rankingWeights.findMany({ where: { tenantId: c.id, status: "ACTIVE" } });
     expect(active.map((w) => w.id)).toEqual([state?.activeId]);
+  });
+});
+
+describe(`concurrent settings changes on ${TEST_PROVIDER}`, () => {
+  it("ten patches at once are applied one after another: each ledgered before is the previous after", async () => {
+    const s = await makeTenant(t.db);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        saveLearningSettingsFor(
+          t.db,
+          clock,
+          s.admin.viewer,
+          i % 2 ? { guard: { window_days: i + 1 } } : { shadow: { k: i + 1 } },
+          `patch ${i}`,
+        ),
+      ),
+    );
+    const entries = (await ledgerOf(s.id, "CONFIG_CHANGED"))
+      .map((e) => JSON.parse(e.payload))
+      .filter((p) => p.change === "learning_settings");
+    expect(entries).toHaveLength(10);
+    for (let i = 1; i < entries.length; i++) expect(entries[i].before).toEqual(entries[i - 1].after);
+    const final = entries.at(-1).after;
+    expect(await learningSettingsView(t.db, s.admin.viewer)).toMatchObject({ settings: final, settings_problem: null });
+  });
+});
+
+describe(`a candidate the shadow job cannot read on ${TEST_PROVIDER}`, () => {
+  it("is counted as failed; the other candidates are still evaluated", async () => {
+    const u = await makeTenant(t.db);
+    await insertCandidate(u.id, { ...rulesLikeModel, coefficients: {} }, day(4, "08:00:00"));
+    await inTransaction(t.db, async (tx) =>
+      insertWeights(
+        tx,
+        {
+          tenantId: u.id,
+          version: await nextWeightsVersion(tx, u.id),
+          featuresVersion: "f0",
+          model: "{}",
+          provenance: "{}",
+          createdBy: null,
+        },
+        clock.now(),
+      ),
+    );
+    const before = await t.db.shadowEvaluation.count({ where: { tenantId: u.id } });
+    const tick = await runShadowTick(t.db, clock);
+    expect(tick).toMatchObject({ ok: false, failed: 1 });
+    expect(await t.db.shadowEvaluation.count({ where: { tenantId: u.id } })).toBe(before + 1);
   });
 });

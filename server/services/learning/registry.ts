@@ -11,6 +11,7 @@ import {
   latestEvaluations,
   learningState,
   listWeights,
+  lockLearningState,
   saveLearningSettings,
   setWeightsStatus,
   weightsById,
@@ -133,6 +134,8 @@ function historyOf(text: string): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
+const NOTHING_ACTIVE = "Nothing to roll back: none of this workspace's weights versions is ACTIVE";
+
 const lostRace = () => new AppError("CONFLICT", "The ACTIVE ranking changed while this was being decided; reload and try again");
 
 /**
@@ -240,14 +243,13 @@ export interface RollbackOptions {
 export async function rollbackWeights(db: Db, clock: Clock, viewer: Viewer, reason: string, opts: RollbackOptions = {}) {
   const tenantId = viewer.tenantId;
   const seen = opts.expectedId ?? (await learningState(db, tenantId))?.activeId ?? null;
-  if (!seen) throw new AppError("CONFLICT", "Nothing to roll back: no weights version is ACTIVE (the rules ranking is in use)");
+  if (!seen) throw new AppError("CONFLICT", NOTHING_ACTIVE);
 
   for (let attempt = 0; attempt < 2; attempt++) {
     const out = await inTransaction(db, async (tx) => {
       const now = clock.now();
       const state = await learningState(tx, tenantId);
-      if (!state?.activeId)
-        throw new AppError("CONFLICT", "Nothing to roll back: no weights version is ACTIVE (the rules ranking is in use)");
+      if (!state?.activeId) throw new AppError("CONFLICT", NOTHING_ACTIVE);
       if (state.activeId !== seen) throw lostRace();
       const history = historyOf(state.history);
       const restored = history.pop() ?? null;
@@ -306,6 +308,7 @@ export async function saveLearningSettingsFor(db: Db, clock: Clock, viewer: View
   await inTransaction(db, async (tx: Tx) => {
     const now = clock.now();
     await ensureLearningState(tx, viewer.tenantId, now);
+    await lockLearningState(tx, viewer.tenantId);
     const before = readLearningSettings((await learningState(tx, viewer.tenantId))?.settings).settings;
     const after = mergeLearningSettings(before, patch);
     await saveLearningSettings(tx, viewer.tenantId, JSON.stringify(after), viewer.actor.id, now);

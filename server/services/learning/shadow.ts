@@ -105,21 +105,23 @@ export interface ShadowTickResult {
  * The `shadow` job: a SHADOW evaluation of every tenant CANDIDATE (the series the learning page
  * charts), then one GUARD evaluation of every watched promotion, acting on its verdict. GLOBAL
  * candidates have no live proposals of their own and are promoted by an operator, so only
- * tenant scopes are evaluated here. One failing scope is counted and the others still run.
+ * tenant scopes are evaluated here. A candidate whose model cannot be read is counted as failed
+ * and the others still run.
  */
 export async function runShadowTick(db: Db, clock: Clock): Promise<ShadowTickResult> {
   const out: ShadowTickResult = { ok: true, shadowEvaluations: 0, guardEvaluations: 0, rolledBack: 0, cleared: 0, failed: 0 };
   for (const tenantId of (await tenantsWithCandidates(db)).filter((t) => t !== GLOBAL)) {
-    try {
-      const { settings } = await loadLearningSettings(db, tenantId);
-      for (const c of await candidatesOf(db, tenantId)) {
+    const { settings } = await loadLearningSettings(db, tenantId);
+    for (const c of await candidatesOf(db, tenantId)) {
+      try {
         const r = await shadowEvaluation(db, clock, tenantId, c, settings);
         await insertShadowEvaluation(db, { tenantId, versionId: c.id, kind: "SHADOW", ...evaluationFields(r) }, clock.now());
         out.shadowEvaluations += 1;
+      } catch (err) {
+        // A version this code cannot read is reported, and the other candidates still run.
+        if (!(err instanceof AppError)) throw err;
+        out.failed += 1;
       }
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      out.failed += 1;
     }
   }
   for (const state of await guardedStates(db)) {
@@ -152,11 +154,12 @@ async function guardTick(db: Db, clock: Clock, scope: string, revision: number, 
   const { settings } = await loadLearningSettings(db, scope);
   const now = clock.now();
   const { rows } = await labelledRows(db, scope, { from: new Date(watch.promoted_at), to: now });
+  // Unreadable promoted weights rank nothing (activeRanker falls back past them): judge the fallback.
   const promoted = await weightsRanker(db, scope, watch.weights_id);
   const replaced = await replacedRanker(db, scope, watch.replaced_id);
   const windowOver = now.getTime() >= new Date(watch.ends_at).getTime();
   const verdict = guardVerdict(
-    scoredBy(rows, rankerScore(promoted ?? RULES_RANKER)),
+    scoredBy(rows, rankerScore(promoted ?? (await replacedRanker(db, scope, null)))),
     scoredBy(rows, rankerScore(replaced)),
     settings.guard,
     windowOver,
