@@ -5,6 +5,7 @@ import { POST as promoteRest } from "@/app/api/v1/learning/weights/[id]/promote/
 import { GET as weightsGet } from "@/app/api/v1/learning/weights/route";
 import { fixedClock } from "@/server/clock";
 import { DEFAULT_FIT, FEATURES_VERSION, fit as fitModel, type RankingModel } from "@/server/engine/learning";
+import { parseLedgerPayload } from "@/server/engine/ledgerPayloads";
 import { AppError } from "@/server/errors";
 import { JOBS } from "@/server/jobs/registry";
 import { insertWeights, learningState, nextWeightsVersion } from "@/server/repos/learning";
@@ -346,6 +347,13 @@ describe(`learning registry on ${TEST_PROVIDER}`, () => {
     expect(settings.body.settings.guard.tolerance).toBe(0.05);
     expect(await stateOf(a.id)).toEqual(stateBefore);
   });
+
+  it("every ledger entry written here parses as its own payload variant", async () => {
+    const entries = await t.db.ledgerEntry.findMany({ where: { tenantId: a.id } });
+    const types = new Set(entries.map((e) => e.type));
+    for (const type of ["RANKING_WEIGHTS_PROMOTED", "RANKING_WEIGHTS_ROLLED_BACK", "CONFIG_CHANGED"]) expect(types).toContain(type);
+    for (const e of entries) expect(parseLedgerPayload(e.type, e.payload).type, `${e.type} ${e.payload}`).toBe(e.type);
+  });
 });
 
 describe(`shadow mode and guarded promotion on ${TEST_PROVIDER}`, () => {
@@ -412,6 +420,7 @@ describe(`shadow mode and guarded promotion on ${TEST_PROVIDER}`, () => {
       [8, 0, 1, false],
     ]);
     expect((await stateOf(g.id))?.guard).toBeNull();
+    expect(parseLedgerPayload(entry?.type ?? "", entry?.payload).type).toBe("RANKING_WEIGHTS_ROLLED_BACK");
   });
 });
 
