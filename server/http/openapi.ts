@@ -15,6 +15,7 @@ import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestHeatQuery } from "../schemas/heat";
 import { RestImportQuery } from "../schemas/imports";
+import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
@@ -249,6 +250,38 @@ export const OPERATIONS: Operation[] = [
     summary:
       "The normalisation gap: decided intents without an outcome after `after_hours` (count, oldest decision) and the flagged ones, newest first (at most 100)",
     scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/learning/weights",
+    summary: "Ranking weights versions (this tenant's and GLOBAL), each with its latest shadow evaluation, the ACTIVE id and the settings",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/learning/weights/{id}/promote",
+    summary: "Promote a version if the shadow gate, computed now, passes (else 409 SHADOW_GATE_NOT_PASSED with the numbers); ledgered",
+    scopes: ["admin"],
+    body: ReasonBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/learning/rollback",
+    summary: "Roll the ACTIVE weights back to the previous version (or the rules ranking), effective on the next request; ledgered",
+    scopes: ["admin"],
+    body: ReasonBody,
+    success: 200,
+  },
+  { method: "get", path: "/api/v1/learning/settings", summary: "Learning settings (extension)", scopes: ["read"], success: 200 },
+  {
+    method: "put",
+    path: "/api/v1/learning/settings",
+    summary: "Change learning settings (extension): ranking only, never read by the gate; ledgered as CONFIG_CHANGED",
+    scopes: ["admin"],
+    body: LearningSettingsPutBody,
     success: 200,
   },
 ];

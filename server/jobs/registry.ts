@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runNormalizeTick } from "../services/normalize";
 import { runPerceptionTick } from "../services/perception";
@@ -114,6 +115,11 @@ export const JOBS = {
     schedule: "23 * * * *",
     description: "Record the outcome every decided intent is due (response windows included) and ledger the normalisation gap",
     run: (d) => runNormalizeTick(d.db, d.clock),
+  },
+  shadow: {
+    schedule: "7 * * * *",
+    description: "Shadow-evaluate ranking weights candidates on live decided proposals; guard recent promotions (roll back on regression)",
+    run: (d) => runShadowTick(d.db, d.clock),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -234,3 +234,12 @@ export async function outcomeLabelsFor(db: DbOrTx, tenantId: string, ids: string
   }
   return labels;
 }
+
+/**
+ * Take the scope's pointer row lock for the rest of the transaction (PostgreSQL; SQLite's writer
+ * lock is already whole-database), so a read-modify-write of its settings cannot lose a
+ * concurrent one. A no-op update rather than SELECT … FOR UPDATE, which SQLite lacks.
+ */
+export async function lockLearningState(tx: Tx, tenantId: string) {
+  await tx.$executeRaw`UPDATE "LearningState" SET "revision" = "revision" WHERE "tenantId" = ${tenantId}`;
+}

@@ -89,6 +89,9 @@ const OTHER_ROUTES: Record<string, string> = {
   "PUT accounts/[id]": "CRM data (lifecycle is policy input read per evaluation, never cached)",
   "POST accounts/import": "CRM data (a CSV import), not configuration",
   "POST perception/pulls": "requests one pull (a decision, ledgered; not configuration)",
+  "POST learning/weights/[id]/promote": "ranking only, never read by the gate",
+  "POST learning/rollback": "ranking only, never read by the gate",
+  "PUT learning/settings": "ranking only, never read by the gate",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
