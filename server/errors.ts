@@ -20,6 +20,8 @@ export class AppError extends Error {
     readonly code: AppErrorCode,
     message: string,
     readonly field?: string,
+    /** a contract's own code (e.g. SHADOW_GATE_NOT_PASSED) shown instead of `code`; the HTTP status still follows `code` */
+    readonly publicCode?: string,
   ) {
     super(message);
     this.name = "AppError";

@@ -49,7 +49,8 @@ const t = initTRPC.context<Context>().create({
       const message = errorIds.has(error) ? error.message : internalMessage(errorIdOf(`tRPC ${path ?? "?"}`, error));
       return { ...shape, message, data: { ...data, field: null } };
     }
-    return { ...shape, data: { ...data, field: field ?? null } };
+    const appCode = cause instanceof AppError ? (cause.publicCode ?? null) : null;
+    return { ...shape, data: { ...data, field: field ?? null, appCode } };
   },
 });
 

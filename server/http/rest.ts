@@ -33,7 +33,7 @@ export function errorResponse(status: number, code: string, message: string, fie
 }
 
 function toResponse(err: unknown): Response {
-  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.code, err.message, err.field);
+  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.publicCode ?? err.code, err.message, err.field);
   if (err instanceof z.ZodError) {
     const issue = err.issues[0];
     const field = issue?.path.join(".") || "body";

@@ -42,7 +42,6 @@ const LIST_MAX = 200;
 
 /** Thrown by a promotion the shadow gate refuses: 409 with its own code and the numbers. */
 export class ShadowGateNotPassed extends AppError {
-  readonly restCode = "SHADOW_GATE_NOT_PASSED";
   constructor(readonly result: ShadowResult) {
     const r = result;
     const why =
@@ -51,7 +50,7 @@ export class ShadowGateNotPassed extends AppError {
         : r.value === null || r.threshold === null
           ? `no owner-day had enough mixed outcomes to compare rankings (${r.sample} proposals)`
           : `${r.metric} ${r.value} is below the threshold ${r.threshold} (the ACTIVE ranking's ${r.baseline_value} plus the minimum lift) on ${r.sample} proposals`;
-    super("CONFLICT", `Shadow gate not passed: ${why}`);
+    super("CONFLICT", `Shadow gate not passed: ${why}`, undefined, "SHADOW_GATE_NOT_PASSED");
   }
 }
 

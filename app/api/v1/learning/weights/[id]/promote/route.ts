@@ -1,16 +1,11 @@
-import { errorResponse, jsonBody, restRoute } from "@/server/http/rest";
+import { jsonBody, restRoute } from "@/server/http/rest";
 import { ReasonBody } from "@/server/schemas/learning";
-import { promoteWeights, ShadowGateNotPassed } from "@/server/services/learning/registry";
+import { promoteWeights } from "@/server/services/learning/registry";
 
 export const dynamic = "force-dynamic";
 
 /** Promote a version past the shadow gate, computed now; a refusal is 409 SHADOW_GATE_NOT_PASSED with the numbers. */
 export const POST = restRoute<{ id: string }>(["admin"], async ({ req, params, db, viewer, clock }) => {
   const b = await jsonBody(req, ReasonBody);
-  try {
-    return await promoteWeights(db, clock, viewer, params.id, b.reason);
-  } catch (err) {
-    if (err instanceof ShadowGateNotPassed) return errorResponse(409, err.restCode, err.message);
-    throw err;
-  }
+  return promoteWeights(db, clock, viewer, params.id, b.reason);
 });
