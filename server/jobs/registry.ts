@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { CALIBRATE, handleCalibrationJob, requestDueCalibrations } from "../services/learning/calibrate";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runPerceptionTick } from "../services/perception";
 import { runRitualTick } from "../services/rituals";
@@ -44,6 +45,25 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
       );
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
+    [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
+  };
+}
+
+/**
+ * Request the calibrations that are due, then run queued ones (these and any asked for through
+ * the API) to completion here, so `tick calibrate` finishes them synchronously.
+ */
+async function runCalibrateTick(deps: JobDeps) {
+  const requested = await requestDueCalibrations(deps.db, deps.clock);
+  const queue = await runWorkerTick(
+    deps.db,
+    { [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx) },
+    { owner: deps.workerId, leaseSeconds: 600, maxJobs: 10, clock: deps.clock },
+  );
+  return {
+    ok: queue.failed === 0,
+    requested,
+    queue: { claimed: queue.claimed, completed: queue.completed, retried: queue.retried, failed: queue.failed },
   };
 }
 
@@ -108,6 +128,11 @@ export const JOBS = {
     localSchedule: "*/20 * * * * *",
     description: "Recompute heat and tiers of accounts whose inputs changed or whose tier may change by time alone",
     run: (d) => runHeatTick({ db: d.db, clock: d.clock }),
+  },
+  calibrate: {
+    schedule: "41 3 * * *",
+    description: "Request a calibration for each tenant due one (learning settings), then run queued calibrations",
+    run: (d) => runCalibrateTick(d),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -89,6 +89,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "PUT accounts/[id]": "CRM data (lifecycle is policy input read per evaluation, never cached)",
   "POST accounts/import": "CRM data (a CSV import), not configuration",
   "POST perception/pulls": "requests one pull (a decision, ledgered; not configuration)",
+  "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
@@ -98,6 +99,7 @@ const OTHER_CLI: Record<string, string> = {
   tick: "runs a job",
   webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
   crm: "runs one CRM pull (CRM data, not configuration)",
+  learning: "runs one calibration (a CANDIDATE ranking; ranking is never gate input)",
 };
 
 function mutationProcedures(): string[] {
