@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GET as getCalibrationRoute } from "@/app/api/v1/learning/calibrations/[id]/route";
 import { POST as postCalibration } from "@/app/api/v1/learning/calibrations/route";
 import { systemClock } from "@/server/clock";
@@ -10,6 +10,7 @@ import { createApiKey } from "@/server/services/apiKeys";
 import {
   type CalibrationProgress,
   calibrationStatus,
+  handleCalibrationJob,
   listCalibrations,
   requestCalibration,
   runCalibration,
@@ -246,20 +247,49 @@ describe(`calibration on ${TEST_PROVIDER}`, () => {
     await drainQueue(t.db);
   });
 
+  it("an unexpected error is retried by the queue; the last attempt marks the run FAILED, ledgered, and frees the tenant", async () => {
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const { jobId } = await requestCalibration(t.db, systemClock, system(c));
+      // Fault injection: reading the tenant's intents fails (a driver error); everything else works.
+      const failing = new Proxy(t.db, {
+        get(target, prop) {
+          if (prop === "actionIntent") return new Proxy({}, { get: () => () => Promise.reject(new Error("connection reset")) });
+          const v = Reflect.get(target, prop);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+      const job = (attempt: number) => ({ db: failing, clock: systemClock, job: { tenantId: c.id, attempt, maxAttempts: 3 } });
+      await expect(handleCalibrationJob({ runId: jobId }, job(1))).rejects.toThrow("connection reset");
+      expect((await calibrationStatus(t.db, system(c), jobId)).status).toBe("RUNNING");
+      expect(await ledgerOf(c.id, jobId)).toEqual([]);
+      await expect(handleCalibrationJob({ runId: jobId }, job(3))).rejects.toThrow("connection reset");
+      const run = await calibrationStatus(t.db, system(c), jobId);
+      expect(run).toMatchObject({ status: "FAILED", error: expect.stringMatching(/stopped after 3 attempts \(error id /) });
+      expect(run.error).not.toContain("connection reset");
+      const [entry] = await ledgerOf(c.id, jobId);
+      expect(JSON.parse(entry?.payload ?? "{}")).toMatchObject({ job_id: jobId, ok: false, rows: 0, error: run.error });
+      await expect(handleCalibrationJob({}, job(1))).rejects.toMatchObject({ permanent: true });
+    } finally {
+      log.mockRestore();
+    }
+  });
+
   it("concurrent requests: exactly one wins, the others are 409 naming it", async () => {
     // The pointer row exists already (as it does for any tenant once learning has run), so
     // nothing but the request's own lock can serialise the check.
     await ensureLearningState(t.db, c.id, systemClock.now());
+    const jobsBefore = await t.db.job.count({ where: { tenantId: c.id, kind: "CALIBRATE" } });
     const settled = await Promise.allSettled(Array.from({ length: 5 }, () => requestCalibration(t.db, systemClock, system(c))));
     const won = settled.filter((r) => r.status === "fulfilled");
     expect(won).toHaveLength(1);
     const winner = (won[0] as PromiseFulfilledResult<{ jobId: string }>).value.jobId;
     for (const r of settled.filter((x) => x.status === "rejected"))
       expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringContaining(winner) });
-    expect(await t.db.calibrationRun.count({ where: { tenantId: c.id } })).toBe(1);
-    expect(await t.db.job.count({ where: { tenantId: c.id, kind: "CALIBRATE" } })).toBe(1);
+    expect(await t.db.calibrationRun.count({ where: { tenantId: c.id, status: "QUEUED" } })).toBe(1);
+    expect(await t.db.job.count({ where: { tenantId: c.id, kind: "CALIBRATE" } })).toBe(jobsBefore + 1);
     await drainQueue(t.db);
-    expect((await listCalibrations(t.db, system(c), 10)).map((r) => r.status)).toEqual(["FAILED"]);
+    expect((await listCalibrations(t.db, system(c), 10)).map((r) => r.status)).toEqual(["FAILED", "FAILED"]);
   });
 
   it("another tenant's calibration answers 404, like a missing one; scopes and bodies are checked", async () => {

@@ -123,7 +123,7 @@ export async function calibrationStatus(db: Db, viewer: Viewer, id: string): Pro
 }
 
 export async function listCalibrations(db: Db, viewer: Viewer, limit: number): Promise<CalibrationView[]> {
-  return (await recentCalibrationRuns(db, viewer.tenantId, limit)).map(toView);
+  return (await recentCalibrationRuns(db, viewer.tenantId, Math.min(100, Math.max(1, Math.floor(limit))))).map(toView);
 }
 
 // ─────────────────────────────── the job ───────────────────────────────
@@ -248,7 +248,8 @@ export async function runCalibration(
   await progress("LOADING", 0);
   const data = await labelledRows(db, tenantId, range, async (scanned) => {
     rowsDone = scanned;
-    await progress("LOADING", rowsTotal > 0 ? scanned / rowsTotal : 1);
+    // The last tenth of LOADING is the second pass over the rows' labels (the decision counts).
+    await progress("LOADING", rowsTotal > 0 ? (0.9 * scanned) / rowsTotal : 0.9);
   });
   const positives = data.rows.filter((r) => r.label === 1).length;
   const decisions = countDecisions(await labelsOf(db, tenantId, data.rows));
@@ -400,7 +401,8 @@ export async function handleCalibrationJob(
               type: "CALIBRATION_COMPLETED",
               actor: { type: "SYSTEM", id: "calibrate" },
               correlationId: runId,
-              payload: { job_id: runId, ok: false, rows: run.rowsDone, error },
+              // Nothing was trained on; how far loading got is in intents_read.
+              payload: { job_id: runId, ok: false, rows: 0, intents_read: run.rowsDone, error },
             },
             clock.now(),
           );
