@@ -8,6 +8,7 @@
  *   killswitch --scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR [--tenant <slug>] [--key <k>] --enabled true|false --reason <text>
  *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
  *   crm sync --tenant <slug>                          one CRM (HubSpot) pull now; prints counts, exit 1 on failure
+ *   learning calibrate --tenant <slug> [--seed <n>]   one calibration now, printing its progress; exit 1 if it fails
  */
 
 import { systemClock } from "../server/clock";
@@ -24,6 +25,14 @@ import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
 import { putKillSwitch } from "../server/services/autonomyConfig";
 import { setWebhook } from "../server/services/connectors";
 import { syncCrm } from "../server/services/crmSync";
+import { runWorkerTick } from "../server/services/jobQueue";
+import {
+  CALIBRATE,
+  type CalibrationProgress,
+  calibrationStatus,
+  handleCalibrationJob,
+  requestCalibration,
+} from "../server/services/learning/calibrate";
 import { verifyLedger } from "../server/services/ledger";
 import { seedDemo } from "../server/services/seed";
 
@@ -173,8 +182,36 @@ async function main(argv: string[]): Promise<number> {
       if (res.error) console.error(res.error);
       return res.ok ? 0 : 1;
     }
+    case "learning": {
+      if (sub !== "calibrate") throw new UsageError("learning calibrate --tenant <slug> [--seed <n>]");
+      const f = flags(rest);
+      const tenant = await tenantOrFail(f.tenant);
+      const seed = f.seed === undefined ? undefined : Number(f.seed);
+      if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 2_147_483_647))
+        throw new UsageError("--seed must be an integer from 0 to 2147483647");
+      const operator = { tenantId: tenant.id, actor: { type: "SYSTEM" as const, id: "cli-operator" }, role: null, userId: null };
+      const { jobId } = await requestCalibration(db, systemClock, operator, { seed });
+      console.log(`Calibration ${jobId} for ${tenant.slug}`);
+      // Run through the queue (its lease keeps any other worker off this run), printing progress.
+      const onProgress = (p: CalibrationProgress) =>
+        console.log(`  ${p.phase.padEnd(11)} ${(p.progress * 100).toFixed(1).padStart(5)}%  rows ${p.rowsDone}/${p.rowsTotal}`);
+      let run = await calibrationStatus(db, operator, jobId);
+      for (let tick = 0; tick < 10 && (run.status === "QUEUED" || run.status === "RUNNING"); tick++) {
+        await runWorkerTick(
+          db,
+          { [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx, { onProgress }) },
+          { owner: `cli:${process.pid}`, leaseSeconds: 600, maxJobs: 1, clock: systemClock },
+        );
+        run = await calibrationStatus(db, operator, jobId);
+      }
+      if (run.status === "COMPLETED") console.log(`COMPLETED: candidate ${run.weightsId} (${run.rowsDone} intents read)`);
+      else console.error(`${run.status}: ${run.error ?? "not finished; a worker will pick it up"}`);
+      return run.status === "COMPLETED" ? 0 : 1;
+    }
     default:
-      throw new UsageError("commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync");
+      throw new UsageError(
+        "commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync | learning calibrate",
+      );
   }
 }
 

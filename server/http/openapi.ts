@@ -11,6 +11,7 @@ import {
   RejectBody,
   ReviewBody,
 } from "../schemas/autonomy";
+import { CalibrationPostBody } from "../schemas/calibrations";
 import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestHeatQuery } from "../schemas/heat";
@@ -282,6 +283,23 @@ export const OPERATIONS: Operation[] = [
     summary: "Change learning settings (extension): ranking only, never read by the gate; ledgered as CONFIG_CHANGED",
     scopes: ["admin"],
     body: LearningSettingsPutBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/learning/calibrations",
+    summary:
+      "Start a calibration → 202 { job_id, status }; the body is optional ({ seed? }); one at a time per tenant (409 names the running one); the candidate appears in weights",
+    scopes: ["admin"],
+    body: CalibrationPostBody,
+    success: 202,
+  },
+  {
+    method: "get",
+    path: "/api/v1/learning/calibrations/{id}",
+    summary:
+      "A calibration's status (extension): { job_id, status: QUEUED | RUNNING | COMPLETED | FAILED, phase, progress, rows_total, rows_done, weights_id, error, … }",
+    scopes: ["admin"],
     success: 200,
   },
 ];

@@ -6,6 +6,7 @@ import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { CALIBRATE, handleCalibrationJob, requestDueCalibrations } from "../services/learning/calibrate";
 import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runNormalizeTick } from "../services/normalize";
@@ -46,6 +47,25 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
       );
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
+    [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
+  };
+}
+
+/**
+ * Request the calibrations that are due, then run queued ones (these and any asked for through
+ * the API) to completion here, so `tick calibrate` finishes them synchronously.
+ */
+async function runCalibrateTick(deps: JobDeps) {
+  const requested = await requestDueCalibrations(deps.db, deps.clock);
+  const queue = await runWorkerTick(
+    deps.db,
+    { [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx) },
+    { owner: deps.workerId, leaseSeconds: 600, maxJobs: 10, clock: deps.clock },
+  );
+  return {
+    ok: queue.failed === 0,
+    requested,
+    queue: { claimed: queue.claimed, completed: queue.completed, retried: queue.retried, failed: queue.failed },
   };
 }
 
@@ -120,6 +140,11 @@ export const JOBS = {
     schedule: "7 * * * *",
     description: "Shadow-evaluate ranking weights candidates on live decided proposals; guard recent promotions (roll back on regression)",
     run: (d) => runShadowTick(d.db, d.clock),
+  },
+  calibrate: {
+    schedule: "41 3 * * *",
+    description: "Request a calibration for each tenant due one (learning settings), then run queued calibrations",
+    run: (d) => runCalibrateTick(d),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -235,11 +235,63 @@ export async function outcomeLabelsFor(db: DbOrTx, tenantId: string, ids: string
   return labels;
 }
 
+// ───────────── calibration: one at a time per tenant, progress, scheduling ─────────────
+
 /**
- * Take the scope's pointer row lock for the rest of the transaction (PostgreSQL; SQLite's writer
- * lock is already whole-database), so a read-modify-write of its settings cannot lose a
- * concurrent one. A no-op update rather than SELECT … FOR UPDATE, which SQLite lacks.
+ * Take the tenant's pointer row for this transaction: every request for a calibration passes
+ * here first, so two concurrent requests check "is one already running?" one after the other.
+ * PostgreSQL: a row lock. SQLite: the write takes the database write lock. The row is not
+ * changed (its revision stays), so promote and rollback are not disturbed.
  */
-export async function lockLearningState(tx: Tx, tenantId: string) {
-  await tx.$executeRaw`UPDATE "LearningState" SET "revision" = "revision" WHERE "tenantId" = ${tenantId}`;
+export async function lockLearningState(tx: Tx, tenantId: string, now: Date) {
+  await ensureLearningState(tx, tenantId, now);
+  await tx.$executeRaw`UPDATE "LearningState" SET "tenantId" = "tenantId" WHERE "tenantId" = ${tenantId}`;
+}
+
+/** The tenant's QUEUED or RUNNING calibration, if any (there is at most one). */
+export function activeCalibrationRun(db: DbOrTx, tenantId: string) {
+  return db.calibrationRun.findFirst({
+    where: tenantWhere(tenantId, { status: { in: ["QUEUED", "RUNNING"] } }),
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+  });
+}
+
+/** When the tenant's last calibration that registered a candidate was asked for (null: never). */
+export async function lastCompletedCalibrationAt(db: DbOrTx, tenantId: string) {
+  const run = await db.calibrationRun.findFirst({
+    where: tenantWhere(tenantId, { status: "COMPLETED" }),
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    select: { createdAt: true },
+  });
+  return run?.createdAt ?? null;
+}
+
+/**
+ * Finish a run, but only if it is still RUNNING under the claim that started at `startedAt`: a
+ * late duplicate worker (its lease expired and the run was re-claimed) finds nothing to finish.
+ */
+export async function finishCalibrationRun(
+  tx: DbOrTx,
+  tenantId: string,
+  id: string,
+  startedAt: Date,
+  data: { status: "COMPLETED" | "FAILED"; phase?: string; progress?: number; versionId?: string | null; error?: string | null },
+  now: Date,
+) {
+  const res = await tx.calibrationRun.updateMany({
+    where: tenantWhere(tenantId, { id, status: "RUNNING", startedAt }),
+    data: { ...data, finishedAt: now },
+  });
+  return res.count === 1;
+}
+
+/** Decided, original intents created in [from, to): what `decidedIntentsPage` will read (progress total). */
+export function countDecidedIntents(db: DbOrTx, tenantId: string, range: { from: Date; to: Date }) {
+  return db.actionIntent.count({
+    where: tenantWhere(tenantId, {
+      parentId: null,
+      status: { notIn: [...UNDECIDED_STATUSES] },
+      createdAt: { gte: range.from, lt: range.to },
+    }),
+  });
 }

@@ -92,6 +92,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/weights/[id]/promote": "ranking only, never read by the gate",
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
+  "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
@@ -101,6 +102,7 @@ const OTHER_CLI: Record<string, string> = {
   tick: "runs a job",
   webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
   crm: "runs one CRM pull (CRM data, not configuration)",
+  learning: "runs one calibration (a CANDIDATE ranking; ranking is never gate input)",
 };
 
 function mutationProcedures(): string[] {

@@ -307,7 +307,7 @@ export async function saveLearningSettingsFor(db: Db, clock: Clock, viewer: View
   await inTransaction(db, async (tx: Tx) => {
     const now = clock.now();
     await ensureLearningState(tx, viewer.tenantId, now);
-    await lockLearningState(tx, viewer.tenantId);
+    await lockLearningState(tx, viewer.tenantId, now);
     const before = readLearningSettings((await learningState(tx, viewer.tenantId))?.settings).settings;
     const after = mergeLearningSettings(before, patch);
     await saveLearningSettings(tx, viewer.tenantId, JSON.stringify(after), viewer.actor.id, now);
