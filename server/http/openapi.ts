@@ -15,6 +15,7 @@ import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestHeatQuery } from "../schemas/heat";
 import { RestImportQuery } from "../schemas/imports";
+import { RestNextActionsQuery } from "../schemas/nextActions";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
@@ -241,6 +242,15 @@ export const OPERATIONS: Operation[] = [
     summary: "Heat: accounts per tier, and the accounts hottest first ({ account_id, score, tier }), paged",
     scopes: ["read"],
     query: RestHeatQuery,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/next-actions",
+    summary:
+      "What should I do next: open proposals ranked by the ACTIVE weights ({ action_intent_id, rank_score, display_confidence, weights_version }), paged; the newest 5,000 open proposals in scope are ranked",
+    scopes: ["read"],
+    query: RestNextActionsQuery,
     success: 200,
   },
 ];
