@@ -141,7 +141,7 @@ export function InboxView({ canDecide, initialSort = "newest" }: { canDecide: bo
         {sort === "suggested" && (
           <p className="mr-auto text-slate-600">
             Ranked as in{" "}
-            <Link href="/next" className="text-brand-700 hover:underline">
+            <Link href="/next" className="text-brand-700 underline">
               Next actions
             </Link>
             : by the active learned weights, or the rules ranking when none are active.
