@@ -13,6 +13,7 @@ import {
 } from "@/server/repos/learning";
 import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
+import { CANDIDATE_CAP } from "@/server/services/nextActions";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant, type TestUser } from "../helpers/factory";
 import { clock, deps, intent, submitIntent } from "../helpers/gate";
@@ -281,5 +282,47 @@ describe(`next actions on ${TEST_PROVIDER}`, () => {
     const s1 = await caller(a.seller).work.inbox({ limit: 2, sort: "suggested" });
     const s2 = await caller(a.seller).work.inbox({ limit: 2, sort: "suggested", cursor: s1.nextCursor as string });
     expect([...s1.items, ...s2.items].map((i) => i.id)).toEqual(feed.slice(0, 4));
+  });
+
+  it("REST needs the read scope", async () => {
+    const { key } = await createApiKey(
+      t.db,
+      { tenantId: a.id, name: "ingest only", scopes: ["ingest"], actor: { type: "SYSTEM", id: "test" } },
+      clock,
+    );
+    expect(await rest(key)).toMatchObject({ status: 403, body: { error: { code: "FORBIDDEN" } } });
+  });
+});
+
+describe(`next actions candidate cap on ${TEST_PROVIDER}`, () => {
+  it("ranks only the newest CANDIDATE_CAP open proposals in scope, and says so", async () => {
+    const c = await makeTenant(t.db);
+    const accountId = c.accounts.seller[0] as string;
+    const base = Date.UTC(2026, 2, 1);
+    // Written directly: the gate would take minutes for this many, and only the feed's read is under test.
+    // The oldest row has the highest rules rank, so it would lead the feed if it were ranked at all.
+    await t.db.actionIntent.createMany({
+      data: Array.from({ length: CANDIDATE_CAP + 1 }, (_, n) => ({
+        tenantId: c.id,
+        accountId,
+        correlationId: `cap-${n}`,
+        actionType: X,
+        confidence: 0.5,
+        riskLevel: "LOW",
+        rankScore: n === 0 ? 0.99 : 0.5,
+        status: "PENDING_APPROVAL",
+        source: "API",
+        createdAt: new Date(base + n * 1000),
+        updatedAt: new Date(base + n * 1000),
+      })),
+    });
+    const feed = await caller(c.seller).nextActions.feed({ limit: 5 });
+    expect(feed.capped).toBe(true);
+    expect(feed.items).toHaveLength(5);
+    expect(feed.items.every((i) => i.rank_score === 0.5)).toBe(true);
+    // Equal scores: the freshest first.
+    expect(feed.items[0]?.created_at).toEqual(new Date(base + CANDIDATE_CAP * 1000));
+    const one = await caller(c.seller).nextActions.feed({ limit: 5, accountId: c.accounts.seller[1] as string });
+    expect(one).toMatchObject({ items: [], capped: false, next_cursor: null });
   });
 });
