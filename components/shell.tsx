@@ -11,6 +11,7 @@ import {
   Inbox,
   KeyRound,
   ListChecks,
+  ListOrdered,
   LogOut,
   OctagonPause,
   Plug,
@@ -32,6 +33,7 @@ const ALL: Role[] = ["ADMIN", "SELLER", "AUDITOR"];
 
 const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[]; section: string; badge?: "inbox" }[] = [
   { href: "/inbox", label: "Inbox", icon: Inbox, roles: ALL, section: "Work", badge: "inbox" },
+  { href: "/next", label: "Next actions", icon: ListOrdered, roles: ["ADMIN", "SELLER"], section: "Work" },
   { href: "/timeline", label: "Timeline", icon: History, roles: ALL, section: "Work" },
   { href: "/accounts", label: "Accounts", icon: Building2, roles: ALL, section: "Work" },
   { href: "/ledger", label: "Ledger", icon: BookLock, roles: ["ADMIN", "AUDITOR"], section: "Audit" },

@@ -35,6 +35,7 @@ const ADMIN_PAGES = [
   "/admin/connectors",
   "/admin/perception",
   "/heat",
+  "/next",
 ];
 
 test("every admin page is accessible", async ({ page }) => {
@@ -59,7 +60,7 @@ test("every admin page is accessible", async ({ page }) => {
 
 test("the seller's and auditor's pages, and the forbidden page, are accessible", async ({ page }) => {
   await signIn(page, "seller@demo.test");
-  for (const path of ["/accounts", "/inbox", "/timeline", "/heat"]) {
+  for (const path of ["/accounts", "/inbox", "/timeline", "/heat", "/next"]) {
     await page.goto(path);
     await expectAccessible(page, `seller ${path}`);
   }

@@ -54,6 +54,17 @@ function describeParsed(type: string, stored: unknown): string {
       return `Kill switch ${e.payload.scope}${e.payload.key ? ` (${e.payload.key})` : ""} turned ${e.payload.after ? "on" : "off"}${e.payload.reason ? `: “${e.payload.reason}”` : ""}`;
     case "HEAT_TIER_CHANGED":
       return `Heat: ${e.payload.from} → ${e.payload.to} (${humanize(e.payload.rule)}, score ${e.payload.score.toFixed(2)}${e.payload.signals_in_window != null ? `, ${e.payload.signals_in_window} signals in ${e.payload.window_hours ?? "?"} h` : ""})`;
+    case "NORMALIZATION_MISSING":
+      return `Outcome missing: a ${humanize(e.payload.status).toLowerCase()} intent had no outcome ${e.payload.after_hours} h after it was decided`;
+    case "CALIBRATION_COMPLETED":
+      if (!e.payload.ok) return `Calibration failed${e.payload.error ? `: ${e.payload.error}` : ""} (${e.payload.rows} labelled outcomes)`;
+      return e.payload.version != null
+        ? `Calibration registered candidate weights v${e.payload.version} from ${e.payload.rows} labelled outcomes${e.payload.positives != null && e.payload.negatives != null ? ` (${e.payload.positives} worth doing, ${e.payload.negatives} not)` : ""}`
+        : `Calibration finished without a candidate (${e.payload.rows} labelled outcomes)`;
+    case "RANKING_WEIGHTS_PROMOTED":
+      return `Ranking weights v${e.payload.version} promoted to ACTIVE (${humanize(e.payload.scope).toLowerCase()}): “${e.payload.reason}”`;
+    case "RANKING_WEIGHTS_ROLLED_BACK":
+      return `Ranking weights rolled back${e.payload.automatic ? " automatically by the promotion guard" : ""} (${humanize(e.payload.scope).toLowerCase()}), ${e.payload.restored_id ? "the previous version is ACTIVE again" : "the rules ranking ranks again"}: “${e.payload.reason}”`;
     case "UNRECOGNIZED":
       return humanize(e.entryType);
     default:

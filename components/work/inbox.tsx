@@ -3,7 +3,7 @@
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import { Check, CircleCheck, CircleX, Hand, HelpCircle, Pencil, X } from "lucide-react";
 import Link from "next/link";
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import { humanize } from "../labels";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
@@ -30,14 +30,22 @@ function outcome(status: string) {
 }
 
 /** "Needs your input" (SPEC §4.2 human path): approve, edit & approve, reject — one at a time or in bulk. */
-export function InboxView({ canDecide }: { canDecide: boolean }) {
+export function InboxView({ canDecide, initialSort = "newest" }: { canDecide: boolean; initialSort?: "newest" | "suggested" }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const reg = useRegistry();
+  const sortId = useId();
+  const [sort, setSort] = useState(initialSort);
   const list = useInfiniteQuery(
-    trpc.work.inbox.infiniteQueryOptions({ limit: 25 }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
+    trpc.work.inbox.infiniteQueryOptions({ limit: 25, sort }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );
   const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
+  // A link from Next actions (/inbox?sort=suggested#intent-<id>): the card arrives after the page
+  // does, so the browser's own jump to the anchor has already happened — bring it into view once it is here.
+  const hasRows = rows.length > 0;
+  useEffect(() => {
+    if (hasRows && window.location.hash.startsWith("#intent-")) document.getElementById(window.location.hash.slice(1))?.scrollIntoView();
+  }, [hasRows]);
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [editing, setEditing] = useState<InboxItem | null>(null);
@@ -127,6 +135,30 @@ export function InboxView({ canDecide }: { canDecide: boolean }) {
           </p>
         )}
         {batch && <BatchResults kind={batch.kind} results={batch.results} onDismiss={() => setBatch(null)} />}
+      </div>
+
+      <div className="flex flex-wrap items-center justify-end gap-2">
+        {sort === "suggested" && (
+          <p className="mr-auto text-slate-600">
+            Ranked as in{" "}
+            <Link href="/next" className="text-brand-700 underline">
+              Next actions
+            </Link>
+            : by the active learned weights, or the rules ranking when none are active.
+          </p>
+        )}
+        <label htmlFor={sortId} className="font-medium text-slate-700">
+          Order
+        </label>
+        <select
+          id={sortId}
+          value={sort}
+          onChange={(e) => setSort(e.target.value === "suggested" ? "suggested" : "newest")}
+          className="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
+        >
+          <option value="newest">Newest first</option>
+          <option value="suggested">Suggested order</option>
+        </select>
       </div>
 
       <Card
@@ -301,9 +333,10 @@ function InboxCard({
   const params = orderParams(i.parameters);
   return (
     <article
+      id={`intent-${i.id}`}
       aria-labelledby={titleId}
       data-testid={`inbox-item-${i.id}`}
-      className={cx("flex gap-3 px-4 py-3", selected && "bg-brand-50/60")}
+      className={cx("flex scroll-mt-4 gap-3 px-4 py-3 target:ring-2 target:ring-brand-600 target:ring-inset", selected && "bg-brand-50/60")}
     >
       {canDecide && (
         <input

@@ -7,6 +7,7 @@ import { heatRouter } from "./routers/heat";
 import { importsRouter } from "./routers/imports";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
+import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
 import { createCallerFactory, router } from "./trpc";
 
@@ -22,6 +23,7 @@ export const appRouter = router({
   connectors: connectorsRouter,
   perception: perceptionRouter,
   heat: heatRouter,
+  nextActions: nextActionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

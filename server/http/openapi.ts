@@ -17,6 +17,7 @@ import { DecisionRunBody, SignalBody } from "../schemas/decisions";
 import { RestHeatQuery } from "../schemas/heat";
 import { RestImportQuery } from "../schemas/imports";
 import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
+import { RestNextActionsQuery } from "../schemas/nextActions";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
@@ -300,6 +301,15 @@ export const OPERATIONS: Operation[] = [
     summary:
       "A calibration's status (extension): { job_id, status: QUEUED | RUNNING | COMPLETED | FAILED, phase, progress, rows_total, rows_done, weights_id, error, … }",
     scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/next-actions",
+    summary:
+      "What should I do next: open proposals ranked by the ACTIVE weights ({ action_intent_id, rank_score, display_confidence, weights_version }), paged; the newest 5,000 open proposals in scope are ranked",
+    scopes: ["read"],
+    query: RestNextActionsQuery,
     success: 200,
   },
 ];

@@ -7,8 +7,10 @@ import { evaluationsFor, findIntent, listIntents } from "../repos/intents";
 import type { Viewer } from "../repos/scope";
 import { userNames } from "../repos/tenants";
 import { originalExecutionsFor, reviewsTouching } from "../repos/timeline";
+import type { InboxSort } from "../schemas/nextActions";
 import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL } from "./demoHistory";
 import { requireViewerAccount, viewerSeesAccount } from "./guards";
+import { rankedOpenProposals } from "./nextActions";
 
 /** Seller views: "Needs your input", "Autopilot did X", and one intent in full. */
 
@@ -58,10 +60,24 @@ function intentDto(i: NonNullable<Awaited<ReturnType<typeof findIntent>>>) {
   };
 }
 
-export async function listInbox(db: Db, viewer: Viewer, page: { limit: number; cursor?: string }) {
+export async function listInbox(db: Db, viewer: Viewer, page: { limit: number; cursor?: string; sort?: InboxSort }) {
+  if (page.sort === "suggested") return listInboxSuggested(db, viewer, page);
   const accountIds = await visibleAccountIds(db, viewer);
   const res = await listIntents(db, viewer.tenantId, { statuses: ["PENDING_APPROVAL"], accountIds }, page);
   return { items: await withAccounts(db, viewer.tenantId, res.items.map(intentDto)), nextCursor: res.nextCursor };
+}
+
+/**
+ * "Suggested order": the same open proposals ranked as the next-actions feed ranks them (the
+ * ACTIVE weights, else the rules ranking), with that feed's cursor. Newest first stays the default.
+ */
+async function listInboxSuggested(db: Db, viewer: Viewer, page: { limit: number; cursor?: string }) {
+  const res = await rankedOpenProposals(db, viewer, page);
+  const rows = res.page.flatMap((p) => {
+    const i = res.intents.get(p.key.i);
+    return i && i.status === "PENDING_APPROVAL" ? [i] : [];
+  });
+  return { items: await withAccounts(db, viewer.tenantId, rows.map(intentDto)), nextCursor: res.nextCursor };
 }
 
 const TIMELINE_STATUSES = ["EXECUTING", "SUCCEEDED", "FAILED", "REJECTED", "BLOCKED", "SUPERSEDED"];

@@ -2,7 +2,8 @@ import { PageHeader } from "@/components/ui/primitives";
 import { InboxView } from "@/components/work/inbox";
 import { requireViewer } from "@/server/auth/page";
 
-export default async function InboxPage() {
+export default async function InboxPage({ searchParams }: { searchParams: Promise<{ sort?: string | string[] }> }) {
+  const { sort } = await searchParams;
   const viewer = await requireViewer(["ADMIN", "SELLER", "AUDITOR"]);
   return (
     <>
@@ -14,7 +15,10 @@ export default async function InboxPage() {
             : `Actions autopilot proposed in ${viewer.tenant.name} that need a person to decide.`
         }
       />
-      <InboxView canDecide={viewer.role === "ADMIN" || viewer.role === "SELLER"} />
+      <InboxView
+        canDecide={viewer.role === "ADMIN" || viewer.role === "SELLER"}
+        initialSort={sort === "suggested" ? "suggested" : "newest"}
+      />
     </>
   );
 }

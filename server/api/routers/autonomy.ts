@@ -4,6 +4,7 @@ import { AUTONOMY_MODES } from "../../engine/autonomy";
 import { connectorDepsFromEnv } from "../../http/deps";
 import { ActionTypeName, AutonomyMode, KillSwitchScope } from "../../schemas/autonomy";
 import { Cursor } from "../../schemas/common";
+import { InboxSort } from "../../schemas/nextActions";
 import {
   activeKillSwitches,
   getAllowlist,
@@ -23,6 +24,7 @@ import { adminProcedure, reviewerProcedure, router, tenantProcedure } from "../t
 
 const Id = z.string().min(1).max(64);
 const Page = z.object({ limit: z.number().int().min(1).max(100).default(25), cursor: Cursor.optional() });
+const InboxInput = Page.extend({ sort: InboxSort.default("newest") });
 const gateDeps = (ctx: { db: import("../../db").Db; clock: import("../../clock").Clock }) => ({
   db: ctx.db,
   clock: ctx.clock,
@@ -31,7 +33,7 @@ const gateDeps = (ctx: { db: import("../../db").Db; clock: import("../../clock")
 
 /** Seller-facing: inbox, timeline, explanations. Sellers see only their own accounts' intents. */
 export const workRouter = router({
-  inbox: tenantProcedure.input(Page).query(({ ctx, input }) => listInbox(ctx.db, ctx.viewer, input)),
+  inbox: tenantProcedure.input(InboxInput).query(({ ctx, input }) => listInbox(ctx.db, ctx.viewer, input)),
   timeline: tenantProcedure.input(Page).query(({ ctx, input }) => listTimeline(ctx.db, ctx.viewer, input)),
   intent: tenantProcedure.input(z.object({ id: Id })).query(({ ctx, input }) => intentDetail(ctx.db, ctx.viewer, input.id)),
   explanation: tenantProcedure
