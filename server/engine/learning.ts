@@ -318,7 +318,7 @@ export function unitHash(seed: number, id: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
-export function fit(rows: readonly TrainingRow[], opts: FitOptions): FitResult {
+export function fitRanking(rows: readonly TrainingRow[], opts: FitOptions): FitResult {
   const train: TrainingRow[] = [];
   const hold: TrainingRow[] = [];
   for (const r of rows) (unitHash(opts.seed, r.id) < opts.holdout ? hold : train).push(r);

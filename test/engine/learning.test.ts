@@ -8,7 +8,7 @@ import {
   type FeatureSnapshot,
   type FitOptions,
   feedGroup,
-  fit as fitModel,
+  fitRanking as fitModel,
   type GuardSettings,
   guardVerdict,
   predict,

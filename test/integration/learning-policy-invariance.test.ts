@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "@/server/clock";
-import { DEFAULT_FIT, fit as fitModel } from "@/server/engine/learning";
+import { DEFAULT_FIT, fitRanking as fitModel } from "@/server/engine/learning";
 import { insertWeights, nextWeightsVersion } from "@/server/repos/learning";
 import { inTransaction } from "@/server/repos/tx";
 import { putAllowlist, putBudget, putMode } from "@/server/services/autonomyConfig";

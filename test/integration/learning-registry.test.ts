@@ -4,7 +4,7 @@ import { GET as settingsGet, PUT as settingsPut } from "@/app/api/v1/learning/se
 import { POST as promoteRest } from "@/app/api/v1/learning/weights/[id]/promote/route";
 import { GET as weightsGet } from "@/app/api/v1/learning/weights/route";
 import { fixedClock } from "@/server/clock";
-import { DEFAULT_FIT, FEATURES_VERSION, fit as fitModel, type RankingModel } from "@/server/engine/learning";
+import { DEFAULT_FIT, FEATURES_VERSION, fitRanking as fitModel, type RankingModel } from "@/server/engine/learning";
 import { parseLedgerPayload } from "@/server/engine/ledgerPayloads";
 import { AppError } from "@/server/errors";
 import { JOBS } from "@/server/jobs/registry";

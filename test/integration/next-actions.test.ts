@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as nextActionsRest } from "@/app/api/v1/next-actions/route";
 import { createCaller } from "@/server/api/root";
-import { DEFAULT_FIT, FEATURES_VERSION, feedGroup, fit as fitWeights, SellerRates, type TrainingRow } from "@/server/engine/learning";
+import {
+  DEFAULT_FIT,
+  FEATURES_VERSION,
+  feedGroup,
+  fitRanking as fitWeights,
+  SellerRates,
+  type TrainingRow,
+} from "@/server/engine/learning";
 import { encodeCursor } from "@/server/repos/cursor";
 import {
   ensureLearningState,

@@ -6,7 +6,7 @@ import {
   evaluate,
   FEATURES_VERSION,
   type FitResult,
-  fit,
+  fitRanking,
   type Metrics,
   type TrainingRow,
   unitHash,
@@ -279,8 +279,7 @@ export async function runCalibration(
   // runs, so the run shows FITTING at the start and the next phase when it returns.
   await progress("FITTING", 0);
   const k = settings.shadow.k;
-  // biome-ignore lint/suspicious/noFocusedTests: the engine's fit(), not a focused test
-  const res = fit(data.rows, {
+  const res = fitRanking(data.rows, {
     ...DEFAULT_FIT,
     lambda: cal.lambda,
     holdout: cal.holdout,
