@@ -144,7 +144,7 @@ export function CalibrateCard({ isAdmin }: { isAdmin: boolean }) {
             <caption className="sr-only">Recent calibrations</caption>
             <thead className="border-y border-slate-200 bg-slate-50 text-xs text-slate-600">
               <tr>
-                {["Requested", "Run", "Status", "Rows", "Outcome"].map((h) => (
+                {["Requested", "Run", "Status", "Decided intents", "Outcome"].map((h) => (
                   <th key={h} scope="col" className="py-2 pr-3 font-medium first:pl-4">
                     {h}
                   </th>

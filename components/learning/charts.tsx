@@ -132,7 +132,14 @@ export function ShadowHistoryChart({ history, height = 260 }: { history: History
         `${name} latest ${metric(p.value)} vs ${p.kind === "GUARD" ? "replaced" : "incumbent"} ${metric(p.baseline_value)} on ${fmtInt.format(p.sample)} proposals (${p.passed ? "passed" : p.kind === "GUARD" ? "regressed" : "not passed"})`,
     )
     .join("; ");
-  const fmtDay = (t: number) => new Date(t).toISOString().slice(5, 10);
+  // Within two days the day alone repeats on every tick: show the UTC time too.
+  const times = data.map((d) => d.t as number);
+  const short = times.length > 0 && Math.max(...times) - Math.min(...times) < 2 * 86_400_000;
+  const fmtDay = (t: number) =>
+    new Date(t)
+      .toISOString()
+      .slice(5, short ? 16 : 10)
+      .replace("T", " ");
   return (
     <figure className="space-y-1" data-testid="shadow-history-chart">
       <div role="img" aria-labelledby={titleId} style={{ height }} className="w-full">
@@ -176,7 +183,7 @@ export function ShadowHistoryChart({ history, height = 260 }: { history: History
       <figcaption id={titleId} className="text-xs text-slate-600">
         Top-K agreement over the last {history.days} days, {fmtInt.format(history.items.length)} evaluation
         {history.items.length === 1 ? "" : "s"}
-        {lastBaseline !== null ? ` · incumbent's latest ${metric(lastBaseline)}` : ""}. {summary}
+        {lastBaseline !== null ? ` (incumbent's latest ${metric(lastBaseline)})` : ""}: {summary}
         {history.truncated ? " · only the oldest evaluations fit; shorten the range" : ""}
       </figcaption>
     </figure>

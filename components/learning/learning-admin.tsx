@@ -41,13 +41,15 @@ function RankingNowCard({ weights, history }: { weights: WeightsView; history: H
             <Badge tone={weights.active_scope === "GLOBAL" ? "violet" : "blue"}>
               {weights.active_scope === "GLOBAL" ? "GLOBAL" : "TENANT"}
             </Badge>
-            ranks every proposal
-            {active.promoted_at && (
-              <>
-                {" "}
-                since <RelativeTime value={active.promoted_at} />
-              </>
-            )}
+            <span>
+              ranks every proposal
+              {active.promoted_at && (
+                <>
+                  {" since "}
+                  <RelativeTime value={active.promoted_at} />
+                </>
+              )}
+            </span>
           </p>
         ) : (
           <p className="text-slate-800">

@@ -111,10 +111,14 @@ export function VersionsCard({
           header: "Top-K agreement",
           cell: (c) => {
             const p = c.row.original.provenance;
+            const mine = p?.metrics?.top_k_agreement ?? null;
+            const theirs = p?.baseline?.metrics?.top_k_agreement ?? null;
+            // The holdout may hold no owner-day with mixed outcomes: then neither has a value.
+            if (mine === null && theirs === null) return <span className="text-slate-600">—</span>;
             return (
               <span className="tabular-nums">
-                {metric(p?.metrics?.top_k_agreement)}
-                <span className="text-slate-600"> vs {metric(p?.baseline?.metrics?.top_k_agreement)}</span>
+                {metric(mine)}
+                <span className="text-slate-600"> vs {metric(theirs)}</span>
               </span>
             );
           },
