@@ -7,6 +7,7 @@ import {
   Building2,
   FileUp,
   Flame,
+  GraduationCap,
   History,
   Inbox,
   KeyRound,
@@ -45,6 +46,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/import", label: "CSV import", icon: FileUp, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
 ];
 

@@ -34,6 +34,7 @@ const ADMIN_PAGES = [
   "/admin/import",
   "/admin/connectors",
   "/admin/perception",
+  "/admin/learning",
   "/heat",
   "/next",
 ];
@@ -74,4 +75,6 @@ test("the seller's and auditor's pages, and the forbidden page, are accessible",
   await expectAccessible(page, "auditor /ledger");
   await page.goto("/admin/connectors");
   await expectAccessible(page, "auditor /admin/connectors");
+  await page.goto("/admin/learning");
+  await expectAccessible(page, "auditor /admin/learning");
 });

@@ -5,6 +5,7 @@ import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { heatRouter } from "./routers/heat";
 import { importsRouter } from "./routers/imports";
+import { learningRouter } from "./routers/learning";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
 import { nextActionsRouter } from "./routers/nextActions";
@@ -24,6 +25,7 @@ export const appRouter = router({
   perception: perceptionRouter,
   heat: heatRouter,
   nextActions: nextActionsRouter,
+  learning: learningRouter,
 });
 
 export type AppRouter = typeof appRouter;

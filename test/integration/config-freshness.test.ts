@@ -69,6 +69,10 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "imports.create": "CRM data (a CSV import), not configuration",
   "connectors.syncNow": "runs one CRM pull (CRM data, not configuration)",
   "perception.pull": "requests one pull (a decision, ledgered; not configuration)",
+  "learning.calibrate": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
+  "learning.promote": "ranking only, never read by the gate",
+  "learning.rollback": "ranking only, never read by the gate",
+  "learning.saveSettings": "ranking only, never read by the gate",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
