@@ -3,8 +3,8 @@ import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
 import type { Severity, SignalType } from "../engine/signals";
 import { appendLedger } from "../repos/ledger";
-import { createDemoAccount, createDemoContact, createDemoOpportunity, createDemoUser } from "../repos/seed";
 import type { Viewer } from "../repos/scope";
+import { createDemoAccount, createDemoContact, createDemoOpportunity, createDemoUser } from "../repos/seed";
 import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
@@ -296,8 +296,9 @@ async function seedTenant(
   events.push(...demoBursts(spec, accountIds, now));
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
   // Every fact is drawn (so the PRNG sequence, and with it every other demo value, stays put), but
-  // only the last week is played through the pipeline: each played signal costs a full decision
-  // run and its proposals, and the seed must stay fast.
+  // only the last ten days are played through the pipeline: each played signal costs a full
+  // decision run and its proposals, and the seed must stay fast. Ten days (not a week) give the
+  // simulated reviewer enough proposals for a calibration's minimum of labelled rows.
   const played = events.filter((e) => e.at.getTime() >= now.getTime() - REPLAY_DAYS * DAY);
   await appendLedger(
     tx,

@@ -3,8 +3,8 @@ import type { Db } from "../db";
 import type { ActionType } from "../engine/actions";
 import { canonicalJson } from "../engine/canonical";
 import type { Severity, SignalType } from "../engine/signals";
-import type { Viewer } from "../repos/scope";
 import { findIntent } from "../repos/intents";
+import type { Viewer } from "../repos/scope";
 import { pendingIntents } from "../repos/seed";
 import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type DecisionDeps, executeRun, fireDueTriggers, RUN_DECISION } from "./decisions";
@@ -20,8 +20,9 @@ import { ingestSignal } from "./signals";
  * Demo autonomy and history. A sensible starting configuration, then the seeded history played
  * through the real services — signal intake → trigger windows → decision runs (cost gate, rules
  * synthesis) → the autonomy gate — with a clock stepping through the past, so every ledger entry
- * has the signal, run, intent and evaluation behind it. The few human decisions a first look
- * needs are made by a clearly named simulated actor, never in a real user's name.
+ * has the signal, run, intent and evaluation behind it. The human decisions a team would have
+ * made are made by a clearly named simulated actor following a stated pattern (`demoVerdict`),
+ * never in a real user's name.
  */
 
 export const DEMO_ALLOWLIST: ActionType[] = [
@@ -143,21 +144,21 @@ const ROUTINE: readonly string[] = ["GENERATE_MEETING_BRIEF", "CREATE_INTERNAL_T
 /** Outreach that is cold unless the account is HOT or already a customer. */
 const COLD_OUTREACH: readonly string[] = ["SEND_EMAIL", "REQUEST_STAKEHOLDER_INTRO"];
 
-export type DemoVerdict =
-  | { kind: "APPROVE"; reason: string; edit: Record<string, unknown> | null }
-  | { kind: "REJECT"; reason: string };
+type DemoVerdict = { kind: "APPROVE"; reason: string; edit: Record<string, unknown> | null } | { kind: "REJECT"; reason: string };
 
 /**
- * The simulated reviewer's stated pattern, a ranker can learn it from the features every proposal
- * carries (action type, heat tier and lifecycle when proposed):
+ * The simulated reviewer's stated pattern, read from what every proposal carries (its action type,
+ * and the heat tier and lifecycle of its account when proposed), so a ranker can learn it:
  *   - meeting briefs, internal tasks, renewal meetings and usage analyses: approved 85 % of the time;
  *   - SEND_EMAIL and stakeholder intros to an account that was neither HOT nor a customer (cold
  *     outreach): rejected 85 % of the time; to a HOT account or a customer: approved 75 %;
  *   - anything else: approved 60 %.
  * Six in ten approved emails are edited first (a shorter close), so the diff is on record.
  * `r` is the seed's PRNG, drawn in a fixed order: the same proposal gets the same verdict.
+ * (The replay computes heat once, at "now", so every replayed proposal was made on a COLD
+ * account: in the history, what separates cold outreach from warm is the customer lifecycle.)
  */
-export function demoVerdict(
+function demoVerdict(
   p: { actionType: string; tier: string | null; lifecycle: string | null; parameters: Record<string, unknown> },
   r: ReturnType<typeof prng>,
 ): DemoVerdict {
@@ -182,7 +183,7 @@ export function demoVerdict(
   if (COLD_OUTREACH.includes(p.actionType)) {
     if (p.tier !== "HOT" && p.lifecycle !== "CUSTOMER") {
       return draw < 0.85
-        ? { kind: "REJECT", reason: "Simulated demo review: no cold outreach to an account that is not HOT" }
+        ? { kind: "REJECT", reason: "Simulated demo review: no cold outreach to an account that is neither HOT nor a customer" }
         : approve("Simulated demo review: worth a try despite a cold account");
     }
     return draw < 0.75
@@ -228,7 +229,10 @@ async function reviewInbox(gate: GateDeps & { clock: Clock & { to(t: Date): void
     const key = proposalKey({ createdAt: intent.createdAt, actionType: intent.actionType, parameters }, now);
     if (prng(seedOf(`${key}@${now.getTime() - at.getTime()}`)).next() < SKIP_SHARE) continue;
     const features = parseFeatures(intent.features);
-    const v = demoVerdict({ actionType: intent.actionType, tier: features?.tier ?? null, lifecycle: features?.lifecycle ?? null, parameters }, prng(seedOf(key)));
+    const v = demoVerdict(
+      { actionType: intent.actionType, tier: features?.tier ?? null, lifecycle: features?.lifecycle ?? null, parameters },
+      prng(seedOf(key)),
+    );
     gate.clock.to(new Date(Math.min(gate.clock.now().getTime() + DECISION_STEP, now.getTime())));
     if (v.kind === "APPROVE") {
       await approveIntent(gate, reviewer, intent.id, {

@@ -93,8 +93,9 @@ describe(`demo learning on ${TEST_PROVIDER}`, () => {
     expect(view.active_id).toBeNull();
     expect(view.items).toHaveLength(1);
     const candidate = view.items[0];
-    expect(candidate?.status).toBe("CANDIDATE");
-    const decisions = (candidate?.provenance as { decisions: Record<string, number> }).decisions;
+    if (!candidate) throw new Error("no weights version");
+    expect(candidate.status).toBe("CANDIDATE");
+    const decisions = (candidate.provenance as { decisions: Record<string, number> }).decisions;
     const byType = async (type: string) =>
       t.db.ledgerEntry.count({ where: { tenantId: demoId, type, actorType: "SYSTEM", actorId: DEMO_HISTORY_ACTOR.id } });
     expect((decisions.approved ?? 0) + (decisions.edited ?? 0)).toBe(await byType("INTENT_APPROVED"));
@@ -102,11 +103,11 @@ describe(`demo learning on ${TEST_PROVIDER}`, () => {
     expect(decisions.edited).toBe(await t.db.intentReview.count({ where: { tenantId: demoId, newIntentId: { not: null } } }));
 
     const run = await t.db.calibrationRun.findFirstOrThrow({ where: { tenantId: demoId } });
-    expect(run).toMatchObject({ status: "COMPLETED", actorType: "SYSTEM", actorId: "calibrate", versionId: candidate?.id });
+    expect(run).toMatchObject({ status: "COMPLETED", actorType: "SYSTEM", actorId: "calibrate", versionId: candidate.id });
     expect(await t.db.ledgerEntry.count({ where: { tenantId: demoId, type: "CALIBRATION_COMPLETED", actorId: "calibrate" } })).toBe(1);
 
     // Its shadow gate is honestly not passed: nothing has been decided since it was registered.
-    expect(candidate?.shadow).toMatchObject({ sample: 0, passed: false });
+    expect(candidate.shadow).toMatchObject({ sample: 0, passed: false });
     expect(await t.db.ledgerEntry.count({ where: { type: "RANKING_WEIGHTS_PROMOTED" } })).toBe(0);
     // globex has too few decisions of its own: the seed asked for no calibration there.
     expect(await t.db.rankingWeights.count({ where: { tenantId: globexId } })).toBe(0);
