@@ -3,11 +3,17 @@ import type { Clock } from "../clock";
 import type { Db, Tx } from "../db";
 import type { Severity, SignalType } from "../engine/signals";
 import { appendLedger } from "../repos/ledger";
+import type { Viewer } from "../repos/scope";
 import { createDemoAccount, createDemoContact, createDemoOpportunity, createDemoUser } from "../repos/seed";
 import { addMembership, createTenant, findTenantBySlug } from "../repos/tenants";
 import { inTransaction } from "../repos/tx";
 import { LIFECYCLES, MOMENTA, OPPORTUNITY_STAGES, POSTURES, type Role } from "../schemas/common";
+import { prng } from "./demoHistory";
 import { runHeatTick } from "./heat";
+import { runWorkerTick } from "./jobQueue";
+import { CALIBRATE, handleCalibrationJob, requestCalibration } from "./learning/calibrate";
+import { runShadowTick } from "./learning/shadow";
+import { runNormalizeTick } from "./normalize";
 import { type HistoryEvent, replayHistory, seedAutonomy } from "./seedAutonomy";
 
 /**
@@ -54,19 +60,8 @@ export const DEMO_TENANTS: SeedTenant[] = [
   },
 ];
 
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  return { next, pick, int };
-}
+/** The demo's PRNG lives beside the simulated reviewer that also draws from it; kept exported here for the demo source. */
+export { prng };
 
 const PREFIXES = [
   "Acme",
@@ -153,15 +148,38 @@ export async function seedDemo(db: Db, opts: { password: string; clock: Clock })
   const passwordHash = await hashPassword(opts.password);
   const now = opts.clock.now();
   const historyStart = new Date(now.getTime() - HISTORY_DAYS * DAY);
+  const tenantIds: string[] = [];
   for (const [i, spec] of DEMO_TENANTS.entries()) {
     const { tenantId, events } = await inTransaction(db, (tx) => seedTenant(tx, spec, passwordHash, now, historyStart, prng(1000 + i)));
     await seedAutonomy(db, tenantId, new Date(historyStart.getTime() + 60_000));
     await replayHistory(db, tenantId, events, now);
+    tenantIds.push(tenantId);
   }
+  const atNow: Clock = { now: () => now };
   // The demo's heat is computed like any tenant's: the real `heat` job, at the seed's "now", folds
   // in the replayed signals (their tier history and daily rollups included).
-  await runHeatTick({ db, clock: { now: () => now } });
+  await runHeatTick({ db, clock: atNow });
+  await learnFromHistory(db, atNow, tenantIds[0] as string);
   return { created: true, tenants: summary };
+}
+
+/**
+ * The learning loop over the replayed history, by the jobs that run it for any tenant: `normalize`
+ * records every decided intent's outcome, a calibration (requested by the SYSTEM `calibrate`
+ * actor, run by the queue's handler) fits the `demo` tenant's reviews into a CANDIDATE, and
+ * `shadow` evaluates it once. Nothing is promoted: no person decided to, so the candidate waits
+ * with its shadow gate not yet passed (no live decision has been made since it was registered).
+ */
+async function learnFromHistory(db: Db, clock: Clock, tenantId: string) {
+  await runNormalizeTick(db, clock);
+  const calibrator: Viewer = { tenantId, actor: { type: "SYSTEM", id: "calibrate" }, role: null, userId: null };
+  await requestCalibration(db, clock, calibrator);
+  await runWorkerTick(
+    db,
+    { [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx) },
+    { owner: "demo-seed", leaseSeconds: 600, maxJobs: 1, clock },
+  );
+  await runShadowTick(db, clock);
 }
 
 const HISTORY_DAYS = 15;
@@ -195,7 +213,7 @@ function demoBursts(spec: SeedTenant, accountIds: string[], now: Date): HistoryE
   }
   return out;
 }
-const REPLAY_DAYS = 7;
+const REPLAY_DAYS = 10;
 
 async function seedTenant(
   tx: Tx,
@@ -278,8 +296,9 @@ async function seedTenant(
   events.push(...demoBursts(spec, accountIds, now));
   events.sort((a, b) => a.at.getTime() - b.at.getTime());
   // Every fact is drawn (so the PRNG sequence, and with it every other demo value, stays put), but
-  // only the last week is played through the pipeline: each played signal costs a full decision
-  // run and its proposals, and the seed must stay fast.
+  // only the last ten days are played through the pipeline: each played signal costs a full
+  // decision run and its proposals, and the seed must stay fast. Ten days (not a week) give the
+  // simulated reviewer enough proposals for a calibration's minimum of labelled rows.
   const played = events.filter((e) => e.at.getTime() >= now.getTime() - REPLAY_DAYS * DAY);
   await appendLedger(
     tx,

@@ -462,7 +462,8 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     expect(decided.every((i) => runStories.has(i.correlationId))).toBe(true);
     // Simulated human decisions are the demo actor's, never a real demo user's.
     const reviews = await t.db.intentReview.findMany({ where: { tenantId: demo.id } });
-    expect(reviews.map((r) => r.decision).sort()).toEqual(["APPROVED", "REJECTED"]);
+    expect(reviews.length).toBeGreaterThanOrEqual(60);
+    expect(new Set(reviews.map((r) => r.decision))).toEqual(new Set(["APPROVED", "REJECTED"]));
     expect(reviews.every((r) => r.actorType === "SYSTEM" && r.actorId === "demo-history")).toBe(true);
     // …and the timeline says so instead of naming a person.
     const { listTimeline } = await import("@/server/services/inbox");
@@ -476,7 +477,8 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
     }
-    expect(reviewed.map((i) => i.review?.by)).toEqual(["Demo history (simulated)", "Demo history (simulated)"]);
+    expect(reviewed.length).toBe(reviewedIds.size);
+    expect(reviewed.every((i) => i.review?.by === "Demo history (simulated)")).toBe(true);
     const users = (await t.db.membership.findMany({ where: { tenantId: demo.id } })).map((m) => m.userId);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: demo.id, actorId: { in: users } } })).toBe(0);
 
