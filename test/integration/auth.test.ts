@@ -21,7 +21,7 @@ beforeAll(async () => {
     databaseUrl: t.url,
     signInPerMinute: 1000,
   });
-});
+}, 180_000);
 afterAll(() => t.cleanup());
 
 async function signIn(email: string, password: string) {

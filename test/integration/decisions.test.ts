@@ -497,7 +497,7 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
     ).toBeGreaterThan(0);
     expect(await t.db.actionIntent.count({ where: { tenantId: demo.id } })).toBeGreaterThan(before);
     expect(await verifyLedger(t.db, demo.id)).toMatchObject({ ok: true });
-  });
+  }, 180_000);
 
   it("every ledger still verifies", async () => {
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });

@@ -369,5 +369,5 @@ describe(`demo heat on ${TEST_PROVIDER}`, () => {
     // The job has nothing left to do at the seed's clock.
     expect(await runHeatTick({ db: t.db, clock: seedClock })).toMatchObject({ computed: 0 });
     expect((await verifyLedger(t.db, demo.id)).ok).toBe(true);
-  });
+  }, 180_000);
 });
