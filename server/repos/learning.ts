@@ -202,7 +202,9 @@ export function decidedIntentsPage(
     where: tenantWhere(tenantId, {
       parentId: null,
       status: { notIn: [...UNDECIDED_STATUSES] },
-      createdAt: { gte: range.from, lt: range.to },
+      // The cursor's instant is also the lower bound, so the index scan starts at the cursor
+      // instead of filtering every earlier row of the range again on each page.
+      createdAt: { gte: after && after.createdAt > range.from ? after.createdAt : range.from, lt: range.to },
       ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
     }),
     select: { id: true, actionType: true, confidence: true, rankScore: true, features: true, decision: true, createdAt: true },
