@@ -1,7 +1,7 @@
 import type { DbOrTx } from "../../db";
 import { type FeatureSnapshot, feedGroup, SellerRates, type TrainingRow } from "../../engine/learning";
 import { trainingLabel } from "../../engine/outcomes";
-import { decidedIntentsPage, outcomeLabelsFor } from "../../repos/learning";
+import { decidedIntentsPage } from "../../repos/learning";
 
 /**
  * Decided intents → labelled rows (SPEC §4.5): what calibration trains on and what the shadow
@@ -94,13 +94,8 @@ export async function labelledRows(
   for (;;) {
     const page = await decidedIntentsPage(db, tenantId, range, after, PAGE);
     if (page.length === 0) break;
-    const labels = await outcomeLabelsFor(
-      db,
-      tenantId,
-      page.map((i) => i.id),
-    );
     for (const i of page) {
-      const ls = labels.get(i.id) ?? [];
+      const ls = i.labels;
       const autoExecuted = i.decision === "AUTO_EXECUTE";
       const features = parseFeatures(i.features);
       const owner = features?.owner_id ?? null;
