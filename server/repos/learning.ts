@@ -229,9 +229,12 @@ export async function decidedIntentsPage(
 ): Promise<DecidedIntent[]> {
   const pg = isPostgres(db);
   const from = after && after.createdAt > range.from ? after.createdAt : range.from;
-  const keyset = after
-    ? Prisma.sql` AND (i."createdAt" > ${after.createdAt} OR (i."createdAt" = ${after.createdAt} AND i."id" > ${after.id}))`
-    : Prisma.empty;
+  // The rest of the keyset, as a filter only: an OR (or a row value) here makes SQLite split or
+  // skip-scan the index and sort every remaining row of the range for each page.
+  const keyset = after ? Prisma.sql` AND NOT (i."createdAt" = ${after.createdAt} AND i."id" <= ${after.id})` : Prisma.empty;
+  // SQLite's statistics make "parentId IS NULL" look selective (most rows share the one NULL);
+  // the unary + keeps its planner on the (tenantId, createdAt) index, which yields the page in order.
+  const original = pg ? Prisma.sql`i."parentId" IS NULL` : Prisma.sql`+i."parentId" IS NULL`;
   const labels = (where: Prisma.Sql) =>
     pg
       ? Prisma.sql`(SELECT COALESCE(json_agg(o."label"), '[]'::json) ${where})`
@@ -250,7 +253,7 @@ export async function decidedIntentsPage(
             WHERE c."tenantId" = i."tenantId" AND c."parentId" = i."id"`,
         )} AS "edited"
       FROM "ActionIntent" i
-      WHERE i."tenantId" = ${tenantId} AND i."parentId" IS NULL AND i."status" NOT IN (${Prisma.join([...UNDECIDED_STATUSES])})
+      WHERE i."tenantId" = ${tenantId} AND ${original} AND i."status" NOT IN (${Prisma.join([...UNDECIDED_STATUSES])})
         AND i."createdAt" >= ${from} AND i."createdAt" < ${range.to}${keyset}
       ORDER BY i."createdAt", i."id" LIMIT ${take}
     ) p`;
