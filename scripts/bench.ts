@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { gateBench } from "../bench/gate";
+import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
@@ -18,6 +19,10 @@ import { applyMigrations } from "../server/db/migrate";
 const N = Number(process.env.BENCH_N ?? 400);
 /** Accounts in the perception suite (the issue's bar is 100,000). */
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
+/** Learning suite: decided intents calibrated over (the issue's bar is 100,000), open proposals ranked (1,000), repeats. */
+const LEARNING_ROWS = Number(process.env.BENCH_LEARNING_ROWS ?? 100_000);
+const LEARNING_OPEN = Number(process.env.BENCH_LEARNING_OPEN ?? 1000);
+const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
@@ -25,6 +30,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
     gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
     perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
+    learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
   };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {

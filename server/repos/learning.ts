@@ -1,5 +1,6 @@
 import type { DbOrTx, Tx } from "../db";
 import { UNDECIDED_STATUSES } from "../engine/outcomes";
+import { Prisma } from "../generated/sqlite/client.ts";
 import { tenantWhere } from "./scope";
 
 /**
@@ -187,52 +188,86 @@ export function evaluationHistory(db: DbOrTx, tenantId: string, since: Date, tak
 
 // ───────────── labelled rows ─────────────
 
+/** Raw results carry dates as text: SQLite's stored form, or PostgreSQL JSON's (no zone: UTC). */
+function asDate(v: unknown): Date {
+  const t = String(v);
+  return new Date(/[Zz]|[+-]\d\d:\d\d$/.test(t) ? t : `${t}Z`);
+}
+
+const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
+
+export interface DecidedIntent {
+  id: string;
+  actionType: string;
+  confidence: number;
+  rankScore: number;
+  features: string | null;
+  decision: string | null;
+  createdAt: Date;
+  /** its outcome labels and those of its edited versions (an idea edited and then sent is judged
+   *  by what the sent version met) */
+  labels: string[];
+}
+
 /**
  * Decided, original (not edited-version) intents created in [from, to), oldest first, keyset-paged
- * by (createdAt, id). Edited versions are folded into their original by `outcomeLabelsFor`.
+ * by (createdAt, id), each with its outcome labels (`DecidedIntent.labels`).
+ *
+ * One statement per page whose rows come back folded into one JSON text cell: a calibration
+ * reads 100,000 intents, and converting them row by row through the client costs several times
+ * the read itself. The cursor's instant is also the lower bound of the range, so the
+ * (tenantId, createdAt) index scan starts at the cursor instead of filtering every earlier row
+ * again on each page; the labels are read through the (tenantId, intentId) and
+ * (tenantId, parentId) indexes.
  */
-export function decidedIntentsPage(
+export async function decidedIntentsPage(
   db: DbOrTx,
   tenantId: string,
   range: { from: Date; to: Date },
   after: { createdAt: Date; id: string } | null,
   take: number,
-) {
-  return db.actionIntent.findMany({
-    where: tenantWhere(tenantId, {
-      parentId: null,
-      status: { notIn: [...UNDECIDED_STATUSES] },
-      createdAt: { gte: range.from, lt: range.to },
-      ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
-    }),
-    select: { id: true, actionType: true, confidence: true, rankScore: true, features: true, decision: true, createdAt: true },
-    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    take,
-  });
-}
-
-/**
- * The outcome labels of each intent in `ids`, including those of its edited versions (an idea
- * edited and then sent is judged by what the sent version met).
- */
-export async function outcomeLabelsFor(db: DbOrTx, tenantId: string, ids: string[]) {
-  const labels = new Map<string, string[]>(ids.map((id) => [id, []]));
-  if (ids.length === 0) return labels;
-  const children = await db.actionIntent.findMany({
-    where: tenantWhere(tenantId, { parentId: { in: ids } }),
-    select: { id: true, parentId: true },
-  });
-  const rootOf = new Map<string, string>(ids.map((id) => [id, id]));
-  for (const c of children) if (c.parentId) rootOf.set(c.id, c.parentId);
-  const outcomes = await db.outcome.findMany({
-    where: tenantWhere(tenantId, { intentId: { in: [...rootOf.keys()] } }),
-    select: { intentId: true, label: true },
-  });
-  for (const o of outcomes) {
-    const root = rootOf.get(o.intentId);
-    if (root) labels.get(root)?.push(o.label);
-  }
-  return labels;
+): Promise<DecidedIntent[]> {
+  const pg = isPostgres(db);
+  const from = after && after.createdAt > range.from ? after.createdAt : range.from;
+  // The rest of the keyset, as a filter only: an OR (or a row value) here makes SQLite split or
+  // skip-scan the index and sort every remaining row of the range for each page.
+  const keyset = after ? Prisma.sql` AND NOT (i."createdAt" = ${after.createdAt} AND i."id" <= ${after.id})` : Prisma.empty;
+  // SQLite's statistics make "parentId IS NULL" look selective (most rows share the one NULL);
+  // the unary + keeps its planner on the (tenantId, createdAt) index, which yields the page in order.
+  const original = pg ? Prisma.sql`i."parentId" IS NULL` : Prisma.sql`+i."parentId" IS NULL`;
+  const labels = (where: Prisma.Sql) =>
+    pg
+      ? Prisma.sql`(SELECT COALESCE(json_agg(o."label"), '[]'::json) ${where})`
+      : Prisma.sql`(SELECT json_group_array(o."label") ${where})`;
+  // SQLite: a subquery's JSON text reaches the outer query as plain text; json() makes it JSON again.
+  const labelColumns = pg ? `p."own", p."edited"` : `json(p."own"), json(p."edited")`;
+  const columns = `p."id", p."actionType", p."confidence", p."rankScore", p."features", p."decision", p."createdAt", ${labelColumns}`;
+  const fold = pg
+    ? Prisma.raw(`COALESCE(json_agg(json_build_array(${columns}) ORDER BY p."createdAt", p."id"), '[]'::json)::text`)
+    : Prisma.raw(`json_group_array(json_array(${columns}) ORDER BY p."createdAt", p."id")`);
+  const [row] = await db.$queryRaw<{ j: string }[]>`SELECT ${fold} AS "j" FROM (
+      SELECT i."id", i."actionType", i."confidence", i."rankScore", i."features", i."decision", i."createdAt",
+        ${labels(Prisma.sql`FROM "Outcome" o WHERE o."tenantId" = i."tenantId" AND o."intentId" = i."id"`)} AS "own",
+        ${labels(
+          Prisma.sql`FROM "ActionIntent" c JOIN "Outcome" o ON o."tenantId" = c."tenantId" AND o."intentId" = c."id"
+            WHERE c."tenantId" = i."tenantId" AND c."parentId" = i."id"`,
+        )} AS "edited"
+      FROM "ActionIntent" i
+      WHERE i."tenantId" = ${tenantId} AND ${original} AND i."status" NOT IN (${Prisma.join([...UNDECIDED_STATUSES])})
+        AND i."createdAt" >= ${from} AND i."createdAt" < ${range.to}${keyset}
+      ORDER BY i."createdAt", i."id" LIMIT ${take}
+    ) p`;
+  const rows = JSON.parse(row?.j ?? "[]") as unknown[][];
+  return rows.map((r) => ({
+    id: String(r[0]),
+    actionType: String(r[1]),
+    confidence: Number(r[2]),
+    rankScore: Number(r[3]),
+    features: (r[4] as string | null) ?? null,
+    decision: (r[5] as string | null) ?? null,
+    createdAt: asDate(r[6]),
+    labels: [...(r[7] as string[]), ...(r[8] as string[])],
+  }));
 }
 
 // ───────────── calibration: one at a time per tenant, progress, scheduling ─────────────

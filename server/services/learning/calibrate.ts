@@ -23,7 +23,6 @@ import {
   lastCompletedCalibrationAt,
   lockLearningState,
   nextWeightsVersion,
-  outcomeLabelsFor,
   recentCalibrationRuns,
   updateCalibrationRun,
 } from "../../repos/learning";
@@ -50,7 +49,6 @@ import { loadLearningSettings } from "./settings";
 export const CALIBRATE = "CALIBRATE";
 /** The seed when none is asked for: the same data then gives the same candidate. */
 export const DEFAULT_SEED = 0;
-const LABEL_PAGE = 2000;
 
 /** The share of the progress bar each phase spans: loading reads the database, the rest is CPU. */
 const PHASE_SPAN = { LOADING: [0, 0.6], FITTING: [0.6, 0.85], EVALUATING: [0.85, 0.95], REGISTERING: [0.95, 1] } as const;
@@ -143,37 +141,6 @@ export interface CalibrationResult {
   error: string | null;
 }
 
-/** What the labels of the training rows say people (and recipients) did: counted in provenance. */
-export interface DecisionCounts {
-  approved: number;
-  edited: number;
-  rejected: number;
-  expired: number;
-  no_response: number;
-  negative_response: number;
-  responded: number;
-}
-
-/**
- * One human decision per labelled row — rejected, expired, edited (then approved) or approved as
- * proposed — and the recipient's answer to outreach beside it. Auto-executed intents only ever
- * reach internal actions, which have no response window, so they carry no training label and are
- * not among these rows.
- */
-export function countDecisions(labels: Iterable<readonly string[]>): DecisionCounts {
-  const c: DecisionCounts = { approved: 0, edited: 0, rejected: 0, expired: 0, no_response: 0, negative_response: 0, responded: 0 };
-  for (const ls of labels) {
-    if (ls.includes("IDEA_REJECTED")) c.rejected++;
-    else if (ls.includes("IDEA_EXPIRED")) c.expired++;
-    else if (ls.includes("IDEA_EDITED")) c.edited++;
-    else if (ls.includes("EXECUTION_SUCCEEDED") || ls.includes("EXECUTION_FAILED")) c.approved++;
-    if (ls.includes("NO_RESPONSE")) c.no_response++;
-    if (ls.includes("NEGATIVE_RESPONSE")) c.negative_response++;
-    if (ls.includes("RESPONSE_RECEIVED")) c.responded++;
-  }
-  return c;
-}
-
 /** The incumbent the candidate is compared with, scored on the candidate's own holdout rows. */
 async function baselineOf(
   db: Db,
@@ -202,16 +169,6 @@ async function baselineOf(
     metrics: evaluate(scored, k),
     rules_metrics: res.baseline,
   };
-}
-
-async function labelsOf(db: Db, tenantId: string, rows: readonly TrainingRow[]) {
-  const all: string[][] = [];
-  for (let i = 0; i < rows.length; i += LABEL_PAGE) {
-    const ids = rows.slice(i, i + LABEL_PAGE).map((r) => r.id);
-    const page = await outcomeLabelsFor(db, tenantId, ids);
-    for (const id of ids) all.push(page.get(id) ?? []);
-  }
-  return all;
 }
 
 const metricsJson = (m: Metrics) => ({ rows: m.rows, log_loss: m.log_loss, brier: m.brier, top_k_agreement: m.top_k_agreement });
@@ -248,12 +205,10 @@ export async function runCalibration(
   await progress("LOADING", 0);
   const data = await labelledRows(db, tenantId, range, async (scanned) => {
     rowsDone = scanned;
-    // The last tenth of LOADING is the second pass over the rows' labels (the decision counts).
-    await progress("LOADING", rowsTotal > 0 ? (0.9 * scanned) / rowsTotal : 0.9);
+    await progress("LOADING", rowsTotal > 0 ? scanned / rowsTotal : 1);
   });
-  const positives = data.rows.filter((r) => r.label === 1).length;
-  const decisions = countDecisions(await labelsOf(db, tenantId, data.rows));
   await progress("LOADING", 1);
+  const positives = data.rows.filter((r) => r.label === 1).length;
 
   const base = { job_id: runId, rows: data.rows.length, trained_from: range.from.toISOString(), trained_to: range.to.toISOString() };
   if (data.rows.length < cal.min_rows) {
@@ -308,7 +263,7 @@ export async function runCalibration(
     baseline,
     metrics: metricsJson(res.metrics),
     reliability: res.reliability,
-    decisions,
+    decisions: data.decisions,
   };
   const weightsId = await inTransaction(db, async (tx) => {
     const now = clock.now();
