@@ -359,22 +359,38 @@ export function fitRanking(rows: readonly TrainingRow[], opts: FitOptions): FitR
   let iterations = 0;
   let converged = false;
   for (; iterations < opts.maxIterations && !converged; iterations++) {
-    const H = Matrix.zeros(d, d);
-    const g = Matrix.zeros(d, 1);
+    // Accumulated in flat typed arrays (Matrix get/set per term dominated the fit), then copied
+    // into the matrices once per iteration.
+    const h = new Float64Array(d * d);
+    const gv = new Float64Array(d);
+    const b0 = beta.getColumn(0);
     for (const row of groups) {
+      const terms = row.terms;
+      const m = terms.length;
       let z = 0;
-      for (const [i, v] of row.terms) z += beta.get(i, 0) * v;
+      for (let t = 0; t < m; t++) {
+        const term = terms[t] as [number, number];
+        z += (b0[term[0]] as number) * term[1];
+      }
       const p = sigmoid(z);
       const w = row.n * p * (1 - p);
       const resid = row.pos - row.n * p;
-      row.terms.forEach(([ia, va], a) => {
-        g.set(ia, 0, g.get(ia, 0) + resid * va);
+      for (let a = 0; a < m; a++) {
+        const [ia, va] = terms[a] as [number, number];
+        gv[ia] = (gv[ia] as number) + resid * va;
         // Upper triangle only, mirrored below: the solver checks symmetry exactly.
-        for (const [ib, vb] of row.terms.slice(a)) {
-          const [i, j] = ia <= ib ? [ia, ib] : [ib, ia];
-          H.set(i, j, H.get(i, j) + w * va * vb);
+        for (let b = a; b < m; b++) {
+          const [ib, vb] = terms[b] as [number, number];
+          const k = ia <= ib ? ia * d + ib : ib * d + ia;
+          h[k] = (h[k] as number) + w * va * vb;
         }
-      });
+      }
+    }
+    const H = Matrix.zeros(d, d);
+    const g = Matrix.zeros(d, 1);
+    for (let i = 0; i < d; i++) {
+      g.set(i, 0, gv[i] as number);
+      for (let j = i; j < d; j++) H.set(i, j, h[i * d + j] as number);
     }
     for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) H.set(i, j, H.get(j, i));
     for (let i = 1; i < d; i++) {
