@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { fixedClock } from "../server/clock";
 import type { Db } from "../server/db";
 import { ACTION_TYPES, type ActionType } from "../server/engine/actions";
@@ -12,6 +10,7 @@ import { inTransaction } from "../server/repos/tx";
 import { type CalibrationPhase, requestCalibration, runCalibration } from "../server/services/learning/calibrate";
 import { nextActions } from "../server/services/nextActions";
 import type { BenchRow } from "./ledger";
+import { insertRows, type Raw, rawFor } from "./raw";
 
 /**
  * The learning loop over a large tenant (issue 9 bar), on the same database in the same run:
@@ -95,82 +94,6 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
-
-interface Raw {
-  /** run statements in one transaction */
-  tx(fn: (exec: (sql: string, params: unknown[]) => Promise<void>) => Promise<unknown>): Promise<void>;
-  /** one statement's rows, all read into JS */
-  all(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
-  /** a date as this database stores it (SQLite: Prisma's text form) */
-  date(d: Date): unknown;
-  /** placeholder for the i-th (0-based) parameter */
-  p(i: number): string;
-  close(): Promise<void>;
-}
-
-function sqliteRaw(url: string): Raw {
-  const conn = new Database(url.slice("file:".length).split("?")[0] ?? "");
-  conn.pragma("busy_timeout = 15000");
-  return {
-    async tx(fn) {
-      conn.exec("BEGIN IMMEDIATE");
-      try {
-        await fn(async (sql, params) => {
-          conn.prepare(sql).run(...params);
-        });
-        conn.exec("COMMIT");
-      } catch (err) {
-        conn.exec("ROLLBACK");
-        throw err;
-      }
-    },
-    all: async (sql, params) => conn.prepare(sql).all(...params) as Record<string, unknown>[],
-    date: (d) => d.toISOString().replace("Z", "+00:00"),
-    p: () => "?",
-    close: async () => {
-      conn.close();
-    },
-  };
-}
-
-async function pgRaw(url: string): Promise<Raw> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return {
-    async tx(fn) {
-      await client.query("BEGIN");
-      try {
-        await fn(async (sql, params) => {
-          await client.query(sql, params);
-        });
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      }
-    },
-    all: async (sql, params) => (await client.query(sql, params)).rows,
-    date: (d) => d.toISOString(),
-    p: (i) => `$${i + 1}`,
-    close: () => client.end(),
-  };
-}
-
-/** Multi-row INSERTs of `rows` through the plain driver: 500 rows a statement, 20 statements a transaction. */
-async function insertRows(raw: Raw, table: string, columns: string[], rows: unknown[][]) {
-  const per = 500;
-  const perTx = per * 20;
-  for (let i = 0; i < rows.length; i += perTx) {
-    await raw.tx(async (exec) => {
-      for (let j = i; j < Math.min(rows.length, i + perTx); j += per) {
-        const part = rows.slice(j, Math.min(j + per, rows.length, i + perTx));
-        let k = 0;
-        const values = part.map((r) => `(${r.map(() => raw.p(k++)).join(", ")})`).join(", ");
-        await exec(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES ${values}`, part.flat());
-      }
-    });
-  }
-}
 
 const INTENT_COLUMNS = [
   "id",
@@ -342,7 +265,7 @@ export async function learningBench(db: Db, label: string, url: string, n: numbe
   const now = new Date("2026-06-01T12:00:00Z");
   const clock = fixedClock(now);
   const tenant = await inTransaction(db, (tx) => createTenant(tx, { slug: `bench-${randomUUID().slice(0, 8)}`, name: "bench" }));
-  const raw = label === "postgres" ? await pgRaw(url) : sqliteRaw(url);
+  const raw = await rawFor(label, url);
   try {
     // Fixture (plain driver, big transactions; not measured).
     const t0 = performance.now();

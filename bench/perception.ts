@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { type Clock, fixedClock } from "../server/clock";
 import type { Db } from "../server/db";
 import { createTenant } from "../server/repos/tenants";
@@ -9,6 +7,7 @@ import { runHeatTick } from "../server/services/heat";
 import { runPerceptionTick } from "../server/services/perception";
 import type { PullRunners } from "../server/services/pullRunners";
 import type { BenchRow } from "./ledger";
+import { insertRows, rawFor } from "./raw";
 
 /**
  * Perception over a large tenant (issue 8 bar): the periodic tick over N accounts, against a raw
@@ -53,86 +52,15 @@ const DUE_EVERY = 100;
 const POSTURES = ["OK", "OK", "OK", "AT_RISK", "EXPAND", "DORMANT"];
 const SEVERITIES = ["low", "medium", "medium", "high", "critical"];
 
-interface Raw {
-  /** run statements in one transaction */
-  tx(fn: (exec: (sql: string, params: unknown[]) => Promise<void>) => Promise<unknown>): Promise<void>;
-  /** a date as this database stores it (SQLite: Prisma's text form) */
-  date(d: Date): unknown;
-  close(): Promise<void>;
-  /** placeholder for the i-th (0-based) parameter */
-  p(i: number): string;
-}
-
-function sqliteRaw(url: string): Raw {
-  const file = url.slice("file:".length).split("?")[0] ?? "";
-  const conn = new Database(file);
-  conn.pragma("busy_timeout = 15000");
-  return {
-    async tx(fn) {
-      conn.exec("BEGIN IMMEDIATE");
-      try {
-        await fn(async (sql, params) => {
-          conn.prepare(sql).run(...(params as unknown[]));
-        });
-        conn.exec("COMMIT");
-      } catch (err) {
-        conn.exec("ROLLBACK");
-        throw err;
-      }
-    },
-    date: (d) => d.toISOString().replace("Z", "+00:00"),
-    close: async () => {
-      conn.close();
-    },
-    p: () => "?",
-  };
-}
-
-async function pgRaw(url: string): Promise<Raw> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  return {
-    async tx(fn) {
-      await client.query("BEGIN");
-      try {
-        await fn(async (sql, params) => {
-          await client.query(sql, params);
-        });
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      }
-    },
-    date: (d) => d.toISOString(),
-    close: () => client.end(),
-    p: (i) => `$${i + 1}`,
-  };
-}
-
+/** Rows per batched UPDATE of the baseline. */
 const CHUNK = 1000;
-
-/** Multi-row INSERT of `rows` (each an array of values) in chunks, through the plain driver. */
-async function insertRows(raw: Raw, table: string, columns: string[], rows: unknown[][]) {
-  const per = Math.floor(CHUNK / 2);
-  for (let i = 0; i < rows.length; i += per * 10) {
-    await raw.tx(async (exec) => {
-      for (let j = i; j < Math.min(rows.length, i + per * 10); j += per) {
-        const part = rows.slice(j, Math.min(j + per, rows.length, i + per * 10));
-        let k = 0;
-        const values = part.map((r) => `(${r.map(() => raw.p(k++)).join(", ")})`).join(", ");
-        await exec(`INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES ${values}`, part.flat());
-      }
-    });
-  }
-}
 
 export async function perceptionBench(db: Db, label: string, url: string, n: number): Promise<BenchRow[]> {
   const now = new Date("2026-06-01T12:00:00Z");
   const H = 3_600_000;
   const clock = fixedClock(new Date(now.getTime() - H));
   const tenant = await inTransaction(db, (tx) => createTenant(tx, { slug: `bench-${randomUUID().slice(0, 8)}`, name: "bench" }));
-  const raw = label === "postgres" ? await pgRaw(url) : sqliteRaw(url);
+  const raw = await rawFor(label, url);
   try {
     // Fixture (fast raw inserts; not measured).
     const t0 = performance.now();

@@ -174,6 +174,28 @@ async function baselineOf(
 const metricsJson = (m: Metrics) => ({ rows: m.rows, log_loss: m.log_loss, brier: m.brier, top_k_agreement: m.top_k_agreement });
 
 /**
+ * End a run FAILED and ledger why — only if it is still RUNNING under the claim that started at
+ * `startedAt` (a late duplicate worker records nothing).
+ */
+async function failRun(
+  db: Db,
+  clock: Clock,
+  tenantId: string,
+  runId: string,
+  startedAt: Date,
+  payload: { job_id: string; ok: false; rows: number; error: string } & Record<string, unknown>,
+) {
+  await inTransaction(db, async (tx) => {
+    if (!(await finishCalibrationRun(tx, tenantId, runId, startedAt, { status: "FAILED", error: payload.error }, clock.now()))) return;
+    await appendLedger(
+      tx,
+      { tenantId, type: "CALIBRATION_COMPLETED", actor: { type: "SYSTEM", id: "calibrate" }, correlationId: runId, payload },
+      clock.now(),
+    );
+  });
+}
+
+/**
  * Run (or, after a crash, re-run from the start) one calibration. A COMPLETED or FAILED run, or
  * one another worker holds, is a no-op. `onProgress` sees each progress write (the CLI prints them).
  */
@@ -213,20 +235,7 @@ export async function runCalibration(
   const base = { job_id: runId, rows: data.rows.length, trained_from: range.from.toISOString(), trained_to: range.to.toISOString() };
   if (data.rows.length < cal.min_rows) {
     const error = `${data.rows.length} labelled rows in the last ${cal.lookback_days} days; a calibration needs at least ${cal.min_rows}`;
-    await inTransaction(db, async (tx) => {
-      if (!(await finishCalibrationRun(tx, tenantId, runId, startedAt, { status: "FAILED", error }, clock.now()))) return;
-      await appendLedger(
-        tx,
-        {
-          tenantId,
-          type: "CALIBRATION_COMPLETED",
-          actor: { type: "SYSTEM", id: "calibrate" },
-          correlationId: runId,
-          payload: { ...base, ok: false, positives, negatives: data.rows.length - positives, error },
-        },
-        clock.now(),
-      );
-    });
+    await failRun(db, clock, tenantId, runId, startedAt, { ...base, ok: false, positives, negatives: data.rows.length - positives, error });
     return { runId, status: "FAILED", weightsId: null, rows: data.rows.length, error };
   }
 
@@ -345,22 +354,8 @@ export async function handleCalibrationJob(
       const error = `The calibration stopped after ${ctx.job.attempt} attempts (error id ${id})`;
       const run = await calibrationRun(db, tenantId, runId);
       if (run?.status === "RUNNING" && run.startedAt) {
-        const startedAt = run.startedAt;
-        await inTransaction(db, async (tx) => {
-          if (!(await finishCalibrationRun(tx, tenantId, runId, startedAt, { status: "FAILED", error }, clock.now()))) return;
-          await appendLedger(
-            tx,
-            {
-              tenantId,
-              type: "CALIBRATION_COMPLETED",
-              actor: { type: "SYSTEM", id: "calibrate" },
-              correlationId: runId,
-              // Nothing was trained on; how far loading got is in intents_read.
-              payload: { job_id: runId, ok: false, rows: 0, intents_read: run.rowsDone, error },
-            },
-            clock.now(),
-          );
-        });
+        // Nothing was trained on; how far loading got is in intents_read.
+        await failRun(db, clock, tenantId, runId, run.startedAt, { job_id: runId, ok: false, rows: 0, intents_read: run.rowsDone, error });
       }
     }
     throw err;
