@@ -70,7 +70,9 @@ test("learning: the seed's candidate is refused by the shadow gate; a calibratio
   const promote = page.getByRole("dialog", { name: /Promote v\d+\?/ });
   await promote.getByLabel(/Reason/).fill("try it on the feed");
   await promote.getByRole("button", { name: "Promote" }).click();
-  await expect(promote.getByRole("alert")).toContainText(/Shadow gate not passed: only \d+ decided proposals in the last 7 days, 30 needed/);
+  await expect(promote.getByRole("alert")).toContainText(
+    /Shadow gate not passed: only \d+ decided proposals in the last 7 days, 30 needed/,
+  );
   await expect(promote.getByRole("button", { name: "Promote" })).toBeEnabled();
   await shotViewport(page, "learning-promote-refused");
   await promote.getByRole("button", { name: "Cancel" }).click();
