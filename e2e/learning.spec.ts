@@ -81,6 +81,7 @@ test("learning: the seed's candidate is refused by the shadow gate; a calibratio
   // Reviewers keep deciding (over REST), then a calibration from the page: progress, then v2.
   const key = await createApiKey(page, "learning e2e", ["read", "ingest", "approve"]);
   await judgeOverRest(page.request, key, 40);
+  await page.goto("/admin/learning"); // creating the key went to the API keys page
   const calibration = card(page, "Calibration");
   await calibration.getByRole("button", { name: "Calibrate now" }).click();
   await expect(page.getByTestId("calibration-progress")).toContainText("Waiting for a worker");
