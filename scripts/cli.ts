@@ -9,6 +9,8 @@
  *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
  *   crm sync --tenant <slug>                          one CRM (HubSpot) pull now; prints counts, exit 1 on failure
  *   learning calibrate --tenant <slug> [--seed <n>]   one calibration now, printing its progress; exit 1 if it fails
+ *   learning publish-global --tenant <slug> --weights <id> --reason <text>   that tenant's version (past its shadow gate) becomes the GLOBAL ACTIVE ranking
+ *   learning rollback-global --reason <text>          the GLOBAL ACTIVE ranking goes back to the version before it (or the rules)
  */
 
 import { systemClock } from "../server/clock";
@@ -33,6 +35,7 @@ import {
   handleCalibrationJob,
   requestCalibration,
 } from "../server/services/learning/calibrate";
+import { publishGlobal, rollbackGlobal } from "../server/services/learning/global";
 import { verifyLedger } from "../server/services/ledger";
 import { seedDemo } from "../server/services/seed";
 
@@ -183,7 +186,33 @@ async function main(argv: string[]): Promise<number> {
       return res.ok ? 0 : 1;
     }
     case "learning": {
-      if (sub !== "calibrate") throw new UsageError("learning calibrate --tenant <slug> [--seed <n>]");
+      // The GLOBAL ranking is operator-only, like the GLOBAL kill switch: moved here, never through a tenant's API.
+      const operatorActor = { type: "SYSTEM" as const, id: "cli-operator" };
+      if (sub === "publish-global") {
+        const f = flags(rest);
+        const tenant = await tenantOrFail(f.tenant);
+        if (!f.weights) throw new UsageError("--weights <id> is required (a version listed for that tenant)");
+        if (!f.reason || f.reason.length < 3) throw new UsageError("--reason <text> (3+ characters) is required");
+        const res = await publishGlobal(db, systemClock, operatorActor, tenant.id, f.weights, f.reason);
+        const s = res.shadow;
+        console.log(
+          `GLOBAL version ${res.version} (${res.weights_id}) is ACTIVE: ${tenant.slug} version ${res.published_from.version}, ${s.metric} ${s.value} vs ${s.baseline_value} on ${s.sample} proposals; ledgered for ${res.tenants} tenants`,
+        );
+        return 0;
+      }
+      if (sub === "rollback-global") {
+        const f = flags(rest);
+        if (!f.reason || f.reason.length < 3) throw new UsageError("--reason <text> (3+ characters) is required");
+        const res = await rollbackGlobal(db, systemClock, operatorActor, f.reason);
+        console.log(
+          `GLOBAL version ${res.version} (${res.weights_id}) rolled back; ${res.restored_id ? `GLOBAL version ${res.restored_version} (${res.restored_id}) is ACTIVE` : "no GLOBAL version is ACTIVE (tenants without their own rank by the rules)"}; ledgered for ${res.tenants} tenants`,
+        );
+        return 0;
+      }
+      if (sub !== "calibrate")
+        throw new UsageError(
+          "learning calibrate --tenant <slug> [--seed <n>] | publish-global --tenant <slug> --weights <id> --reason <r> | rollback-global --reason <r>",
+        );
       const f = flags(rest);
       const tenant = await tenantOrFail(f.tenant);
       const seed = f.seed === undefined ? undefined : Number(f.seed);
@@ -210,7 +239,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(
-        "commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync | learning calibrate",
+        "commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync | learning calibrate|publish-global|rollback-global",
       );
   }
 }

@@ -106,7 +106,8 @@ const OTHER_CLI: Record<string, string> = {
   tick: "runs a job",
   webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
   crm: "runs one CRM pull (CRM data, not configuration)",
-  learning: "runs one calibration (a CANDIDATE ranking; ranking is never gate input)",
+  learning:
+    "runs one calibration (a CANDIDATE ranking), or publish-global / rollback-global move the GLOBAL ranking pointer: ranking only, never read by the gate",
 };
 
 function mutationProcedures(): string[] {

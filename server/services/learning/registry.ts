@@ -32,7 +32,7 @@ import { parseGuard, shadowEvaluation } from "./shadow";
  * RETIRED and stays listed.
  *
  * A tenant promotes and rolls back its own versions only. GLOBAL versions are listed to tenants
- * but moved by an operator (not built yet); a GLOBAL id is "not found" to a tenant's promote.
+ * but moved by an operator (./global.ts, CLI only); a GLOBAL id is "not found" to a tenant's promote.
  *
  * None of this is policy: the gate never reads the pointer, the weights or these settings.
  */
@@ -128,14 +128,15 @@ export async function listWeightsView(db: Db, viewer: Viewer) {
   };
 }
 
-function historyOf(text: string): string[] {
+/** The pointer's history: the ids that were ACTIVE before, most recent last. */
+export function historyOf(text: string): string[] {
   const v = readStoredJson(text);
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
 const NOTHING_ACTIVE = "Nothing to roll back: none of this workspace's weights versions is ACTIVE";
 
-const lostRace = () => new AppError("CONFLICT", "The ACTIVE ranking changed while this was being decided; reload and try again");
+export const lostRace = () => new AppError("CONFLICT", "The ACTIVE ranking changed while this was being decided; reload and try again");
 
 /**
  * Promote a CANDIDATE (or re-promote a RETIRED version: it must pass the shadow gate again, on
