@@ -184,12 +184,22 @@ describe(`the GLOBAL ranking scope on ${TEST_PROVIDER}`, () => {
     const [row, ...more] = await globalRows();
     expect(more).toEqual([]);
     const source = await t.db.rankingWeights.findUniqueOrThrow({ where: { id: c2.id } });
-    expect(row).toMatchObject({ id: published.weights_id, version: 1, status: "ACTIVE", model: source.model });
+    expect(row).toMatchObject({ id: published.weights_id, version: 1, status: "ACTIVE" });
     expect(row?.featuresVersion).toBe(source.featuresVersion);
-    expect(JSON.parse(row?.provenance ?? "{}")).toEqual({
-      ...JSON.parse(source.provenance),
-      published_from: { tenant_id: a.id, weights_id: c2.id, version: c2.version },
+    // The same fit, without A's seller ids and rates; the provenance names no tenant and no volume.
+    const sourceModel = JSON.parse(source.model);
+    expect(Object.keys(sourceModel.sellers).length).toBeGreaterThan(0);
+    expect(JSON.parse(row?.model ?? "{}")).toEqual({ ...sourceModel, sellers: {} });
+    const provenance = JSON.parse(row?.provenance ?? "{}");
+    const sourceProvenance = JSON.parse(source.provenance);
+    expect(provenance).toMatchObject({
+      features_version: sourceProvenance.features_version,
+      metrics: sourceProvenance.metrics,
+      published_from: { weights_id: c2.id, version: c2.version },
     });
+    expect(JSON.stringify(provenance)).not.toContain(a.id);
+    for (const key of ["rows", "positives", "negatives", "decisions", "job_id", "scanned"]) expect(provenance).not.toHaveProperty(key);
+    for (const sellerId of Object.keys(sourceModel.sellers)) expect(row?.model).not.toContain(sellerId);
     // The source keeps its status in its own tenant: publishing copies, it does not promote there.
     expect(source.status).toBe("CANDIDATE");
 
@@ -220,7 +230,8 @@ describe(`the GLOBAL ranking scope on ${TEST_PROVIDER}`, () => {
         scope: "GLOBAL",
         previous_id: null,
         reason: "A's sellers' new taste, for everyone",
-        shadow: { ...published.shadow },
+        // A's gate numbers stay in A's chain.
+        shadow: tn === a ? { ...published.shadow } : null,
       });
       expect((await verifyLedger(t.db, tn.id)).ok).toBe(true);
     }

@@ -53,6 +53,30 @@ function provenanceOf(text: string): Record<string, unknown> {
 }
 
 /** Which tenant version a GLOBAL version was published from (null for one not published here). */
+/**
+ * A GLOBAL version is listed to every tenant, so it carries nothing of the tenant it came from:
+ * the model without that tenant's seller ids and rates (every owner ranks with the prior), and
+ * the provenance without its tenant, data volume or decision counts — what the fit is and how it
+ * evaluated, and which version it was published from (an id another tenant cannot open).
+ */
+function globalModel(model: string): string {
+  const m = readStoredJson(model);
+  if (!m || typeof m !== "object" || Array.isArray(m)) throw new AppError("CONFLICT", "The source version's model cannot be read");
+  return canonicalJson({ ...(m as Record<string, unknown>), sellers: {} });
+}
+
+function globalProvenance(source: { id: string; version: number; provenance: string }, now: Date): string {
+  const p = provenanceOf(source.provenance);
+  const keep = ["features_version", "trained_from", "trained_to", "seed", "lambda", "k", "metrics", "baseline", "reliability"];
+  const baseline = p.baseline && typeof p.baseline === "object" ? (p.baseline as Record<string, unknown>) : null;
+  return canonicalJson({
+    ...Object.fromEntries(keep.filter((key) => key in p).map((key) => [key, p[key]])),
+    ...(baseline ? { baseline: { kind: baseline.kind, metrics: baseline.metrics } } : {}),
+    published_at: now.toISOString(),
+    published_from: { weights_id: source.id, version: source.version },
+  });
+}
+
 function publishedFrom(provenance: string): string | null {
   const from = provenanceOf(provenance).published_from;
   if (!from || typeof from !== "object") return null;
@@ -106,11 +130,8 @@ export async function publishGlobal(db: Db, clock: Clock, actor: Actor, sourceTe
         tenantId: GLOBAL,
         version,
         featuresVersion: source.featuresVersion,
-        model: source.model,
-        provenance: canonicalJson({
-          ...provenanceOf(source.provenance),
-          published_from: { tenant_id: sourceTenantId, weights_id: source.id, version: source.version },
-        }),
+        model: globalModel(source.model),
+        provenance: globalProvenance(source, now),
         createdBy: actor.id,
       },
       now,
@@ -135,7 +156,15 @@ export async function publishGlobal(db: Db, clock: Clock, actor: Actor, sourceTe
           tenantId,
           type: "RANKING_WEIGHTS_PROMOTED",
           actor,
-          payload: { weights_id: published.id, version, scope: "GLOBAL", previous_id: state.activeId, reason: why, shadow: { ...shadow } },
+          // The gate's numbers are the source tenant's: only its own chain carries them.
+          payload: {
+            weights_id: published.id,
+            version,
+            scope: "GLOBAL",
+            previous_id: state.activeId,
+            reason: why,
+            shadow: tenantId === sourceTenantId ? { ...shadow } : null,
+          },
         },
         now,
       ),
