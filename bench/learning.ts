@@ -10,6 +10,7 @@ import { inTransaction } from "../server/repos/tx";
 import { type CalibrationPhase, requestCalibration, runCalibration } from "../server/services/learning/calibrate";
 import { nextActions } from "../server/services/nextActions";
 import type { BenchRow } from "./ledger";
+import { mulberry32 } from "./policy";
 import { insertRows, type Raw, rawFor } from "./raw";
 
 /**
@@ -77,18 +78,6 @@ const KINDS: [ActionType, number, number][] = [
 ];
 const KIND_TOTAL = KINDS.reduce((s, [, w]) => s + w, 0);
 
-/** A seeded PRNG (mulberry32): the same fixture every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -138,7 +127,7 @@ interface Fixture {
  * refusal or silence when its response window closes.
  */
 function buildFixture(raw: Raw, tenantId: string, accounts: { id: string; owner: string }[], now: Date, n: number, open: number) {
-  const rnd = prng(9);
+  const rnd = mulberry32(9);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)] as T;
   const f: Fixture = { intents: [], outcomes: [], decided: n, children: 0, mix: {} };
   const count = (k: string) => {

@@ -226,7 +226,8 @@ export function toCedarRequest(i: PolicyInput, preparsedPolicySetId = CEDAR_POLI
 
 // ───────────────────────────── corpus ─────────────────────────────
 
-function mulberry32(seed: number) {
+/** A seeded PRNG (mulberry32): the same corpus or fixture every run. */
+export function mulberry32(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -145,6 +145,20 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
     );
   }
 
+  const wholeField = ([k, label, min, max, hint]: (typeof WHOLE)[number]) => (
+    <NumberField
+      key={k}
+      id={`${id}-${k}`}
+      label={label}
+      value={form?.[k] ?? ""}
+      onChange={(v) => form && setForm({ ...form, [k]: v })}
+      min={min}
+      max={max}
+      hint={hint}
+      error={errors[k]}
+    />
+  );
+
   return (
     <Card
       title="Learning settings"
@@ -179,19 +193,7 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
           )}
           <fieldset disabled={!isAdmin} className="grid gap-x-4 gap-y-3 sm:grid-cols-3">
             <legend className="sr-only">Learning settings{isAdmin ? "" : " (read-only)"}</legend>
-            {WHOLE.slice(0, 2).map(([k, label, min, max, hint]) => (
-              <NumberField
-                key={k}
-                id={`${id}-${k}`}
-                label={label}
-                value={form[k]}
-                onChange={(v) => setForm({ ...form, [k]: v })}
-                min={min}
-                max={max}
-                hint={hint}
-                error={errors[k]}
-              />
-            ))}
+            {WHOLE.slice(0, 2).map(wholeField)}
             {DECIMAL.map(([k, label, , , hint]) => (
               <DecimalField
                 key={k}
@@ -203,19 +205,7 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
                 error={errors[k]}
               />
             ))}
-            {WHOLE.slice(2).map(([k, label, min, max, hint]) => (
-              <NumberField
-                key={k}
-                id={`${id}-${k}`}
-                label={label}
-                value={form[k]}
-                onChange={(v) => setForm({ ...form, [k]: v })}
-                min={min}
-                max={max}
-                hint={hint}
-                error={errors[k]}
-              />
-            ))}
+            {WHOLE.slice(2).map(wholeField)}
           </fieldset>
           <SaveNotice notice={notice} testId="learning-settings-notice" />
         </form>
