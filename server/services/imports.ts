@@ -304,56 +304,71 @@ function diff<T extends Record<string, unknown>>(stored: Record<string, unknown>
   return out;
 }
 
-async function writeContacts(tx: Tx, tenantId: string, rows: ContactRow[], now: Date, out: ChunkCounts) {
-  const withAccounts = await resolveAccounts(tx, tenantId, rows, out);
-  const existing = new Map(
-    (
-      await contactsByExternalIds(
-        tx,
-        tenantId,
-        withAccounts.map((r) => r.externalId),
-      )
-    ).map((c) => [c.externalId, c]),
-  );
-  for (const row of withAccounts) {
-    const data = { accountId: row.accountId, name: row.name, email: row.email, title: row.title };
-    const stored = existing.get(row.externalId);
+/**
+ * Create the rows the tenant does not have yet (by external id) and update the ones whose fields
+ * changed; unchanged rows are not written. Contacts and opportunities differ only in their fields
+ * and repo calls.
+ */
+async function upsertByExternalId<R extends { externalId: string; accountId: string }, D extends Record<string, unknown>>(
+  rows: R[],
+  /** the stored rows with every field `data` sets, so unchanged ones are recognised */
+  existing: { id: string; externalId: string | null }[],
+  data: (row: R) => D,
+  write: { create: (externalId: string, data: D) => Promise<unknown>; update: (id: string, changes: Partial<D>) => Promise<unknown> },
+  out: ChunkCounts,
+) {
+  const byExternalId = new Map(existing.map((e) => [e.externalId, e]));
+  for (const row of rows) {
+    const next = data(row);
+    const stored = byExternalId.get(row.externalId);
     if (!stored) {
-      await createImportedContact(tx, tenantId, row.externalId, data, now);
+      await write.create(row.externalId, next);
       out.created++;
       continue;
     }
-    const changes = diff(stored, data);
+    const changes = diff(stored, next);
     if (Object.keys(changes).length === 0) continue;
-    await updateImportedContact(tx, tenantId, stored.id, changes, now);
+    await write.update(stored.id, changes);
     out.updated++;
   }
 }
 
+async function writeContacts(tx: Tx, tenantId: string, rows: ContactRow[], now: Date, out: ChunkCounts) {
+  const withAccounts = await resolveAccounts(tx, tenantId, rows, out);
+  const existing = await contactsByExternalIds(
+    tx,
+    tenantId,
+    withAccounts.map((r) => r.externalId),
+  );
+  await upsertByExternalId(
+    withAccounts,
+    existing,
+    (row) => ({ accountId: row.accountId, name: row.name, email: row.email, title: row.title }),
+    {
+      create: (externalId, data) => createImportedContact(tx, tenantId, externalId, data, now),
+      update: (id, changes) => updateImportedContact(tx, tenantId, id, changes, now),
+    },
+    out,
+  );
+}
+
 async function writeOpportunities(tx: Tx, tenantId: string, rows: OpportunityRow[], now: Date, out: ChunkCounts) {
   const withAccounts = await resolveAccounts(tx, tenantId, rows, out);
-  const existing = new Map(
-    (
-      await opportunitiesByExternalIds(
-        tx,
-        tenantId,
-        withAccounts.map((r) => r.externalId),
-      )
-    ).map((o) => [o.externalId, o]),
+  const existing = await opportunitiesByExternalIds(
+    tx,
+    tenantId,
+    withAccounts.map((r) => r.externalId),
   );
-  for (const row of withAccounts) {
-    const data = { accountId: row.accountId, name: row.name, stage: row.stage, amountCents: row.amountCents, closeDate: row.closeDate };
-    const stored = existing.get(row.externalId);
-    if (!stored) {
-      await createImportedOpportunity(tx, tenantId, row.externalId, data, now);
-      out.created++;
-      continue;
-    }
-    const changes = diff(stored, data);
-    if (Object.keys(changes).length === 0) continue;
-    await updateImportedOpportunity(tx, tenantId, stored.id, changes, now);
-    out.updated++;
-  }
+  await upsertByExternalId(
+    withAccounts,
+    existing,
+    (row) => ({ accountId: row.accountId, name: row.name, stage: row.stage, amountCents: row.amountCents, closeDate: row.closeDate }),
+    {
+      create: (externalId, data) => createImportedOpportunity(tx, tenantId, externalId, data, now),
+      update: (id, changes) => updateImportedOpportunity(tx, tenantId, id, changes, now),
+    },
+    out,
+  );
 }
 
 interface LoadedJob {
