@@ -34,6 +34,8 @@ const EnvSchema = z.object({
    * passphrase (hashed). Unset → derived from BETTER_AUTH_SECRET; neither → no token can be stored.
    */
   CONNECTOR_SECRET_KEY: z.string().min(16).optional(),
+  /** the origin people reach the product at, for links in emails and webhooks (default http://localhost:PORT) */
+  APP_URL: z.string().url().optional(),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

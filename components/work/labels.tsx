@@ -24,6 +24,7 @@ const REASON_LABEL: Record<string, string> = {
   BUDGET_EXHAUSTED: "Today's autopilot budget is used up",
   GATE_ERROR: "Could not be evaluated — left for a person",
   POLICY_SATISFIED: "Policy satisfied",
+  NOT_OPTED_IN: "Always-on autonomy not switched on",
 };
 
 export function reasonLabel(code: string | null | undefined) {

@@ -39,6 +39,9 @@ export const LEDGER_ENTRY_TYPES = [
   "SIGN_IN",
   "ACCOUNTS_IMPORTED",
   "CALIBRATION_COMPLETED",
+  "INTENT_EXPIRED",
+  "ALWAYS_ON_CHANGED",
+  "DIGEST_SENT",
   // Extensions beyond SPEC §3 (additive).
   "API_KEY_REVOKED",
   "ACCOUNT_UPDATED",

@@ -280,6 +280,34 @@ const core = {
     automatic: z.boolean(),
     guard: record.nullish(),
   }),
+  /**
+   * An approval request outlived the tenant's TTL (SPEC §4.6) and followed the fallback: REJECT
+   * (status EXPIRED) or ESCALATE (still waiting, now in an admin's inbox as `escalated_to`).
+   */
+  INTENT_EXPIRED: z.looseObject({
+    action_intent_id: id,
+    fallback: text,
+    ttl_hours: z.number(),
+    requested_at: optText,
+    escalated_to: optText,
+  }),
+  /** An always-on opt-in changed: the tenant's (no account_id) or one account's. */
+  ALWAYS_ON_CHANGED: z.looseObject({
+    account_id: optText,
+    before: z.boolean(),
+    after: z.boolean(),
+  }),
+  /** A user's daily digest went out (or could not): the local day it covers and its counts. */
+  DIGEST_SENT: z.looseObject({
+    digest_run_id: id,
+    user_id: id,
+    date: text,
+    timezone: text,
+    delivered: z.boolean(),
+    counts: record,
+    message_id: optText,
+    error: optText,
+  }),
 };
 
 /** SPEC §3 types nothing writes yet: any object, until their writer defines the shape. */

@@ -28,6 +28,7 @@ export const REASON_CODES = [
   "BUDGET_EXHAUSTED",
   "GATE_ERROR",
   "POLICY_SATISFIED",
+  "NOT_OPTED_IN",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -227,6 +228,29 @@ export function budgetExhausted(policy: PolicyResult, detail: { cap: number; sco
     clauses: [...policy.clauses, "G1.budget"],
   };
 }
+
+/**
+ * The gate's verdict when policy allowed a decision run's proposal to run on its own but always-on
+ * autonomy is not switched on for it (server/engine/alwaysOn.ts): it waits in the inbox instead.
+ * `missing` names every condition that does not hold, so the sentence says what to fix.
+ */
+export function notOptedIn(policy: PolicyResult, missing: readonly string[]): PolicyResult {
+  const parts = missing.map((m) => NOT_OPTED_IN_PHRASE[m] ?? m.toLowerCase().replaceAll("_", " "));
+  return {
+    ...policy,
+    decision: "REQUIRE_APPROVAL",
+    reason: "NOT_OPTED_IN",
+    explanation: `Autopilot could have done this on its own, but always-on autonomy is not switched on here (${parts.join("; ")}), so it waits for you.`,
+    policyClause: "G2.always-on",
+    clauses: [...policy.clauses, "G2.always-on"],
+  };
+}
+
+const NOT_OPTED_IN_PHRASE: Record<string, string> = {
+  TENANT_NOT_OPTED_IN: "the workspace has not opted in",
+  ACCOUNT_NOT_OPTED_IN: "this account has not opted in",
+  NO_DIGEST_CONFIGURED: "the account owner has no daily digest set up",
+};
 
 /** Fail closed: whatever went wrong inside the gate, the answer is "ask a human". */
 export function gateError(version: string): PolicyResult {

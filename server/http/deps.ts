@@ -10,7 +10,11 @@ import { synthesizerFromEnv } from "../services/llmSynthesizer";
 /** Connector settings from the environment, built at the edge so services never read env. */
 export function connectorDepsFromEnv(): ConnectorDeps {
   const e = env();
-  return { smtp: e.SMTP_URL ? smtpConfigFromUrl(e.SMTP_URL, e.SMTP_FROM) : null, secretKey: connectorSecretKeyFromEnv() };
+  return {
+    smtp: e.SMTP_URL ? smtpConfigFromUrl(e.SMTP_URL, e.SMTP_FROM) : null,
+    secretKey: connectorSecretKeyFromEnv(),
+    publicUrl: (e.APP_URL ?? e.BETTER_AUTH_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+  };
 }
 
 /** The key that seals connector tokens: CONNECTOR_SECRET_KEY, else one derived from BETTER_AUTH_SECRET. */

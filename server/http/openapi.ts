@@ -31,7 +31,13 @@ interface Operation {
   method: "get" | "post" | "put";
   path: string;
   summary: string;
+  /** API-key scopes; empty for `auth: "path-token"` operations */
   scopes: Scope[];
+  /**
+   * "path-token": the signed token in the path is the credential (one-time approval links, the
+   * alert hook) — no API key, no session. Default: an API key with one of `scopes`.
+   */
+  auth?: "path-token";
   body?: ZodType;
   /** a non-JSON body (the CSV import): documented as a string of this media type */
   rawBody?: { contentType: "text/csv"; description: string };
@@ -359,8 +365,9 @@ export function openApiDocument(version: string) {
     paths[op.path] ??= {};
     (paths[op.path] as Record<string, unknown>)[op.method] = {
       summary: op.summary,
-      security: [{ apiKey: [] }],
-      "x-scopes": op.scopes,
+      ...(op.auth === "path-token"
+        ? { security: [], "x-auth": "the signed token in the path" }
+        : { security: [{ apiKey: [] }], "x-scopes": op.scopes }),
       ...(parameters.length ? { parameters } : {}),
       ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(op.body) } } } } : {}),
       ...(op.rawBody

@@ -33,6 +33,12 @@ export interface ConnectorDeps {
   fetch?: typeof fetch;
   /** opens the CRM token sealed in the connector's row (CONNECTOR_SECRET_KEY); null/absent → no CRM */
   secretKey?: SecretKey | null;
+  /**
+   * The product's public origin (APP_URL), for links sent out of it: one-time approval links in
+   * digests and approval messages, the alert hook's URL. Links are signed with a key derived
+   * from `secretKey`; without one, no link can be made.
+   */
+  publicUrl?: string;
   /** waits out the CRM's rate limit; tests pass one that moves their clock */
   sleep?: (ms: number) => Promise<void>;
   /** longest CRM throttle wait a caller sleeps through before stopping (default 15 s) */

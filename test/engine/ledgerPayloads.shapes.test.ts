@@ -43,6 +43,9 @@ const MINIMAL: Record<Typed, Record<string, unknown>> = {
   CALIBRATION_COMPLETED: { job_id: "c1", ok: true, rows: 100 },
   RANKING_WEIGHTS_PROMOTED: { weights_id: "w1", version: 2, scope: "TENANT", reason: "shadow gate passed" },
   RANKING_WEIGHTS_ROLLED_BACK: { weights_id: "w1", scope: "TENANT", reason: "regressed", automatic: true },
+  INTENT_EXPIRED: { action_intent_id: "i1", fallback: "REJECT", ttl_hours: 72 },
+  ALWAYS_ON_CHANGED: { before: false, after: true },
+  DIGEST_SENT: { digest_run_id: "d1", user_id: "u1", date: "2026-11-25", timezone: "UTC", delivered: true, counts: {} },
 };
 
 /** A value of the wrong JSON type for a core field (a string field given a number, and so on). */

@@ -250,6 +250,34 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     { weights_id: "w1", restored_id: null, scope: "TENANT", reason: "manual", automatic: false },
     { weights_id: "w2", restored_id: "w1", scope: "TENANT", reason: "guard", automatic: true, guard: { drop: 0.2 } },
   ],
+  INTENT_EXPIRED: [
+    { action_intent_id: "i1", fallback: "REJECT", ttl_hours: 72, requested_at: "2026-11-01T00:00:00.000Z", escalated_to: null },
+    { action_intent_id: "i2", fallback: "ESCALATE", ttl_hours: 24, requested_at: "2026-11-01T00:00:00.000Z", escalated_to: "u-admin" },
+  ],
+  ALWAYS_ON_CHANGED: [
+    { account_id: null, before: false, after: true },
+    { account_id: "a1", before: true, after: false },
+  ],
+  DIGEST_SENT: [
+    {
+      digest_run_id: "d1",
+      user_id: "u1",
+      date: "2026-11-25",
+      timezone: "Europe/Berlin",
+      delivered: true,
+      counts: { autonomous: 3, waiting: 2, blocked: 1 },
+      message_id: "<d1@autopilot.local>",
+    },
+    {
+      digest_run_id: "d2",
+      user_id: "u1",
+      date: "2026-11-26",
+      timezone: "UTC",
+      delivered: false,
+      counts: {},
+      error: "SMTP is not configured",
+    },
+  ],
 };
 
 describe("ledger payload union", () => {

@@ -126,9 +126,9 @@ const p10Reachable = ACTION_TYPE_NAMES.some((t) => {
   return !spec.mayAutoExecute && !spec.externalContact && riskAtMost(spec.risk, "LOW");
 });
 
-/** Reasons evaluatePolicy itself gives; BUDGET_EXHAUSTED and GATE_ERROR come from the gate (below). */
+/** Reasons evaluatePolicy itself gives; BUDGET_EXHAUSTED, GATE_ERROR and NOT_OPTED_IN come from the gate (below). */
 const POLICY_REASONS = REASON_CODES.filter(
-  (r) => r !== "BUDGET_EXHAUSTED" && r !== "GATE_ERROR" && (r !== "TENANT_POLICY" || p10Reachable),
+  (r) => r !== "BUDGET_EXHAUSTED" && r !== "GATE_ERROR" && r !== "NOT_OPTED_IN" && (r !== "TENANT_POLICY" || p10Reachable),
 );
 
 /** Run a property and return how often each decision and reason occurred, so a test can prove coverage. */
