@@ -4,6 +4,7 @@ import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { heatRouter } from "./routers/heat";
+import { hooksRouter } from "./routers/hooks";
 import { importsRouter } from "./routers/imports";
 import { learningRouter } from "./routers/learning";
 import { ledgerRouter } from "./routers/ledger";
@@ -26,6 +27,7 @@ export const appRouter = router({
   heat: heatRouter,
   nextActions: nextActionsRouter,
   learning: learningRouter,
+  hooks: hooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

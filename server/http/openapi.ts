@@ -1,5 +1,6 @@
 import { type ZodType, z } from "zod";
 import { AccountUpdateBody } from "../schemas/accounts";
+import { AlertHookBody } from "../schemas/alertHook";
 import {
   AccountQuery,
   AllowlistPutBody,
@@ -159,6 +160,30 @@ export const OPERATIONS: Operation[] = [
     summary: "Toggle a kill switch (GLOBAL is operator-only)",
     scopes: ["admin"],
     body: KillSwitchPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/hooks/kill-switch",
+    summary: "The tenant's alert hook: scope, key, created, last used (never the token)",
+    scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/hooks/kill-switch",
+    summary: "Create or rotate the tenant's alert hook → { url, token }, shown once; the previous URL stops working",
+    scopes: ["admin"],
+    body: AlertHookBody,
+    success: 201,
+  },
+  {
+    method: "post",
+    path: "/api/v1/hooks/kill-switch/{token}",
+    summary:
+      "An alert: turns the hook's kill switch on. Body: plain text, or JSON with `text` (Slack), Alertmanager `commonAnnotations.summary` / `alerts[0].annotations.summary`, Grafana `title` / `message`; a switch already on stays as it is (`already_on: true`)",
+    scopes: [],
+    auth: "path-token",
     success: 200,
   },
   {

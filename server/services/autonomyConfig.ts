@@ -251,29 +251,54 @@ export async function getKillSwitches(db: Db, viewer: Viewer) {
 }
 
 /**
+ * The stored key of a kill switch ("" for GLOBAL / TENANT), or 400 on `key` when the scope needs
+ * one that is missing or unknown. Shared with the alert hook, which names the switch it turns on.
+ */
+export function killSwitchKey(scope: KillSwitchScope, key: string | undefined): string {
+  let out = "";
+  if (scope === "ACTION_TYPE") out = requireKnownType(key, "key") || "";
+  if (scope === "CONNECTOR") {
+    if (!key || !["internal", "webhook", "email", "crm", "demo"].includes(key))
+      throw badRequest("key", "CONNECTOR scope needs key internal, webhook, email, crm or demo");
+    out = key;
+  }
+  if ((scope === "ACTION_TYPE" || scope === "CONNECTOR") && !out) throw badRequest("key", `${scope} scope needs a key`);
+  return out;
+}
+
+/**
  * Toggle a kill switch. GLOBAL stops every tenant, so a tenant's admin cannot flip it — only an
- * operator (`npm run cli -- killswitch`), which passes `operator: true`.
+ * operator (`npm run cli -- killswitch`), which passes `operator: true`. `keepIfOn` (the alert
+ * hook) leaves a switch that is already on untouched — its reason and who set it stay — and
+ * answers with `alreadyOn: true` and no ledger entry.
  */
 export async function putKillSwitch(
   db: Db,
   viewer: Viewer,
   input: { scope: KillSwitchScope; key?: string; enabled: boolean; reason: string },
   clock: Clock,
-  opts: { operator?: boolean } = {},
+  opts: { operator?: boolean; keepIfOn?: boolean } = {},
 ) {
   if (input.scope === "GLOBAL" && !opts.operator)
     throw new AppError("FORBIDDEN", "The GLOBAL kill switch is operator-only (npm run cli -- killswitch)", "scope");
-  let key = "";
-  if (input.scope === "ACTION_TYPE") key = requireKnownType(input.key, "key") || "";
-  if (input.scope === "CONNECTOR") {
-    if (!input.key || !["internal", "webhook", "email", "crm", "demo"].includes(input.key))
-      throw badRequest("key", "CONNECTOR scope needs key internal, webhook, email, crm or demo");
-    key = input.key;
-  }
-  if ((input.scope === "ACTION_TYPE" || input.scope === "CONNECTOR") && !key) throw badRequest("key", `${input.scope} scope needs a key`);
+  const key = killSwitchKey(input.scope, input.key);
   const tenantId = input.scope === "GLOBAL" ? "" : viewer.tenantId;
   return withConfigWrite(db, input.scope === "GLOBAL" ? "ALL" : viewer.tenantId, async (tx) => {
     const now = clock.now();
+    if (opts.keepIfOn) {
+      const current = (await listKillSwitches(tx, tenantId)).find(
+        (k) => k.tenantId === tenantId && k.scope === input.scope && k.key === key,
+      );
+      if (current?.enabled)
+        return {
+          scope: input.scope,
+          key: key || null,
+          enabled: true,
+          reason: current.reason,
+          updatedAt: current.updatedAt,
+          alreadyOn: true,
+        };
+    }
     const change = await setKillSwitch(tx, { tenantId, scope: input.scope, key }, input.enabled, input.reason, viewer.actor.id, now);
     // A GLOBAL switch changes every tenant's autonomy, so every tenant's ledger records it.
     const tenantIds = input.scope === "GLOBAL" ? await allTenantIds(tx) : [viewer.tenantId];

@@ -10,6 +10,7 @@ import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
 import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
 import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
+import { POST as alertPost } from "@/app/api/v1/hooks/kill-switch/[token]/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { PUT as pullBudgetPut } from "@/app/api/v1/perception/budget/route";
 import { PUT as cadencePut } from "@/app/api/v1/perception/cadence/route";
@@ -73,6 +74,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "learning.promote": "ranking only, never read by the gate",
   "learning.rollback": "ranking only, never read by the gate",
   "learning.saveSettings": "ranking only, never read by the gate",
+  "hooks.rotate":
+    "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -83,6 +86,7 @@ const GATE_CONFIG_ROUTES = [
   "PUT autonomy/config",
   "PUT autonomy/kill-switches",
   "PUT connectors/[name]",
+  "POST hooks/kill-switch/[token]",
 ] as const;
 const OTHER_ROUTES: Record<string, string> = {
   "POST intents": "submits an intent (the evaluation itself)",
@@ -97,6 +101,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
+  "POST hooks/kill-switch":
+    "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
@@ -409,6 +415,21 @@ describe(`REST writers: the very next intent obeys (${TEST_PROVIDER}, warm cache
     await narrowThenWiden(
       account(),
       () => rest(killPut, k.admin, "PUT", { scope: "TENANT", enabled: true, reason: "incident" }),
+      "KILL_SWITCH_ACTIVE",
+      () => rest(killPut, k.admin, "PUT", { scope: "TENANT", enabled: false, reason: "resolved" }),
+    );
+  });
+
+  it("POST /hooks/kill-switch/:token (an alert) turns the TENANT switch on; turned off again by an admin", async () => {
+    const { token } = await admin().hooks.rotate({ scope: "TENANT" });
+    await narrowThenWiden(
+      account(),
+      async () => {
+        const res = await alertPost(new Request("http://127.0.0.1/x", { method: "POST", body: "disk full on db-1" }), {
+          params: Promise.resolve({ token }),
+        });
+        expect(res.status).toBe(200);
+      },
       "KILL_SWITCH_ACTIVE",
       () => rest(killPut, k.admin, "PUT", { scope: "TENANT", enabled: false, reason: "resolved" }),
     );
