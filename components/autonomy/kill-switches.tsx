@@ -8,6 +8,7 @@ import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import { useRegistry } from "../work/labels";
+import { AlertHookCard } from "./alert-hook-card";
 
 type Switch = { scope: string; key: string | null; enabled: boolean; reason: string; updatedAt: Date; updatedBy?: string | null };
 type Target = { scope: "TENANT" | "ACTION_TYPE" | "CONNECTOR"; key?: string; label: string; enabled: boolean };
@@ -123,6 +124,7 @@ export function KillSwitches() {
               )}
             </ul>
           </Card>
+          <AlertHookCard connectors={CONNECTORS} types={reg.types} />
           <Card title="Connectors">
             <ul className="divide-y divide-slate-100">
               {CONNECTORS.map((c) => row({ scope: "CONNECTOR", key: c.key, label: c.label }, c.hint, find("CONNECTOR", c.key)))}
