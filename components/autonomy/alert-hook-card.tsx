@@ -1,12 +1,15 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Check, Copy, Link2, RotateCw } from "lucide-react";
+import { Check, CircleHelp, Copy, RotateCw } from "lucide-react";
 import { useId, useState } from "react";
 import { useTRPC } from "../trpc";
 import { Dialog } from "../ui/dialog";
+import { Popover } from "../ui/popover";
 import { Button, Card, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import { useToast } from "../ui/toast";
+import { Tooltip } from "../ui/tooltip";
 
 type Scope = "TENANT" | "ACTION_TYPE" | "CONNECTOR";
 
@@ -24,6 +27,7 @@ export function AlertHookCard({
 }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
+  const toast = useToast();
   const status = useQuery(trpc.hooks.alertHook.queryOptions());
   const [scope, setScope] = useState<Scope>("TENANT");
   const [key, setKey] = useState("");
@@ -37,6 +41,7 @@ export function AlertHookCard({
         setShown({ url: res.url });
         setCopied(false);
         setConfirming(false);
+        toast({ title: status.data?.exists ? "Alert hook rotated: the previous URL no longer works." : "Alert hook created." });
       },
       onSettled: () => qc.invalidateQueries({ queryKey: trpc.hooks.alertHook.queryKey() }),
     }),
@@ -58,7 +63,36 @@ export function AlertHookCard({
         : (types.find((t) => t.name === k)?.label ?? k ?? "");
 
   return (
-    <Card title="Alert hook" actions={<Link2 className="size-4 text-slate-600" aria-hidden />}>
+    <Card
+      title="Alert hook"
+      actions={
+        <Popover
+          title="What an alert may send"
+          trigger={
+            <Button variant="ghost" className="px-1.5! py-1!" aria-label="What an alert may send">
+              <CircleHelp className="size-4" aria-hidden />
+            </Button>
+          }
+        >
+          <p className="mb-1 text-slate-700">POST to the URL with any of these bodies; the first text found is the reason:</p>
+          <ul className="list-disc space-y-0.5 pl-5 text-slate-700">
+            <li>plain text</li>
+            <li>
+              JSON with <code>text</code> (Slack-style)
+            </li>
+            <li>
+              Alertmanager: <code>commonAnnotations.summary</code> or <code>alerts[0].annotations.summary</code>
+            </li>
+            <li>
+              Grafana: <code>title</code> and <code>message</code>
+            </li>
+          </ul>
+          <p className="mt-1 text-xs text-slate-600">
+            One line, at most 500 characters, secrets redacted. No text: the switch still turns on.
+          </p>
+        </Popover>
+      }
+    >
       <div className="space-y-3 px-4 py-3" data-testid="alert-hook">
         <p className="text-slate-700">
           A monitoring tool POSTs an alert to this URL and the chosen kill switch turns on, with the alert's text as the reason. A switch
@@ -139,20 +173,24 @@ export function AlertHookCard({
                 onFocus={(e) => e.currentTarget.select()}
                 className="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 font-mono text-xs"
               />
-              <Button
-                onClick={async () => {
-                  await navigator.clipboard.writeText(shown.url);
-                  setCopied(true);
-                }}
-                aria-label="Copy the hook URL"
-              >
-                {copied ? <Check className="size-4" aria-hidden /> : <Copy className="size-4" aria-hidden />}
-                {copied ? "Copied" : "Copy"}
-              </Button>
+              <Tooltip content={copied ? "Copied" : "Copy to the clipboard"}>
+                <Button
+                  onClick={async () => {
+                    try {
+                      await navigator.clipboard.writeText(shown.url);
+                      setCopied(true);
+                    } catch {
+                      // No clipboard permission (an insecure origin, a denied prompt): the field stays selectable.
+                      toast({ title: "Could not copy: select the URL and copy it by hand.", tone: "error" });
+                    }
+                  }}
+                  aria-label="Copy the hook URL"
+                >
+                  {copied ? <Check className="size-4" aria-hidden /> : <Copy className="size-4" aria-hidden />}
+                  {copied ? "Copied" : "Copy"}
+                </Button>
+              </Tooltip>
             </div>
-            <p className="text-xs text-amber-900">
-              Body: plain text, or JSON with <code>text</code> (Slack), Alertmanager's annotations summary, or Grafana's title and message.
-            </p>
           </div>
         )}
       </div>

@@ -7,6 +7,7 @@ import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import { useToast } from "../ui/toast";
 import { useRegistry } from "../work/labels";
 import { AlertHookCard } from "./alert-hook-card";
 
@@ -52,11 +53,11 @@ export function KillSwitches() {
   const reg = useRegistry();
   const list = useQuery(trpc.autonomy.killSwitches.queryOptions());
   const [target, setTarget] = useState<Target | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const toast = useToast();
   const toggle = useMutation(
     trpc.autonomy.setKillSwitch.mutationOptions({
       onSuccess: (res) => {
-        setDone(`${target?.label ?? res.scope} kill switch turned ${res.enabled ? "on" : "off"}.`);
+        toast({ title: `${target?.label ?? res.scope} kill switch turned ${res.enabled ? "on" : "off"}.` });
         setTarget(null);
       },
       onSettled: () =>
@@ -92,7 +93,6 @@ export function KillSwitches() {
           className={cx("w-32 justify-center whitespace-nowrap", !on && "border-red-200! text-red-700! hover:bg-red-50!")}
           onClick={() => {
             toggle.reset();
-            setDone(null);
             setTarget({ ...t, enabled: on });
           }}
           aria-label={`${on ? "Turn off" : "Turn on"} kill switch: ${t.label}`}
@@ -106,13 +106,6 @@ export function KillSwitches() {
 
   return (
     <div className="space-y-4">
-      <div aria-live="polite">
-        {done && (
-          <p role="status" className="flex items-center gap-2 rounded-md bg-slate-100 px-3 py-2 text-slate-800 ring-1 ring-slate-200">
-            <CircleCheck className="size-4" aria-hidden /> {done}
-          </p>
-        )}
-      </div>
       <div className="grid items-start gap-4 xl:grid-cols-2">
         <div className="space-y-4">
           <Card title="Whole workspace">

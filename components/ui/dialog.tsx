@@ -1,13 +1,17 @@
 "use client";
 
+import * as RadixDialog from "@radix-ui/react-dialog";
 import { X } from "lucide-react";
-import { type ReactNode, useEffect, useId, useRef, useState } from "react";
+import { type ReactNode, useEffect, useId, useState } from "react";
 import { Button, cx } from "./primitives";
+import { Tooltip } from "./tooltip";
 
 /**
- * A modal built on the native `<dialog>`: `showModal()` gives the focus trap, inert background and
- * Escape for free. Focus goes to the first `autoFocus` control (or the first focusable one) and
- * returns to whatever opened the dialog when it closes.
+ * A modal on @radix-ui/react-dialog (maintained, WAI-ARIA dialog pattern): focus is trapped inside
+ * and the page behind is inert for assistive tech; Escape and the close button call `onClose`.
+ * Focus goes to the control with `autoFocus` (React focuses it as the content mounts, and Radix
+ * keeps focus that is already inside), else to the first focusable one, and returns to whatever
+ * had focus before it opened. Controlled only: the parent owns `open`, as before.
  */
 export function Dialog({
   open,
@@ -26,57 +30,33 @@ export function Dialog({
   footer?: ReactNode;
   size?: "sm" | "md" | "lg";
 }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const opener = useRef<HTMLElement | null>(null);
-  const titleId = useId();
-  const descId = useId();
-
-  useEffect(() => {
-    const d = ref.current;
-    if (!d || !open) return;
-    if (!d.open) {
-      opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-      d.showModal();
-    }
-    // Runs when `open` turns false and on unmount, so every close path gives focus back.
-    return () => {
-      if (d.open) d.close();
-      const el = opener.current;
-      opener.current = null;
-      if (el?.isConnected) el.focus();
-    };
-  }, [open]);
-
   return (
-    <dialog
-      ref={ref}
-      aria-labelledby={titleId}
-      aria-describedby={description ? descId : undefined}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
+    <RadixDialog.Root
+      open={open}
+      onOpenChange={(next) => {
+        if (!next) onClose();
       }}
-      className={cx(
-        "m-auto w-[calc(100%-2rem)] rounded-lg border border-slate-200 bg-white p-0 text-sm text-slate-900 shadow-xl backdrop:bg-slate-900/40",
-        { sm: "max-w-md", md: "max-w-xl", lg: "max-w-3xl" }[size],
-      )}
     >
-      {open && (
-        <div className="flex max-h-[85vh] flex-col">
+      <RadixDialog.Portal>
+        <RadixDialog.Overlay className="fixed inset-0 z-40 bg-slate-900/40" />
+        <RadixDialog.Content
+          // Without a description there is nothing to describe the dialog by; say so to Radix.
+          {...(description ? {} : { "aria-describedby": undefined })}
+          className={cx(
+            "fixed top-1/2 left-1/2 z-50 flex max-h-[85vh] w-[calc(100%-2rem)] -translate-x-1/2 -translate-y-1/2 flex-col rounded-lg border border-slate-200 bg-white text-sm text-slate-900 shadow-xl focus:outline-none",
+            { sm: "max-w-md", md: "max-w-xl", lg: "max-w-3xl" }[size],
+          )}
+        >
           <header className="flex items-start justify-between gap-3 border-b border-slate-200 px-5 py-3">
             <div>
-              <h2 id={titleId} className="text-base font-semibold">
-                {title}
-              </h2>
-              {description && (
-                <p id={descId} className="mt-0.5 text-slate-600">
-                  {description}
-                </p>
-              )}
+              <RadixDialog.Title className="text-base font-semibold">{title}</RadixDialog.Title>
+              {description && <RadixDialog.Description className="mt-0.5 text-slate-600">{description}</RadixDialog.Description>}
             </div>
-            <button type="button" onClick={onClose} aria-label="Close dialog" className="rounded p-1 text-slate-500 hover:bg-slate-100">
-              <X className="size-4" aria-hidden />
-            </button>
+            <Tooltip content="Close (Esc)">
+              <RadixDialog.Close aria-label="Close dialog" className="rounded p-1 text-slate-600 hover:bg-slate-100">
+                <X className="size-4" aria-hidden />
+              </RadixDialog.Close>
+            </Tooltip>
           </header>
           <div className="min-h-0 flex-1 overflow-y-auto px-5 py-4">{children}</div>
           {footer && (
@@ -84,9 +64,9 @@ export function Dialog({
               {footer}
             </footer>
           )}
-        </div>
-      )}
-    </dialog>
+        </RadixDialog.Content>
+      </RadixDialog.Portal>
+    </RadixDialog.Root>
   );
 }
 
