@@ -33,6 +33,8 @@ test("admin creates and rotates the alert hook; an alert turns the switch on; th
   await hook.getByRole("button", { name: "Rotate hook…" }).click();
   const rotateDialog = page.getByRole("dialog", { name: "Rotate the alert hook?" });
   await expect(rotateDialog).toContainText("stops working at once");
+  // The picker starts from the hook's current switch, so a plain rotation keeps it.
+  await expect(rotateDialog).toContainText("Alerts will turn on: Webhook connector");
   await shotViewport(page, "alert-hook-rotate-confirm");
   await rotateDialog.getByRole("button", { name: "Rotate hook" }).click();
   await expect(rotateDialog).toBeHidden();

@@ -29,8 +29,8 @@ export function AlertHookCard({
   const qc = useQueryClient();
   const toast = useToast();
   const status = useQuery(trpc.hooks.alertHook.queryOptions());
-  const [scope, setScope] = useState<Scope>("TENANT");
-  const [key, setKey] = useState("");
+  // What the admin picked; until they pick, the picker shows the hook's current switch.
+  const [picked, setPicked] = useState<{ scope: Scope; key: string } | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [shown, setShown] = useState<{ url: string } | null>(null);
   const [copied, setCopied] = useState(false);
@@ -39,6 +39,7 @@ export function AlertHookCard({
     trpc.hooks.rotate.mutationOptions({
       onSuccess: (res) => {
         setShown({ url: res.url });
+        setPicked(null);
         setCopied(false);
         setConfirming(false);
         toast({ title: status.data?.exists ? "Alert hook rotated: the previous URL no longer works." : "Alert hook created." });
@@ -50,6 +51,7 @@ export function AlertHookCard({
   if (status.isPending) return <LoadingState label="Loading the alert hook…" />;
   if (status.isError) return <ErrorState message={status.error.message} onRetry={() => status.refetch()} />;
   const hook = status.data;
+  const { scope, key } = picked ?? (hook.exists ? { scope: hook.scope, key: hook.key ?? "" } : { scope: "TENANT" as Scope, key: "" });
   const keyOptions =
     scope === "CONNECTOR"
       ? connectors.map((c) => ({ value: c.key, label: c.label }))
@@ -68,6 +70,7 @@ export function AlertHookCard({
       actions={
         <Popover
           title="What an alert may send"
+          hint="Accepted alert formats"
           trigger={
             <Button variant="ghost" className="px-1.5! py-1!" aria-label="What an alert may send">
               <CircleHelp className="size-4" aria-hidden />
@@ -117,10 +120,7 @@ export function AlertHookCard({
             <select
               id={ids.scope}
               value={scope}
-              onChange={(e) => {
-                setScope(e.target.value as Scope);
-                setKey("");
-              }}
+              onChange={(e) => setPicked({ scope: e.target.value as Scope, key: "" })}
               className="rounded-md border border-slate-300 bg-white px-2 py-1.5"
             >
               <option value="TENANT">All autopilot actions</option>
@@ -136,7 +136,7 @@ export function AlertHookCard({
               <select
                 id={ids.key}
                 value={key}
-                onChange={(e) => setKey(e.target.value)}
+                onChange={(e) => setPicked({ scope, key: e.target.value })}
                 className="rounded-md border border-slate-300 bg-white px-2 py-1.5"
               >
                 <option value="">Choose…</option>

@@ -4,7 +4,6 @@ import * as RadixDialog from "@radix-ui/react-dialog";
 import { X } from "lucide-react";
 import { type ReactNode, useEffect, useId, useState } from "react";
 import { Button, cx } from "./primitives";
-import { Tooltip } from "./tooltip";
 
 /**
  * A modal on @radix-ui/react-dialog (maintained, WAI-ARIA dialog pattern): focus is trapped inside
@@ -52,11 +51,9 @@ export function Dialog({
               <RadixDialog.Title className="text-base font-semibold">{title}</RadixDialog.Title>
               {description && <RadixDialog.Description className="mt-0.5 text-slate-600">{description}</RadixDialog.Description>}
             </div>
-            <Tooltip content="Close (Esc)">
-              <RadixDialog.Close aria-label="Close dialog" className="rounded p-1 text-slate-600 hover:bg-slate-100">
-                <X className="size-4" aria-hidden />
-              </RadixDialog.Close>
-            </Tooltip>
+            <RadixDialog.Close aria-label="Close dialog" className="rounded p-1 text-slate-600 hover:bg-slate-100">
+              <X className="size-4" aria-hidden />
+            </RadixDialog.Close>
           </header>
           <div className="min-h-0 flex-1 overflow-y-auto px-5 py-4">{children}</div>
           {footer && (

@@ -3,16 +3,19 @@
 import * as RadixPopover from "@radix-ui/react-popover";
 import { X } from "lucide-react";
 import type { ReactElement, ReactNode } from "react";
+import { Tooltip } from "./tooltip";
 
 /**
  * A small non-modal panel anchored to a button, on @radix-ui/react-popover: the trigger carries
  * aria-expanded / aria-controls, focus moves into the panel when it opens and back to the trigger
- * when it closes, Escape and a click outside close it. `trigger` must be a button element.
+ * when it closes, Escape and a click outside close it. `trigger` must be a button element; an
+ * icon-only trigger passes `hint`, shown as a tooltip on hover and focus.
  */
-export function Popover({ trigger, title, children }: { trigger: ReactElement; title: string; children: ReactNode }) {
+export function Popover({ trigger, title, hint, children }: { trigger: ReactElement; title: string; hint?: string; children: ReactNode }) {
+  const button = <RadixPopover.Trigger asChild>{trigger}</RadixPopover.Trigger>;
   return (
     <RadixPopover.Root>
-      <RadixPopover.Trigger asChild>{trigger}</RadixPopover.Trigger>
+      {hint ? <Tooltip content={hint}>{button}</Tooltip> : button}
       <RadixPopover.Portal>
         <RadixPopover.Content
           aria-label={title}
