@@ -73,6 +73,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "learning.promote": "ranking only, never read by the gate",
   "learning.rollback": "ranking only, never read by the gate",
   "learning.saveSettings": "ranking only, never read by the gate",
+  "approvals.saveSettings":
+    "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -97,6 +99,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
+  "POST approvals/[token]": "a human decision through a one-time link",
+  "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
