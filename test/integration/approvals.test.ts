@@ -16,6 +16,7 @@ import { saveApprovalSettings } from "@/server/services/approvals/settings";
 import { APPROVAL_WEBHOOK } from "@/server/services/approvals/webhook";
 import { setWebhook } from "@/server/services/connectors";
 import { submitIntent } from "@/server/services/gate";
+import { listInbox } from "@/server/services/inbox";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { runNormalizeTick } from "@/server/services/normalize";
@@ -134,6 +135,13 @@ describe(`An expired approval follows its fallback (tested with an injected cloc
     const decided = await waiting(tenant, clock, 2);
     await approveIntent(gate(clock), tenant.admin.viewer, decided, {});
 
+    // The inbox counts down from the TTL in force now.
+    const inbox = await listInbox(t.db, tenant.seller.viewer, { limit: 10 });
+    expect(inbox.items.find((i) => i.id === ids[0])).toMatchObject({
+      expiresAt: new Date(Date.parse("2026-04-01T10:00:00Z")),
+      escalatedAt: null,
+      escalatedToViewer: false,
+    });
     clock.advance(2 * HOUR - 1);
     expect(await runApprovalsExpiryTick(t.db, clock)).toMatchObject({ ok: true, expired: 0 });
     expect(await status(ids[0] as string)).toBe("PENDING_APPROVAL");
@@ -165,6 +173,12 @@ describe(`An expired approval follows its fallback (tested with an injected cloc
     expect(ticks.reduce((n, r) => n + r.escalated, 0)).toBe(1);
     const row = await t.db.actionIntent.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ status: "PENDING_APPROVAL", escalatedTo: tenant.admin.id, escalatedAt: clock.now() });
+    // In the inbox: escalated to this admin, no countdown (it does not expire again).
+    const item = (await listInbox(t.db, tenant.admin.viewer, { limit: 10 })).items.find((i) => i.id === id);
+    expect(item).toMatchObject({ escalatedAt: clock.now(), escalatedToViewer: true, expiresAt: null });
+    expect((await listInbox(t.db, tenant.seller.viewer, { limit: 10 })).items.find((i) => i.id === id)).toMatchObject({
+      escalatedToViewer: false,
+    });
     clock.advance(100 * HOUR);
     expect(await runApprovalsExpiryTick(t.db, clock)).toMatchObject({ expired: 0, escalated: 0 });
     const entries = await ledger(tenant.id, "INTENT_EXPIRED");

@@ -56,27 +56,35 @@ async function resolve(deps: GateDeps, token: string) {
   return { link, intent };
 }
 
+/** The link, its intent and what it can still do; throws NOT_FOUND for a token that is not a link. */
+async function check(deps: GateDeps, token: string) {
+  const { link, intent } = await resolve(deps, token);
+  const state = async (): Promise<LinkState> => {
+    if (link.usedAt) return gone("LINK_USED");
+    if (intent.status !== "PENDING_APPROVAL") return gone("INTENT_ALREADY_DECIDED");
+    const settings = await loadApprovalSettings(deps.db, link.tenantId);
+    const expiresAt = approvalExpiresAt(intent, settings);
+    if (expiresAt && deps.clock.now().getTime() >= expiresAt.getTime()) return gone("APPROVAL_EXPIRED");
+    const why = readStoredJson(intent.why);
+    return {
+      kind: "OPEN",
+      intent: {
+        id: intent.id,
+        actionType: intent.actionType,
+        accountName: (await accountNames(deps.db, link.tenantId, [intent.accountId])).get(intent.accountId) ?? "Unknown account",
+        why: Array.isArray(why) ? why.map(String) : [],
+        explanation: intent.explanation,
+        parameters: readStoredJson(intent.parameters),
+        expiresAt,
+      },
+    };
+  };
+  return { link, intent, state: await state() };
+}
+
 /** What the `/approve/:token` page shows; throws NOT_FOUND for a token that is not a link. */
 export async function inspectLink(deps: GateDeps, token: string): Promise<LinkState> {
-  const { link, intent } = await resolve(deps, token);
-  if (link.usedAt) return gone("LINK_USED");
-  if (intent.status !== "PENDING_APPROVAL") return gone("INTENT_ALREADY_DECIDED");
-  const settings = await loadApprovalSettings(deps.db, link.tenantId);
-  const expiresAt = approvalExpiresAt(intent, settings);
-  if (expiresAt && deps.clock.now().getTime() >= expiresAt.getTime()) return gone("APPROVAL_EXPIRED");
-  const why = readStoredJson(intent.why);
-  return {
-    kind: "OPEN",
-    intent: {
-      id: intent.id,
-      actionType: intent.actionType,
-      accountName: (await accountNames(deps.db, link.tenantId, [intent.accountId])).get(intent.accountId) ?? "Unknown account",
-      why: Array.isArray(why) ? why.map(String) : [],
-      explanation: intent.explanation,
-      parameters: readStoredJson(intent.parameters),
-      expiresAt,
-    },
-  };
+  return (await check(deps, token)).state;
 }
 
 export type LinkDecisionResult =
@@ -95,9 +103,8 @@ export async function decideByLink(
   token: string,
   body: { decision: "approve" | "reject"; reason?: string },
 ): Promise<LinkDecisionResult> {
-  const state = await inspectLink(deps, token);
+  const { link, intent, state } = await check(deps, token);
   if (state.kind === "GONE") return { ok: false, code: state.code, message: state.message };
-  const { link, intent } = await resolve(deps, token);
   // Who decided: the digest's recipient (the email went only to them); for a webhook link nobody
   // is known, so the link itself is the actor — never a person who did not act.
   const viewer: Viewer =
