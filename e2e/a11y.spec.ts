@@ -21,6 +21,12 @@ test("the sign-in page is accessible", async ({ page }) => {
   await expectAccessible(page, "/sign-in");
 });
 
+test("the one-time approval page is accessible (signed out; an unknown token is a 404)", async ({ page }) => {
+  const res = await page.goto("/approve/AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  expect(res?.status()).toBe(404);
+  await expectAccessible(page, "/approve/:token (not found)");
+});
+
 const ADMIN_PAGES = [
   "/accounts",
   "/inbox",

@@ -1,7 +1,7 @@
 "use client";
 
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
-import { Check, CircleCheck, CircleX, Hand, HelpCircle, Pencil, X } from "lucide-react";
+import { Check, CircleCheck, CircleX, Hand, HelpCircle, Layers, Pencil, Timer, X } from "lucide-react";
 import Link from "next/link";
 import { useEffect, useId, useState } from "react";
 import { humanize } from "../labels";
@@ -160,6 +160,19 @@ export function InboxView({ canDecide, initialSort = "newest" }: { canDecide: bo
           <option value="suggested">Suggested order</option>
         </select>
       </div>
+
+      {canDecide && (
+        <SimilarGroups
+          rows={rows}
+          busy={busy}
+          label={(i) => `${reg.label(i.actionType)} — ${reasonLabel(i.reason)}`}
+          onApprove={(items) => runBatch("approve", items)}
+          onReject={(items) => {
+            many.reset();
+            setRejecting(items);
+          }}
+        />
+      )}
 
       <Card
         title={
@@ -359,6 +372,16 @@ function InboxCard({
           <RiskBadge risk={i.riskLevel} />
           <ConfidenceBadge value={i.confidence} />
           {i.version > 1 && <Badge tone="violet">v{i.version}</Badge>}
+          {i.escalatedAt && (
+            <Badge tone="red" title="Waited past the approval time limit and was handed to an admin">
+              {i.escalatedToViewer ? "Escalated to you" : "Escalated"}
+            </Badge>
+          )}
+          {i.expiresAt && (
+            <span className="flex items-center gap-1 text-xs text-amber-900" data-testid="inbox-expiry">
+              <Timer className="size-3.5" aria-hidden /> Expires <RelativeTime value={i.expiresAt} />
+            </span>
+          )}
           <span className="ml-auto flex items-center gap-2 text-xs text-slate-500">
             <RelativeTime value={i.createdAt} />
             <code className="rounded bg-slate-100 px-1 font-mono text-[11px] text-slate-600" title="Action intent id">
@@ -438,6 +461,64 @@ function InboxCard({
         </Link>
       </div>
     </article>
+  );
+}
+
+/**
+ * Similar waiting items (same action type and reason) with one-click batch decisions: each is
+ * still decided on its own (reviewMany), so one that was decided elsewhere meanwhile is reported,
+ * not retried.
+ */
+function SimilarGroups({
+  rows,
+  busy,
+  label,
+  onApprove,
+  onReject,
+}: {
+  rows: InboxItem[];
+  busy: boolean;
+  label: (i: InboxItem) => string;
+  onApprove: (items: InboxItem[]) => void;
+  onReject: (items: InboxItem[]) => void;
+}) {
+  const groups = new Map<string, InboxItem[]>();
+  for (const r of rows) {
+    const key = `${r.actionType}\u0000${r.reason ?? ""}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const similar = [...groups.entries()].filter(([, items]) => items.length > 1);
+  if (similar.length === 0) return null;
+  return (
+    <Card
+      title={
+        <span className="flex items-center gap-2">
+          <Layers className="size-4" aria-hidden /> Similar items
+        </span>
+      }
+    >
+      <ul className="divide-y divide-slate-200" data-testid="inbox-groups">
+        {similar.map(([key, items]) => {
+          const first = items[0] as InboxItem;
+          return (
+            <li key={key} className="flex flex-wrap items-center gap-2 px-4 py-2">
+              <span className="font-medium">
+                {items.length} × {label(first)}
+              </span>
+              <span className="ml-auto flex gap-2">
+                <Button variant="primary" disabled={busy} onClick={() => onApprove(items)}>
+                  <Check className="size-4" aria-hidden /> Approve all {items.length}
+                  <span className="sr-only"> {label(first)}</span>
+                </Button>
+                <Button disabled={busy} onClick={() => onReject(items)}>
+                  <X className="size-4" aria-hidden /> Reject all {items.length}…<span className="sr-only"> {label(first)}</span>
+                </Button>
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </Card>
   );
 }
 

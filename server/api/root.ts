@@ -1,5 +1,6 @@
 import { accountsRouter } from "./routers/accounts";
 import { apiKeysRouter } from "./routers/apiKeys";
+import { approvalsRouter } from "./routers/approvals";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
@@ -28,6 +29,7 @@ export const appRouter = router({
   nextActions: nextActionsRouter,
   learning: learningRouter,
   hooks: hooksRouter,
+  approvals: approvalsRouter,
 });
 
 export type AppRouter = typeof appRouter;

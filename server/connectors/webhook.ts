@@ -51,9 +51,40 @@ export function verifyWebhookSignature(
 }
 
 /** POST the action to the tenant's webhook, signed, with the tool call's idempotency key. */
-export async function deliverWebhook(
+export function deliverWebhook(
   call: ConnectorCall,
   cfg: WebhookConfig,
+  fetchImpl: typeof fetch = fetch,
+  now: () => Date = () => new Date(),
+): Promise<ConnectorResult> {
+  return deliverSignedJson(
+    cfg,
+    call.idempotencyKey,
+    (sentAt) => ({
+      event: "action.execute",
+      action_type: call.actionType,
+      tenant_id: call.tenantId,
+      account_id: call.accountId,
+      execution_id: call.executionId,
+      correlation_id: call.correlationId,
+      parameters: call.parameters,
+      target: call.target,
+      sent_at: sentAt.toISOString(),
+    }),
+    fetchImpl,
+    now,
+  );
+}
+
+/**
+ * POST a JSON body to the tenant's webhook with the connector's signing, timeout, redirect and
+ * redaction rules: the action deliveries above and other messages to the same endpoint (the
+ * approval request, server/services/approvals/webhook.ts) share one way of leaving the product.
+ */
+export async function deliverSignedJson(
+  cfg: WebhookConfig,
+  idempotencyKey: string,
+  payload: (sentAt: Date) => unknown,
   fetchImpl: typeof fetch = fetch,
   now: () => Date = () => new Date(),
 ): Promise<ConnectorResult> {
@@ -69,7 +100,7 @@ export async function deliverWebhook(
     return permanent(`Webhook URL must use http: or https: (got ${url.protocol})`);
   }
   if (!cfg.secret) return permanent("Webhook signing secret is not configured");
-  if (!HEADER_SAFE.test(call.idempotencyKey)) {
+  if (!HEADER_SAFE.test(idempotencyKey)) {
     return permanent("Idempotency key must be 1-255 printable ASCII characters without surrounding spaces");
   }
 
@@ -77,7 +108,7 @@ export async function deliverWebhook(
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "user-agent": "autopilot-webhooks/1",
-    [IDEMPOTENCY_HEADER]: call.idempotencyKey,
+    [IDEMPOTENCY_HEADER]: idempotencyKey,
   };
   // fetch refuses URLs with credentials, so `https://user:pass@host/` becomes Basic auth.
   if (url.username || url.password) {
@@ -96,17 +127,7 @@ export async function deliverWebhook(
   const timestamp = Math.floor(sentAt.getTime() / 1000);
   let body: string;
   try {
-    body = JSON.stringify({
-      event: "action.execute",
-      action_type: call.actionType,
-      tenant_id: call.tenantId,
-      account_id: call.accountId,
-      execution_id: call.executionId,
-      correlation_id: call.correlationId,
-      parameters: call.parameters,
-      target: call.target,
-      sent_at: sentAt.toISOString(),
-    });
+    body = JSON.stringify(payload(sentAt));
   } catch (err) {
     return permanent(clean(`Webhook payload is not serialisable as JSON: ${errorMessage(err)}`));
   }

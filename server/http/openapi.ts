@@ -1,6 +1,7 @@
 import { type ZodType, z } from "zod";
 import { AccountUpdateBody } from "../schemas/accounts";
 import { AlertHookBody } from "../schemas/alertHook";
+import { ApprovalLinkBody, ApprovalSettingsPutBody } from "../schemas/approvals";
 import {
   AccountQuery,
   AllowlistPutBody,
@@ -341,6 +342,31 @@ export const OPERATIONS: Operation[] = [
       "What should I do next: open proposals ranked by the ACTIVE weights ({ action_intent_id, rank_score, display_confidence, weights_version }), paged; the newest 5,000 open proposals in scope are ranked",
     scopes: ["read"],
     query: RestNextActionsQuery,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/approvals/{token}",
+    summary:
+      "Decide a waiting intent through a one-time link (the signed token is the credential): { decision: approve | reject, reason? }; a token that is not a link → 404; used, expired or already decided → 410 (LINK_USED, APPROVAL_EXPIRED, INTENT_ALREADY_DECIDED) and nothing changes",
+    scopes: [],
+    auth: "path-token",
+    body: ApprovalLinkBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/approvals/settings",
+    summary: "Approval settings (extension): { ttl_hours, fallback: REJECT | ESCALATE, notify_webhook }",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/approvals/settings",
+    summary: "Change approval settings (extension); ledgered as CONFIG_CHANGED (change approval_settings, before/after)",
+    scopes: ["admin"],
+    body: ApprovalSettingsPutBody,
     success: 200,
   },
 ];

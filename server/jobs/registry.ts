@@ -1,5 +1,7 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { runApprovalsExpiryTick } from "../services/approvals/expiry";
+import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import type { ConnectorDeps } from "../services/executor";
@@ -48,6 +50,8 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
     [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
+    [APPROVAL_WEBHOOK]: (payload, ctx) =>
+      handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
   };
 }
 
@@ -145,6 +149,12 @@ export const JOBS = {
     schedule: "41 3 * * *",
     description: "Request a calibration for each tenant due one (learning settings), then run queued calibrations",
     run: (d) => runCalibrateTick(d),
+  },
+  "approvals-expiry": {
+    schedule: "*/5 * * * *",
+    localSchedule: "0 * * * * *",
+    description: "Waiting approvals past the tenant's TTL follow its fallback: reject (EXPIRED) or escalate to an admin",
+    run: (d) => runApprovalsExpiryTick(d.db, d.clock),
   },
 } satisfies Record<string, JobDefinition>;
 

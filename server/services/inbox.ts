@@ -1,4 +1,5 @@
 import type { Db } from "../db";
+import { approvalExpiresAt } from "../engine/approvals";
 import { readStoredJson } from "../engine/storedJson";
 import { notFound } from "../errors";
 import { accountSummaries, visibleAccountIds as visibleIds } from "../repos/accounts";
@@ -8,6 +9,7 @@ import type { Viewer } from "../repos/scope";
 import { userNames } from "../repos/tenants";
 import { originalExecutionsFor, reviewsTouching } from "../repos/timeline";
 import type { InboxSort } from "../schemas/nextActions";
+import { loadApprovalSettings } from "./approvals/settings";
 import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL } from "./demoHistory";
 import { requireViewerAccount, viewerSeesAccount } from "./guards";
 import { rankedOpenProposals } from "./nextActions";
@@ -60,11 +62,29 @@ function intentDto(i: NonNullable<Awaited<ReturnType<typeof findIntent>>>) {
   };
 }
 
+type Waiting = NonNullable<Awaited<ReturnType<typeof findIntent>>>;
+
+/**
+ * A waiting item as the inbox shows it: when its request expires under the TTL in force now (a
+ * changed TTL moves every countdown at once), and whether it was escalated — to this viewer.
+ */
+async function inboxItems(db: Db, viewer: Viewer, rows: Waiting[]) {
+  const settings = await loadApprovalSettings(db, viewer.tenantId);
+  const items = rows.map((i) => ({
+    ...intentDto(i),
+    expiresAt: approvalExpiresAt(i, settings),
+    escalatedAt: i.escalatedAt,
+    escalatedToViewer: !!i.escalatedTo && i.escalatedTo === viewer.userId,
+  }));
+  return withAccounts(db, viewer.tenantId, items);
+}
+
 export async function listInbox(db: Db, viewer: Viewer, page: { limit: number; cursor?: string; sort?: InboxSort }) {
   if (page.sort === "suggested") return listInboxSuggested(db, viewer, page);
+  // Escalated items need no filter of their own: admins see every waiting item of the tenant.
   const accountIds = await visibleAccountIds(db, viewer);
   const res = await listIntents(db, viewer.tenantId, { statuses: ["PENDING_APPROVAL"], accountIds }, page);
-  return { items: await withAccounts(db, viewer.tenantId, res.items.map(intentDto)), nextCursor: res.nextCursor };
+  return { items: await inboxItems(db, viewer, res.items), nextCursor: res.nextCursor };
 }
 
 /**
@@ -77,7 +97,7 @@ async function listInboxSuggested(db: Db, viewer: Viewer, page: { limit: number;
     const i = res.intents.get(p.key.i);
     return i && i.status === "PENDING_APPROVAL" ? [i] : [];
   });
-  return { items: await withAccounts(db, viewer.tenantId, rows.map(intentDto)), nextCursor: res.nextCursor };
+  return { items: await inboxItems(db, viewer, rows), nextCursor: res.nextCursor };
 }
 
 const TIMELINE_STATUSES = ["EXECUTING", "SUCCEEDED", "FAILED", "REJECTED", "BLOCKED", "SUPERSEDED"];

@@ -1,3 +1,4 @@
+import type { Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import { AppError, notFound } from "../errors";
 import { insertOutcome } from "../repos/executions";
@@ -34,6 +35,20 @@ function diffParameters(before: Record<string, unknown>, after: Record<string, u
 }
 
 /**
+ * What a decision through a one-time link adds (server/services/approvals/decide.ts): `claim`
+ * runs inside the deciding transaction right after the intent's conditional transition, and
+ * throws when the link was used first — rolling the decision back — so a link decides once and
+ * is spent only by the request that decided; `via` is written into the ledger entry.
+ */
+export interface LinkDecision {
+  claim: (tx: Tx) => Promise<void>;
+  via: "LINK";
+  linkId: string;
+}
+
+const viaFields = (link?: LinkDecision) => (link ? { via: link.via, link_id: link.linkId } : {});
+
+/**
  * A decision on an intent that is no longer waiting is a CONFLICT (409), whether it was decided
  * by someone else, by this caller a moment ago, or by a concurrent edit: exactly one decision wins.
  */
@@ -46,7 +61,7 @@ export async function approveIntent(
   deps: GateDeps,
   viewer: Viewer,
   intentId: string,
-  input: { reason?: string; editedParameters?: Record<string, unknown>; actorLabel?: string },
+  input: { reason?: string; editedParameters?: Record<string, unknown>; actorLabel?: string; link?: LinkDecision },
 ): Promise<GateView & { edited: boolean }> {
   const intent = await visibleIntent(deps, viewer, intentId);
   const before = JSON.parse(intent.parameters) as Record<string, unknown>;
@@ -59,6 +74,7 @@ export async function approveIntent(
     const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
     if (!isEdit) {
       if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "APPROVED" }, now))) return null;
+      await input.link?.claim(tx);
       await insertReview(
         tx,
         {
@@ -78,7 +94,13 @@ export async function approveIntent(
         {
           ...base,
           type: "INTENT_APPROVED",
-          payload: { action_intent_id: intentId, edited: false, reason: input.reason ?? null, approved_by: input.actorLabel ?? null },
+          payload: {
+            action_intent_id: intentId,
+            edited: false,
+            reason: input.reason ?? null,
+            approved_by: input.actorLabel ?? null,
+            ...viaFields(input.link),
+          },
         },
         now,
       );
@@ -86,6 +108,7 @@ export async function approveIntent(
     }
     // Decided intents are immutable: an edit supersedes this version with a new, approved one.
     if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "SUPERSEDED" }, now))) return null;
+    await input.link?.claim(tx);
     const next = await insertIntent(
       tx,
       {
@@ -171,12 +194,13 @@ export async function rejectIntent(
   deps: GateDeps,
   viewer: Viewer,
   intentId: string,
-  input: { reason: string; actorLabel?: string },
+  input: { reason: string; actorLabel?: string; link?: LinkDecision },
 ): Promise<GateView> {
   const intent = await visibleIntent(deps, viewer, intentId);
   const done = await inTransaction(deps.db, async (tx) => {
     const now = deps.clock.now();
     if (!(await transitionIntent(tx, viewer.tenantId, intentId, "PENDING_APPROVAL", { status: "REJECTED" }, now))) return false;
+    await input.link?.claim(tx);
     const base = { tenantId: viewer.tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor: viewer.actor };
     await insertReview(
       tx,
@@ -202,7 +226,7 @@ export async function rejectIntent(
       {
         ...base,
         type: "INTENT_REJECTED",
-        payload: { action_intent_id: intentId, reason: input.reason, rejected_by: input.actorLabel ?? null },
+        payload: { action_intent_id: intentId, reason: input.reason, rejected_by: input.actorLabel ?? null, ...viaFields(input.link) },
       },
       now,
     );

@@ -76,6 +76,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "learning.saveSettings": "ranking only, never read by the gate",
   "hooks.rotate":
     "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
+  "approvals.saveSettings":
+    "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -103,6 +105,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
   "POST hooks/kill-switch":
     "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
+  "POST approvals/[token]": "a human decision through a one-time link",
+  "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {

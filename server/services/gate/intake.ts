@@ -12,6 +12,7 @@ import { findIntentByKey, insertIntent, insertPolicyEvaluation } from "../../rep
 import { appendLedgerBatch } from "../../repos/ledger";
 import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
+import { enqueueApprovalNotice } from "../approvals/webhook";
 import { settleBudget } from "./budget";
 import { evaluate } from "./evaluate";
 import { admitFailClosed } from "./failClosed";
@@ -239,6 +240,7 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
       },
     );
   }
+  if (status === "PENDING_APPROVAL") await enqueueApprovalNotice(tx, deps.clock, viewer.tenantId, intent.id);
   await appendLedgerBatch(tx, viewer.tenantId, entries, now);
   // Now holding the ledger head lock: no configuration write can commit before this admission
   // does, and one that committed while it was deciding is seen here (see withConfigWrite).
