@@ -3,6 +3,7 @@ import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
+import { digestRouter } from "./routers/digest";
 import { heatRouter } from "./routers/heat";
 import { importsRouter } from "./routers/imports";
 import { learningRouter } from "./routers/learning";
@@ -26,6 +27,7 @@ export const appRouter = router({
   heat: heatRouter,
   nextActions: nextActionsRouter,
   learning: learningRouter,
+  digest: digestRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -2,6 +2,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
+import { runDigestTick } from "../services/digest/send";
 import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
@@ -145,6 +146,12 @@ export const JOBS = {
     schedule: "41 3 * * *",
     description: "Request a calibration for each tenant due one (learning settings), then run queued calibrations",
     run: (d) => runCalibrateTick(d),
+  },
+  digest: {
+    schedule: "2 * * * *",
+    description:
+      "Send each user's daily digest (the previous local day) once their local hour has come; retry a failed send within its window",
+    run: (d) => runDigestTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
   },
 } satisfies Record<string, JobDefinition>;
 

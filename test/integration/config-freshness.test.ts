@@ -73,6 +73,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "learning.promote": "ranking only, never read by the gate",
   "learning.rollback": "ranking only, never read by the gate",
   "learning.saveSettings": "ranking only, never read by the gate",
+  "digest.saveSettings":
+    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -96,6 +98,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/weights/[id]/promote": "ranking only, never read by the gate",
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
+  "PUT digest/settings":
+    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
