@@ -178,18 +178,24 @@ export interface DigestCounts {
   budget_used: number;
 }
 
-/** One line of "why" for an intent: its policy explanation, else its first stated reason. */
-export function oneLineWhy(intent: { explanation: string | null; why: string } | null): string {
-  if (intent?.explanation) return firstLine(intent.explanation);
-  if (intent) {
-    try {
-      const why: unknown = JSON.parse(intent.why);
-      if (Array.isArray(why) && typeof why[0] === "string") return firstLine(why[0]);
-    } catch {
-      // an unreadable why reads as none
-    }
+/**
+ * One line of "why" for an intent. For what waits or was stopped, policy's explanation says why
+ * (it names what a person must decide); for what ran, the proposal's own first reason says why it
+ * was done (policy's explanation only says it was allowed). Either falls back to the other.
+ */
+export function oneLineWhy(intent: { explanation: string | null; why: string } | null, prefer: "policy" | "stated" = "policy"): string {
+  const stated = intent ? firstStated(intent.why) : null;
+  const policy = intent?.explanation ? firstLine(intent.explanation) : null;
+  return (prefer === "policy" ? (policy ?? stated) : (stated ?? policy)) ?? "No reason recorded";
+}
+
+function firstStated(whyJson: string): string | null {
+  try {
+    const why: unknown = JSON.parse(whyJson);
+    return Array.isArray(why) && typeof why[0] === "string" && why[0].trim() ? firstLine(why[0]) : null;
+  } catch {
+    return null; // an unreadable why reads as none
   }
-  return "No reason recorded";
 }
 
 function firstLine(s: string): string {

@@ -195,6 +195,7 @@ export async function composeDigest(
     window: { start: start.toISOString(), end: end.toISOString() },
     autonomous: autonomousRaw.map((x) => ({
       ...base(x.intentId, x.accountId, x.actionType),
+      why: oneLineWhy(intents.get(x.intentId) ?? null, "stated"),
       execution_id: x.executionId,
       at: x.at.toISOString(),
     })),

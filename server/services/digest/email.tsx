@@ -63,8 +63,9 @@ export function DigestEmail({ digest: d, recipientName, links, inboxUrl, digestU
           </Text>
           <Section style={s.counts}>
             <Text style={s.item}>
-              <strong>{c.autonomous}</strong> autonomous acts · <strong>{c.waiting}</strong> waiting for you · <strong>{c.blocked}</strong>{" "}
-              blocked · <strong>{c.held}</strong> held for a person · <strong>{c.budget_used}</strong> budget units used
+              Autonomous acts: <strong>{c.autonomous}</strong> · Waiting for you: <strong>{c.waiting}</strong> · Blocked:{" "}
+              <strong>{c.blocked}</strong> · Held for a person: <strong>{c.held}</strong> · Budget units used:{" "}
+              <strong>{c.budget_used}</strong>
             </Text>
           </Section>
 
@@ -108,7 +109,8 @@ export function DigestEmail({ digest: d, recipientName, links, inboxUrl, digestU
                   <Text style={s.why}>
                     <Button href={l.approveUrl} style={s.approve}>
                       Approve
-                    </Button>
+                    </Button>{" "}
+                    or{" "}
                     <Button href={l.rejectUrl} style={s.reject}>
                       Reject
                     </Button>
