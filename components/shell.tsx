@@ -14,6 +14,7 @@ import {
   ListChecks,
   ListOrdered,
   LogOut,
+  Mail,
   OctagonPause,
   Plug,
   Radar,
@@ -48,6 +49,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
+  { href: "/digest", label: "Daily digest", icon: Mail, roles: ALL, section: "Work" },
 ];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */

@@ -43,6 +43,7 @@ const ADMIN_PAGES = [
   "/admin/learning",
   "/heat",
   "/next",
+  "/digest",
 ];
 
 test("every admin page is accessible", async ({ page }) => {
@@ -67,7 +68,7 @@ test("every admin page is accessible", async ({ page }) => {
 
 test("the seller's and auditor's pages, and the forbidden page, are accessible", async ({ page }) => {
   await signIn(page, "seller@demo.test");
-  for (const path of ["/accounts", "/inbox", "/timeline", "/heat", "/next"]) {
+  for (const path of ["/accounts", "/inbox", "/timeline", "/heat", "/next", "/digest"]) {
     await page.goto(path);
     await expectAccessible(page, `seller ${path}`);
   }

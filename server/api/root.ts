@@ -4,6 +4,7 @@ import { approvalsRouter } from "./routers/approvals";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
+import { digestRouter } from "./routers/digest";
 import { heatRouter } from "./routers/heat";
 import { hooksRouter } from "./routers/hooks";
 import { importsRouter } from "./routers/imports";
@@ -30,6 +31,7 @@ export const appRouter = router({
   learning: learningRouter,
   hooks: hooksRouter,
   approvals: approvalsRouter,
+  digest: digestRouter,
 });
 
 export type AppRouter = typeof appRouter;

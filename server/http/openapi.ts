@@ -16,6 +16,7 @@ import {
 import { CalibrationPostBody } from "../schemas/calibrations";
 import { ConnectorPutBody } from "../schemas/connectors";
 import { DecisionRunBody, SignalBody } from "../schemas/decisions";
+import { DigestQuery, DigestSettingsPutBody, DigestSettingsQuery } from "../schemas/digest";
 import { RestHeatQuery } from "../schemas/heat";
 import { RestImportQuery } from "../schemas/imports";
 import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
@@ -356,9 +357,26 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/digest",
+    summary:
+      "A user's daily digest of one local day (default: the last complete day in their zone) → { date, user_id, timezone, window, autonomous, waiting, blocked, held, budget, counts, truncated }; counts are the ledger's for that day, lists capped at 50",
+    scopes: ["read"],
+    query: DigestQuery,
+    success: 200,
+  },
+  {
+    method: "get",
     path: "/api/v1/approvals/settings",
     summary: "Approval settings (extension): { ttl_hours, fallback: REJECT | ESCALATE, notify_webhook }",
     scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/digest/settings",
+    summary: "A user's digest settings → { user_id, enabled, email, hour_local, timezone, configured, next_send_at, updated_at }",
+    scopes: ["read"],
+    query: DigestSettingsQuery,
     success: 200,
   },
   {
@@ -367,6 +385,14 @@ export const OPERATIONS: Operation[] = [
     summary: "Change approval settings (extension); ledgered as CONFIG_CHANGED (change approval_settings, before/after)",
     scopes: ["admin"],
     body: ApprovalSettingsPutBody,
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/digest/settings",
+    summary: "Set a user's digest settings (an always-on condition): through the gate's config write path, ledgered as CONFIG_CHANGED",
+    scopes: ["admin"],
+    body: DigestSettingsPutBody,
     success: 200,
   },
 ];

@@ -4,6 +4,7 @@ import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
+import { runDigestTick } from "../services/digest/send";
 import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
@@ -155,6 +156,12 @@ export const JOBS = {
     localSchedule: "0 * * * * *",
     description: "Waiting approvals past the tenant's TTL follow its fallback: reject (EXPIRED) or escalate to an admin",
     run: (d) => runApprovalsExpiryTick(d.db, d.clock),
+  },
+  digest: {
+    schedule: "2 * * * *",
+    description:
+      "Send each user's daily digest (the previous local day) once their local hour has come; retry a failed send within its window",
+    run: (d) => runDigestTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
   },
 } satisfies Record<string, JobDefinition>;
 

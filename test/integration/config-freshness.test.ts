@@ -78,6 +78,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
     "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
+  "digest.saveSettings":
+    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -102,6 +104,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/weights/[id]/promote": "ranking only, never read by the gate",
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
+  "PUT digest/settings":
+    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
   "POST hooks/kill-switch":
     "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
