@@ -1,4 +1,5 @@
 import { accountsRouter } from "./routers/accounts";
+import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
@@ -26,6 +27,7 @@ export const appRouter = router({
   heat: heatRouter,
   nextActions: nextActionsRouter,
   learning: learningRouter,
+  alwaysOn: alwaysOnRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,5 +1,6 @@
 import { type ZodType, z } from "zod";
 import { AccountUpdateBody } from "../schemas/accounts";
+import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import {
   AccountQuery,
   AllowlistPutBody,
@@ -316,6 +317,24 @@ export const OPERATIONS: Operation[] = [
       "What should I do next: open proposals ranked by the ACTIVE weights ({ action_intent_id, rank_score, display_confidence, weights_version }), paged; the newest 5,000 open proposals in scope are ranked",
     scopes: ["read"],
     query: RestNextActionsQuery,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/always-on",
+    summary:
+      "Always-on autonomy: { tenant: { enabled }, account_id?, opted_in, active, missing: [TENANT_NOT_OPTED_IN | ACCOUNT_NOT_OPTED_IN | NO_DIGEST_CONFIGURED] }",
+    scopes: ["admin"],
+    query: AlwaysOnQuery,
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/always-on",
+    summary:
+      "Opt the tenant (no account_id) or an account in or out of always-on; enabling an account is refused → 422 ALWAYS_ON_REFUSED with every missing reason",
+    scopes: ["admin"],
+    body: AlwaysOnPutBody,
     success: 200,
   },
 ];
