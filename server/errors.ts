@@ -22,6 +22,8 @@ export class AppError extends Error {
     readonly field?: string,
     /** a contract's own code (e.g. SHADOW_GATE_NOT_PASSED) shown instead of `code`; the HTTP status still follows `code` */
     readonly publicCode?: string,
+    /** extra fields of a contract's error body (e.g. ALWAYS_ON_REFUSED's `reasons`), shown beside code and message */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = "AppError";

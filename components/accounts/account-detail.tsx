@@ -3,6 +3,7 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ArrowLeft } from "lucide-react";
 import Link from "next/link";
+import { AlwaysOnAccountCard } from "../autonomy/always-on-account";
 import { HeatHistoryCard } from "../heat/heat-history";
 import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { describeEntry } from "../ledger/describe";
@@ -84,6 +85,7 @@ export function AccountDetail({ id }: { id: string }) {
           )}
         </Card>
         <div className="space-y-4">
+          <AlwaysOnAccountCard accountId={a.id} ownerName={a.owner?.name ?? null} />
           <ArtifactsCard accountId={a.id} />
           <Card title={`Contacts (${a.contacts.length})`}>
             {a.contacts.length === 0 ? (

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Card } from "../ui/primitives";
 import { AccountPicker, type PickedAccount } from "./account-picker";
 import { AllowlistEditor } from "./allowlist-editor";
+import { AlwaysOnAdmin } from "./always-on-admin";
 import { BudgetEditor } from "./budget-editor";
 import { ModeMatrix } from "./mode-matrix";
 
@@ -25,6 +26,7 @@ export function AutonomyAdmin() {
       <ModeMatrix account={account} />
       <AllowlistEditor key={`allow-${account?.id ?? ""}`} account={account} />
       <BudgetEditor key={`budget-${account?.id ?? ""}`} account={account} />
+      <AlwaysOnAdmin />
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import { accountsRouter } from "./routers/accounts";
+import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { approvalsRouter } from "./routers/approvals";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
@@ -32,6 +33,7 @@ export const appRouter = router({
   hooks: hooksRouter,
   approvals: approvalsRouter,
   digest: digestRouter,
+  alwaysOn: alwaysOnRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -116,6 +116,9 @@ const core = {
     kill_switch: z.unknown().optional(),
     /** set when the gate failed closed: the error's class name, never its message */
     error_kind: optText,
+    /** set when the always-on rule applied (a decision run's proposal policy would auto-execute):
+     * the conditions that did not hold (server/engine/alwaysOn.ts), [] when all held */
+    always_on_missing: z.array(text).optional(),
   }),
   BUDGET_CONSUMED: z.looseObject({
     action_intent_id: id,

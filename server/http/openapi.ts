@@ -1,5 +1,6 @@
 import { type ZodType, z } from "zod";
 import { AccountUpdateBody } from "../schemas/accounts";
+import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import { AlertHookBody } from "../schemas/alertHook";
 import { ApprovalLinkBody, ApprovalSettingsPutBody } from "../schemas/approvals";
 import {
@@ -393,6 +394,24 @@ export const OPERATIONS: Operation[] = [
     summary: "Set a user's digest settings (an always-on condition): through the gate's config write path, ledgered as CONFIG_CHANGED",
     scopes: ["admin"],
     body: DigestSettingsPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/always-on",
+    summary:
+      "Always-on autonomy: { tenant: { enabled }, account_id?, opted_in, active, missing: [TENANT_NOT_OPTED_IN | ACCOUNT_NOT_OPTED_IN | NO_DIGEST_CONFIGURED] }",
+    scopes: ["admin"],
+    query: AlwaysOnQuery,
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/autonomy/always-on",
+    summary:
+      "Opt the tenant (no account_id) or an account in or out of always-on; enabling an account is refused → 422 ALWAYS_ON_REFUSED with every missing reason",
+    scopes: ["admin"],
+    body: AlwaysOnPutBody,
     success: 200,
   },
 ];

@@ -28,12 +28,13 @@ export interface RestDeps {
 
 const defaultDeps: RestDeps = { db: getDb, clock: systemClock };
 
-export function errorResponse(status: number, code: string, message: string, field?: string) {
-  return Response.json({ error: { code, message, ...(field ? { field } : {}) } }, { status });
+export function errorResponse(status: number, code: string, message: string, field?: string, details?: Readonly<Record<string, unknown>>) {
+  // details first: a contract's extra fields never overwrite code, message or field.
+  return Response.json({ error: { ...details, code, message, ...(field ? { field } : {}) } }, { status });
 }
 
 function toResponse(err: unknown): Response {
-  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.publicCode ?? err.code, err.message, err.field);
+  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.publicCode ?? err.code, err.message, err.field, err.details);
   if (err instanceof z.ZodError) {
     const issue = err.issues[0];
     const field = issue?.path.join(".") || "body";

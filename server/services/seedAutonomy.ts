@@ -3,9 +3,11 @@ import type { Db } from "../db";
 import type { ActionType } from "../engine/actions";
 import { canonicalJson } from "../engine/canonical";
 import type { Severity, SignalType } from "../engine/signals";
+import { listAccounts } from "../repos/accounts";
 import { findIntent } from "../repos/intents";
 import type { Viewer } from "../repos/scope";
 import { pendingIntents } from "../repos/seed";
+import { configureDigestForAlwaysOn, setAccountAlwaysOn, setTenantAlwaysOn } from "./alwaysOn";
 import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type DecisionDeps, executeRun, fireDueTriggers, RUN_DECISION } from "./decisions";
 import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL, prng } from "./demoHistory";
@@ -13,6 +15,7 @@ import type { GateDeps } from "./gate";
 import { runWorkerTick } from "./jobQueue";
 import { parseFeatures } from "./learning/data";
 import { rulesSynthesizer } from "./llmSynthesizer";
+import { listTenantMembers } from "./members";
 import { approveIntent, rejectIntent } from "./reviews";
 import { ingestSignal } from "./signals";
 
@@ -69,6 +72,32 @@ export async function seedAutonomy(db: Db, tenantId: string, at: Date) {
   await putMode(db, admin, { mode: "APPROVAL_REQUIRED" }, clock);
   for (const t of DEMO_AUTONOMOUS) await putMode(db, admin, { actionType: t, mode: "AUTO_EXECUTE" }, clock);
   await putBudget(db, admin, { maxPerDay: 3 }, clock);
+  await seedAlwaysOn(db, admin, clock);
+}
+
+/**
+ * Always-on (SPEC §4.6), set up before the history is replayed so the history obeys it: the
+ * workspace opts in (the admin's consent), the seller sets up a daily digest and opts every other
+ * one of their accounts in (their consent, checked by the same ownership rule as in the UI). Every
+ * other account stays out, so the inbox shows decision-run proposals waiting as NOT_OPTED_IN
+ * beside accounts where autopilot acts alone. Like the rest of the seed's configuration, the
+ * ledger names the seed as the actor, never a real user.
+ */
+async function seedAlwaysOn(db: Db, admin: Viewer, clock: Clock) {
+  await setTenantAlwaysOn(db, admin, true, clock);
+  const seller = (await listTenantMembers(db, admin)).find((m) => m.role === "SELLER" && m.email.startsWith("seller@"));
+  if (!seller) return;
+  await configureDigestForAlwaysOn(
+    db,
+    admin,
+    seller.userId,
+    { enabled: true, email: seller.email, hourLocal: 8, timezone: "Europe/Berlin" },
+    clock,
+  );
+  const asSeller: Viewer = { ...admin, role: "SELLER", userId: seller.userId };
+  const { items } = await listAccounts(db, asSeller, {}, { limit: 100 });
+  const byName = [...items].sort((x, y) => x.name.localeCompare(y.name));
+  for (const [i, account] of byName.entries()) if (i % 2 === 0) await setAccountAlwaysOn(db, asSeller, account.id, true, clock);
 }
 
 /**

@@ -133,6 +133,13 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
       kill_switch: null,
     },
     { action_intent_id: "i1", decision: "REQUIRE_APPROVAL", reason: "GATE_ERROR", explanation: "…", error_kind: "TypeError" },
+    {
+      action_intent_id: "i1",
+      decision: "REQUIRE_APPROVAL",
+      reason: "NOT_OPTED_IN",
+      policy_clause: "G2.always-on",
+      always_on_missing: ["ACCOUNT_NOT_OPTED_IN", "NO_DIGEST_CONFIGURED"],
+    },
   ],
   BUDGET_CONSUMED: [{ action_intent_id: "i1", date_key: "2026-03-02", cap: 3, consumed: 1, remaining: 2 }],
   APPROVAL_REQUESTED: [

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { fixedClock, systemClock } from "@/server/clock";
+import { type Clock, fixedClock, systemClock } from "@/server/clock";
 import type { Db } from "@/server/db";
 import { queueHandlers } from "@/server/jobs/registry";
 import type { Viewer } from "@/server/repos/scope";
+import { configureDigestForAlwaysOn, setAccountAlwaysOn, setTenantAlwaysOn } from "@/server/services/alwaysOn";
 import { putAllowlist, putBudget, putKillSwitch, putMode } from "@/server/services/autonomyConfig";
 import { requestRun } from "@/server/services/decisions";
 import { type GateDeps, type IntentInput, submitIntent } from "@/server/services/gate";
@@ -26,6 +27,27 @@ export async function autonomous(
   await putAllowlist(db, admin, { actionTypes: [...existing, actionType] }, clock);
   await putMode(db, admin, { actionType, mode: "AUTO_EXECUTE" }, clock);
   await putBudget(db, admin, { accountId: opts.accountId, maxPerDay: opts.maxPerDay, perTypeCaps: opts.perTypeCaps }, clock);
+}
+
+/**
+ * Switch always-on autonomy on for these accounts (SPEC §4.6) the way people do, through the
+ * service: the workspace's opt-in, a daily digest for each account's owner, each account's
+ * opt-in. Only then does a decision run's proposal that policy allows execute on its own.
+ */
+export async function alwaysOn(db: Db, admin: Viewer, accountIds: string[], at: Clock = systemClock) {
+  await setTenantAlwaysOn(db, admin, true, at);
+  for (const id of accountIds) {
+    const { ownerId } = await db.account.findUniqueOrThrow({ where: { id }, select: { ownerId: true } });
+    if (ownerId)
+      await configureDigestForAlwaysOn(
+        db,
+        admin,
+        ownerId,
+        { enabled: true, email: "owner@example.test", hourLocal: 8, timezone: "UTC" },
+        at,
+      );
+    await setAccountAlwaysOn(db, admin, id, true, at);
+  }
 }
 
 export function intent(accountId: string, patch: Partial<IntentInput> = {}): IntentInput {

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PUT as allowPut } from "@/app/api/v1/autonomy/allowlist/route";
+import { PUT as alwaysOnPut } from "@/app/api/v1/autonomy/always-on/route";
 import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
 import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
@@ -19,6 +20,7 @@ import { fixedClock, systemClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
 import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
 import { inTransaction } from "@/server/repos/tx";
+import { configureDigestForAlwaysOn } from "@/server/services/alwaysOn";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestPull, runPerceptionTick } from "@/server/services/perception";
 import type { PullRunner } from "@/server/services/pullRunners";
@@ -55,6 +57,8 @@ const GATE_CONFIG_PROCEDURES = [
   "autonomy.setKillSwitch",
   "decisions.saveSettings",
   "connectors.put",
+  "alwaysOn.setTenant",
+  "alwaysOn.setAccount",
 ] as const;
 /** Mutations that change no configuration the gate or decision path caches, and why. */
 const OTHER_PROCEDURES: Record<string, string> = {
@@ -91,6 +95,7 @@ const GATE_CONFIG_ROUTES = [
   "PUT autonomy/kill-switches",
   "PUT connectors/[name]",
   "POST hooks/kill-switch/[token]",
+  "PUT autonomy/always-on",
 ] as const;
 const OTHER_ROUTES: Record<string, string> = {
   "POST intents": "submits an intent (the evaluation itself)",
@@ -725,5 +730,126 @@ describe(`perception configuration: the very next pull or tick obeys (${TEST_PRO
     runs.length = 0;
     await tick(); // under the 15-minute table every account would be due again now
     expect(runs).toEqual([]);
+  });
+});
+
+/**
+ * Always-on (SPEC §4.6) narrows only decision runs' proposals, so its probe is a real decision run
+ * (the weekly review proposes CREATE_INTERNAL_TASK) in a tenant of its own, on fresh accounts: a
+ * proposal still waiting, or one of the type executed in the last days, would change the next
+ * run's proposal for reasons other than the write under test.
+ */
+describe(`always-on writers: the very next decision run obeys (${TEST_PROVIDER}, warm cache)`, () => {
+  let c: TestTenant;
+  let key = "";
+  const cAdmin = () => createCaller({ db: t.db, clock: systemClock, session: c.admin.session });
+  const cSeller = () => createCaller({ db: t.db, clock: systemClock, session: c.seller.session });
+  const cVersion = async () => (await t.db.tenant.findUniqueOrThrow({ where: { id: c.id } })).configVersion;
+  const digest = (enabled: boolean) =>
+    configureDigestForAlwaysOn(
+      t.db,
+      c.seller.viewer,
+      c.seller.id,
+      { enabled, email: "s@example.test", hourLocal: 8, timezone: "UTC" },
+      systemClock,
+    );
+  /** A new account of the seller's, opted in while everything else holds. */
+  const optedAccount = async () => {
+    const { id } = await t.db.account.create({
+      data: { tenantId: c.id, name: `fresh ${randomUUID()}`, ownerId: c.seller.id, lifecycle: "CUSTOMER" },
+    });
+    await cSeller().alwaysOn.setAccount({ accountId: id, enabled: true });
+    return id;
+  };
+  const decide = async (accountId: string) => {
+    const runId = await runDecisionNow(t.db, c.admin.viewer, accountId);
+    const run = await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
+    return t.db.actionIntent.findFirstOrThrow({
+      where: { tenantId: c.id, correlationId: run.correlationId, actionType: "CREATE_INTERNAL_TASK" },
+    });
+  };
+  const missingOf = async (intentId: string) =>
+    JSON.parse(
+      (await t.db.ledgerEntry.findFirstOrThrow({ where: { tenantId: c.id, type: "POLICY_EVALUATED", payload: { contains: intentId } } }))
+        .payload,
+    ).always_on_missing;
+
+  /** Autonomous on `before`; the narrowing write; NOT_OPTED_IN with `missing` on `during`; the widening write; autonomous on `after`. */
+  async function narrowThenWidenRun(
+    accounts: { before: string; during: string; after: string },
+    narrow: () => Promise<unknown>,
+    missing: string[],
+    widen: () => Promise<unknown>,
+  ) {
+    expect(await decide(accounts.before)).toMatchObject({ decision: "AUTO_EXECUTE", status: "SUCCEEDED" });
+    const v0 = await cVersion();
+    await narrow();
+    expect(await cVersion()).toBeGreaterThan(v0);
+    const narrowed = await decide(accounts.during);
+    expect(narrowed).toMatchObject({ decision: "REQUIRE_APPROVAL", reason: "NOT_OPTED_IN", status: "PENDING_APPROVAL" });
+    expect(await missingOf(narrowed.id)).toEqual(missing);
+    await cAdmin().work.reject({ id: narrowed.id, reason: "probe" });
+    const v1 = await cVersion();
+    await widen();
+    expect(await cVersion()).toBeGreaterThan(v1);
+    expect(await decide(accounts.after)).toMatchObject({ decision: "AUTO_EXECUTE", reason: "POLICY_SATISFIED", status: "SUCCEEDED" });
+  }
+  const three = async () => ({ before: await optedAccount(), during: await optedAccount(), after: await optedAccount() });
+
+  beforeAll(async () => {
+    c = await makeTenant(t.db);
+    key = (
+      await createApiKey(t.db, { tenantId: c.id, name: "admin", scopes: ["admin"], actor: { type: "SYSTEM", id: "test" } }, systemClock)
+    ).key;
+    await cAdmin().autonomy.setAllowlist({ actionTypes: ["CREATE_INTERNAL_TASK"] });
+    await cAdmin().autonomy.setMode({ mode: "AUTO_EXECUTE" });
+    await cAdmin().autonomy.setBudget({ maxPerDay: 1000 });
+    await cAdmin().decisions.saveSettings({ costGate: { minSecondsBetweenRuns: 0, maxOpenIntents: 1000, maxRunsPerDay: 1000 } });
+    await cAdmin().alwaysOn.setTenant({ enabled: true });
+    await digest(true);
+  });
+
+  it("alwaysOn.setTenant off, then on", async () => {
+    await narrowThenWidenRun(
+      await three(),
+      () => cAdmin().alwaysOn.setTenant({ enabled: false }),
+      ["TENANT_NOT_OPTED_IN"],
+      () => cAdmin().alwaysOn.setTenant({ enabled: true }),
+    );
+  });
+
+  it("alwaysOn.setAccount off, then on (the owning seller)", async () => {
+    const acc = await three();
+    await narrowThenWidenRun(
+      { ...acc, after: acc.during },
+      () => cSeller().alwaysOn.setAccount({ accountId: acc.during, enabled: false }),
+      ["ACCOUNT_NOT_OPTED_IN"],
+      () => cSeller().alwaysOn.setAccount({ accountId: acc.during, enabled: true }),
+    );
+  });
+
+  it("the owner's digest switched off after the opt-in, then on again", async () => {
+    await narrowThenWidenRun(
+      await three(),
+      () => digest(false),
+      ["NO_DIGEST_CONFIGURED"],
+      () => digest(true),
+    );
+  });
+
+  it("PUT /autonomy/always-on: the workspace off, then on; an account off, then on", async () => {
+    await narrowThenWidenRun(
+      await three(),
+      () => rest(alwaysOnPut, key, "PUT", { enabled: false }),
+      ["TENANT_NOT_OPTED_IN"],
+      () => rest(alwaysOnPut, key, "PUT", { enabled: true }),
+    );
+    const acc = await three();
+    await narrowThenWidenRun(
+      { ...acc, after: acc.during },
+      () => rest(alwaysOnPut, key, "PUT", { account_id: acc.during, enabled: false }),
+      ["ACCOUNT_NOT_OPTED_IN"],
+      () => rest(alwaysOnPut, key, "PUT", { account_id: acc.during, enabled: true }),
+    );
   });
 });

@@ -19,7 +19,7 @@ import { runRitualTick, setCadence } from "@/server/services/rituals";
 import { ingestSignal } from "@/server/services/signals";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { autonomous } from "../helpers/gate";
+import { alwaysOn, autonomous } from "../helpers/gate";
 
 let t: TestDb;
 let a: TestTenant;
@@ -202,6 +202,7 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
   it("a signal becomes a run: ALLOW → rules synthesis → intents through the autonomy gate, one correlation id", async () => {
     const account = a.accounts.seller[1] as string;
     await autonomous(t.db, a.admin.viewer, "FLAG_FOR_REVIEW", { accountId: account, maxPerDay: 5 });
+    await alwaysOn(t.db, a.admin.viewer, [account], clock); // a decision run's proposal runs alone only with always-on
     const { signalId } = await ingestSignal(
       t.db,
       system(a),

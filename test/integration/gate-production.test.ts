@@ -11,7 +11,7 @@ import { requestRun } from "@/server/services/decisions";
 import { verifyLedger } from "@/server/services/ledger";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { drainQueue, runDecisionNow } from "../helpers/gate";
+import { alwaysOn, drainQueue, runDecisionNow } from "../helpers/gate";
 
 /**
  * The gate's safety promises proven on the paths production uses: `POST /api/v1/intents` (the
@@ -140,6 +140,8 @@ describe(`fail-closed on the production path (${TEST_PROVIDER})`, () => {
 
   it("a fault during a decision run (job queue → synthesizer → submitIntent) never auto-executes", async () => {
     const account = a.accounts.seller[1] as string;
+    // Opted in to always-on, so the fault (not NOT_OPTED_IN) is what stops the autonomous proposals.
+    await alwaysOn(t.db, a.admin.viewer, [account]);
     const drain = () => drainQueue(t.db);
     const execsBefore = await t.db.execution.count({ where: { tenantId: a.id } });
     const { runId } = await withFault("Execution", "INSERT", async () => {

@@ -12,7 +12,7 @@ import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { autonomous } from "../helpers/gate";
+import { alwaysOn, autonomous } from "../helpers/gate";
 
 /**
  * One pushed signal is one story (SPEC §2, §4.3): followed over REST by its correlation id from
@@ -78,6 +78,7 @@ describe(`one story per signal on ${TEST_PROVIDER}`, () => {
       data: { tenantId: a.id, accountId: account, name: "Ivan Ito", email: "ivan@customer.example", title: "IT Director" },
     });
     await autonomous(t.db, a.admin.viewer, "FLAG_FOR_REVIEW", { maxPerDay: 5 });
+    await alwaysOn(t.db, a.admin.viewer, [account]); // a decision run's proposal runs alone only with always-on
 
     const first = await push({
       account_id: account,
@@ -168,6 +169,7 @@ describe(`one story per signal on ${TEST_PROVIDER}`, () => {
   it("research runs on stored data: two usage signals → an autonomous usage analysis with their numbers", async () => {
     const account = a.accounts.seller[2] as string;
     await autonomous(t.db, a.admin.viewer, "ANALYZE_USAGE_PATTERNS", { maxPerDay: 5 });
+    await alwaysOn(t.db, a.admin.viewer, [account]);
     await push({
       account_id: account,
       signal_type: "USAGE_TREND_CHANGE",

@@ -1,8 +1,10 @@
 import type { Tx } from "../../db";
 import { actionSpec } from "../../engine/actions";
+import { type AlwaysOnReason, alwaysOnApplies, missingForAlwaysOn } from "../../engine/alwaysOn";
 import { activeKillSwitch, isAllowlisted, resolveMode } from "../../engine/autonomy";
 import { readBudgetSettings } from "../../engine/budget";
-import { evaluatePolicy, type PolicyInput } from "../../engine/policy";
+import { evaluatePolicy, notOptedIn, type PolicyInput, type PolicyResult } from "../../engine/policy";
+import { readDigestFacts, readOptIns } from "../../repos/alwaysOn";
 import { DEFAULT_TENANT_POLICY, loadGateConfig } from "../../repos/autonomy";
 import { resolveConnector } from "../crmWrites";
 import { GateConfigError } from "./types";
@@ -15,7 +17,16 @@ import { GateConfigError } from "./types";
 export async function evaluate(
   tx: Tx,
   tenantId: string,
-  intent: { accountId: string; actionType: string; confidence: number; riskLevel: string; blockingUnknowns: string[]; lifecycle: string },
+  intent: {
+    accountId: string;
+    actionType: string;
+    confidence: number;
+    riskLevel: string;
+    blockingUnknowns: string[];
+    lifecycle: string;
+    source: string;
+    ownerId: string | null;
+  },
   configVersion: number,
 ) {
   const cfg = await loadGateConfig(tx, tenantId, intent.accountId, configVersion);
@@ -48,7 +59,32 @@ export async function evaluate(
       version: tenantPolicy.version,
     },
   };
-  return { input, result: evaluatePolicy(input), modeSource: mode.source, budget: budget.settings };
+  const policy = evaluatePolicy(input);
+  const alwaysOn = await alwaysOnGate(tx, tenantId, intent, policy);
+  return { input, result: alwaysOn.result, alwaysOnMissing: alwaysOn.missing, modeSource: mode.source, budget: budget.settings };
+}
+
+/**
+ * Always-on (SPEC §4.6): a decision run's proposal that policy would auto-execute runs only with
+ * the tenant's and the account's opt-in and a digest for the account's owner; otherwise it waits
+ * as NOT_OPTED_IN. Decided here, before the budget is settled, so a waiting proposal takes no
+ * unit. The reads happen only when the rule applies (the gate is a hot path), inside the
+ * admission transaction: opt-ins and digest settings are written through withConfigWrite, so a
+ * change that commits while this admission decides sends it round again on the new state.
+ */
+async function alwaysOnGate(
+  tx: Tx,
+  tenantId: string,
+  intent: { accountId: string; source: string; ownerId: string | null },
+  policy: PolicyResult,
+): Promise<{ result: PolicyResult; missing: AlwaysOnReason[] | null }> {
+  if (!alwaysOnApplies(intent.source, policy.decision)) return { result: policy, missing: null };
+  const [optIns, ownerDigest] = await Promise.all([
+    readOptIns(tx, tenantId, intent.accountId),
+    readDigestFacts(tx, tenantId, intent.ownerId),
+  ]);
+  const missing = missingForAlwaysOn({ tenantOptedIn: optIns.tenant, accountOptedIn: optIns.account, ownerDigest });
+  return { result: missing.length > 0 ? notOptedIn(policy, missing) : policy, missing };
 }
 
 const validThreshold = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n >= 0 && n <= 1;

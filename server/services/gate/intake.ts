@@ -105,7 +105,7 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
   const account = await findVisibleAccount(tx, viewer, input.accountId);
   if (!account || version === null) throw new AppError("NOT_FOUND", "Account not found", "account_id");
   const correlationId = input.correlationId ?? randomUUID();
-  const ev = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle }, version);
+  const ev = await evaluate(tx, viewer.tenantId, { ...input, lifecycle: account.lifecycle, ownerId: account.ownerId }, version);
   const { result, budget } = await settleBudget(tx, viewer.tenantId, input.accountId, input.actionType, ev.result, ev.budget, now);
 
   const spec = actionSpec(input.actionType);
@@ -142,7 +142,11 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
     },
     now,
   );
-  await insertPolicyEvaluation(tx, evaluationRow(viewer.tenantId, intent.id, ev.input, result, ev.modeSource, account, budget), now);
+  await insertPolicyEvaluation(
+    tx,
+    evaluationRow(viewer.tenantId, intent.id, ev.input, result, ev.modeSource, account, budget, ev.alwaysOnMissing),
+    now,
+  );
   const base = { accountId: intent.accountId, correlationId };
   const entries: LedgerDraft[] = [
     {
@@ -162,7 +166,7 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
         idempotency_key: input.idempotencyKey ?? null,
       },
     },
-    ...decisionEntries(base, intent.id, input.actionType, ev.input, result, ev.modeSource, budget),
+    ...decisionEntries(base, intent.id, input.actionType, ev.input, result, ev.modeSource, budget, ev.alwaysOnMissing),
   ];
   let executionId: string | null = null;
   if (runsNow && artifact) {

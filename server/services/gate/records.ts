@@ -12,6 +12,8 @@ export function evaluationRow(
   modeSource: string,
   account: Record<string, unknown>,
   budget: BudgetOutcome | null,
+  /** what always-on lacked, when its rule applied ([] = all held); null when it did not apply */
+  alwaysOnMissing: readonly string[] | null = null,
 ) {
   return {
     tenantId,
@@ -21,7 +23,7 @@ export function evaluationRow(
     explanation: result.explanation,
     policyVersion: result.policyVersion,
     clauses: canonicalJson(result.clauses),
-    input: canonicalJson({ ...input, modeSource, account, budget }),
+    input: canonicalJson({ ...input, modeSource, account, budget, ...(alwaysOnMissing ? { alwaysOnMissing } : {}) }),
   };
 }
 
@@ -34,6 +36,7 @@ export function decisionEntries(
   result: PolicyResult,
   modeSource: string,
   budget: BudgetOutcome | null,
+  alwaysOnMissing: readonly string[] | null = null,
 ): LedgerDraft[] {
   const out: LedgerDraft[] = [
     {
@@ -53,6 +56,7 @@ export function decisionEntries(
         mode_source: modeSource,
         allowlisted: input.allowlisted,
         kill_switch: input.killSwitch,
+        ...(alwaysOnMissing ? { always_on_missing: alwaysOnMissing } : {}),
       },
     },
   ];
