@@ -6,11 +6,70 @@ import Link from "next/link";
 import { useState } from "react";
 import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { useTRPC } from "../trpc";
-import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { DataTable, dataColumns } from "../ui/data-table";
+import { Badge, Card, EmptyState } from "../ui/primitives";
+import type { RouterOutputs } from "../work/types";
 import { HeatBadge } from "./heat-badge";
 
 const LIFECYCLES = ["PROSPECT", "SUSPECT", "CUSTOMER"] as const;
 const POSTURES = ["OK", "WATCH", "AT_RISK", "EXPAND", "DORMANT"] as const;
+
+type Account = RouterOutputs["accounts"]["list"]["items"][number];
+
+const col = dataColumns<Account>();
+// Ranks so lifecycle, posture and heat sort by meaning, not alphabetically.
+const LIFECYCLE_RANK: Record<string, number> = { SUSPECT: 0, PROSPECT: 1, CUSTOMER: 2 };
+const POSTURE_RANK: Record<string, number> = { DORMANT: 0, AT_RISK: 1, WATCH: 2, OK: 3, EXPAND: 4 };
+
+const columns = col.columns([
+  col.accessor("name", {
+    header: "Account",
+    cell: (c) => (
+      <>
+        <Link href={`/accounts/${c.row.original.id}`} className="font-medium text-brand-700 hover:underline">
+          {c.getValue()}
+        </Link>
+        <div className="text-xs text-slate-600">{c.row.original.industry ?? "—"}</div>
+      </>
+    ),
+  }),
+  col.accessor((a) => a.owner?.name ?? "", {
+    id: "owner",
+    header: "Owner",
+    cell: (c) => c.getValue() || <span className="text-slate-600">Unassigned</span>,
+    meta: { className: "text-slate-700" },
+  }),
+  col.accessor((a) => LIFECYCLE_RANK[a.lifecycle] ?? -1, {
+    id: "lifecycle",
+    header: "Lifecycle",
+    cell: (c) => <Badge tone={LIFECYCLE_TONE[c.row.original.lifecycle]}>{humanize(c.row.original.lifecycle)}</Badge>,
+  }),
+  col.accessor((a) => POSTURE_RANK[a.posture] ?? -1, {
+    id: "posture",
+    header: "Posture",
+    cell: (c) => <Badge tone={POSTURE_TONE[c.row.original.posture]}>{humanize(c.row.original.posture)}</Badge>,
+  }),
+  col.accessor("momentum", {
+    header: "Momentum",
+    cell: (c) => (
+      <>
+        <span aria-hidden>{MOMENTUM_ARROW[c.getValue()]}</span> {humanize(c.getValue())}
+      </>
+    ),
+    meta: { className: "text-slate-700" },
+  }),
+  col.accessor((a) => a.heat?.score ?? -1, {
+    id: "heat",
+    header: "Heat",
+    cell: (c) => <HeatBadge heat={c.row.original.heat} />,
+  }),
+  col.accessor((a) => a.arrCents ?? 0, {
+    id: "arr",
+    header: "ARR",
+    cell: (c) => (c.getValue() ? money(c.getValue()) : "—"),
+    meta: { className: "text-right tabular-nums", headerClassName: "text-right" },
+  }),
+]);
 
 export function AccountsTable() {
   const trpc = useTRPC();
@@ -83,62 +142,17 @@ export function AccountsTable() {
         </>
       }
     >
-      {query.isPending ? (
-        <LoadingState label="Loading accounts…" />
-      ) : query.isError ? (
-        <ErrorState message={query.error.message} onRetry={() => query.refetch()} />
-      ) : rows.length === 0 ? (
-        <EmptyState title="No accounts match" hint="Clear the filters, or wait for your CRM to sync accounts in." />
-      ) : (
-        <div className="overflow-x-auto">
-          <table className="w-full text-left">
-            <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
-              <tr>
-                <th className="px-4 py-2 font-medium">Account</th>
-                <th className="px-4 py-2 font-medium">Owner</th>
-                <th className="px-4 py-2 font-medium">Lifecycle</th>
-                <th className="px-4 py-2 font-medium">Posture</th>
-                <th className="px-4 py-2 font-medium">Momentum</th>
-                <th className="px-4 py-2 font-medium">Heat</th>
-                <th className="px-4 py-2 text-right font-medium">ARR</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {rows.map((a) => (
-                <tr key={a.id} className="hover:bg-slate-50">
-                  <td className="px-4 py-2">
-                    <Link href={`/accounts/${a.id}`} className="font-medium text-brand-700 hover:underline">
-                      {a.name}
-                    </Link>
-                    <div className="text-xs text-slate-500">{a.industry ?? "—"}</div>
-                  </td>
-                  <td className="px-4 py-2 text-slate-700">{a.owner?.name ?? <span className="text-slate-500">Unassigned</span>}</td>
-                  <td className="px-4 py-2">
-                    <Badge tone={LIFECYCLE_TONE[a.lifecycle]}>{humanize(a.lifecycle)}</Badge>
-                  </td>
-                  <td className="px-4 py-2">
-                    <Badge tone={POSTURE_TONE[a.posture]}>{humanize(a.posture)}</Badge>
-                  </td>
-                  <td className="px-4 py-2 text-slate-700">
-                    <span aria-hidden>{MOMENTUM_ARROW[a.momentum]}</span> {humanize(a.momentum)}
-                  </td>
-                  <td className="px-4 py-2">
-                    <HeatBadge heat={a.heat} />
-                  </td>
-                  <td className="px-4 py-2 text-right tabular-nums">{a.arrCents ? money(a.arrCents) : "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {query.hasNextPage && (
-            <div className="border-t border-slate-200 p-3 text-center">
-              <Button onClick={() => query.fetchNextPage()} disabled={query.isFetchingNextPage}>
-                {query.isFetchingNextPage ? "Loading…" : "Load more"}
-              </Button>
-            </div>
-          )}
-        </div>
-      )}
+      <DataTable
+        caption="Accounts"
+        columns={columns}
+        data={rows}
+        getRowId={(a) => a.id}
+        loading={query.isPending}
+        loadingLabel="Loading accounts…"
+        error={query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null}
+        empty={<EmptyState title="No accounts match" hint="Clear the filters, or wait for your CRM to sync accounts in." />}
+        paging={{ hasMore: query.hasNextPage, loadingMore: query.isFetchingNextPage, onLoadMore: () => query.fetchNextPage() }}
+      />
     </Card>
   );
 }

@@ -2,10 +2,12 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Copy, KeyRound } from "lucide-react";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { useTRPC } from "../trpc";
-import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { DataTable, dataColumns } from "../ui/data-table";
+import { Badge, Button, Card, EmptyState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import type { RouterOutputs } from "../work/types";
 
 const SCOPES = [
   { id: "read", hint: "read accounts, ledger, explanations" },
@@ -14,6 +16,9 @@ const SCOPES = [
   { id: "admin", hint: "everything, including configuration" },
 ] as const;
 type Scope = (typeof SCOPES)[number]["id"];
+
+type ApiKey = RouterOutputs["apiKeys"]["list"][number];
+const col = dataColumns<ApiKey>();
 
 export function ApiKeys() {
   const trpc = useTRPC();
@@ -33,6 +38,72 @@ export function ApiKeys() {
     }),
   );
   const revoke = useMutation(trpc.apiKeys.revoke.mutationOptions({ onSuccess: invalidate }));
+  const columns = useMemo(
+    () =>
+      col.columns([
+        col.accessor("name", { header: "Name", meta: { className: "font-medium", search: true } }),
+        col.display({
+          id: "key",
+          header: "Key",
+          cell: (c) => `apk_${c.row.original.prefix}_…`,
+          meta: { className: "font-mono text-xs text-slate-600" },
+        }),
+        col.accessor((k) => k.scopes.join(" "), {
+          id: "scopes",
+          header: "Scopes",
+          enableSorting: false,
+          cell: (c) => (
+            <div className="flex flex-wrap gap-1">
+              {c.row.original.scopes.map((s) => (
+                <Badge key={s} tone={s === "admin" ? "amber" : "slate"}>
+                  {s}
+                </Badge>
+              ))}
+            </div>
+          ),
+          meta: { search: true },
+        }),
+        col.accessor((k) => new Date(k.createdAt).getTime(), {
+          id: "created",
+          header: "Created",
+          cell: (c) => <RelativeTime value={c.row.original.createdAt} />,
+        }),
+        col.accessor((k) => (k.lastUsedAt ? new Date(k.lastUsedAt).getTime() : 0), {
+          id: "lastUsed",
+          header: "Last used",
+          cell: (c) => {
+            const at = c.row.original.lastUsedAt;
+            return at ? <RelativeTime value={at} /> : <span className="text-slate-600">never</span>;
+          },
+        }),
+        col.accessor((k) => (k.revokedAt ? "revoked" : "active"), {
+          id: "status",
+          header: "Status",
+          cell: (c) => <Badge tone={c.getValue() === "revoked" ? "red" : "green"}>{c.getValue()}</Badge>,
+        }),
+        col.display({
+          id: "actions",
+          header: () => <span className="sr-only">Actions</span>,
+          cell: (c) => {
+            const k = c.row.original;
+            if (k.revokedAt) return null;
+            return (
+              <Button
+                variant="danger"
+                disabled={revoke.isPending}
+                onClick={() => {
+                  if (window.confirm(`Revoke "${k.name}"? Systems using it stop working at once.`)) revoke.mutate({ id: k.id });
+                }}
+              >
+                Revoke
+              </Button>
+            );
+          },
+          meta: { className: "text-right" },
+        }),
+      ]),
+    [revoke.isPending, revoke.mutate],
+  );
 
   return (
     <div className="space-y-4">
@@ -95,64 +166,16 @@ export function ApiKeys() {
       </Card>
 
       <Card title="Keys">
-        {keys.isPending ? (
-          <LoadingState />
-        ) : keys.isError ? (
-          <ErrorState message={keys.error.message} onRetry={() => keys.refetch()} />
-        ) : keys.data.length === 0 ? (
-          <EmptyState title="No API keys yet" hint="Create one for each system that pushes signals or reads the ledger." />
-        ) : (
-          <table className="w-full text-left">
-            <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
-              <tr>
-                <th className="px-4 py-2 font-medium">Name</th>
-                <th className="px-4 py-2 font-medium">Key</th>
-                <th className="px-4 py-2 font-medium">Scopes</th>
-                <th className="px-4 py-2 font-medium">Created</th>
-                <th className="px-4 py-2 font-medium">Last used</th>
-                <th className="px-4 py-2 font-medium">Status</th>
-                <th className="px-4 py-2" />
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {keys.data.map((k) => (
-                <tr key={k.id}>
-                  <td className="px-4 py-2 font-medium">{k.name}</td>
-                  <td className="px-4 py-2 font-mono text-xs text-slate-600">apk_{k.prefix}_…</td>
-                  <td className="px-4 py-2">
-                    <div className="flex flex-wrap gap-1">
-                      {k.scopes.map((s) => (
-                        <Badge key={s} tone={s === "admin" ? "amber" : "slate"}>
-                          {s}
-                        </Badge>
-                      ))}
-                    </div>
-                  </td>
-                  <td className="px-4 py-2">
-                    <RelativeTime value={k.createdAt} />
-                  </td>
-                  <td className="px-4 py-2">
-                    {k.lastUsedAt ? <RelativeTime value={k.lastUsedAt} /> : <span className="text-slate-500">never</span>}
-                  </td>
-                  <td className="px-4 py-2">{k.revokedAt ? <Badge tone="red">revoked</Badge> : <Badge tone="green">active</Badge>}</td>
-                  <td className="px-4 py-2 text-right">
-                    {!k.revokedAt && (
-                      <Button
-                        variant="danger"
-                        disabled={revoke.isPending}
-                        onClick={() => {
-                          if (window.confirm(`Revoke "${k.name}"? Systems using it stop working at once.`)) revoke.mutate({ id: k.id });
-                        }}
-                      >
-                        Revoke
-                      </Button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <DataTable
+          caption="API keys"
+          columns={columns}
+          data={keys.data}
+          getRowId={(k) => k.id}
+          loading={keys.isPending}
+          error={keys.isError ? { message: keys.error.message, onRetry: () => keys.refetch() } : null}
+          empty={<EmptyState title="No API keys yet" hint="Create one for each system that pushes signals or reads the ledger." />}
+          filter={{ label: "Filter keys", placeholder: "Name or scope" }}
+        />
       </Card>
     </div>
   );

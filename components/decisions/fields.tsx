@@ -1,8 +1,9 @@
 "use client";
 
 import { CircleCheck, RotateCcw, Save, TriangleAlert } from "lucide-react";
-import { useEffect, useRef, useState } from "react";
-import { Button, cx } from "../ui/primitives";
+import { type FormEventHandler, type ReactNode, useEffect, useId, useRef, useState } from "react";
+import type { UseFormRegisterReturn } from "react-hook-form";
+import { Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 
 /** A whole number typed as text; null when it is not one or falls outside [min, max]. */
 export function parseWhole(text: string, min: number, max: number): number | null {
@@ -14,12 +15,16 @@ export function parseWhole(text: string, min: number, max: number): number | nul
 export const inputClass =
   "rounded-md border border-slate-300 px-2 py-1 tabular-nums aria-[invalid=true]:border-red-500 aria-[invalid=true]:ring-1 aria-[invalid=true]:ring-red-300";
 
-/** A labelled whole-number input with its hint and its error under it. */
+/**
+ * A labelled whole-number input with its hint and its error under it. Controlled by value/onChange,
+ * or registered with react-hook-form through `field`.
+ */
 export function NumberField({
   id,
   label,
   value,
   onChange,
+  field,
   min,
   max,
   hint,
@@ -29,8 +34,9 @@ export function NumberField({
 }: {
   id: string;
   label: string;
-  value: string;
-  onChange: (v: string) => void;
+  value?: string;
+  onChange?: (v: string) => void;
+  field?: UseFormRegisterReturn;
   min: number;
   max: number;
   hint?: string;
@@ -51,15 +57,14 @@ export function NumberField({
         min={min}
         max={max}
         step={1}
-        value={value}
+        {...(field ?? { value, onChange: (e: React.ChangeEvent<HTMLInputElement>) => onChange?.(e.target.value) })}
         placeholder={placeholder}
-        onChange={(e) => onChange(e.target.value)}
         aria-invalid={error ? true : undefined}
         aria-describedby={describedBy}
         className={cx(inputClass, width)}
       />
       {hint && !error && (
-        <p id={`${id}-hint`} className="mt-0.5 text-xs text-slate-500">
+        <p id={`${id}-hint`} className="mt-0.5 text-xs text-slate-600">
           {hint}
         </p>
       )}
@@ -131,5 +136,65 @@ export function FormActions({
         <Save className="size-4" aria-hidden /> {pending ? "Saving…" : label}
       </Button>
     </>
+  );
+}
+
+/**
+ * The settings cards' one shell: a Card whose header holds Discard/Save for the form in its body,
+ * the query's loading and error states, and the save's outcome under the fields.
+ */
+export function FormCard({
+  title,
+  saveLabel,
+  loading,
+  loadingLabel,
+  error,
+  onSubmit,
+  onDiscard,
+  dirty,
+  valid,
+  pending,
+  canEdit = true,
+  notice,
+  noticeTestId,
+  className = "space-y-4 px-4 py-3",
+  children,
+}: {
+  title: string;
+  saveLabel: string;
+  loading: boolean;
+  loadingLabel: string;
+  error: { message: string; onRetry: () => void } | null;
+  onSubmit: FormEventHandler<HTMLFormElement>;
+  onDiscard: () => void;
+  dirty: boolean;
+  valid: boolean;
+  pending: boolean;
+  /** Read-only viewers get the fields without the actions. */
+  canEdit?: boolean;
+  notice: Notice;
+  noticeTestId: string;
+  className?: string;
+  children: ReactNode;
+}) {
+  const formId = `${useId()}-form`;
+  return (
+    <Card
+      title={title}
+      actions={
+        canEdit && <FormActions formId={formId} label={saveLabel} dirty={dirty} valid={valid} pending={pending} onDiscard={onDiscard} />
+      }
+    >
+      {loading ? (
+        <LoadingState label={loadingLabel} />
+      ) : error ? (
+        <ErrorState message={error.message} onRetry={error.onRetry} />
+      ) : (
+        <form id={formId} noValidate className={className} onSubmit={onSubmit}>
+          {children}
+          <SaveNotice notice={notice} testId={noticeTestId} />
+        </form>
+      )}
+    </Card>
   );
 }

@@ -2,8 +2,9 @@
 
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ChevronDown, ChevronRight, Hourglass, Layers } from "lucide-react";
-import { Fragment, useId, useState } from "react";
+import { useId, useMemo, useState } from "react";
 import { useTRPC } from "../trpc";
+import { DataTable, dataColumns } from "../ui/data-table";
 import { Badge, Button, Card, cx, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import { inputClass } from "./fields";
@@ -129,95 +130,113 @@ function Json({ value }: { value: unknown }) {
   );
 }
 
-function JobRows({ job, open, onToggle }: { job: JobItem; open: boolean; onToggle: () => void }) {
-  const now = Date.now();
-  const detailId = useId();
+function JobDetail({ job }: { job: JobItem }) {
   return (
-    <>
-      <tr className={cx("align-top hover:bg-slate-50", open && "bg-slate-50")} data-testid="job-row">
-        <td className="px-2 py-1.5">
+    <dl id={detailId(job)} className="grid grid-cols-[8rem_minmax(0,1fr)] gap-x-3 gap-y-1 pl-8 text-xs">
+      <dt className="text-slate-600">Job id</dt>
+      <dd className="font-mono">{job.id}</dd>
+      <dt className="text-slate-600">Dedupe key</dt>
+      <dd className="font-mono break-all">{job.dedupeKey ?? "—"}</dd>
+      <dt className="text-slate-600">Last error</dt>
+      <dd>
+        {job.lastError ? (
+          <pre className="rounded bg-white p-2 font-mono whitespace-pre-wrap break-words text-red-800 ring-1 ring-red-200">
+            {job.lastError}
+          </pre>
+        ) : (
+          "—"
+        )}
+      </dd>
+      <dt className="text-slate-600">Payload</dt>
+      <dd>
+        <Json value={job.payload} />
+      </dd>
+      <dt className="text-slate-600">Result</dt>
+      <dd>
+        <Json value={job.result} />
+      </dd>
+      <dt className="text-slate-600">Last change</dt>
+      <dd>
+        <RelativeTime value={job.updatedAt} />
+      </dd>
+    </dl>
+  );
+}
+
+const detailId = (job: JobItem) => `job-detail-${job.id}`;
+const col = dataColumns<JobItem>();
+const time = (v: Date | string | null) => (v ? new Date(v).getTime() : 0);
+
+function jobColumns(open: string | null, toggle: (id: string) => void) {
+  return col.columns([
+    col.display({
+      id: "toggle",
+      header: () => <span className="sr-only">Details</span>,
+      cell: (c) => {
+        const job = c.row.original;
+        const isOpen = open === job.id;
+        return (
           <button
             type="button"
-            aria-expanded={open}
-            aria-controls={open ? detailId : undefined}
-            aria-label={`${open ? "Hide" : "Show"} details of job ${job.id}`}
-            onClick={onToggle}
-            className="rounded p-0.5 text-slate-500 hover:bg-slate-200"
+            aria-expanded={isOpen}
+            aria-controls={isOpen ? detailId(job) : undefined}
+            aria-label={`${isOpen ? "Hide" : "Show"} details of job ${job.id}`}
+            onClick={() => toggle(job.id)}
+            className="rounded p-0.5 text-slate-600 hover:bg-slate-200"
           >
-            {open ? <ChevronDown className="size-4" aria-hidden /> : <ChevronRight className="size-4" aria-hidden />}
+            {isOpen ? <ChevronDown className="size-4" aria-hidden /> : <ChevronRight className="size-4" aria-hidden />}
           </button>
-        </td>
-        <td className="px-2 py-1.5 font-mono text-xs font-medium text-slate-800">{job.kind}</td>
-        <td className="px-2 py-1.5">
-          <JobStatusBadge status={job.status} />
-        </td>
-        <td className={cx("px-2 py-1.5 tabular-nums", job.attempts >= job.maxAttempts && "text-red-700")} title="attempts / max attempts">
-          {job.attempts}/{job.maxAttempts}
-        </td>
-        <td className="px-2 py-1.5">
-          <RelativeTime value={job.runAt} />
-        </td>
-        <td className="px-2 py-1.5">
-          <Lease job={job} now={now} />
-        </td>
-        <td className="max-w-64 px-2 py-1.5">
-          {job.lastError ? (
-            <button
-              type="button"
-              onClick={onToggle}
-              className="block max-w-full truncate text-left text-xs text-red-800 hover:underline"
-              title={job.lastError}
-            >
-              {job.lastError}
-            </button>
-          ) : (
-            <span className="text-slate-500">—</span>
-          )}
-        </td>
-        <td className="px-2 py-1.5">
-          <RelativeTime value={job.createdAt} />
-        </td>
-        <td className="px-2 py-1.5">
-          {job.finishedAt ? <RelativeTime value={job.finishedAt} /> : <span className="text-slate-500">—</span>}
-        </td>
-      </tr>
-      {open && (
-        <tr className="bg-slate-50" id={detailId}>
-          <td />
-          <td colSpan={8} className="px-2 pt-1 pb-3">
-            <dl className="grid grid-cols-[8rem_minmax(0,1fr)] gap-x-3 gap-y-1 text-xs">
-              <dt className="text-slate-500">Job id</dt>
-              <dd className="font-mono">{job.id}</dd>
-              <dt className="text-slate-500">Dedupe key</dt>
-              <dd className="font-mono break-all">{job.dedupeKey ?? "—"}</dd>
-              <dt className="text-slate-500">Last error</dt>
-              <dd>
-                {job.lastError ? (
-                  <pre className="rounded bg-white p-2 font-mono whitespace-pre-wrap break-words text-red-800 ring-1 ring-red-200">
-                    {job.lastError}
-                  </pre>
-                ) : (
-                  "—"
-                )}
-              </dd>
-              <dt className="text-slate-500">Payload</dt>
-              <dd>
-                <Json value={job.payload} />
-              </dd>
-              <dt className="text-slate-500">Result</dt>
-              <dd>
-                <Json value={job.result} />
-              </dd>
-              <dt className="text-slate-500">Last change</dt>
-              <dd>
-                <RelativeTime value={job.updatedAt} />
-              </dd>
-            </dl>
-          </td>
-        </tr>
-      )}
-    </>
-  );
+        );
+      },
+      meta: { className: "w-8", headerClassName: "w-8" },
+    }),
+    col.accessor("kind", { header: "Kind", meta: { className: "font-mono text-xs font-medium text-slate-800" } }),
+    col.accessor("status", { header: "Status", cell: (c) => <JobStatusBadge status={c.getValue()} /> }),
+    col.accessor("attempts", {
+      header: "Attempts",
+      cell: (c) => {
+        const job = c.row.original;
+        return (
+          <span className={cx("tabular-nums", job.attempts >= job.maxAttempts && "text-red-700")} title="attempts / max attempts">
+            {job.attempts}/{job.maxAttempts}
+          </span>
+        );
+      },
+    }),
+    col.accessor((j) => time(j.runAt), { id: "runAt", header: "Run at", cell: (c) => <RelativeTime value={c.row.original.runAt} /> }),
+    col.display({ id: "lease", header: "Lease", cell: (c) => <Lease job={c.row.original} now={Date.now()} /> }),
+    col.display({
+      id: "lastError",
+      header: "Last error",
+      cell: (c) => {
+        const job = c.row.original;
+        return job.lastError ? (
+          <button
+            type="button"
+            onClick={() => toggle(job.id)}
+            className="block max-w-full truncate text-left text-xs text-red-800 hover:underline"
+            title={job.lastError}
+          >
+            {job.lastError}
+          </button>
+        ) : (
+          <span className="text-slate-600">—</span>
+        );
+      },
+      meta: { className: "max-w-64" },
+    }),
+    col.accessor((j) => time(j.createdAt), {
+      id: "created",
+      header: "Created",
+      cell: (c) => <RelativeTime value={c.row.original.createdAt} />,
+    }),
+    col.accessor((j) => time(j.finishedAt), {
+      id: "finished",
+      header: "Finished",
+      cell: (c) =>
+        c.row.original.finishedAt ? <RelativeTime value={c.row.original.finishedAt} /> : <span className="text-slate-600">—</span>,
+    }),
+  ]);
 }
 
 /** The durable job queue (SPEC §4.3, §4.7): counts, the oldest due job, and every job newest first. */
@@ -240,6 +259,7 @@ export function JobQueue({ statuses }: { statuses: readonly Status[] }) {
   const rows = jobs.data?.pages.flatMap((p) => p.items) ?? [];
   const kinds = Object.keys(stats.data?.byKind ?? {}).sort();
   const filtered = status !== "" || kind !== "";
+  const columns = useMemo(() => jobColumns(open, (jobId) => setOpen((o) => (o === jobId ? null : jobId))), [open]);
 
   return (
     <div className="space-y-4">
@@ -311,56 +331,27 @@ export function JobQueue({ statuses }: { statuses: readonly Status[] }) {
           </>
         }
       >
-        {jobs.isPending ? (
-          <LoadingState label="Loading jobs…" />
-        ) : jobs.isError ? (
-          <ErrorState message={jobs.error.message} onRetry={() => jobs.refetch()} />
-        ) : rows.length === 0 ? (
-          filtered ? (
-            <EmptyState title="No jobs match these filters" hint="Clear the filters to see every job." />
-          ) : (
-            <EmptyState title="No jobs yet — decision runs appear here when triggers fire" />
-          )
-        ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left">
-              <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
-                <tr>
-                  <th className="w-8 px-2 py-2">
-                    <span className="sr-only">Details</span>
-                  </th>
-                  <th className="px-2 py-2 font-medium">Kind</th>
-                  <th className="px-2 py-2 font-medium">Status</th>
-                  <th className="px-2 py-2 font-medium">Attempts</th>
-                  <th className="px-2 py-2 font-medium">Run at</th>
-                  <th className="px-2 py-2 font-medium">Lease</th>
-                  <th className="px-2 py-2 font-medium">Last error</th>
-                  <th className="px-2 py-2 font-medium">Created</th>
-                  <th className="px-2 py-2 font-medium">Finished</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {rows.map((j) => (
-                  <Fragment key={j.id}>
-                    <JobRows job={j} open={open === j.id} onToggle={() => setOpen(open === j.id ? null : j.id)} />
-                  </Fragment>
-                ))}
-              </tbody>
-            </table>
-            <div className="flex items-center justify-between gap-2 border-t border-slate-200 px-4 py-2 text-xs text-slate-500">
-              <span>
-                Showing {rows.length} job{rows.length === 1 ? "" : "s"}, newest first
-              </span>
-              {jobs.hasNextPage ? (
-                <Button onClick={() => jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
-                  {jobs.isFetchingNextPage ? "Loading…" : "Load more"}
-                </Button>
-              ) : (
-                <span>End of list</span>
-              )}
-            </div>
-          </div>
-        )}
+        <DataTable
+          caption="Jobs, newest first"
+          cellClassName="px-2 py-1.5"
+          columns={columns}
+          data={rows}
+          getRowId={(j) => j.id}
+          loading={jobs.isPending}
+          loadingLabel="Loading jobs…"
+          error={jobs.isError ? { message: jobs.error.message, onRetry: () => jobs.refetch() } : null}
+          empty={
+            filtered ? (
+              <EmptyState title="No jobs match these filters" hint="Clear the filters to see every job." />
+            ) : (
+              <EmptyState title="No jobs yet — decision runs appear here when triggers fire" />
+            )
+          }
+          rowProps={(j) => ({ className: cx("align-top", open === j.id && "bg-slate-50"), "data-testid": "job-row" })}
+          renderDetail={(j) => (open === j.id ? <JobDetail job={j} /> : null)}
+          paging={{ hasMore: jobs.hasNextPage, loadingMore: jobs.isFetchingNextPage, onLoadMore: () => jobs.fetchNextPage() }}
+          footerNote={`Showing ${rows.length} job${rows.length === 1 ? "" : "s"}${jobs.hasNextPage ? "" : " — end of list"}`}
+        />
       </Card>
     </div>
   );

@@ -5,11 +5,56 @@ import Link from "next/link";
 import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { HeatBadge, TIER_COLOR } from "../accounts/heat-badge";
 import { useTRPC } from "../trpc";
-import { Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { DataTable, dataColumns } from "../ui/data-table";
+import { Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import type { RouterOutputs } from "../work/types";
 
 const TIERS = ["HOT", "WARM", "COLD"] as const;
 const RANK: Record<string, number> = { COLD: 0, WARM: 1, HOT: 2 };
+
+type Hot = RouterOutputs["heat"]["hottest"]["items"][number] & { rank: number };
+const col = dataColumns<Hot>();
+const columns = col.columns([
+  col.accessor("rank", { header: "#", meta: { className: "tabular-nums text-slate-600" } }),
+  col.accessor("name", {
+    header: "Account",
+    cell: (c) => (
+      <Link href={`/accounts/${c.row.original.accountId}`} className="font-medium text-brand-700 hover:underline">
+        {c.getValue()}
+      </Link>
+    ),
+    meta: { search: true },
+  }),
+  col.accessor((r) => RANK[r.tier] ?? -1, {
+    id: "tier",
+    header: "Tier",
+    cell: (c) => {
+      const r = c.row.original;
+      return (
+        <>
+          <HeatBadge heat={r} showScore={false} />
+          {r.pendingTier && (
+            <span className="ml-1.5 text-xs text-slate-600" title="Where the score points while hysteresis holds the current tier">
+              {(RANK[r.pendingTier] ?? 0) > (RANK[r.tier] ?? 0) ? `${r.pendingTier} held back` : `cooling to ${r.pendingTier}`}
+            </span>
+          )}
+        </>
+      );
+    },
+  }),
+  col.accessor("score", {
+    header: "Score",
+    cell: (c) => c.getValue().toFixed(3),
+    meta: { className: "text-right tabular-nums", headerClassName: "text-right" },
+  }),
+  col.accessor((r) => new Date(r.since).getTime(), {
+    id: "since",
+    header: "In this tier since",
+    cell: (c) => <RelativeTime value={c.row.original.since} />,
+    meta: { className: "text-slate-700" },
+  }),
+]);
 
 /** The Heat page: how accounts spread over the tiers, what each tier means, and the hottest accounts. */
 export function HeatDashboard() {
@@ -18,7 +63,8 @@ export function HeatDashboard() {
   const hottest = useInfiniteQuery(
     trpc.heat.hottest.infiniteQueryOptions({ limit: 20 }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );
-  const rows = hottest.data?.pages.flatMap((p) => p.items) ?? [];
+  // The rank is the server's order, kept on the row so it survives a re-sort.
+  const rows = hottest.data?.pages.flatMap((p) => p.items).map((r, i) => ({ ...r, rank: i + 1 })) ?? [];
 
   return (
     <div className="space-y-4">
@@ -79,61 +125,19 @@ export function HeatDashboard() {
       </div>
 
       <Card title="Hottest accounts">
-        {hottest.isPending ? (
-          <LoadingState label="Loading accounts…" />
-        ) : hottest.isError ? (
-          <ErrorState message={hottest.error.message} onRetry={() => hottest.refetch()} />
-        ) : rows.length === 0 ? (
-          <EmptyState title="No accounts yet" hint="Accounts you can see appear here, hottest first." />
-        ) : (
-          <>
-            <table className="w-full text-left text-sm">
-              <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
-                <tr>
-                  <th className="px-4 py-2 font-medium">#</th>
-                  <th className="px-4 py-2 font-medium">Account</th>
-                  <th className="px-4 py-2 font-medium">Tier</th>
-                  <th className="px-4 py-2 text-right font-medium">Score</th>
-                  <th className="px-4 py-2 font-medium">In this tier since</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {rows.map((r, i) => (
-                  <tr key={r.accountId} className="hover:bg-slate-50">
-                    <td className="px-4 py-2 tabular-nums text-slate-500">{i + 1}</td>
-                    <td className="px-4 py-2">
-                      <Link href={`/accounts/${r.accountId}`} className="font-medium text-brand-700 hover:underline">
-                        {r.name}
-                      </Link>
-                    </td>
-                    <td className="px-4 py-2">
-                      <HeatBadge heat={r} showScore={false} />
-                      {r.pendingTier && (
-                        <span
-                          className="ml-1.5 text-xs text-slate-600"
-                          title="Where the score points while hysteresis holds the current tier"
-                        >
-                          {(RANK[r.pendingTier] ?? 0) > (RANK[r.tier] ?? 0) ? `${r.pendingTier} held back` : `cooling to ${r.pendingTier}`}
-                        </span>
-                      )}
-                    </td>
-                    <td className="px-4 py-2 text-right tabular-nums">{r.score.toFixed(3)}</td>
-                    <td className="px-4 py-2 text-slate-700">
-                      <RelativeTime value={r.since} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {hottest.hasNextPage && (
-              <div className="border-t border-slate-200 p-3 text-center">
-                <Button onClick={() => hottest.fetchNextPage()} disabled={hottest.isFetchingNextPage}>
-                  Load more
-                </Button>
-              </div>
-            )}
-          </>
-        )}
+        <DataTable
+          caption="Hottest accounts, hottest first"
+          className="text-sm"
+          columns={columns}
+          data={rows}
+          getRowId={(r) => r.accountId}
+          loading={hottest.isPending}
+          loadingLabel="Loading accounts…"
+          error={hottest.isError ? { message: hottest.error.message, onRetry: () => hottest.refetch() } : null}
+          empty={<EmptyState title="No accounts yet" hint="Accounts you can see appear here, hottest first." />}
+          filter={{ label: "Filter accounts", placeholder: "Account name" }}
+          paging={{ hasMore: hottest.hasNextPage, loadingMore: hottest.isFetchingNextPage, onLoadMore: () => hottest.fetchNextPage() }}
+        />
       </Card>
     </div>
   );

@@ -1,72 +1,66 @@
 "use client";
 
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { TriangleAlert } from "lucide-react";
 import { useId, useState } from "react";
-import { FormActions, inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "../decisions/fields";
+import { type FieldErrors, get, type UseFormRegisterReturn, useForm } from "react-hook-form";
+import type { z } from "zod";
+import { LearningSettingsPatch } from "@/server/schemas/learning";
+import { FormCard, inputClass, type Notice, NumberField } from "../decisions/fields";
 import { errorInfo } from "../decisions/labels";
-import { useSyncedForm } from "../decisions/use-settings";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
-import { Card, cx, ErrorState, LoadingState } from "../ui/primitives";
+import { cx } from "../ui/primitives";
 import type { RouterOutputs } from "../work/types";
 
 type Settings = RouterOutputs["learning"]["settings"]["settings"];
+type Form = z.input<typeof LearningSettingsPatch>;
+type Patch = z.output<typeof LearningSettingsPatch>;
 
-/** Whole-number fields: [form key, label, min, max, hint]. */
-const WHOLE = [
-  ["shadowWindow", "Shadow window (days)", 1, 365, "Live proposals a candidate is judged on"],
-  ["shadowMinSample", "Shadow minimum sample", 1, 1_000_000, "Decided proposals before the gate can pass"],
-  ["guardWindow", "Guard window (days)", 1, 365, "How long a promotion is watched"],
-  ["responseWindow", "Response window (days)", 1, 365, "Outreach with no reply by then: NO_RESPONSE"],
-  ["missingAfter", "Missing outcome after (hours)", 1, 24 * 90, "A decided intent without an outcome is a gap"],
-  ["minRows", "Calibration minimum rows", 10, 1_000_000, "Labelled rows needed for a candidate"],
-  ["everyDays", "Calibrate every (days)", 0, 365, "0 = only on request"],
+/** The fields, in order: [path in the server's settings shape, label, hint, kind, min, max]. */
+const FIELDS = [
+  ["shadow.window_days", "Shadow window (days)", "Live proposals a candidate is judged on", "whole", 1, 365],
+  ["shadow.min_sample", "Shadow minimum sample", "Decided proposals before the gate can pass", "whole", 1, 1_000_000],
+  ["shadow.min_lift", "Shadow minimum lift", "Top-K agreement above the ACTIVE ranking's", "decimal", -1, 1],
+  ["guard.tolerance", "Guard tolerance", "Drop below the replaced ranking that rolls back", "decimal", 0, 1],
+  ["guard.window_days", "Guard window (days)", "How long a promotion is watched", "whole", 1, 365],
+  ["response_window_days", "Response window (days)", "Outreach with no reply by then: NO_RESPONSE", "whole", 1, 365],
+  ["missing_after_hours", "Missing outcome after (hours)", "A decided intent without an outcome is a gap", "whole", 1, 2_160],
+  ["calibration.min_rows", "Calibration minimum rows", "Labelled rows needed for a candidate", "whole", 10, 1_000_000],
+  ["calibration.every_days", "Calibrate every (days)", "0 = only on request", "whole", 0, 365],
 ] as const;
-/** Decimal fields: [form key, label, min, max, hint]. */
-const DECIMAL = [
-  ["minLift", "Shadow minimum lift", -1, 1, "Top-K agreement above the ACTIVE ranking's"],
-  ["tolerance", "Guard tolerance", 0, 1, "Drop below the replaced ranking that rolls back"],
-] as const;
-
-type Key = (typeof WHOLE)[number][0] | (typeof DECIMAL)[number][0];
-type Form = Record<Key, string>;
+type Path = (typeof FIELDS)[number][0];
 
 const toForm = (v: { settings: Settings }): Form => {
   const s = v.settings;
   return {
-    shadowWindow: String(s.shadow.window_days),
-    shadowMinSample: String(s.shadow.min_sample),
-    minLift: String(s.shadow.min_lift),
-    guardWindow: String(s.guard.window_days),
-    tolerance: String(s.guard.tolerance),
-    responseWindow: String(s.response_window_days),
-    missingAfter: String(s.missing_after_hours),
-    minRows: String(s.calibration.min_rows),
-    everyDays: String(s.calibration.every_days),
+    shadow: { window_days: s.shadow.window_days, min_sample: s.shadow.min_sample, min_lift: s.shadow.min_lift },
+    guard: { window_days: s.guard.window_days, tolerance: s.guard.tolerance },
+    response_window_days: s.response_window_days,
+    missing_after_hours: s.missing_after_hours,
+    calibration: { min_rows: s.calibration.min_rows, every_days: s.calibration.every_days },
   };
 };
 
-function parseDecimal(text: string, min: number, max: number): number | null {
-  if (!/^\s*-?\d+(\.\d+)?\s*$/.test(text)) return null;
-  const n = Number(text);
-  return n >= min && n <= max ? n : null;
-}
+// A decimal is typed as text (a number input would refuse "-0."); blank or junk is NaN, which the schema refuses.
+const decimal = { setValueAs: (v: unknown) => (typeof v === "string" ? (v.trim() === "" ? Number.NaN : Number(v)) : v) } as const;
+
+const fieldError = (errors: FieldErrors<Form>, path: Path): string | undefined =>
+  (get(errors, path) as { message?: string } | undefined)?.message;
 
 function DecimalField({
   id,
   label,
-  value,
-  onChange,
   hint,
   error,
+  field,
 }: {
   id: string;
   label: string;
-  value: string;
-  onChange: (v: string) => void;
   hint: string;
   error?: string;
+  field: UseFormRegisterReturn;
 }) {
   return (
     <div>
@@ -76,8 +70,7 @@ function DecimalField({
       <input
         id={id}
         inputMode="decimal"
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
+        {...field}
         aria-invalid={error ? true : undefined}
         aria-describedby={`${id}-${error ? "err" : "hint"}`}
         className={cx(inputClass, "w-28")}
@@ -109,35 +102,28 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
       },
     }),
   );
-  const { form, setForm, dirty, reset } = useSyncedForm(query.data, toForm);
-  const [asking, setAsking] = useState(false);
+  // The same schema the server parses the patch with: the form cannot hold what the server refuses.
+  const form = useForm<Form, unknown, Patch>({
+    resolver: zodResolver(LearningSettingsPatch),
+    mode: "onChange",
+    values: query.data ? toForm(query.data) : undefined,
+    resetOptions: { keepDirtyValues: true },
+  });
+  const { errors, isDirty, isValid } = form.formState;
+  const [asking, setAsking] = useState<Patch | null>(null);
   const [dialogError, setDialogError] = useState<string | null>(null);
   const [notice, setNotice] = useState<Notice>(null);
   const id = useId();
 
-  const errors: Partial<Record<Key, string>> = {};
-  if (form) {
-    for (const [k, , min, max] of WHOLE) if (parseWhole(form[k], min, max) === null) errors[k] = `A whole number from ${min} to ${max}`;
-    for (const [k, , min, max] of DECIMAL) if (parseDecimal(form[k], min, max) === null) errors[k] = `A number from ${min} to ${max}`;
-  }
-  const valid = Object.keys(errors).length === 0;
-
   function confirm(reason: string) {
-    if (!form) return;
+    if (!asking) return;
     setDialogError(null);
-    const n = (k: Key) => Number(form[k]);
     save.mutate(
+      { ...asking, reason },
       {
-        shadow: { window_days: n("shadowWindow"), min_sample: n("shadowMinSample"), min_lift: n("minLift") },
-        guard: { window_days: n("guardWindow"), tolerance: n("tolerance") },
-        response_window_days: n("responseWindow"),
-        missing_after_hours: n("missingAfter"),
-        calibration: { min_rows: n("minRows"), every_days: n("everyDays") },
-        reason,
-      },
-      {
-        onSuccess: () => {
-          setAsking(false);
+        onSuccess: (next) => {
+          setAsking(null);
+          form.reset(toForm(next));
           setNotice({ ok: true, text: "Learning settings saved. The next shadow tick, guard check and calibration use them." });
         },
         onError: (e) => setDialogError(errorInfo(e).message),
@@ -145,74 +131,63 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
     );
   }
 
-  const wholeField = ([k, label, min, max, hint]: (typeof WHOLE)[number]) => (
-    <NumberField
-      key={k}
-      id={`${id}-${k}`}
-      label={label}
-      value={form?.[k] ?? ""}
-      onChange={(v) => form && setForm({ ...form, [k]: v })}
-      min={min}
-      max={max}
-      hint={hint}
-      error={errors[k]}
-    />
-  );
-
   return (
-    <Card
-      title="Learning settings"
-      actions={
-        isAdmin && (
-          <FormActions formId={`${id}-form`} label="Save settings" dirty={dirty} valid={valid} pending={save.isPending} onDiscard={reset} />
-        )
-      }
-    >
-      {query.isPending || (!query.isError && !form) ? (
-        <LoadingState label="Loading learning settings…" />
-      ) : query.isError || !form ? (
-        <ErrorState message={query.error?.message ?? "Could not load the learning settings"} onRetry={() => query.refetch()} />
-      ) : (
-        <form
-          id={`${id}-form`}
-          noValidate
-          className="space-y-3 px-4 py-3"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (dirty && valid) {
-              setDialogError(null);
-              setAsking(true);
-            }
-          }}
-        >
-          <p className="text-slate-600">These steer ranking, its gates and the outcome windows. The policy gate never reads them.</p>
-          {query.data?.settings_problem && (
-            <p role="alert" className="flex items-center gap-2 rounded-md bg-amber-50 px-3 py-1.5 text-amber-900 ring-1 ring-amber-200">
-              <TriangleAlert className="size-4 shrink-0" aria-hidden /> {query.data.settings_problem}
-            </p>
-          )}
-          <fieldset disabled={!isAdmin} className="grid gap-x-4 gap-y-3 sm:grid-cols-3">
-            <legend className="sr-only">Learning settings{isAdmin ? "" : " (read-only)"}</legend>
-            {WHOLE.slice(0, 2).map(wholeField)}
-            {DECIMAL.map(([k, label, , , hint]) => (
+    <>
+      <FormCard
+        title="Learning settings"
+        saveLabel="Save settings"
+        canEdit={isAdmin}
+        loading={query.isPending || (!query.isError && !query.data)}
+        loadingLabel="Loading learning settings…"
+        error={query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null}
+        onSubmit={form.handleSubmit((patch) => {
+          setDialogError(null);
+          setAsking(patch);
+        })}
+        onDiscard={() => form.reset()}
+        dirty={isDirty}
+        valid={isValid}
+        pending={save.isPending}
+        notice={notice}
+        noticeTestId="learning-settings-notice"
+        className="space-y-3 px-4 py-3"
+      >
+        <p className="text-slate-600">These steer ranking, its gates and the outcome windows. The policy gate never reads them.</p>
+        {query.data?.settings_problem && (
+          <p role="alert" className="flex items-center gap-2 rounded-md bg-amber-50 px-3 py-1.5 text-amber-900 ring-1 ring-amber-200">
+            <TriangleAlert className="size-4 shrink-0" aria-hidden /> {query.data.settings_problem}
+          </p>
+        )}
+        <fieldset disabled={!isAdmin} className="grid gap-x-4 gap-y-3 sm:grid-cols-3">
+          <legend className="sr-only">Learning settings{isAdmin ? "" : " (read-only)"}</legend>
+          {FIELDS.map(([path, label, hint, kind, min, max]) =>
+            kind === "decimal" ? (
               <DecimalField
-                key={k}
-                id={`${id}-${k}`}
+                key={path}
+                id={`${id}-${path}`}
                 label={label}
-                value={form[k]}
-                onChange={(v) => setForm({ ...form, [k]: v })}
                 hint={hint}
-                error={errors[k]}
+                error={fieldError(errors, path)}
+                field={form.register(path, decimal)}
               />
-            ))}
-            {WHOLE.slice(2).map(wholeField)}
-          </fieldset>
-          <SaveNotice notice={notice} testId="learning-settings-notice" />
-        </form>
-      )}
+            ) : (
+              <NumberField
+                key={path}
+                id={`${id}-${path}`}
+                label={label}
+                hint={hint}
+                min={min}
+                max={max}
+                error={fieldError(errors, path)}
+                field={form.register(path, { valueAsNumber: true })}
+              />
+            ),
+          )}
+        </fieldset>
+      </FormCard>
       <ReasonDialog
-        open={asking}
-        onClose={() => setAsking(false)}
+        open={asking !== null}
+        onClose={() => setAsking(null)}
         onConfirm={confirm}
         title="Save learning settings?"
         description="They apply to the next shadow tick, guard check, normalisation and calibration. Ledgered as CONFIG_CHANGED with before and after."
@@ -221,6 +196,6 @@ export function SettingsCard({ isAdmin }: { isAdmin: boolean }) {
         pending={save.isPending}
         error={dialogError}
       />
-    </Card>
+    </>
   );
 }

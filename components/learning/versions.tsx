@@ -1,11 +1,11 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { createColumnHelper, createSortedRowModel, rowSortingFeature, tableFeatures, useTable } from "@tanstack/react-table";
-import { Archive, ArrowDown, ArrowUp, ArrowUpDown, CircleCheck, CircleDashed, CircleX, FlaskConical, Undo2, Upload } from "lucide-react";
+import { Archive, CircleCheck, CircleDashed, CircleX, FlaskConical, Undo2, Upload } from "lucide-react";
 import { useMemo, useState } from "react";
 import { errorInfo, shortId } from "../decisions/labels";
 import { useTRPC } from "../trpc";
+import { DataTable, dataColumns } from "../ui/data-table";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, cx, EmptyState, type Tone } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
@@ -44,8 +44,7 @@ function GateCell({ v }: { v: Version }) {
   );
 }
 
-const features = tableFeatures({ rowSortingFeature, sortedRowModel: createSortedRowModel() });
-const helper = createColumnHelper<typeof features, Version>();
+const helper = dataColumns<Version>();
 
 type Pending = { kind: "promote"; v: Version } | { kind: "rollback"; v: Version } | null;
 
@@ -169,7 +168,6 @@ export function VersionsCard({
       ]),
     [selectedId, onSelect, isAdmin],
   );
-  const table = useTable({ features, columns, data: weights.items, getRowId: (v) => v.id });
 
   const confirm = (reason: string) => {
     if (!pending) return;
@@ -181,66 +179,23 @@ export function VersionsCard({
 
   return (
     <Card title="Weights versions">
-      {weights.items.length === 0 ? (
-        <EmptyState
-          title="No weights versions yet"
-          hint="A calibration registers its model here as a CANDIDATE. Until one is promoted, the rules rank."
-        />
-      ) : (
-        <div className="overflow-x-auto">
-          <table className="w-full text-left text-sm" data-testid="weights-versions">
-            <caption className="sr-only">Ranking weights versions, newest first</caption>
-            <thead className="border-b border-slate-200 bg-slate-50 text-xs text-slate-600">
-              {table.getHeaderGroups().map((g) => (
-                <tr key={g.id}>
-                  {g.headers.map((h) => {
-                    const sorted = h.column.getIsSorted();
-                    const sortable = h.column.getCanSort() && h.column.id !== "gate" && h.column.id !== "actions";
-                    return (
-                      <th
-                        key={h.id}
-                        scope="col"
-                        aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}
-                        className="py-2 pr-3 font-medium first:pl-4"
-                      >
-                        {sortable ? (
-                          <button
-                            type="button"
-                            onClick={h.column.getToggleSortingHandler()}
-                            className="inline-flex items-center gap-1 hover:text-slate-900"
-                          >
-                            <table.FlexRender header={h} />
-                            {sorted === "asc" ? (
-                              <ArrowUp className="size-3" aria-hidden />
-                            ) : sorted === "desc" ? (
-                              <ArrowDown className="size-3" aria-hidden />
-                            ) : (
-                              <ArrowUpDown className="size-3 text-slate-500" aria-hidden />
-                            )}
-                          </button>
-                        ) : (
-                          <table.FlexRender header={h} />
-                        )}
-                      </th>
-                    );
-                  })}
-                </tr>
-              ))}
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {table.getRowModel().rows.map((row) => (
-                <tr key={row.id} data-testid="weights-row" className={cx(row.original.id === selectedId && "bg-brand-50/60")}>
-                  {row.getAllCells().map((cell) => (
-                    <td key={cell.id} className="py-2 pr-3 align-top first:pl-4">
-                      <table.FlexRender cell={cell} />
-                    </td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        caption="Ranking weights versions, newest first"
+        testId="weights-versions"
+        className="text-sm"
+        headClassName="border-b border-slate-200 bg-slate-50 text-xs text-slate-600"
+        cellClassName="py-2 pr-3 align-top first:pl-4"
+        columns={columns}
+        data={weights.items}
+        getRowId={(v) => v.id}
+        empty={
+          <EmptyState
+            title="No weights versions yet"
+            hint="A calibration registers its model here as a CANDIDATE. Until one is promoted, the rules rank."
+          />
+        }
+        rowProps={(v) => ({ className: cx(v.id === selectedId && "bg-brand-50/60"), "data-testid": "weights-row" })}
+      />
       <ReasonDialog
         open={pending?.kind === "promote"}
         onClose={() => setPending(null)}

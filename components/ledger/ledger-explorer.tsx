@@ -4,12 +4,17 @@ import { useInfiniteQuery, useMutation } from "@tanstack/react-query";
 import { ChevronDown, ChevronRight, ShieldCheck, ShieldX } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Fragment, useState } from "react";
+import { useMemo, useState } from "react";
 import { humanize } from "../labels";
 import { useTRPC } from "../trpc";
-import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
+import { DataTable, dataColumns } from "../ui/data-table";
+import { Badge, Button, Card, EmptyState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
+import type { RouterOutputs } from "../work/types";
 import { describeEntry } from "./describe";
+
+type Entry = RouterOutputs["ledger"]["list"]["items"][number];
+const col = dataColumns<Entry>();
 
 export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }) {
   const trpc = useTRPC();
@@ -35,6 +40,69 @@ export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }
   );
   const verify = useMutation(trpc.ledger.verify.mutationOptions());
   const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
+  const columns = useMemo(
+    () =>
+      col.columns([
+        col.display({
+          id: "toggle",
+          header: () => <span className="sr-only">Details</span>,
+          cell: (c) => {
+            const e = c.row.original;
+            return (
+              <button
+                type="button"
+                aria-expanded={open === e.id}
+                aria-label={`Show details of entry ${e.seq}`}
+                onClick={() => setOpen(open === e.id ? null : e.id)}
+                className="rounded p-0.5 text-slate-600 hover:bg-slate-200"
+              >
+                {open === e.id ? <ChevronDown className="size-4" aria-hidden /> : <ChevronRight className="size-4" aria-hidden />}
+              </button>
+            );
+          },
+          meta: { className: "w-8", headerClassName: "w-8" },
+        }),
+        col.accessor("seq", { header: "#", meta: { className: "tabular-nums text-slate-600" } }),
+        col.accessor((e) => new Date(e.createdAt).getTime(), {
+          id: "when",
+          header: "When",
+          cell: (c) => <RelativeTime value={c.row.original.createdAt} />,
+        }),
+        col.accessor("type", { header: "Type", cell: (c) => <Badge>{c.getValue()}</Badge> }),
+        col.display({
+          id: "what",
+          header: "What",
+          cell: (c) => describeEntry(c.row.original.type, c.row.original.payload),
+        }),
+        col.accessor((e) => `${humanize(e.actor.type)}${e.actor.id ? ` · ${e.actor.id.slice(0, 12)}` : ""}`, {
+          id: "actor",
+          header: "Actor",
+          meta: { className: "text-xs text-slate-600" },
+        }),
+        col.accessor((e) => e.accountName ?? e.accountId ?? "", {
+          id: "account",
+          header: "Account",
+          cell: (c) => {
+            const e = c.row.original;
+            return e.accountId ? (
+              <Link href={`/accounts/${e.accountId}`} className="text-brand-700 hover:underline">
+                {e.accountName ?? `${e.accountId.slice(0, 10)}…`}
+              </Link>
+            ) : (
+              "—"
+            );
+          },
+          meta: { className: "text-xs" },
+        }),
+        col.display({
+          id: "hash",
+          header: "Hash",
+          cell: (c) => c.row.original.hash.slice(0, 10),
+          meta: { className: "font-mono text-xs text-slate-600" },
+        }),
+      ]),
+    [open],
+  );
 
   return (
     <div className="space-y-4">
@@ -105,107 +173,49 @@ export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }
           </>
         }
       >
-        {list.isPending ? (
-          <LoadingState label="Loading ledger…" />
-        ) : list.isError ? (
-          <ErrorState message={list.error.message} onRetry={() => list.refetch()} />
-        ) : rows.length === 0 ? (
-          <EmptyState title="No entries match" hint="Change the filters to see more of the ledger." />
-        ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left">
-              <thead className="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-500">
-                <tr>
-                  <th className="w-8 px-2 py-2" />
-                  <th className="px-2 py-2 font-medium">#</th>
-                  <th className="px-2 py-2 font-medium">When</th>
-                  <th className="px-2 py-2 font-medium">Type</th>
-                  <th className="px-2 py-2 font-medium">What</th>
-                  <th className="px-2 py-2 font-medium">Actor</th>
-                  <th className="px-2 py-2 font-medium">Account</th>
-                  <th className="px-2 py-2 font-medium">Hash</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {rows.map((e) => (
-                  <Fragment key={e.id}>
-                    <tr className="hover:bg-slate-50">
-                      <td className="px-2 py-1.5">
-                        <button
-                          type="button"
-                          aria-expanded={open === e.id}
-                          aria-label={`Show details of entry ${e.seq}`}
-                          onClick={() => setOpen(open === e.id ? null : e.id)}
-                          className="rounded p-0.5 text-slate-500 hover:bg-slate-200"
-                        >
-                          {open === e.id ? <ChevronDown className="size-4" /> : <ChevronRight className="size-4" />}
-                        </button>
-                      </td>
-                      <td className="px-2 py-1.5 tabular-nums text-slate-500">{e.seq}</td>
-                      <td className="px-2 py-1.5">
-                        <RelativeTime value={e.createdAt} />
-                      </td>
-                      <td className="px-2 py-1.5">
-                        <Badge>{e.type}</Badge>
-                      </td>
-                      <td className="px-2 py-1.5">{describeEntry(e.type, e.payload)}</td>
-                      <td className="px-2 py-1.5 text-xs text-slate-600">
-                        {humanize(e.actor.type)}
-                        {e.actor.id ? ` · ${e.actor.id.slice(0, 12)}` : ""}
-                      </td>
-                      <td className="px-2 py-1.5 text-xs">
-                        {e.accountId ? (
-                          <Link href={`/accounts/${e.accountId}`} className="text-brand-700 hover:underline">
-                            {e.accountName ?? `${e.accountId.slice(0, 10)}…`}
-                          </Link>
-                        ) : (
-                          "—"
-                        )}
-                      </td>
-                      <td className="px-2 py-1.5 font-mono text-xs text-slate-500">{e.hash.slice(0, 10)}</td>
-                    </tr>
-                    {open === e.id && (
-                      <tr className="bg-slate-50">
-                        <td />
-                        <td colSpan={7} className="px-2 py-2">
-                          <dl className="grid grid-cols-[8rem_1fr] gap-x-3 gap-y-1 text-xs">
-                            <dt className="text-slate-500">Correlation</dt>
-                            <dd>
-                              <button
-                                type="button"
-                                className="font-mono text-brand-700 hover:underline"
-                                onClick={() => setCorrelationId(e.correlationId)}
-                              >
-                                {e.correlationId}
-                              </button>
-                            </dd>
-                            <dt className="text-slate-500">Previous hash</dt>
-                            <dd className="font-mono break-all">{e.prevHash}</dd>
-                            <dt className="text-slate-500">Hash</dt>
-                            <dd className="font-mono break-all">{e.hash}</dd>
-                            <dt className="text-slate-500">Payload</dt>
-                            <dd>
-                              <pre className="overflow-x-auto rounded bg-white p-2 font-mono ring-1 ring-slate-200">
-                                {JSON.stringify(e.payload, null, 2)}
-                              </pre>
-                            </dd>
-                          </dl>
-                        </td>
-                      </tr>
-                    )}
-                  </Fragment>
-                ))}
-              </tbody>
-            </table>
-            {list.hasNextPage && (
-              <div className="border-t border-slate-200 p-3 text-center">
-                <Button onClick={() => list.fetchNextPage()} disabled={list.isFetchingNextPage}>
-                  {list.isFetchingNextPage ? "Loading…" : "Load older entries"}
-                </Button>
-              </div>
-            )}
-          </div>
-        )}
+        <DataTable
+          caption="Ledger entries, newest first"
+          cellClassName="px-2 py-1.5"
+          columns={columns}
+          data={rows}
+          getRowId={(e) => e.id}
+          loading={list.isPending}
+          loadingLabel="Loading ledger…"
+          error={list.isError ? { message: list.error.message, onRetry: () => list.refetch() } : null}
+          empty={<EmptyState title="No entries match" hint="Change the filters to see more of the ledger." />}
+          paging={{
+            hasMore: list.hasNextPage,
+            loadingMore: list.isFetchingNextPage,
+            onLoadMore: () => list.fetchNextPage(),
+            label: "Load older entries",
+          }}
+          renderDetail={(e) =>
+            open === e.id ? (
+              <dl className="grid grid-cols-[8rem_1fr] gap-x-3 gap-y-1 pl-8 text-xs">
+                <dt className="text-slate-600">Correlation</dt>
+                <dd>
+                  <button
+                    type="button"
+                    className="font-mono text-brand-700 hover:underline"
+                    onClick={() => setCorrelationId(e.correlationId)}
+                  >
+                    {e.correlationId}
+                  </button>
+                </dd>
+                <dt className="text-slate-600">Previous hash</dt>
+                <dd className="font-mono break-all">{e.prevHash}</dd>
+                <dt className="text-slate-600">Hash</dt>
+                <dd className="font-mono break-all">{e.hash}</dd>
+                <dt className="text-slate-600">Payload</dt>
+                <dd>
+                  <pre className="overflow-x-auto rounded bg-white p-2 font-mono ring-1 ring-slate-200">
+                    {JSON.stringify(e.payload, null, 2)}
+                  </pre>
+                </dd>
+              </dl>
+            ) : null
+          }
+        />
       </Card>
     </div>
   );

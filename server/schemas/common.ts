@@ -17,6 +17,17 @@ export const Lifecycle = z.enum(LIFECYCLES);
 export const Posture = z.enum(POSTURES);
 export const Momentum = z.enum(MOMENTA);
 
+/**
+ * A whole number in [min, max] whose every failure (not a number, a fraction, out of range) reads
+ * the same sentence — so an admin form built on the same schema shows it next to the field.
+ */
+export const wholeIn = (min: number, max: number, message = `A whole number from ${min} to ${max}`) =>
+  z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
+
+/** Like wholeIn, for decimals. */
+export const numberIn = (min: number, max: number, message = `A number from ${min} to ${max}`) =>
+  z.number({ error: message }).min(min, { error: message }).max(max, { error: message });
+
 /** Opaque cursor: base64url of a small JSON object the repo chose. Clients must not parse it. */
 export const Cursor = z.string().min(1).max(512);
 

@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { TENANT_TIERS } from "../engine/costGate";
 import { SEVERITIES, SIGNAL_TYPES } from "../engine/signals";
 import { TRIGGER_TYPES } from "../engine/triggers";
+import { wholeIn } from "./common";
 
 const Id = z.string().min(1).max(64);
 
@@ -30,3 +32,29 @@ export const DecisionRunBody = z
     idempotency_key: z.string().min(1).max(200),
   })
   .strict();
+
+const Seconds = wholeIn(0, 7 * 86_400, "Whole seconds, 0 to 604800 (7 days)");
+const PerTrigger = z.partialRecord(z.enum(TRIGGER_TYPES), Seconds);
+
+/** The trigger half of the decision settings (tRPC decisions.saveSettings; the admin card's form). */
+export const TriggerSettingsPatch = z.object({
+  debounceSeconds: PerTrigger.optional(),
+  maxWaitSeconds: PerTrigger.optional(),
+  cooldownSeconds: Seconds.optional(),
+  perAccountHourlyCap: wholeIn(0, 1000).optional(),
+  perTenantHourlyCap: wholeIn(0, 100_000).optional(),
+});
+
+/** The cost-gate half; a null token cap means no cap. */
+export const CostGateSettingsPatch = z.object({
+  maxRunsPerDay: wholeIn(0, 1_000_000).optional(),
+  maxTokensPerDay: wholeIn(0, 1_000_000_000, "Blank, or a whole number up to 1000000000").nullable().optional(),
+  minSecondsBetweenRuns: Seconds.optional(),
+  maxOpenIntents: wholeIn(0, 1000).optional(),
+  tier: z.enum(TENANT_TIERS).optional(),
+});
+
+export const DecisionSettingsPatch = z.object({
+  triggers: TriggerSettingsPatch.optional(),
+  costGate: CostGateSettingsPatch.optional(),
+});

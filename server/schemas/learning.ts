@@ -1,14 +1,15 @@
 import { z } from "zod";
 import { DEFAULT_LEARNING_SETTINGS, type LearningSettings, SHADOW_METRIC } from "../engine/learning";
+import { numberIn, wholeIn } from "./common";
 
 /**
  * Learning-loop inputs (SPEC §4.5, §5.1). Settings are stored and served in the same snake_case
  * shape; every key is optional on the way in and filled from the engine's defaults.
  */
 
-const Days = z.number().int().min(1).max(365);
-const Sample = z.number().int().min(1).max(1_000_000);
-const Share = z.number().min(0).max(1);
+const Days = wholeIn(1, 365);
+const Sample = wholeIn(1, 1_000_000);
+const Share = numberIn(0, 1);
 
 export const LearningSettingsPatch = z
   .object({
@@ -18,24 +19,19 @@ export const LearningSettingsPatch = z
         k: z.number().int().min(1).max(20).optional(),
         window_days: Days.optional(),
         min_sample: Sample.optional(),
-        min_lift: z.number().min(-1).max(1).optional(),
+        min_lift: numberIn(-1, 1).optional(),
       })
       .strict()
       .optional(),
     guard: z.object({ window_days: Days.optional(), min_sample: Sample.optional(), tolerance: Share.optional() }).strict().optional(),
-    missing_after_hours: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 90)
-      .optional(),
+    missing_after_hours: wholeIn(1, 24 * 90).optional(),
     response_window_days: Days.optional(),
     calibration: z
       .object({
         lambda: z.number().min(0.001).max(1000).optional(),
         holdout: z.number().min(0).max(0.5).optional(),
-        min_rows: z.number().int().min(10).max(1_000_000).optional(),
-        every_days: z.number().int().min(0).max(365).optional(),
+        min_rows: wholeIn(10, 1_000_000).optional(),
+        every_days: wholeIn(0, 365).optional(),
         lookback_days: Days.optional(),
       })
       .strict()

@@ -1,46 +1,18 @@
 import { z } from "zod";
-import { TENANT_TIERS } from "../../engine/costGate";
 import { RITUALS, TRIGGER_TYPES } from "../../engine/triggers";
 import { Cursor } from "../../schemas/common";
+import { DecisionSettingsPatch } from "../../schemas/decisions";
 import { decisionSpend, loadDecisionSettings, saveDecisionSettings } from "../../services/decisionSettings";
 import { requestRun } from "../../services/decisions";
 import { listJobs, queueStats } from "../../services/jobQueue";
 import { listCadences, setCadence } from "../../services/rituals";
 import { adminProcedure, router } from "../trpc";
 
-const Seconds = z
-  .number()
-  .int()
-  .min(0)
-  .max(7 * 86_400);
-const PerTrigger = z.partialRecord(z.enum(TRIGGER_TYPES), Seconds);
-
 /** Admin: triggers and cadences, cost gate and today's decision spend, the job queue. */
 export const decisionsRouter = router({
   settings: adminProcedure.query(({ ctx }) => loadDecisionSettings(ctx.db, ctx.viewer.tenantId)),
   saveSettings: adminProcedure
-    .input(
-      z.object({
-        triggers: z
-          .object({
-            debounceSeconds: PerTrigger.optional(),
-            maxWaitSeconds: PerTrigger.optional(),
-            cooldownSeconds: Seconds.optional(),
-            perAccountHourlyCap: z.number().int().min(0).max(1000).optional(),
-            perTenantHourlyCap: z.number().int().min(0).max(100_000).optional(),
-          })
-          .optional(),
-        costGate: z
-          .object({
-            maxRunsPerDay: z.number().int().min(0).max(1_000_000).optional(),
-            maxTokensPerDay: z.number().int().min(0).max(1_000_000_000).nullable().optional(),
-            minSecondsBetweenRuns: Seconds.optional(),
-            maxOpenIntents: z.number().int().min(0).max(1000).optional(),
-            tier: z.enum(TENANT_TIERS).optional(),
-          })
-          .optional(),
-      }),
-    )
+    .input(DecisionSettingsPatch)
     .mutation(({ ctx, input }) => saveDecisionSettings(ctx.db, ctx.viewer, input as Parameters<typeof saveDecisionSettings>[2], ctx.clock)),
   cadences: adminProcedure.query(({ ctx }) => listCadences(ctx.db, ctx.viewer)),
   setCadence: adminProcedure
