@@ -1,7 +1,7 @@
 import { type ZodType, z } from "zod";
 import { AccountUpdateBody } from "../schemas/accounts";
-import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import { AlertHookBody } from "../schemas/alertHook";
+import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import { ApprovalLinkBody, ApprovalSettingsPutBody } from "../schemas/approvals";
 import {
   AccountQuery,
