@@ -18,7 +18,7 @@ test("the seller reads the digest and sets the digest email", async ({ page }) =
   await expect(page.getByTestId("digest-budget-chart")).toBeVisible();
 
   // A day is chosen with the picker; the page says which local day and zone it covers.
-  const day = page.getByLabel("Day");
+  const day = page.getByLabel("Day", { exact: true });
   const shown = await day.inputValue();
   expect(shown).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   await expect(page.getByText(`${shown} in UTC, the whole local day`)).toBeVisible();

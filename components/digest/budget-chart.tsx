@@ -13,8 +13,18 @@ export interface BudgetDatum {
  * Autonomous budget used that day against each account's daily cap, as paired bars with the
  * figures also written in the caption — colour is never the only cue.
  */
-export function DigestBudgetChart({ data }: { data: BudgetDatum[] }) {
+export function DigestBudgetChart({ data: all }: { data: BudgetDatum[] }) {
   const titleId = useId();
+  // Only the accounts that used budget get a bar (a seller may own dozens); the rest are counted.
+  const data = all.filter((d) => d.used > 0);
+  const idle = all.length - data.length;
+  if (data.length === 0) {
+    return (
+      <p className="text-sm text-slate-600" data-testid="digest-budget-chart">
+        No autonomous budget was used that day on your {all.length} account{all.length === 1 ? "" : "s"}.
+      </p>
+    );
+  }
   const height = Math.max(120, data.length * 44 + 48);
   const summary = data.map((d) => `${d.account} ${d.used} of ${d.cap}`).join(", ");
   return (
@@ -26,14 +36,15 @@ export function DigestBudgetChart({ data }: { data: BudgetDatum[] }) {
             <XAxis type="number" allowDecimals={false} tick={{ fill: "#475569", fontSize: 12 }} stroke="#94a3b8" />
             <YAxis type="category" dataKey="account" width={140} tick={{ fill: "#334155", fontSize: 12 }} stroke="#94a3b8" />
             <Tooltip cursor={{ fill: "#f1f5f9" }} />
-            <Legend wrapperStyle={{ fontSize: 12, color: "#334155" }} />
+            <Legend wrapperStyle={{ fontSize: 12 }} formatter={(value) => <span style={{ color: "#334155" }}>{value}</span>} />
             <Bar dataKey="used" name="Used" fill="#2563eb" isAnimationActive={false} maxBarSize={14} radius={[0, 3, 3, 0]} />
             <Bar dataKey="cap" name="Daily cap" fill="#cbd5e1" isAnimationActive={false} maxBarSize={14} radius={[0, 3, 3, 0]} />
           </BarChart>
         </ResponsiveContainer>
       </div>
       <figcaption id={titleId} className="text-xs text-slate-600">
-        Autonomous actions used that day against the daily cap: {summary || "no accounts"}
+        Autonomous actions used that day against the daily cap: {summary}
+        {idle > 0 ? `; your other ${idle} account${idle === 1 ? "" : "s"} used none` : ""}
       </figcaption>
     </figure>
   );

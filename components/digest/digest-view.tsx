@@ -3,6 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState } from "react";
+import { readableWhy } from "@/server/engine/digest";
 import { useTRPC } from "../trpc";
 import { Badge, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import type { RouterOutputs } from "../work/types";
@@ -104,7 +105,7 @@ export function DigestView({ initialDate }: { initialDate?: string }) {
                         </Link>
                       </p>
                       <p className="text-sm text-slate-600">
-                        Why: {a.why} ·{" "}
+                        Why: {readableWhy(a.why)} ·{" "}
                         <Link className="text-brand-700 underline" href={`/explain/${a.execution_id}`}>
                           explain
                         </Link>
@@ -134,7 +135,7 @@ export function DigestView({ initialDate }: { initialDate?: string }) {
                         {human(w.action_type)} on {w.account_name}{" "}
                         {w.expires_at && <Badge tone="amber">expires {when(w.expires_at, d.timezone)}</Badge>}
                       </p>
-                      <p className="text-sm text-slate-600">Why: {w.why}</p>
+                      <p className="text-sm text-slate-600">Why: {readableWhy(w.why)}</p>
                     </li>
                   ))}
                 </ul>

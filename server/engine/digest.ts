@@ -202,3 +202,13 @@ function firstLine(s: string): string {
   const line = s.split(/\r?\n/, 1)[0]?.trim() ?? "";
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
+
+/** A stated reason is often a signal code (RENEWAL_WINDOW_ENTERED): shown to people as words. */
+export function readableWhy(why: string): string {
+  return /^[A-Z0-9_]+$/.test(why)
+    ? why
+        .toLowerCase()
+        .replaceAll("_", " ")
+        .replace(/^./, (c) => c.toUpperCase())
+    : why;
+}

@@ -12,6 +12,7 @@ import {
   localDateKey,
   nextSendAt,
   oneLineWhy,
+  readableWhy,
   SEND_WINDOW_HOURS,
 } from "@/server/engine/digest";
 
@@ -135,5 +136,7 @@ describe("classifying the day's ledger entries", () => {
     expect(oneLineWhy(null)).toBe("No reason recorded");
     expect(oneLineWhy({ explanation: "Policy allows it.", why: '["RENEWAL_WINDOW_ENTERED"]' }, "stated")).toBe("RENEWAL_WINDOW_ENTERED");
     expect(oneLineWhy({ explanation: "Policy allows it.", why: "[]" }, "stated")).toBe("Policy allows it.");
+    expect(readableWhy("RENEWAL_WINDOW_ENTERED")).toBe("Renewal window entered");
+    expect(readableWhy("Autopilot is 74% confident.")).toBe("Autopilot is 74% confident.");
   });
 });

@@ -237,7 +237,7 @@ describe("the digest job and its email", () => {
     expect(mail.text).toContain(
       `Autonomous acts: ${expected.autonomous} · Waiting for you: ${expected.waiting} · Blocked: ${expected.blocked}`,
     );
-    expect(mail.text).toContain("Why: FIRST_OF_THE_DAY");
+    expect(mail.text).toContain("Why: First of the day");
 
     // One well-formed one-time approve and reject link per waiting intent, for this seller, signed.
     const html = mail.html as string;

@@ -1,5 +1,6 @@
 import { Body, Button, Container, Head, Heading, Hr, Html, Link, Preview, Section, Text } from "@react-email/components";
 import { render } from "@react-email/render";
+import { readableWhy } from "../../engine/digest";
 import type { Digest } from "./compose";
 
 /** Approve/reject links of one waiting intent (one-time, signed); absent when none could be minted. */
@@ -78,7 +79,7 @@ export function DigestEmail({ digest: d, recipientName, links, inboxUrl, digestU
               <Text style={s.item}>
                 {time(a.at, tz)} · {human(a.action_type)} on {a.account_name}
               </Text>
-              <Text style={s.why}>Why: {a.why}</Text>
+              <Text style={s.why}>Why: {readableWhy(a.why)}</Text>
             </Section>
           ))}
           <More shown={d.autonomous.length} total={c.autonomous} />
@@ -104,7 +105,7 @@ export function DigestEmail({ digest: d, recipientName, links, inboxUrl, digestU
                   {human(w.action_type)} on {w.account_name}
                   {w.expires_at ? ` · expires ${when(w.expires_at, tz)}` : ""}
                 </Text>
-                <Text style={s.why}>Why: {w.why}</Text>
+                <Text style={s.why}>Why: {readableWhy(w.why)}</Text>
                 {l ? (
                   <Text style={s.why}>
                     <Button href={l.approveUrl} style={s.approve}>
