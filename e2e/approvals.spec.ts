@@ -33,6 +33,8 @@ function tick() {
 }
 
 test("an approval request goes to the webhook, and its link approves once while signed out", async ({ page, browser, request }) => {
+  // A CLI tick (tsx start-up) runs inside this test.
+  test.setTimeout(180_000);
   const received: { text: string; blocks: { type: string; elements?: { text: { text: string }; url: string }[] }[] }[] = [];
   const receiver = http.createServer((req, res) => {
     let raw = "";
