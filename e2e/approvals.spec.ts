@@ -87,7 +87,8 @@ test("an approval request goes to the webhook, and its link approves once while 
     expect(approveUrl.startsWith(`${BASE}/approve/`)).toBe(true);
 
     // Signed out: a fresh context with no session cookie.
-    const anon = await browser.newPage();
+    const anonContext = await browser.newContext({ baseURL: BASE });
+    const anon = await anonContext.newPage();
     await anon.goto(approveUrl);
     await expect(anon).toHaveURL(approveUrl);
     await expect(anon.getByRole("heading", { name: "Approval needed" })).toBeVisible();
@@ -107,7 +108,7 @@ test("an approval request goes to the webhook, and its link approves once while 
       data: { decision: "approve" },
     });
     expect(res.status()).toBe(410);
-    await anon.close();
+    await anonContext.close();
 
     // The inbox: the remaining waiting items count down to their expiry.
     await page.goto("/inbox");
