@@ -141,11 +141,16 @@ const core = {
     diff: record.optional(),
     reason: optText,
     approved_by: optText,
+    /** decided through a one-time link (server/services/approvals/decide.ts): "LINK" and the link's id */
+    via: z.literal("LINK").optional(),
+    link_id: optText,
   }),
   INTENT_REJECTED: z.looseObject({
     action_intent_id: id,
     reason: optText,
     rejected_by: optText,
+    via: z.literal("LINK").optional(),
+    link_id: optText,
   }),
   EXECUTION_STARTED: z.looseObject({
     execution_id: id,

@@ -157,8 +157,12 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
       reason: null,
       approved_by: null,
     },
+    { action_intent_id: "i1", edited: false, reason: null, approved_by: null, via: "LINK", link_id: "l1" },
   ],
-  INTENT_REJECTED: [{ action_intent_id: "i1", reason: "not now", rejected_by: "sam@x.test" }],
+  INTENT_REJECTED: [
+    { action_intent_id: "i1", reason: "not now", rejected_by: "sam@x.test" },
+    { action_intent_id: "i1", reason: "Rejected from a one-time link", rejected_by: null, via: "LINK", link_id: "l1" },
+  ],
   EXECUTION_STARTED: [
     { execution_id: "e1", action_intent_id: "i1", action_type: "DRAFT_EMAIL", approval_source: "HUMAN", auto_executed: false },
   ],
