@@ -3,7 +3,7 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { Search } from "lucide-react";
 import Link from "next/link";
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { useTRPC } from "../trpc";
 import { DataTable, dataColumns } from "../ui/data-table";
@@ -82,7 +82,8 @@ export function AccountsTable() {
       { getNextPageParam: (last) => last.nextCursor ?? undefined },
     ),
   );
-  const rows = query.data?.pages.flatMap((p) => p.items) ?? [];
+  // Memoised: a new array each render would hand the table new data every render.
+  const rows = useMemo(() => query.data?.pages.flatMap((p) => p.items) ?? [], [query.data]);
 
   return (
     <Card

@@ -44,7 +44,8 @@ export function NumberField({
   placeholder?: string;
   width?: string;
 }) {
-  const describedBy = [hint ? `${id}-hint` : null, error ? `${id}-err` : null].filter(Boolean).join(" ") || undefined;
+  // The hint gives way to the error, so only the one that is shown describes the input.
+  const describedBy = error ? `${id}-err` : hint ? `${id}-hint` : undefined;
   return (
     <div>
       <label htmlFor={id} className="mb-1 block font-medium text-slate-700">

@@ -256,7 +256,8 @@ export function JobQueue({ statuses }: { statuses: readonly Status[] }) {
     ),
     refetchInterval: interval,
   });
-  const rows = jobs.data?.pages.flatMap((p) => p.items) ?? [];
+  // Memoised: a new array each render would hand the table new data every render.
+  const rows = useMemo(() => jobs.data?.pages.flatMap((p) => p.items) ?? [], [jobs.data]);
   const kinds = Object.keys(stats.data?.byKind ?? {}).sort();
   const filtered = status !== "" || kind !== "";
   const columns = useMemo(() => jobColumns(open, (jobId) => setOpen((o) => (o === jobId ? null : jobId))), [open]);

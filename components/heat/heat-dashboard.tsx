@@ -2,6 +2,7 @@
 
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { useMemo } from "react";
 import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { HeatBadge, TIER_COLOR } from "../accounts/heat-badge";
 import { useTRPC } from "../trpc";
@@ -64,7 +65,7 @@ export function HeatDashboard() {
     trpc.heat.hottest.infiniteQueryOptions({ limit: 20 }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
   );
   // The rank is the server's order, kept on the row so it survives a re-sort.
-  const rows = hottest.data?.pages.flatMap((p) => p.items).map((r, i) => ({ ...r, rank: i + 1 })) ?? [];
+  const rows = useMemo(() => hottest.data?.pages.flatMap((p) => p.items).map((r, i) => ({ ...r, rank: i + 1 })) ?? [], [hottest.data]);
 
   return (
     <div className="space-y-4">

@@ -39,7 +39,8 @@ export function LedgerExplorer({ entryTypes }: { entryTypes: readonly string[] }
     ),
   );
   const verify = useMutation(trpc.ledger.verify.mutationOptions());
-  const rows = list.data?.pages.flatMap((p) => p.items) ?? [];
+  // Memoised: a new array each render would hand the table new data every render.
+  const rows = useMemo(() => list.data?.pages.flatMap((p) => p.items) ?? [], [list.data]);
   const columns = useMemo(
     () =>
       col.columns([
