@@ -92,7 +92,7 @@ export function AlwaysOnAdmin() {
                       </Link>
                     </td>
                     <td className="py-2 pr-3 text-slate-700">{i.owner?.name ?? "Unassigned"}</td>
-                    <td className="py-2 pr-3">
+                    <td className="whitespace-nowrap py-2 pr-3">
                       {i.active ? (
                         <Badge tone="green">Always-on</Badge>
                       ) : i.optedIn ? (
