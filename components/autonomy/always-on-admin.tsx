@@ -34,9 +34,9 @@ export function AlwaysOnAdmin() {
   const enabled = list.data?.pages[0]?.tenant.enabled ?? false;
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   return (
-    <section id="always-on" aria-labelledby="always-on-title" className="scroll-mt-4">
+    <div id="always-on" className="scroll-mt-4">
       <Card
-        title={<span id="always-on-title">Always-on autonomy</span>}
+        title="Always-on autonomy"
         actions={
           list.isSuccess && (
             <div className="flex items-center gap-2">
@@ -92,7 +92,7 @@ export function AlwaysOnAdmin() {
                       </Link>
                     </td>
                     <td className="py-2 pr-3 text-slate-700">{i.owner?.name ?? "Unassigned"}</td>
-                    <td className="py-2 pr-3">
+                    <td className="whitespace-nowrap py-2 pr-3">
                       {i.active ? (
                         <Badge tone="green">Always-on</Badge>
                       ) : i.optedIn ? (
@@ -150,6 +150,6 @@ export function AlwaysOnAdmin() {
       >
         <p className="text-sm text-slate-700">The change applies to the next decision and is kept in the ledger with your name.</p>
       </Dialog>
-    </section>
+    </div>
   );
 }

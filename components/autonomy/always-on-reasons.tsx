@@ -4,8 +4,6 @@ import Link from "next/link";
  * What each missing always-on condition means in words, and where it is fixed (SPEC §4.6). Shared
  * by the admin card and the account page so both say the same thing.
  */
-export type AlwaysOnReason = "TENANT_NOT_OPTED_IN" | "ACCOUNT_NOT_OPTED_IN" | "NO_DIGEST_CONFIGURED";
-
 export function MissingReasons({
   missing,
   isAdmin,

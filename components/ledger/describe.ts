@@ -52,6 +52,8 @@ function describeParsed(type: string, stored: unknown): string {
       return `Outcome: ${humanize(e.payload.label)}`;
     case "KILL_SWITCH_CHANGED":
       return `Kill switch ${e.payload.scope}${e.payload.key ? ` (${e.payload.key})` : ""} turned ${e.payload.after ? "on" : "off"}${e.payload.reason ? `: “${e.payload.reason}”` : ""}`;
+    case "ALWAYS_ON_CHANGED":
+      return `Always-on autonomy switched ${e.payload.after ? "on" : "off"} for ${e.payload.account_id ? "the account" : "the workspace"}`;
     case "HEAT_TIER_CHANGED":
       return `Heat: ${e.payload.from} → ${e.payload.to} (${humanize(e.payload.rule)}, score ${e.payload.score.toFixed(2)}${e.payload.signals_in_window != null ? `, ${e.payload.signals_in_window} signals in ${e.payload.window_hours ?? "?"} h` : ""})`;
     case "NORMALIZATION_MISSING":

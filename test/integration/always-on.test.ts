@@ -224,6 +224,30 @@ describe(`always-on opt-in on ${TEST_PROVIDER}`, () => {
     expect((await put({ enabled: true }, k.ingest)).status).toBe(403);
   });
 
+  it.each(["AlwaysOnOptIn", "DigestSettings"])(
+    "the %s table unreadable (renamed) while a decision run's proposal is admitted → GATE_ERROR, never AUTO_EXECUTE",
+    async (table) => {
+      // An account with nothing executed yet (a recent execution lowers the next proposal's confidence).
+      const account = a.accounts.admin[1] as string;
+      await configureDigestForAlwaysOn(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
+      expect((await put({ account_id: account, enabled: true })).json).toMatchObject({ active: true });
+      const usedBefore = await budgetUsed(account);
+      await t.db.$executeRawUnsafe(`ALTER TABLE "${table}" RENAME TO "${table}_gone"`);
+      try {
+        const runId = await runDecisionNow(t.db, a.admin.viewer, account);
+        const run = await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } });
+        const intent = await t.db.actionIntent.findFirstOrThrow({
+          where: { tenantId: a.id, correlationId: run.correlationId, actionType: T },
+        });
+        expect(intent).toMatchObject({ decision: "REQUIRE_APPROVAL", reason: "GATE_ERROR", status: "PENDING_APPROVAL" });
+        await dismiss(intent.id);
+      } finally {
+        await t.db.$executeRawUnsafe(`ALTER TABLE "${table}_gone" RENAME TO "${table}"`);
+      }
+      expect(await budgetUsed(account)).toBe(usedBefore);
+    },
+  );
+
   it("10 concurrent enable/disable calls: a consistent state and one ALWAYS_ON_CHANGED per actual change", async () => {
     const account = a.accounts.admin[0] as string;
     await configureDigestForAlwaysOn(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
