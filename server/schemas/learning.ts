@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_LEARNING_SETTINGS, type LearningSettings, SHADOW_METRIC } from "../engine/learning";
+import { DEFAULT_LEARNING_SETTINGS, type LearningSettings, SHADOW_METRIC } from "../engine/learningSettings";
 import { numberIn, wholeIn } from "./common";
 
 /**
