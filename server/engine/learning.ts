@@ -1,5 +1,5 @@
 import { CholeskyDecomposition, Matrix, solve } from "ml-matrix";
-import { type GuardSettings, type ShadowSettings } from "./learningSettings";
+import type { GuardSettings, ShadowSettings } from "./learningSettings";
 
 export * from "./learningSettings";
 
