@@ -61,15 +61,3 @@ export async function setOptIn(tx: ConfigTx, tenantId: string, accountKey: strin
   }
   return before?.enabled ?? false;
 }
-
-/**
- * Store a user's digest settings. The digest settings page and its API belong to the digest
- * feature; the demo seed and tests configure a digest through this as the always-on condition.
- */
-export function upsertDigestFacts(tx: ConfigTx, tenantId: string, userId: string, facts: DigestFacts, actorId: string | null, now: Date) {
-  return tx.digestSettings.upsert({
-    where: { tenantId_userId: { tenantId, userId } },
-    create: { tenantId, userId, ...facts, updatedBy: actorId, updatedAt: now },
-    update: { ...facts, updatedBy: actorId, updatedAt: now },
-  });
-}

@@ -3,7 +3,7 @@ import type { Db, DbOrTx, Tx } from "../db";
 import { type AlwaysOnReason, type DigestFacts, missingForAlwaysOn, refusalForAccountOptIn } from "../engine/alwaysOn";
 import { AppError } from "../errors";
 import { listAccounts } from "../repos/accounts";
-import { optedInAccounts, readDigestFacts, readDigestFactsFor, readOptIns, setOptIn, upsertDigestFacts } from "../repos/alwaysOn";
+import { optedInAccounts, readDigestFacts, readDigestFactsFor, readOptIns, setOptIn } from "../repos/alwaysOn";
 import { findVisibleAccount, withConfigWrite } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
@@ -149,28 +149,5 @@ export async function setAccountAlwaysOn(
     const before = await setOptIn(tx, viewer.tenantId, account.id, enabled, viewer.actor.id, now);
     await ledgerChange(tx, viewer, account.id, before, enabled, now);
     return readStatus(tx, viewer, account);
-  });
-}
-
-/**
- * Store a user's daily digest settings as the always-on condition reads them (the demo seed and
- * tests; people use the digest settings page). Through withConfigWrite and ledgered: a digest
- * switched off takes always-on away at once.
- */
-export async function configureDigestForAlwaysOn(db: Db, viewer: Viewer, userId: string, facts: DigestFacts, clock: Clock) {
-  return withConfigWrite(db, viewer.tenantId, async (tx) => {
-    const now = clock.now();
-    const before = await readDigestFacts(tx, viewer.tenantId, userId);
-    await upsertDigestFacts(tx, viewer.tenantId, userId, facts, viewer.actor.id, now);
-    await appendLedger(
-      tx,
-      {
-        tenantId: viewer.tenantId,
-        type: "CONFIG_CHANGED",
-        actor: viewer.actor,
-        payload: { change: "digest_settings", user_id: userId, before, after: facts },
-      },
-      now,
-    );
   });
 }

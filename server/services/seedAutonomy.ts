@@ -7,10 +7,11 @@ import { listAccounts } from "../repos/accounts";
 import { findIntent } from "../repos/intents";
 import type { Viewer } from "../repos/scope";
 import { pendingIntents } from "../repos/seed";
-import { configureDigestForAlwaysOn, setAccountAlwaysOn, setTenantAlwaysOn } from "./alwaysOn";
+import { setAccountAlwaysOn, setTenantAlwaysOn } from "./alwaysOn";
 import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type DecisionDeps, executeRun, fireDueTriggers, RUN_DECISION } from "./decisions";
 import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL, prng } from "./demoHistory";
+import { saveDigestSettings } from "./digest/settings";
 import type { GateDeps } from "./gate";
 import { runWorkerTick } from "./jobQueue";
 import { parseFeatures } from "./learning/data";
@@ -87,11 +88,11 @@ async function seedAlwaysOn(db: Db, admin: Viewer, clock: Clock) {
   await setTenantAlwaysOn(db, admin, true, clock);
   const seller = (await listTenantMembers(db, admin)).find((m) => m.role === "SELLER" && m.email.startsWith("seller@"));
   if (!seller) return;
-  await configureDigestForAlwaysOn(
+  await saveDigestSettings(
     db,
     admin,
     seller.userId,
-    { enabled: true, email: seller.email, hourLocal: 8, timezone: "Europe/Berlin" },
+    { enabled: true, email: seller.email, hour_local: 8, timezone: "Europe/Berlin" },
     clock,
   );
   const asSeller: Viewer = { ...admin, role: "SELLER", userId: seller.userId };

@@ -3,9 +3,10 @@ import { type Clock, fixedClock, systemClock } from "@/server/clock";
 import type { Db } from "@/server/db";
 import { queueHandlers } from "@/server/jobs/registry";
 import type { Viewer } from "@/server/repos/scope";
-import { configureDigestForAlwaysOn, setAccountAlwaysOn, setTenantAlwaysOn } from "@/server/services/alwaysOn";
+import { setAccountAlwaysOn, setTenantAlwaysOn } from "@/server/services/alwaysOn";
 import { putAllowlist, putBudget, putKillSwitch, putMode } from "@/server/services/autonomyConfig";
 import { requestRun } from "@/server/services/decisions";
+import { saveDigestSettings } from "@/server/services/digest/settings";
 import { type GateDeps, type IntentInput, submitIntent } from "@/server/services/gate";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
@@ -39,13 +40,7 @@ export async function alwaysOn(db: Db, admin: Viewer, accountIds: string[], at: 
   for (const id of accountIds) {
     const { ownerId } = await db.account.findUniqueOrThrow({ where: { id }, select: { ownerId: true } });
     if (ownerId)
-      await configureDigestForAlwaysOn(
-        db,
-        admin,
-        ownerId,
-        { enabled: true, email: "owner@example.test", hourLocal: 8, timezone: "UTC" },
-        at,
-      );
+      await saveDigestSettings(db, admin, ownerId, { enabled: true, email: "owner@example.test", hour_local: 8, timezone: "UTC" }, at);
     await setAccountAlwaysOn(db, admin, id, true, at);
   }
 }

@@ -3,8 +3,8 @@ import { GET as alwaysOnGet, PUT as alwaysOnPut } from "@/app/api/v1/autonomy/al
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
-import { configureDigestForAlwaysOn } from "@/server/services/alwaysOn";
 import { createApiKey } from "@/server/services/apiKeys";
+import { saveDigestSettings } from "@/server/services/digest/settings";
 import { verifyLedger } from "@/server/services/ledger";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -22,7 +22,7 @@ let a: TestTenant;
 let b: TestTenant;
 const k = { admin: "", ingest: "", otherAdmin: "" };
 const T = "CREATE_INTERNAL_TASK"; // what the weekly review ritual proposes
-const DIGEST = { enabled: true, email: "seller@example.test", hourLocal: 8, timezone: "Europe/Berlin" };
+const DIGEST = { enabled: true, email: "seller@example.test", hour_local: 8, timezone: "Europe/Berlin" };
 
 type Body = Record<string, unknown> & { error: { code: string; message: string; field?: string; reasons?: string[] } };
 async function call(
@@ -123,12 +123,16 @@ describe(`always-on opt-in on ${TEST_PROVIDER}`, () => {
 
     // A digest that would reach nobody (switched off, or a zone that does not exist) is no digest.
     const seller = a.seller.viewer;
-    await configureDigestForAlwaysOn(t.db, seller, a.seller.id, { ...DIGEST, enabled: false }, systemClock);
+    await saveDigestSettings(t.db, seller, a.seller.id, { ...DIGEST, enabled: false }, systemClock);
     expect((await put({ account_id: account, enabled: true })).json.error).toMatchObject({ reasons: ["NO_DIGEST_CONFIGURED"] });
-    await configureDigestForAlwaysOn(t.db, seller, a.seller.id, { ...DIGEST, timezone: "Mars/Olympus" }, systemClock);
+    // The service refuses an unknown zone; a stored one the runtime no longer knows (tzdata moved on) reads the same.
+    await t.db.digestSettings.update({
+      where: { tenantId_userId: { tenantId: a.id, userId: a.seller.id } },
+      data: { enabled: true, timezone: "Mars/Olympus" },
+    });
     expect((await put({ account_id: account, enabled: true })).json.error).toMatchObject({ reasons: ["NO_DIGEST_CONFIGURED"] });
     // Tenant on, digest fixed, account still off: the gate says exactly that.
-    await configureDigestForAlwaysOn(t.db, seller, a.seller.id, DIGEST, systemClock);
+    await saveDigestSettings(t.db, seller, a.seller.id, DIGEST, systemClock);
     const stillWaiting = await decide(account);
     expect(stillWaiting.payload).toMatchObject({ reason: "NOT_OPTED_IN", always_on_missing: ["ACCOUNT_NOT_OPTED_IN"] });
     await dismiss(stillWaiting.intent.id);
@@ -229,7 +233,7 @@ describe(`always-on opt-in on ${TEST_PROVIDER}`, () => {
     async (table) => {
       // An account with nothing executed yet (a recent execution lowers the next proposal's confidence).
       const account = a.accounts.admin[1] as string;
-      await configureDigestForAlwaysOn(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
+      await saveDigestSettings(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
       expect((await put({ account_id: account, enabled: true })).json).toMatchObject({ active: true });
       const usedBefore = await budgetUsed(account);
       await t.db.$executeRawUnsafe(`ALTER TABLE "${table}" RENAME TO "${table}_gone"`);
@@ -250,7 +254,7 @@ describe(`always-on opt-in on ${TEST_PROVIDER}`, () => {
 
   it("10 concurrent enable/disable calls: a consistent state and one ALWAYS_ON_CHANGED per actual change", async () => {
     const account = a.accounts.admin[0] as string;
-    await configureDigestForAlwaysOn(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
+    await saveDigestSettings(t.db, a.admin.viewer, a.admin.id, DIGEST, systemClock);
     const before = (await changes(account)).length;
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => put({ account_id: account, enabled: i % 3 !== 0 })));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));

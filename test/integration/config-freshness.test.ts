@@ -11,6 +11,7 @@ import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
 import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
 import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
+import { PUT as digestSettingsPut } from "@/app/api/v1/digest/settings/route";
 import { POST as alertPost } from "@/app/api/v1/hooks/kill-switch/[token]/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
 import { PUT as pullBudgetPut } from "@/app/api/v1/perception/budget/route";
@@ -20,7 +21,6 @@ import { fixedClock, systemClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
 import { type ConfigTx, withConfigWrite } from "@/server/repos/autonomy";
 import { inTransaction } from "@/server/repos/tx";
-import { configureDigestForAlwaysOn } from "@/server/services/alwaysOn";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestPull, runPerceptionTick } from "@/server/services/perception";
 import type { PullRunner } from "@/server/services/pullRunners";
@@ -59,6 +59,7 @@ const GATE_CONFIG_PROCEDURES = [
   "connectors.put",
   "alwaysOn.setTenant",
   "alwaysOn.setAccount",
+  "digest.saveSettings",
 ] as const;
 /** Mutations that change no configuration the gate or decision path caches, and why. */
 const OTHER_PROCEDURES: Record<string, string> = {
@@ -82,8 +83,6 @@ const OTHER_PROCEDURES: Record<string, string> = {
     "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
-  "digest.saveSettings":
-    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -96,6 +95,7 @@ const GATE_CONFIG_ROUTES = [
   "PUT connectors/[name]",
   "POST hooks/kill-switch/[token]",
   "PUT autonomy/always-on",
+  "PUT digest/settings",
 ] as const;
 const OTHER_ROUTES: Record<string, string> = {
   "POST intents": "submits an intent (the evaluation itself)",
@@ -109,8 +109,6 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST learning/weights/[id]/promote": "ranking only, never read by the gate",
   "POST learning/rollback": "ranking only, never read by the gate",
   "PUT learning/settings": "ranking only, never read by the gate",
-  "PUT digest/settings":
-    "an always-on condition: written through withConfigWrite (version bumped) and ledgered CONFIG_CHANGED; the gate reads it only once the always-on integration lands, whose freshness scenario covers it",
   "POST learning/calibrations": "requests a calibration (a CANDIDATE ranking; ranking is never gate input)",
   "POST hooks/kill-switch":
     "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
@@ -745,14 +743,7 @@ describe(`always-on writers: the very next decision run obeys (${TEST_PROVIDER},
   const cAdmin = () => createCaller({ db: t.db, clock: systemClock, session: c.admin.session });
   const cSeller = () => createCaller({ db: t.db, clock: systemClock, session: c.seller.session });
   const cVersion = async () => (await t.db.tenant.findUniqueOrThrow({ where: { id: c.id } })).configVersion;
-  const digest = (enabled: boolean) =>
-    configureDigestForAlwaysOn(
-      t.db,
-      c.seller.viewer,
-      c.seller.id,
-      { enabled, email: "s@example.test", hourLocal: 8, timezone: "UTC" },
-      systemClock,
-    );
+  const digest = (enabled: boolean) => cSeller().digest.saveSettings({ enabled, email: "s@example.test", hour_local: 8, timezone: "UTC" });
   /** A new account of the seller's, opted in while everything else holds. */
   const optedAccount = async () => {
     const { id } = await t.db.account.create({
@@ -828,12 +819,21 @@ describe(`always-on writers: the very next decision run obeys (${TEST_PROVIDER},
     );
   });
 
-  it("the owner's digest switched off after the opt-in, then on again", async () => {
+  it("digest.saveSettings: the owner's digest switched off after the opt-in, then on again", async () => {
     await narrowThenWidenRun(
       await three(),
       () => digest(false),
       ["NO_DIGEST_CONFIGURED"],
       () => digest(true),
+    );
+  });
+
+  it("PUT /digest/settings: the owner's digest off, then on", async () => {
+    await narrowThenWidenRun(
+      await three(),
+      () => rest(digestSettingsPut, key, "PUT", { user_id: c.seller.id, enabled: false }),
+      ["NO_DIGEST_CONFIGURED"],
+      () => rest(digestSettingsPut, key, "PUT", { user_id: c.seller.id, enabled: true }),
     );
   });
 
