@@ -2,7 +2,7 @@
 
 import * as RadixDialog from "@radix-ui/react-dialog";
 import { X } from "lucide-react";
-import { type ReactNode, useEffect, useId, useState } from "react";
+import { type ReactNode, useEffect, useId, useRef, useState } from "react";
 import { Button, cx } from "./primitives";
 
 /**
@@ -29,6 +29,15 @@ export function Dialog({
   footer?: ReactNode;
   size?: "sm" | "md" | "lg";
 }) {
+  // Radix returns focus to its own Trigger; these dialogs are opened by the parent's state (a
+  // select's change, a row's button), so remember what had focus in the render that opens it —
+  // before Radix or an autoFocus field moves focus — and give it back on close.
+  const opener = useRef<HTMLElement | null>(null);
+  const wasOpen = useRef(false);
+  if (open && !wasOpen.current && typeof document !== "undefined")
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  wasOpen.current = open;
+
   return (
     <RadixDialog.Root
       open={open}
@@ -41,6 +50,12 @@ export function Dialog({
         <RadixDialog.Content
           // Without a description there is nothing to describe the dialog by; say so to Radix.
           {...(description ? {} : { "aria-describedby": undefined })}
+          onCloseAutoFocus={(e) => {
+            e.preventDefault();
+            const el = opener.current;
+            opener.current = null;
+            if (el?.isConnected) el.focus();
+          }}
           className={cx(
             "fixed top-1/2 left-1/2 z-50 flex max-h-[85vh] w-[calc(100%-2rem)] -translate-x-1/2 -translate-y-1/2 flex-col rounded-lg border border-slate-200 bg-white text-sm text-slate-900 shadow-xl focus:outline-none",
             { sm: "max-w-md", md: "max-w-xl", lg: "max-w-3xl" }[size],
