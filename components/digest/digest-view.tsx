@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState } from "react";
-import { readableWhy } from "@/server/engine/digest";
+import { humanCode as human, readableWhy, localTime as time, localWhen as when } from "@/server/engine/digest";
 import { useTRPC } from "../trpc";
 import { Badge, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import type { RouterOutputs } from "../work/types";
@@ -11,19 +11,6 @@ import { DigestBudgetChart } from "./budget-chart";
 import { DigestSettingsCard } from "./digest-settings";
 
 type Digest = RouterOutputs["digest"]["get"];
-
-const human = (code: string) => code.toLowerCase().replaceAll("_", " ");
-const time = (iso: string, tz: string) =>
-  new Intl.DateTimeFormat("en-US", { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(iso));
-const when = (iso: string, tz: string) =>
-  new Intl.DateTimeFormat("en-US", {
-    timeZone: tz,
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).format(new Date(iso));
 
 function More({ shown, total }: { shown: number; total: number }) {
   if (shown >= total) return null;

@@ -212,3 +212,20 @@ export function readableWhy(why: string): string {
         .replace(/^./, (c) => c.toUpperCase())
     : why;
 }
+
+// The digest's words and times, the same on the page and in the email (24-hour, the user's zone).
+
+export const humanCode = (code: string) => code.toLowerCase().replaceAll("_", " ");
+
+export const localTime = (iso: string, tz: string) =>
+  new Intl.DateTimeFormat("en-US", { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(iso));
+
+export const localWhen = (iso: string, tz: string) =>
+  new Intl.DateTimeFormat("en-US", {
+    timeZone: tz,
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(iso));

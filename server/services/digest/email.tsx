@@ -1,6 +1,6 @@
 import { Body, Button, Container, Head, Heading, Hr, Html, Link, Preview, Section, Text } from "@react-email/components";
 import { render } from "@react-email/render";
-import { readableWhy } from "../../engine/digest";
+import { humanCode as human, readableWhy, localTime as time, localWhen as when } from "../../engine/digest";
 import type { Digest } from "./compose";
 
 /** Approve/reject links of one waiting intent (one-time, signed); absent when none could be minted. */
@@ -29,19 +29,6 @@ const s = {
   reject: { backgroundColor: "#b91c1c", borderRadius: 4, color: "#ffffff", fontSize: 13, padding: "6px 12px" },
   link: { color: "#1d4ed8" },
 };
-
-const time = (iso: string, tz: string) =>
-  new Intl.DateTimeFormat("en-US", { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(iso));
-const when = (iso: string, tz: string) =>
-  new Intl.DateTimeFormat("en-US", {
-    timeZone: tz,
-    month: "short",
-    day: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  }).format(new Date(iso));
-const human = (code: string) => code.toLowerCase().replaceAll("_", " ");
 
 function More({ shown, total }: { shown: number; total: number }) {
   if (shown >= total) return null;
