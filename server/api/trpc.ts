@@ -50,7 +50,10 @@ const t = initTRPC.context<Context>().create({
       return { ...shape, message, data: { ...data, field: null } };
     }
     const appCode = cause instanceof AppError ? (cause.publicCode ?? null) : null;
-    return { ...shape, data: { ...data, field: field ?? null, appCode } };
+    // Structured details a domain error states for its client (ALWAYS_ON_REFUSED's reasons), the
+    // same object REST puts in `error`.
+    const details = cause instanceof AppError ? (cause.details ?? null) : null;
+    return { ...shape, data: { ...data, field: field ?? null, appCode, details } };
   },
 });
 

@@ -1,7 +1,8 @@
+import { getErrorShape, type TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as alwaysOnGet, PUT as alwaysOnPut } from "@/app/api/v1/autonomy/always-on/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
-import { createCaller } from "@/server/api/root";
+import { appRouter, createCaller } from "@/server/api/root";
 import { systemClock } from "@/server/clock";
 import { createApiKey } from "@/server/services/apiKeys";
 import { saveDigestSettings } from "@/server/services/digest/settings";
@@ -195,10 +196,26 @@ describe(`always-on opt-in on ${TEST_PROVIDER}`, () => {
     expect(list.items.map((i) => i.accountId).sort()).toEqual([...a.accounts.seller].sort());
     expect(list.items.find((i) => i.accountId === own)).toMatchObject({ optedIn: true, active: true, missing: [] });
     // seller2 has no digest: an admin is refused for their account too, with that reason, over tRPC.
-    await expect(
-      caller(a, "admin").alwaysOn.setAccount({ accountId: a.accounts.seller2[0] as string, enabled: true }),
-    ).rejects.toMatchObject({
-      cause: { publicCode: "ALWAYS_ON_REFUSED", details: { reasons: ["NO_DIGEST_CONFIGURED"] } },
+    const refusal = await caller(a, "admin")
+      .alwaysOn.setAccount({ accountId: a.accounts.seller2[0] as string, enabled: true })
+      .then(
+        () => null,
+        (e: unknown) => e as TRPCError,
+      );
+    expect(refusal).toMatchObject({ cause: { publicCode: "ALWAYS_ON_REFUSED", details: { reasons: ["NO_DIGEST_CONFIGURED"] } } });
+    // What the browser receives: the formatter's shape carries the code and the reasons.
+    const shape = getErrorShape({
+      config: appRouter._def._config,
+      error: refusal as TRPCError,
+      type: "mutation",
+      path: "alwaysOn.setAccount",
+      input: undefined,
+      ctx: undefined,
+    });
+    expect(shape.data).toMatchObject({
+      code: "UNPROCESSABLE_CONTENT",
+      appCode: "ALWAYS_ON_REFUSED",
+      details: { reasons: ["NO_DIGEST_CONFIGURED"] },
     });
     // Switching off is never refused.
     expect(await seller.alwaysOn.setAccount({ accountId: own, enabled: false })).toMatchObject({ optedIn: false, active: false });
