@@ -1,19 +1,13 @@
 "use client";
 
-import { zodResolver } from "@hookform/resolvers/zod";
-import { useId, useState } from "react";
-import { useForm } from "react-hook-form";
-import type { z } from "zod";
+import { useId } from "react";
 import type { TenantTier } from "@/server/engine/costGate";
 import { CostGateSettingsPatch } from "@/server/schemas/decisions";
-import { FormCard, inputClass, type Notice, NumberField } from "./fields";
-import { duration, errorInfo } from "./labels";
-import type { DecisionSettings } from "./types";
-import { useDecisionSettings } from "./use-settings";
+import { FormCard, inputClass, NumberField } from "./fields";
+import { duration } from "./labels";
+import { useSettingsHalfForm } from "./use-settings";
 
 const WEEK = 7 * 86_400;
-
-type Form = z.input<typeof CostGateSettingsPatch>;
 
 const TIER_HINT: Record<string, string> = {
   FREE: "Only low-severity news waits for the scheduled rituals",
@@ -21,55 +15,23 @@ const TIER_HINT: Record<string, string> = {
   ENTERPRISE: "Every account may run when something new arrives",
 };
 
-const toForm = (s: DecisionSettings): Form => ({ ...s.costGate });
 const whole = { valueAsNumber: true } as const;
 // A blank token cap means "no cap" (null), which the schema accepts; anything else must be a number.
 const nullableWhole = { setValueAs: (v: unknown) => (v === "" || v === null ? null : Number(v)) } as const;
 
 /** The decision cost gate (SPEC §4.3): is a run worth its cost? ALLOW, DEFER (retried once) or SKIP. */
 export function CostGateCard({ tiers }: { tiers: readonly TenantTier[] }) {
-  const { query, save } = useDecisionSettings();
-  const [notice, setNotice] = useState<Notice>(null);
   const id = useId();
-  const form = useForm<Form, unknown, z.output<typeof CostGateSettingsPatch>>({
-    resolver: zodResolver(CostGateSettingsPatch),
-    mode: "onChange",
-    values: query.data ? toForm(query.data) : undefined,
-    resetOptions: { keepDirtyValues: true },
+  const { form, card } = useSettingsHalfForm("costGate", CostGateSettingsPatch, {
+    loading: "Loading cost gate…",
+    saved: "Cost gate saved. The next decision run is judged by it.",
   });
-  const { errors, isDirty, isValid } = form.formState;
+  const { errors } = form.formState;
   const gap = form.watch("minSecondsBetweenRuns");
   const tier = form.watch("tier");
 
-  const submit = form.handleSubmit((costGate) => {
-    setNotice(null);
-    save.mutate(
-      { costGate },
-      {
-        onSuccess: (next) => {
-          form.reset(toForm(next));
-          setNotice({ ok: true, text: "Cost gate saved. The next decision run is judged by it." });
-        },
-        onError: (e) => setNotice({ ok: false, text: `Not saved: ${errorInfo(e).message}` }),
-      },
-    );
-  });
-
   return (
-    <FormCard
-      title="Cost gate"
-      saveLabel="Save cost gate"
-      loading={query.isPending || (!query.isError && !query.data)}
-      loadingLabel="Loading cost gate…"
-      error={query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null}
-      onSubmit={submit}
-      onDiscard={() => form.reset()}
-      dirty={isDirty}
-      valid={isValid}
-      pending={save.isPending}
-      notice={notice}
-      noticeTestId="cost-gate-notice"
-    >
+    <FormCard title="Cost gate" saveLabel="Save cost gate" {...card} noticeTestId="cost-gate-notice">
       <p className="text-slate-600">
         Before any synthesis the gate decides: <strong className="font-medium text-slate-800">allow</strong>,{" "}
         <strong className="font-medium text-slate-800">defer</strong> (retried once, later) or{" "}

@@ -1,15 +1,11 @@
 "use client";
 
-import { zodResolver } from "@hookform/resolvers/zod";
-import { useId, useState } from "react";
-import { useForm } from "react-hook-form";
-import type { z } from "zod";
+import { useId } from "react";
 import type { TriggerType } from "@/server/engine/triggers";
 import { TriggerSettingsPatch } from "@/server/schemas/decisions";
-import { FormCard, inputClass, type Notice, NumberField } from "./fields";
-import { duration, errorInfo, TRIGGER_LABEL, triggerLabel } from "./labels";
-import type { DecisionSettings } from "./types";
-import { useDecisionSettings } from "./use-settings";
+import { FormCard, inputClass, NumberField } from "./fields";
+import { duration, TRIGGER_LABEL, triggerLabel } from "./labels";
+import { useSettingsHalfForm } from "./use-settings";
 
 const WEEK = 7 * 86_400;
 
@@ -28,9 +24,6 @@ const TriggersForm = TriggerSettingsPatch.superRefine((v, ctx) => {
       });
   }
 });
-type Form = z.input<typeof TriggersForm>;
-
-const toForm = (s: DecisionSettings): Form => ({ ...s.triggers });
 
 function seconds(n: number | undefined) {
   return n === undefined || !Number.isSafeInteger(n) || n < 0 || n > WEEK ? null : n;
@@ -43,33 +36,14 @@ function cooldownHint(n: number | undefined) {
 
 /** Trigger registry settings (SPEC §4.3): debounce with max wait per type, cooldown, hourly caps. */
 export function TriggersCard({ triggerTypes }: { triggerTypes: readonly TriggerType[] }) {
-  const { query, save } = useDecisionSettings();
-  const [notice, setNotice] = useState<Notice>(null);
   const id = useId();
-  const form = useForm<Form, unknown, z.output<typeof TriggersForm>>({
-    resolver: zodResolver(TriggersForm),
-    mode: "onChange",
-    // Follows the server's data (the other card saved, a refetch) without clobbering unsaved edits.
-    values: query.data ? toForm(query.data) : undefined,
-    resetOptions: { keepDirtyValues: true },
+  const { form, card } = useSettingsHalfForm("triggers", TriggersForm, {
+    loading: "Loading trigger settings…",
+    saved: "Trigger settings saved. They apply to the next trigger event.",
   });
-  const { errors, isDirty, isValid } = form.formState;
+  const { errors } = form.formState;
   const v = form.watch();
   const whole = { valueAsNumber: true } as const;
-
-  const submit = form.handleSubmit((triggers) => {
-    setNotice(null);
-    save.mutate(
-      { triggers },
-      {
-        onSuccess: (next) => {
-          form.reset(toForm(next));
-          setNotice({ ok: true, text: "Trigger settings saved. They apply to the next trigger event." });
-        },
-        onError: (e) => setNotice({ ok: false, text: `Not saved: ${errorInfo(e).message}` }),
-      },
-    );
-  });
 
   const hint = (n: number | undefined) => {
     const sec = seconds(n);
@@ -77,20 +51,7 @@ export function TriggersCard({ triggerTypes }: { triggerTypes: readonly TriggerT
   };
 
   return (
-    <FormCard
-      title="Triggers"
-      saveLabel="Save triggers"
-      loading={query.isPending || (!query.isError && !query.data)}
-      loadingLabel="Loading trigger settings…"
-      error={query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null}
-      onSubmit={submit}
-      onDiscard={() => form.reset()}
-      dirty={isDirty}
-      valid={isValid}
-      pending={save.isPending}
-      notice={notice}
-      noticeTestId="triggers-notice"
-    >
+    <FormCard title="Triggers" saveLabel="Save triggers" {...card} noticeTestId="triggers-notice">
       <p className="text-slate-600">
         Events of one type for one account are <strong className="font-medium text-slate-800">debounced</strong>: a burst runs once, after
         the debounce has passed quietly — and never later than the <strong className="font-medium text-slate-800">max wait</strong> after

@@ -1,8 +1,13 @@
 "use client";
 
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
+import { type FieldValues, useForm } from "react-hook-form";
+import type { z } from "zod";
 import { useTRPC } from "../trpc";
+import type { Notice } from "./fields";
+import { errorInfo } from "./labels";
 import type { DecisionSettings } from "./types";
 
 /**
@@ -23,6 +28,49 @@ export function useDecisionSettings() {
     }),
   );
   return { query, save };
+}
+
+/**
+ * One half of the decision settings (triggers or cost gate) as a form: validated by the schema the
+ * server parses, following fresh server data (the other card saved, a refetch) without clobbering
+ * unsaved edits, saved on its own. Returns the form and the props its FormCard needs.
+ */
+export function useSettingsHalfForm<In extends FieldValues, Out>(
+  half: "triggers" | "costGate",
+  schema: z.ZodType<Out, In>,
+  text: { loading: string; saved: string },
+) {
+  const { query, save } = useDecisionSettings();
+  const [notice, setNotice] = useState<Notice>(null);
+  const toForm = (s: DecisionSettings) => ({ ...s[half] }) as unknown as In;
+  const form = useForm<In, unknown, Out>({
+    resolver: zodResolver(schema),
+    mode: "onChange",
+    values: query.data ? toForm(query.data) : undefined,
+    resetOptions: { keepDirtyValues: true },
+  });
+  const onSubmit = form.handleSubmit((values) => {
+    setNotice(null);
+    save.mutate({ [half]: values } as Parameters<typeof save.mutate>[0], {
+      onSuccess: (next) => {
+        form.reset(toForm(next));
+        setNotice({ ok: true, text: text.saved });
+      },
+      onError: (e) => setNotice({ ok: false, text: `Not saved: ${errorInfo(e).message}` }),
+    });
+  });
+  const card = {
+    loading: query.isPending || (!query.isError && !query.data),
+    loadingLabel: text.loading,
+    error: query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null,
+    onSubmit,
+    onDiscard: () => form.reset(),
+    dirty: form.formState.isDirty,
+    valid: form.formState.isValid,
+    pending: save.isPending,
+    notice,
+  };
+  return { form, card };
 }
 
 /**
