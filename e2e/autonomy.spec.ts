@@ -88,6 +88,9 @@ test("admin configures autonomy: allowlist, mode (with confirm), budget, and a s
   const fields = page.getByLabel("Mode: Update account fields (workspace)");
   await fields.selectOption("PROPOSE_ONLY");
   await expect(notice).toContainText("Saved");
+  // The save's own refetch must land before the REST write, or the page would already hold the
+  // new updatedAt and the write below would (rightly) not be stale.
+  await page.waitForLoadState("networkidle");
   await api(request, "PUT", "/api/v1/autonomy/config", { action_type: "UPDATE_ACCOUNT_FIELDS", mode: "DISABLED" });
   await fields.selectOption("APPROVAL_REQUIRED");
   await expect(notice).toContainText("Someone changed this; reloaded");
