@@ -86,11 +86,14 @@ test("admin configures autonomy: allowlist, mode (with confirm), budget, and a s
 
   // A stale write: the page still holds the old updatedAt when the REST API changes the row.
   const fields = page.getByLabel("Mode: Update account fields (workspace)");
+  // The save's own refetch must land before the REST write: until it does the page holds no row
+  // for this type, so its next save carries no ifMatch and (rightly) is not stale. (A
+  // waitForLoadState("networkidle") does not wait for this: that state was reached at page load.)
+  const refetched = page.waitForResponse((r) => r.url().includes("autonomy.modes") && r.request().method() === "GET");
   await fields.selectOption("PROPOSE_ONLY");
-  await expect(notice).toContainText("Saved");
-  // The save's own refetch must land before the REST write, or the page would already hold the
-  // new updatedAt and the write below would (rightly) not be stale.
-  await page.waitForLoadState("networkidle");
+  await expect(notice).toContainText("Saved: Update account fields (workspace) → Propose only");
+  await refetched;
+  await expect(fields).toHaveValue("PROPOSE_ONLY");
   await api(request, "PUT", "/api/v1/autonomy/config", { action_type: "UPDATE_ACCOUNT_FIELDS", mode: "DISABLED" });
   await fields.selectOption("APPROVAL_REQUIRED");
   await expect(notice).toContainText("Someone changed this; reloaded");

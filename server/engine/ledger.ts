@@ -45,6 +45,11 @@ export const LEDGER_ENTRY_TYPES = [
   // Extensions beyond SPEC §3 (additive).
   "API_KEY_REVOKED",
   "ACCOUNT_UPDATED",
+  "AUDIT_STREAM_CHANGED",
+  "LEDGER_DIGEST_PUBLISHED",
+  "METRICS_TOKEN_CREATED",
+  "POLICY_PROPOSAL_STARTED",
+  "POLICY_PROPOSAL_ENDED",
 ] as const;
 
 export type LedgerEntryType = (typeof LEDGER_ENTRY_TYPES)[number];

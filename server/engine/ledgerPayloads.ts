@@ -316,6 +316,44 @@ const core = {
     message_id: optText,
     error: optText,
   }),
+  /** An audit export was requested (SPEC §4.6): its range, format and column schema version. */
+  EXPORT_REQUESTED: z.looseObject({
+    export_id: id,
+    format: text,
+    schema_version: z.number(),
+    from: text,
+    to: text,
+    account_id: optText,
+  }),
+  /** The SIEM stream was configured: the receiver's origin only (a URL may carry a token). */
+  AUDIT_STREAM_CHANGED: z.looseObject({
+    origin: text,
+    enabled: z.boolean(),
+    secret_rotated: z.boolean(),
+  }),
+  /** A signed digest of the chain head was published (the entry itself comes after `seq`). */
+  LEDGER_DIGEST_PUBLISHED: z.looseObject({
+    digest_id: id,
+    seq: z.number(),
+    head_hash: text,
+    key_id: text,
+  }),
+  /** A Prometheus scrape token was created or rotated; only its prefix is recorded. */
+  METRICS_TOKEN_CREATED: z.looseObject({ prefix: text }),
+  /** A proposed policy change began to run in log-only mode beside the active policy. */
+  POLICY_PROPOSAL_STARTED: z.looseObject({
+    proposal_id: id,
+    name: text,
+    changes: z.array(z.unknown()),
+  }),
+  /** A log-only proposal ended: ENFORCED (its changes applied) or DISCARDED. */
+  POLICY_PROPOSAL_ENDED: z.looseObject({
+    proposal_id: id,
+    outcome: text,
+    reason: optText,
+    evaluations: z.number(),
+    changed: z.number(),
+  }),
 };
 
 /** SPEC §3 types nothing writes yet: any object, until their writer defines the shape. */
@@ -327,7 +365,6 @@ export const LEDGER_PAYLOAD_SCHEMAS = {
   REPLAY_STARTED: reserved,
   REPLAY_COMPLETED: reserved,
   REPLAY_FAILED: reserved,
-  EXPORT_REQUESTED: reserved,
 } satisfies Record<LedgerEntryType, z.ZodType<Record<string, unknown>>>;
 
 /** The types whose payload shape is defined (written by the code today). */

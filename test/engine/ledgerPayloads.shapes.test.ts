@@ -46,6 +46,12 @@ const MINIMAL: Record<Typed, Record<string, unknown>> = {
   INTENT_EXPIRED: { action_intent_id: "i1", fallback: "REJECT", ttl_hours: 72 },
   ALWAYS_ON_CHANGED: { before: false, after: true },
   DIGEST_SENT: { digest_run_id: "d1", user_id: "u1", date: "2026-11-25", timezone: "UTC", delivered: true, counts: {} },
+  EXPORT_REQUESTED: { export_id: "x1", format: "csv", schema_version: 1, from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z" },
+  AUDIT_STREAM_CHANGED: { origin: "https://siem.example", enabled: true, secret_rotated: true },
+  LEDGER_DIGEST_PUBLISHED: { digest_id: "g1", seq: 10, head_hash: "ab", key_id: "k1" },
+  METRICS_TOKEN_CREATED: { prefix: "mt_ab" },
+  POLICY_PROPOSAL_STARTED: { proposal_id: "p1", name: "stricter", changes: [] },
+  POLICY_PROPOSAL_ENDED: { proposal_id: "p1", outcome: "DISCARDED", evaluations: 0, changed: 0 },
 };
 
 /** A value of the wrong JSON type for a core field (a string field given a number, and so on). */

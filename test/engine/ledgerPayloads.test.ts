@@ -289,6 +289,23 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
       error: "SMTP is not configured",
     },
   ],
+  EXPORT_REQUESTED: [
+    { export_id: "x1", format: "csv", schema_version: 1, from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z", account_id: null },
+    { export_id: "x2", format: "jsonl", schema_version: 1, from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z", account_id: "a1" },
+  ],
+  AUDIT_STREAM_CHANGED: [
+    { origin: "https://siem.example", enabled: true, secret_rotated: true },
+    { origin: "http://127.0.0.1:9000", enabled: false, secret_rotated: false },
+  ],
+  LEDGER_DIGEST_PUBLISHED: [{ digest_id: "g1", seq: 10, head_hash: "ab".repeat(32), key_id: "ed25519:abcd" }],
+  METRICS_TOKEN_CREATED: [{ prefix: "mt_ab12" }],
+  POLICY_PROPOSAL_STARTED: [
+    { proposal_id: "p1", name: "stricter notes", changes: [{ action_type: "CREATE_INTERNAL_NOTE", mode: "APPROVAL_REQUIRED" }] },
+  ],
+  POLICY_PROPOSAL_ENDED: [
+    { proposal_id: "p1", outcome: "ENFORCED", reason: "looked right", evaluations: 12, changed: 3 },
+    { proposal_id: "p2", outcome: "DISCARDED", reason: null, evaluations: 0, changed: 0 },
+  ],
 };
 
 describe("ledger payload union", () => {
