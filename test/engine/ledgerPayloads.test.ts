@@ -290,8 +290,22 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     },
   ],
   EXPORT_REQUESTED: [
-    { export_id: "x1", format: "csv", schema_version: 1, from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z", account_id: null },
-    { export_id: "x2", format: "jsonl", schema_version: 1, from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z", account_id: "a1" },
+    {
+      export_id: "x1",
+      format: "csv",
+      schema_version: 1,
+      from: "2026-11-01T00:00:00.000Z",
+      to: "2026-11-02T00:00:00.000Z",
+      account_id: null,
+    },
+    {
+      export_id: "x2",
+      format: "jsonl",
+      schema_version: 1,
+      from: "2026-11-01T00:00:00.000Z",
+      to: "2026-11-02T00:00:00.000Z",
+      account_id: "a1",
+    },
   ],
   AUDIT_STREAM_CHANGED: [
     { origin: "https://siem.example", enabled: true, secret_rotated: true },
