@@ -115,4 +115,30 @@ test("settings forms show the server schema's message next to a bad field and re
   await expect(tolerance).toHaveAccessibleDescription("A number from 0 to 1");
   await expect(settings.getByRole("button", { name: "Save settings" })).toBeDisabled();
   await shot(page, "forms-learning-error");
+
+  // The autonomy budget validates with the API's own number rule; the save waits for a valid form.
+  await page.goto("/admin/autonomy");
+  const budget = card(page, "Budget — workspace default");
+  const max = budget.getByLabel("Max autonomous actions per day");
+  await expect(max).not.toHaveValue("");
+  await max.fill("1001");
+  await expect(max).toHaveAttribute("aria-invalid", "true");
+  await expect(max).toHaveAccessibleDescription("At most 1000");
+  await expect(budget.getByRole("button", { name: "Save budget" })).toBeDisabled();
+  await max.fill("2.5");
+  await expect(max).toHaveAccessibleDescription("Use a whole number");
+  await shot(page, "forms-budget-error");
+  await budget.getByRole("button", { name: "Discard" }).click();
+  await expect(max).not.toHaveAttribute("aria-invalid", "true");
+
+  // The CRM token: blank keeps the stored one; a token with a space is refused before any request.
+  await page.goto("/admin/connectors");
+  const crm = page.getByRole("form", { name: "CRM connector settings" });
+  const token = crm.getByLabel("Private-app token");
+  await token.fill("pat with spaces");
+  await expect(token).toHaveAttribute("aria-invalid", "true");
+  await expect(token).toHaveAccessibleDescription("token must be one line of printable characters without spaces");
+  await expect(crm.getByRole("button", { name: "Save CRM settings" })).toBeDisabled();
+  await token.fill("");
+  await expect(crm.getByRole("button", { name: "Save CRM settings" })).toBeEnabled();
 });

@@ -1,16 +1,33 @@
 "use client";
 
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { CircleCheck, Gauge, Save, TriangleAlert } from "lucide-react";
-import { useEffect, useId, useState } from "react";
+import { Gauge, TriangleAlert } from "lucide-react";
+import { useId, useState } from "react";
+import { useForm } from "react-hook-form";
+import { z } from "zod";
+import { BudgetCap } from "@/server/schemas/autonomy";
+import { FormActions, inputClass, type Notice, NumberField, SaveNotice } from "../decisions/fields";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
-import { Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
+import { Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 import { useRegistry } from "../work/labels";
-import { errorCode } from "../work/types";
+import { errorCode, type RouterOutputs } from "../work/types";
 import type { PickedAccount } from "./account-picker";
 
-type Form = { maxPerDay: string; decay: boolean; caps: Record<string, string> };
+type Budget = RouterOutputs["autonomy"]["budget"];
+
+/**
+ * The form validates with the server's own number rule (BudgetCap), so the message next to a
+ * field is the one the API would answer. A blank per-type cap means "only the daily max applies".
+ */
+const BudgetForm = z.object({
+  maxPerDay: BudgetCap,
+  decay: z.boolean(),
+  caps: z.record(z.string(), BudgetCap.nullable()),
+});
+type BudgetFormIn = z.input<typeof BudgetForm>;
+type BudgetFormOut = z.output<typeof BudgetForm>;
 
 /** Today's autonomous actions against the cap, as blocks (or a bar past 24) plus words. */
 export function BudgetMeter({ consumed, cap, dateKey, maxPerDay }: { consumed: number; cap: number; dateKey: string; maxPerDay: number }) {
@@ -52,9 +69,9 @@ export function BudgetMeter({ consumed, cap, dateKey, maxPerDay }: { consumed: n
         {exhausted && <TriangleAlert className="size-4 text-amber-600" aria-hidden />}
         <span className="tabular-nums">{text}</span>
       </p>
-      <p className="text-xs text-slate-500">UTC day {dateKey} — the count resets at midnight UTC.</p>
+      <p className="text-xs text-slate-600">UTC day {dateKey} — the count resets at midnight UTC.</p>
       {cap < maxPerDay && (
-        <p className="text-xs text-slate-500">
+        <p className="text-xs text-slate-600">
           Decay: unused for 7 days, so today's cap is {cap} instead of {maxPerDay}.
         </p>
       )}
@@ -67,143 +84,167 @@ export function BudgetMeter({ consumed, cap, dateKey, maxPerDay }: { consumed: n
   );
 }
 
-function toForm(b: { maxAutonomousPerDay: number; decayIfUnused: boolean; maxPerActionType: Record<string, number> }): Form {
-  return {
-    maxPerDay: String(b.maxAutonomousPerDay),
-    decay: b.decayIfUnused,
-    caps: Object.fromEntries(Object.entries(b.maxPerActionType).map(([k, v]) => [k, String(v)])),
-  };
+function toForm(b: Budget): BudgetFormIn {
+  return { maxPerDay: b.maxAutonomousPerDay, decay: b.decayIfUnused, caps: { ...b.maxPerActionType } };
 }
+
+/** The caps that are set (blank ones dropped), as the API takes them. */
+function setCaps(caps: BudgetFormOut["caps"]): Record<string, number> {
+  return Object.fromEntries(Object.entries(caps).filter((e): e is [string, number] => e[1] !== null));
+}
+
+/** More room than today: a higher max, decay switched off, or a per-type cap raised or removed. */
+function widens(b: Budget, v: BudgetFormOut) {
+  const caps = setCaps(v.caps);
+  return (
+    v.maxPerDay > b.maxAutonomousPerDay ||
+    (b.decayIfUnused && !v.decay) ||
+    Object.entries(b.maxPerActionType).some(([k, cap]) => caps[k] === undefined || (caps[k] ?? 0) > cap)
+  );
+}
+
+const whole = { valueAsNumber: true } as const;
+// A blank cap is null ("no per-type cap"); anything else must be a number the schema accepts.
+const nullableWhole = { setValueAs: (v: unknown) => (v === "" || v === null ? null : Number(v)) } as const;
 
 /** Autonomy budget (SPEC §4.1): max autonomous actions per account per UTC day, per-type caps, decay. */
 export function BudgetEditor({ account }: { account: PickedAccount }) {
   const trpc = useTRPC();
-  const qc = useQueryClient();
-  const reg = useRegistry();
   const input = account ? { accountId: account.id } : {};
   const budget = useQuery(trpc.autonomy.budget.queryOptions(input));
-  const [form, setForm] = useState<Form | null>(null);
-  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
-  const [confirm, setConfirm] = useState(false);
+  const title = account ? `Budget — ${account.name}` : "Budget — workspace default";
+  if (budget.isPending)
+    return (
+      <Card title={title}>
+        <LoadingState label="Loading budget…" />
+      </Card>
+    );
+  if (budget.isError)
+    return (
+      <Card title={title}>
+        <ErrorState message={budget.error.message} onRetry={() => budget.refetch()} />
+      </Card>
+    );
+  // Keyed by scope: switching accounts starts a fresh form instead of carrying edits across.
+  return <BudgetCard key={account?.id ?? "workspace"} account={account} title={title} budget={budget.data} refetch={budget.refetch} />;
+}
+
+function BudgetCard({
+  account,
+  title,
+  budget: b,
+  refetch,
+}: {
+  account: PickedAccount;
+  title: string;
+  budget: Budget;
+  refetch: () => Promise<{ data?: Budget }>;
+}) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const reg = useRegistry();
+  const id = useId();
+  const formId = `${id}-form`;
+  const input = account ? { accountId: account.id } : {};
+  const [notice, setNotice] = useState<Notice>(null);
+  const [confirm, setConfirm] = useState<BudgetFormOut | null>(null);
   const save = useMutation(trpc.autonomy.setBudget.mutationOptions());
-  const baseId = useId();
-
-  useEffect(() => {
-    if (budget.data) setForm(toForm(budget.data));
-  }, [budget.data]);
-
+  const form = useForm<BudgetFormIn, unknown, BudgetFormOut>({
+    resolver: zodResolver(BudgetForm),
+    mode: "onChange",
+    // Follows fresh server data (another tab saved, a refetch) but never clobbers unsaved edits.
+    values: toForm(b),
+    resetOptions: { keepDirtyValues: true },
+  });
+  const { errors, isDirty, isValid } = form.formState;
   const autoTypes = reg.types.filter((t) => t.mayAutoExecute);
-  const b = budget.data;
-  const max = Number(form?.maxPerDay ?? "");
-  const capsParsed = Object.fromEntries(
-    Object.entries(form?.caps ?? {})
-      .filter(([, v]) => v.trim() !== "")
-      .map(([k, v]) => [k, Number(v)]),
-  );
-  const valid =
-    form !== null &&
-    Number.isInteger(max) &&
-    max >= 0 &&
-    max <= 1000 &&
-    Object.values(capsParsed).every((v) => Number.isInteger(v) && v >= 0 && v <= 1000);
-  const dirty = !!b && !!form && JSON.stringify(form) !== JSON.stringify(toForm(b));
-  const widening =
-    !!b &&
-    (max > b.maxAutonomousPerDay ||
-      (b.decayIfUnused && form?.decay === false) ||
-      Object.entries(b.maxPerActionType).some(([k, v]) => capsParsed[k] === undefined || (capsParsed[k] ?? 0) > v));
 
-  function commit(reason?: string) {
-    if (!b || !form) return;
+  function commit(v: BudgetFormOut, reason?: string) {
     setNotice(null);
     save.mutate(
       {
         ...input,
-        maxPerDay: max,
-        perTypeCaps: capsParsed,
-        decayIfUnused: form.decay,
+        maxPerDay: v.maxPerDay,
+        perTypeCaps: setCaps(v.caps),
+        decayIfUnused: v.decay,
         ...(b.configured && b.updatedAt ? { ifMatch: b.updatedAt } : {}),
         ...(reason ? { reason } : {}),
       },
       {
-        onSuccess: (v) => {
-          setConfirm(false);
+        onSuccess: (next) => {
+          setConfirm(null);
           setNotice({ ok: true, text: "Budget saved." });
-          qc.setQueryData(trpc.autonomy.budget.queryKey(input), v);
+          form.reset(toForm(next));
+          qc.setQueryData(trpc.autonomy.budget.queryKey(input), next);
           qc.invalidateQueries({ queryKey: trpc.autonomy.budget.pathKey() });
         },
-        onError: (e) => {
-          setConfirm(false);
-          setNotice({
-            ok: false,
-            text: errorCode(e) === "CONFLICT" ? "Someone changed this; reloaded. Check the numbers and save again." : e.message,
-          });
-          qc.invalidateQueries({ queryKey: trpc.autonomy.budget.pathKey() });
+        onError: async (e) => {
+          setConfirm(null);
+          if (errorCode(e) !== "CONFLICT") return setNotice({ ok: false, text: `Not saved: ${e.message}` });
+          setNotice({ ok: false, text: "Someone changed this; reloaded. Check the numbers and save again." });
+          // Unlike a background refetch, a conflict replaces the edits: they were made against old numbers.
+          const fresh = await refetch();
+          if (fresh.data) form.reset(toForm(fresh.data));
         },
       },
     );
   }
 
+  const onSubmit = form.handleSubmit((v) => (widens(b, v) ? setConfirm(v) : commit(v)));
+  const draftMax = form.watch("maxPerDay");
+  const draftDecay = form.watch("decay");
+
   return (
     <Card
-      title={account ? `Budget — ${account.name}` : "Budget — workspace default"}
+      title={title}
       actions={
-        <Button variant="primary" disabled={!dirty || !valid || save.isPending} onClick={() => (widening ? setConfirm(true) : commit())}>
-          <Save className="size-4" aria-hidden /> {save.isPending ? "Saving…" : "Save budget"}
-        </Button>
+        <FormActions
+          formId={formId}
+          label="Save budget"
+          dirty={isDirty}
+          valid={isValid}
+          pending={save.isPending}
+          onDiscard={() => form.reset(toForm(b))}
+        />
       }
     >
-      {budget.isPending || !form ? (
-        <LoadingState label="Loading budget…" />
-      ) : budget.isError ? (
-        <ErrorState message={budget.error.message} onRetry={() => budget.refetch()} />
-      ) : (
-        <div className="grid gap-6 px-4 py-3 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
-          <form
-            className="space-y-3"
-            onSubmit={(e) => {
-              e.preventDefault();
-              if (dirty && valid) widening ? setConfirm(true) : commit();
-            }}
-          >
-            {b?.problem && (
-              <p role="alert" className="rounded-md bg-rose-50 px-3 py-2 text-xs text-rose-800 ring-1 ring-rose-200">
-                The stored budget is damaged ({b.problem}). Autopilot asks a person for every action until it is saved again.
-              </p>
-            )}
-            {account && b && !b.configured && (
-              <p className="rounded-md bg-slate-50 px-3 py-2 text-xs text-slate-600 ring-1 ring-slate-200">
-                This account uses the workspace default. Saving creates an override for {account.name}.
-              </p>
-            )}
-            <div className="flex flex-wrap items-end gap-4">
-              <div>
-                <label htmlFor={`${baseId}-max`} className="mb-1 block font-medium text-slate-700">
-                  Max autonomous actions per day
-                </label>
-                <input
-                  id={`${baseId}-max`}
-                  type="number"
-                  min={0}
-                  max={1000}
-                  value={form.maxPerDay}
-                  onChange={(e) => setForm({ ...form, maxPerDay: e.target.value })}
-                  className="w-28 rounded-md border border-slate-300 px-2 py-1 tabular-nums"
-                />
-              </div>
-              <label className="flex items-center gap-2 pb-1.5">
-                <input type="checkbox" checked={form.decay} onChange={(e) => setForm({ ...form, decay: e.target.checked })} />
-                <span>
-                  Decay when unused <span className="text-xs text-slate-500">(half the cap after 7 idle days)</span>
-                </span>
-              </label>
-            </div>
-            <fieldset>
-              <legend className="mb-1 font-medium text-slate-700">
-                Per-type caps <span className="font-normal text-slate-500">(blank = only the daily max applies)</span>
-              </legend>
-              <div className="grid grid-cols-[12rem_5rem] items-center gap-x-3 gap-y-1 xl:grid-cols-[12rem_5rem_12rem_5rem]">
-                {autoTypes.map((t) => (
+      <div className="grid gap-6 px-4 py-3 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+        <form id={formId} noValidate className="space-y-3" onSubmit={onSubmit}>
+          {b.problem && (
+            <p role="alert" className="rounded-md bg-rose-50 px-3 py-2 text-xs text-rose-800 ring-1 ring-rose-200">
+              The stored budget is damaged ({b.problem}). Autopilot asks a person for every action until it is saved again.
+            </p>
+          )}
+          {account && !b.configured && (
+            <p className="rounded-md bg-slate-50 px-3 py-2 text-xs text-slate-600 ring-1 ring-slate-200">
+              This account uses the workspace default. Saving creates an override for {account.name}.
+            </p>
+          )}
+          <div className="flex flex-wrap items-start gap-4">
+            <NumberField
+              id={`${id}-max`}
+              label="Max autonomous actions per day"
+              field={form.register("maxPerDay", whole)}
+              min={0}
+              max={1000}
+              hint="Per account, per UTC day"
+              error={errors.maxPerDay?.message}
+            />
+            <label className="flex items-center gap-2 pt-7">
+              <input type="checkbox" {...form.register("decay")} />
+              <span>
+                Decay when unused <span className="text-xs text-slate-600">(half the cap after 7 idle days)</span>
+              </span>
+            </label>
+          </div>
+          <fieldset>
+            <legend className="mb-1 font-medium text-slate-700">
+              Per-type caps <span className="font-normal text-slate-600">(blank = only the daily max applies)</span>
+            </legend>
+            <div className="grid grid-cols-[12rem_5rem] items-center gap-x-3 gap-y-1 xl:grid-cols-[12rem_5rem_12rem_5rem]">
+              {autoTypes.map((t) => {
+                const error = errors.caps?.[t.name]?.message;
+                return (
                   <label key={t.name} className="contents">
                     <span className="truncate text-slate-700" title={t.name}>
                       {t.label}
@@ -213,57 +254,49 @@ export function BudgetEditor({ account }: { account: PickedAccount }) {
                       min={0}
                       max={1000}
                       placeholder="—"
-                      value={form.caps[t.name] ?? ""}
-                      onChange={(e) => setForm({ ...form, caps: { ...form.caps, [t.name]: e.target.value } })}
-                      className="w-20 rounded-md border border-slate-300 px-2 py-0.5 tabular-nums"
+                      {...form.register(`caps.${t.name}`, nullableWhole)}
+                      aria-invalid={error ? true : undefined}
+                      title={error}
+                      className={cx(inputClass, "w-20 py-0.5")}
                     />
                   </label>
-                ))}
-              </div>
-            </fieldset>
-            {!valid && <p className="text-xs text-red-700">Use whole numbers from 0 to 1000.</p>}
-          </form>
+                );
+              })}
+            </div>
+            {errors.caps && (
+              <p role="alert" className="mt-1 text-xs text-red-700">
+                Per-type caps: {Object.values(errors.caps).find((e) => e?.message)?.message ?? "use whole numbers from 0 to 1000"}
+              </p>
+            )}
+          </fieldset>
+          <SaveNotice notice={notice} testId="budget-notice" />
+        </form>
 
-          <div className="space-y-2">
-            <h3 className="flex items-center gap-1.5 font-medium text-slate-700">
-              <Gauge className="size-4 text-slate-500" aria-hidden /> Today's use
-            </h3>
-            {account && b ? (
-              <BudgetMeter consumed={b.consumedToday} cap={b.effectiveCapToday} dateKey={b.dateKey} maxPerDay={b.maxAutonomousPerDay} />
-            ) : (
-              <p className="text-slate-500">Pick an account above to see how much of today's budget autopilot has used there.</p>
-            )}
-            {b && b.maxAutonomousPerDay === 0 && (
-              <p className="text-xs text-slate-500">With a cap of 0, autopilot never acts on its own; every proposal waits for a person.</p>
-            )}
-          </div>
+        <div className="space-y-2">
+          <h3 className="flex items-center gap-1.5 font-medium text-slate-700">
+            <Gauge className="size-4 text-slate-600" aria-hidden /> Today's use
+          </h3>
+          {account ? (
+            <BudgetMeter consumed={b.consumedToday} cap={b.effectiveCapToday} dateKey={b.dateKey} maxPerDay={b.maxAutonomousPerDay} />
+          ) : (
+            <p className="text-slate-600">Pick an account above to see how much of today's budget autopilot has used there.</p>
+          )}
+          {b.maxAutonomousPerDay === 0 && (
+            <p className="text-xs text-slate-600">With a cap of 0, autopilot never acts on its own; every proposal waits for a person.</p>
+          )}
         </div>
-      )}
-      <div aria-live="polite">
-        {notice && (
-          <p
-            role={notice.ok ? "status" : "alert"}
-            className={cx(
-              "mx-4 mb-3 flex items-center gap-2 rounded-md px-3 py-2 ring-1",
-              notice.ok ? "bg-emerald-50 text-emerald-900 ring-emerald-200" : "bg-amber-50 text-amber-900 ring-amber-200",
-            )}
-          >
-            {notice.ok ? <CircleCheck className="size-4" aria-hidden /> : <TriangleAlert className="size-4" aria-hidden />}
-            {notice.text}
-          </p>
-        )}
       </div>
       <ReasonDialog
-        open={confirm}
-        onClose={() => setConfirm(false)}
+        open={confirm !== null}
+        onClose={() => setConfirm(null)}
         title="Give autopilot more room?"
-        description={`Daily max ${b?.maxAutonomousPerDay ?? "?"} → ${form?.maxPerDay ?? "?"}${b?.decayIfUnused && !form?.decay ? ", decay off" : ""}.`}
+        description={`Daily max ${b.maxAutonomousPerDay} → ${Number.isFinite(draftMax) ? draftMax : "?"}${b.decayIfUnused && !draftDecay ? ", decay off" : ""}.`}
         confirmLabel="Save budget"
         minLength={3}
         pending={save.isPending}
         reasonLabel="Why widen autonomy here?"
         hint="The change and this reason are ledgered with your name, before and after."
-        onConfirm={(reason) => commit(reason)}
+        onConfirm={(reason) => confirm && commit(confirm, reason)}
       />
     </Card>
   );

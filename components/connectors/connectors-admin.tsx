@@ -1,12 +1,17 @@
 "use client";
 
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { CircleCheck, CircleDashed, CircleSlash, Gauge, KeyRound, RefreshCw, Save, TriangleAlert } from "lucide-react";
-import { type FormEvent, useEffect, useId, useState } from "react";
+import { useId, useState } from "react";
+import { useForm } from "react-hook-form";
+import { z } from "zod";
+import { ConnectorPutInput, ConnectorToken } from "@/server/schemas/connectors";
+import { inputClass, type Notice, SaveNotice } from "../decisions/fields";
 import { PullUnitsChart } from "../perception/PullUnitsChart";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
-import { Badge, Button, Card, ErrorState, LoadingState } from "../ui/primitives";
+import { Badge, Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import type { RouterOutputs } from "../work/types";
 
@@ -149,57 +154,102 @@ function SyncState({ c }: { c: Connector }) {
   );
 }
 
+/**
+ * The CRM form validates with the server's own rules (token shape, limits). The token is
+ * write-only: blank keeps the stored one. A blank base URL keeps the stored URL; a blank limit
+ * means the default.
+ */
+const CrmFormSchema = z.object({
+  enabled: z.boolean(),
+  baseUrl: z.union([z.literal(""), z.url({ protocol: /^https?$/, error: "Enter an http(s) URL, e.g. https://api.hubapi.com" }).max(2000)]),
+  token: z.union([z.literal(""), ConnectorToken]),
+  rateLimitPerMinute: ConnectorPutInput.shape.rateLimitPerMinute.unwrap(),
+  maxConcurrency: ConnectorPutInput.shape.maxConcurrency.unwrap(),
+});
+type CrmFormIn = z.input<typeof CrmFormSchema>;
+type CrmFormOut = z.output<typeof CrmFormSchema>;
+
+const toCrmForm = (c: Connector): CrmFormIn => ({
+  enabled: c.enabled,
+  baseUrl: "",
+  token: "",
+  rateLimitPerMinute: c.rateLimitPerMinute ?? null,
+  maxConcurrency: c.maxConcurrency ?? null,
+});
+const nullableWhole = { setValueAs: (v: unknown) => (v === "" || v === null ? null : Number(v)) } as const;
+const unlimited = (n: number | null | undefined) => n ?? Number.POSITIVE_INFINITY;
+
 /** The CRM connector's form. Enabling it or raising its limits widens what autopilot does: confirmed with a reason. */
 function CrmForm({ c }: { c: Connector }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const id = useId();
-  const [enabled, setEnabled] = useState(c.enabled);
-  const [baseUrl, setBaseUrl] = useState("");
-  const [token, setToken] = useState("");
-  const [rate, setRate] = useState(c.rateLimitPerMinute ? String(c.rateLimitPerMinute) : "");
-  const [conc, setConc] = useState(c.maxConcurrency ? String(c.maxConcurrency) : "");
-  const [confirming, setConfirming] = useState(false);
-  const [saved, setSaved] = useState<string | null>(null);
-  useEffect(() => setEnabled(c.enabled), [c.enabled]);
+  const [confirming, setConfirming] = useState<CrmFormOut | null>(null);
+  const [notice, setNotice] = useState<Notice>(null);
+  const form = useForm<CrmFormIn, unknown, CrmFormOut>({
+    resolver: zodResolver(CrmFormSchema),
+    mode: "onChange",
+    values: toCrmForm(c),
+    resetOptions: { keepDirtyValues: true },
+  });
+  const { errors, isValid } = form.formState;
   const put = useMutation(
     trpc.connectors.put.mutationOptions({
-      onSuccess: () => {
-        setSaved("CRM connector settings saved.");
-        setToken("");
-        setConfirming(false);
-      },
       onSettled: () => qc.invalidateQueries({ queryKey: trpc.connectors.list.queryKey() }),
     }),
   );
-  const num = (v: string) => (v.trim() === "" ? null : Number(v));
-  const widening =
-    (enabled && !c.enabled) ||
-    (num(rate) ?? Number.POSITIVE_INFINITY) > (c.rateLimitPerMinute ?? Number.POSITIVE_INFINITY) ||
-    (num(conc) ?? Number.POSITIVE_INFINITY) > (c.maxConcurrency ?? Number.POSITIVE_INFINITY);
-  const send = (reason?: string) =>
-    put.mutate({
-      name: "crm",
-      enabled,
-      ...(baseUrl.trim() ? { baseUrl: baseUrl.trim() } : {}),
-      ...(token ? { token } : {}),
-      rateLimitPerMinute: num(rate),
-      maxConcurrency: num(conc),
-      ...(reason ? { reason } : {}),
-    });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    setSaved(null);
+  const widens = (v: CrmFormOut) =>
+    (v.enabled && !c.enabled) ||
+    unlimited(v.rateLimitPerMinute) > unlimited(c.rateLimitPerMinute) ||
+    unlimited(v.maxConcurrency) > unlimited(c.maxConcurrency);
+  const send = (v: CrmFormOut, reason?: string) =>
+    put.mutate(
+      {
+        name: "crm",
+        enabled: v.enabled,
+        ...(v.baseUrl ? { baseUrl: v.baseUrl } : {}),
+        ...(v.token ? { token: v.token } : {}),
+        rateLimitPerMinute: v.rateLimitPerMinute,
+        maxConcurrency: v.maxConcurrency,
+        ...(reason ? { reason } : {}),
+      },
+      {
+        onSuccess: (next) => {
+          setConfirming(null);
+          setNotice({ ok: true, text: "CRM connector settings saved." });
+          // The token and URL fields go back to blank ("keep"); nothing typed is ever shown again.
+          form.reset(toCrmForm({ ...c, ...next }));
+        },
+        onError: (e) => {
+          if (!confirming) setNotice({ ok: false, text: `Not saved: ${e.message}` });
+        },
+      },
+    );
+  const onSubmit = form.handleSubmit((v) => {
+    setNotice(null);
     put.reset();
-    if (widening) setConfirming(true);
-    else send();
-  };
-  const field = "w-full rounded-md border border-slate-300 px-2 py-1.5";
+    if (widens(v)) setConfirming(v);
+    else send(v);
+  });
+  const enabling = form.watch("enabled") && !c.enabled;
+  const field = cx(inputClass, "w-full py-1.5");
+  const described = (key: keyof CrmFormIn, hint: string) => (errors[key] ? `${id}-${key}-err` : hint);
+  const fieldError = (name: keyof CrmFormIn) =>
+    errors[name]?.message ? (
+      <span id={`${id}-${name}-err`} className="mt-0.5 block text-xs text-red-700">
+        {errors[name]?.message}
+      </span>
+    ) : null;
   return (
     <>
-      <form onSubmit={submit} className="space-y-3 border-t border-slate-200 px-4 py-3 text-sm" aria-label="CRM connector settings">
+      <form
+        onSubmit={onSubmit}
+        noValidate
+        className="space-y-3 border-t border-slate-200 px-4 py-3 text-sm"
+        aria-label="CRM connector settings"
+      >
         <label className="flex items-center gap-2">
-          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} />
+          <input type="checkbox" {...form.register("enabled")} />
           <span className="font-medium text-slate-800">
             Enabled — approved CRM writes go to HubSpot, and the crm-sync job pulls changes
           </span>
@@ -209,15 +259,18 @@ function CrmForm({ c }: { c: Connector }) {
             <span className="mb-1 block font-medium text-slate-700">Base URL</span>
             <input
               className={field}
-              value={baseUrl}
-              onChange={(e) => setBaseUrl(e.target.value)}
+              {...form.register("baseUrl")}
               placeholder={c.baseUrl ?? "https://api.hubapi.com"}
               inputMode="url"
-              aria-describedby={`${id}-url`}
+              aria-invalid={errors.baseUrl ? true : undefined}
+              aria-describedby={described("baseUrl", `${id}-url`)}
             />
-            <span id={`${id}-url`} className="mt-0.5 block text-xs text-slate-600">
-              Leave empty to keep {c.baseUrl ?? "it unset"}.
-            </span>
+            {!errors.baseUrl && (
+              <span id={`${id}-url`} className="mt-0.5 block text-xs text-slate-600">
+                Leave empty to keep {c.baseUrl ?? "it unset"}.
+              </span>
+            )}
+            {fieldError("baseUrl")}
           </label>
           <label className="block">
             <span className="mb-1 block font-medium text-slate-700">Private-app token</span>
@@ -225,45 +278,59 @@ function CrmForm({ c }: { c: Connector }) {
               className={field}
               type="password"
               autoComplete="off"
-              value={token}
-              onChange={(e) => setToken(e.target.value)}
+              {...form.register("token")}
               placeholder={c.tokenSet ? "•••••• set — type to replace" : "pat-…"}
-              aria-describedby={`${id}-tok`}
+              aria-invalid={errors.token ? true : undefined}
+              aria-describedby={described("token", `${id}-tok`)}
             />
-            <span id={`${id}-tok`} className="mt-0.5 block text-xs text-slate-600">
-              Write-only: stored encrypted, never shown again.
-            </span>
+            {!errors.token && (
+              <span id={`${id}-tok`} className="mt-0.5 block text-xs text-slate-600">
+                Write-only: stored encrypted, never shown again.
+              </span>
+            )}
+            {fieldError("token")}
           </label>
           <label className="block">
             <span className="mb-1 block font-medium text-slate-700">Rate limit (requests / minute)</span>
-            <input className={field} type="number" min={1} value={rate} onChange={(e) => setRate(e.target.value)} placeholder="Default" />
+            <input
+              className={field}
+              type="number"
+              min={1}
+              {...form.register("rateLimitPerMinute", nullableWhole)}
+              placeholder="Default"
+              aria-invalid={errors.rateLimitPerMinute ? true : undefined}
+              aria-describedby={errors.rateLimitPerMinute ? `${id}-rateLimitPerMinute-err` : undefined}
+            />
+            {fieldError("rateLimitPerMinute")}
           </label>
           <label className="block">
             <span className="mb-1 block font-medium text-slate-700">Max concurrency</span>
-            <input className={field} type="number" min={1} value={conc} onChange={(e) => setConc(e.target.value)} placeholder="Default" />
+            <input
+              className={field}
+              type="number"
+              min={1}
+              {...form.register("maxConcurrency", nullableWhole)}
+              placeholder="Default"
+              aria-invalid={errors.maxConcurrency ? true : undefined}
+              aria-describedby={errors.maxConcurrency ? `${id}-maxConcurrency-err` : undefined}
+            />
+            {fieldError("maxConcurrency")}
           </label>
         </div>
         <div className="flex flex-wrap items-center gap-3">
-          <Button type="submit" variant="primary" disabled={put.isPending}>
+          <Button type="submit" variant="primary" disabled={put.isPending || !isValid}>
             <Save className="size-4" aria-hidden /> Save CRM settings
           </Button>
-          <div aria-live="polite" className="min-h-5">
-            {saved && (
-              <span role="status" className="text-emerald-800">
-                {saved}
-              </span>
-            )}
-            {put.isError && !confirming && <span className="text-red-700">{put.error.message}</span>}
-          </div>
+          <SaveNotice notice={notice} testId="crm-notice" />
         </div>
       </form>
       {/* Outside the form: the dialog has its own form, and forms must not nest. */}
       <ReasonDialog
-        open={confirming}
-        onClose={() => setConfirming(false)}
+        open={confirming !== null}
+        onClose={() => setConfirming(null)}
         title="Widen the CRM connector?"
         description={
-          enabled && !c.enabled
+          enabling
             ? "Once enabled, approved account and opportunity changes are written to HubSpot, and the crm-sync job imports and updates accounts."
             : "Raising the limits lets autopilot send more requests to the CRM."
         }
@@ -271,7 +338,7 @@ function CrmForm({ c }: { c: Connector }) {
         pending={put.isPending}
         error={put.error?.message}
         placeholder="e.g. pilot with the EMEA team"
-        onConfirm={(reason) => send(reason)}
+        onConfirm={(reason) => confirming && send(confirming, reason)}
       />
     </>
   );

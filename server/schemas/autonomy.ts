@@ -67,11 +67,18 @@ export const ModePutBody = z
 
 export const AllowlistPutBody = z.object({ account_id: Id.optional(), action_types: z.array(z.string().min(1).max(64)).max(50) }).strict();
 
+/** One budget number (a daily max or a per-type cap); the messages show next to the admin's field. */
+export const BudgetCap = z
+  .number({ error: "Enter a whole number from 0 to 1000" })
+  .int("Use a whole number")
+  .min(0, "Use 0 or more")
+  .max(1000, "At most 1000");
+
 export const BudgetPutBody = z
   .object({
     account_id: Id.optional(),
-    max_autonomous_per_day: z.number().int().min(0).max(1000),
-    max_per_action_type: z.record(z.string().min(1).max(64), z.number().int().min(0).max(1000)).optional(),
+    max_autonomous_per_day: BudgetCap,
+    max_per_action_type: z.record(z.string().min(1).max(64), BudgetCap).optional(),
     decay_if_unused: z.boolean().optional(),
     if_match: IfMatch.optional(),
   })
@@ -93,3 +100,13 @@ export const ExplanationQuery = z
     message: "pass execution_id or action_intent_id",
     path: ["execution_id"],
   });
+
+/** The tRPC form of the budget write (camelCase), which the admin page's form validates against too. */
+export const SetBudgetInput = z.object({
+  accountId: Id.optional(),
+  maxPerDay: BudgetCap,
+  perTypeCaps: z.record(z.string().min(1).max(64), BudgetCap).optional(),
+  decayIfUnused: z.boolean().optional(),
+  ifMatch: z.date().optional(),
+  reason: z.string().trim().min(3).max(500).optional(),
+});

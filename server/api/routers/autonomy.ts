@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ACTION_TYPES } from "../../engine/actions";
 import { AUTONOMY_MODES } from "../../engine/autonomy";
 import { connectorDepsFromEnv } from "../../http/deps";
-import { ActionTypeName, AutonomyMode, KillSwitchScope } from "../../schemas/autonomy";
+import { ActionTypeName, AutonomyMode, KillSwitchScope, SetBudgetInput } from "../../schemas/autonomy";
 import { Cursor } from "../../schemas/common";
 import { InboxSort } from "../../schemas/nextActions";
 import {
@@ -116,18 +116,7 @@ export const autonomyRouter = router({
     )
     .mutation(({ ctx, input }) => putAllowlist(ctx.db, ctx.viewer, input, ctx.clock)),
   budget: tenantProcedure.input(Account).query(({ ctx, input }) => getBudget(ctx.db, ctx.viewer, input.accountId, ctx.clock)),
-  setBudget: adminProcedure
-    .input(
-      z.object({
-        accountId: Id.optional(),
-        maxPerDay: z.number().int().min(0).max(1000),
-        perTypeCaps: z.record(z.string().min(1).max(64), z.number().int().min(0).max(1000)).optional(),
-        decayIfUnused: z.boolean().optional(),
-        ifMatch: z.date().optional(),
-        reason: z.string().trim().min(3).max(500).optional(),
-      }),
-    )
-    .mutation(({ ctx, input }) => putBudget(ctx.db, ctx.viewer, input, ctx.clock)),
+  setBudget: adminProcedure.input(SetBudgetInput).mutation(({ ctx, input }) => putBudget(ctx.db, ctx.viewer, input, ctx.clock)),
   connectors: adminProcedure.query(({ ctx }) => listConnectors(ctx.db, ctx.viewer, connectorDepsFromEnv().smtp !== null)),
   setWebhook: adminProcedure
     .input(z.object({ url: z.string().min(1).max(2000), enabled: z.boolean(), rotateSecret: z.boolean().optional() }))
