@@ -6,7 +6,7 @@ import Link from "next/link";
 import { useMemo, useState } from "react";
 import { humanize, LIFECYCLE_TONE, MOMENTUM_ARROW, money, POSTURE_TONE } from "../labels";
 import { useTRPC } from "../trpc";
-import { DataTable, dataColumns } from "../ui/data-table";
+import { DataTable, dataColumns, infiniteListProps } from "../ui/data-table";
 import { Badge, Card, EmptyState } from "../ui/primitives";
 import type { RouterOutputs } from "../work/types";
 import { HeatBadge } from "./heat-badge";
@@ -144,15 +144,13 @@ export function AccountsTable() {
       }
     >
       <DataTable
+        {...infiniteListProps(query)}
         caption="Accounts"
         columns={columns}
         data={rows}
         getRowId={(a) => a.id}
-        loading={query.isPending}
         loadingLabel="Loading accounts…"
-        error={query.isError ? { message: query.error.message, onRetry: () => query.refetch() } : null}
         empty={<EmptyState title="No accounts match" hint="Clear the filters, or wait for your CRM to sync accounts in." />}
-        paging={{ hasMore: query.hasNextPage, loadingMore: query.isFetchingNextPage, onLoadMore: () => query.fetchNextPage() }}
       />
     </Card>
   );

@@ -4,7 +4,7 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ChevronDown, ChevronRight, Hourglass, Layers } from "lucide-react";
 import { useId, useMemo, useState } from "react";
 import { useTRPC } from "../trpc";
-import { DataTable, dataColumns } from "../ui/data-table";
+import { DataTable, dataColumns, infiniteListProps } from "../ui/data-table";
 import { Badge, Button, Card, cx, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import { inputClass } from "./fields";
@@ -333,14 +333,13 @@ export function JobQueue({ statuses }: { statuses: readonly Status[] }) {
         }
       >
         <DataTable
+          {...infiniteListProps(jobs)}
           caption="Jobs, newest first"
           cellClassName="px-2 py-1.5"
           columns={columns}
           data={rows}
           getRowId={(j) => j.id}
-          loading={jobs.isPending}
           loadingLabel="Loading jobs…"
-          error={jobs.isError ? { message: jobs.error.message, onRetry: () => jobs.refetch() } : null}
           empty={
             filtered ? (
               <EmptyState title="No jobs match these filters" hint="Clear the filters to see every job." />
@@ -350,7 +349,6 @@ export function JobQueue({ statuses }: { statuses: readonly Status[] }) {
           }
           rowProps={(j) => ({ className: cx("align-top", open === j.id && "bg-slate-50"), "data-testid": "job-row" })}
           renderDetail={(j) => (open === j.id ? <JobDetail job={j} /> : null)}
-          paging={{ hasMore: jobs.hasNextPage, loadingMore: jobs.isFetchingNextPage, onLoadMore: () => jobs.fetchNextPage() }}
           footerNote={`Showing ${rows.length} job${rows.length === 1 ? "" : "s"}${jobs.hasNextPage ? "" : " — end of list"}`}
         />
       </Card>

@@ -6,7 +6,7 @@ import { useMemo } from "react";
 import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { HeatBadge, TIER_COLOR } from "../accounts/heat-badge";
 import { useTRPC } from "../trpc";
-import { DataTable, dataColumns } from "../ui/data-table";
+import { DataTable, dataColumns, infiniteListProps } from "../ui/data-table";
 import { Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import type { RouterOutputs } from "../work/types";
@@ -127,17 +127,15 @@ export function HeatDashboard() {
 
       <Card title="Hottest accounts">
         <DataTable
+          {...infiniteListProps(hottest)}
           caption="Hottest accounts, hottest first"
           className="text-sm"
           columns={columns}
           data={rows}
           getRowId={(r) => r.accountId}
-          loading={hottest.isPending}
           loadingLabel="Loading accounts…"
-          error={hottest.isError ? { message: hottest.error.message, onRetry: () => hottest.refetch() } : null}
           empty={<EmptyState title="No accounts yet" hint="Accounts you can see appear here, hottest first." />}
           filter={{ label: "Filter accounts", placeholder: "Account name" }}
-          paging={{ hasMore: hottest.hasNextPage, loadingMore: hottest.isFetchingNextPage, onLoadMore: () => hottest.fetchNextPage() }}
         />
       </Card>
     </div>

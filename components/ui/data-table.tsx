@@ -55,6 +55,31 @@ export type Paging = {
   label?: string;
 };
 
+/** What DataTable reads of an infinite query (TanStack Query's useInfiniteQuery result). */
+type InfiniteList = {
+  isPending: boolean;
+  isError: boolean;
+  error: { message: string } | null;
+  refetch: () => unknown;
+  hasNextPage: boolean;
+  isFetchingNextPage: boolean;
+  fetchNextPage: () => unknown;
+};
+
+/** A paged list's loading, error and "Load more" props, the same for every table fed by one. */
+export function infiniteListProps(q: InfiniteList, loadMoreLabel?: string) {
+  return {
+    loading: q.isPending,
+    error: q.isError ? { message: q.error?.message ?? "Could not load", onRetry: () => q.refetch() } : null,
+    paging: {
+      hasMore: q.hasNextPage,
+      loadingMore: q.isFetchingNextPage,
+      onLoadMore: () => q.fetchNextPage(),
+      ...(loadMoreLabel ? { label: loadMoreLabel } : {}),
+    },
+  };
+}
+
 export type DataTableProps<T extends RowData> = {
   columns: DataColumn<T>[];
   data: readonly T[] | undefined;
