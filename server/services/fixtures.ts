@@ -258,7 +258,7 @@ export async function writeFixtures(
     while (pending.length < size) pending.push(...story(r, pool.length ? r.pick(pool) : null, sellers));
     const batch = pending.slice(0, size);
     pending = pending.slice(size);
-    const at = new Date(now.getTime() - Math.round((SPAN_MS * (batches - 1 - b)) / Math.max(1, batches)));
+    const at = new Date(now.getTime() - Math.round((SPAN_MS * (batches - 1 - b)) / Math.max(1, batches - 1)));
     await inTransaction(db, (tx) => appendLedgerBatch(tx, tenant.id, batch, at));
     written += size;
     opts.onProgress?.({ phase: "ledger", done: written, total: rowsWanted });
