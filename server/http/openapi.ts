@@ -76,6 +76,14 @@ export const OPERATIONS: Operation[] = [
     success: 200,
   },
   {
+    method: "get",
+    path: "/api/v1/ledger/digests/latest",
+    summary:
+      "The newest signed ledger digest { tenant {slug,id}, seq, head_hash, created_at, key_id, signature } (Ed25519); keep it outside the database and check it with `ledger verify --digest`; 404 before the first",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
     method: "post",
     path: "/api/v1/signals",
     summary: "Push a signal (deduped; X-Signature required for signed keys)",

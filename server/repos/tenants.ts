@@ -13,6 +13,10 @@ export function findTenantBySlug(db: DbOrTx, slug: string) {
   return db.tenant.findUnique({ where: { slug } });
 }
 
+export function findTenantById(db: DbOrTx, id: string) {
+  return db.tenant.findUnique({ where: { id } });
+}
+
 export function listTenants(db: DbOrTx) {
   return db.tenant.findMany({ orderBy: { slug: "asc" } });
 }
