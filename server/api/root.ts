@@ -1,6 +1,7 @@
 import { accountsRouter } from "./routers/accounts";
 import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
+import { auditExportsRouter } from "./routers/auditExports";
 import { approvalsRouter } from "./routers/approvals";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
@@ -34,6 +35,7 @@ export const appRouter = router({
   approvals: approvalsRouter,
   digest: digestRouter,
   alwaysOn: alwaysOnRouter,
+  auditExports: auditExportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { AUDIT_EXPORT, DEFAULT_EXPORT_DIR, handleExportJob } from "../services/audit/export";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
@@ -27,6 +28,8 @@ export interface JobDeps {
   connectors: ConnectorDeps;
   /** identifies this process as a lease owner in the job queue */
   workerId: string;
+  /** where audit export files go (env EXPORT_DIR); default ./data/exports */
+  exportDir?: string;
 }
 
 export interface JobDefinition {
@@ -51,6 +54,7 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
     [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
+    [AUDIT_EXPORT]: (payload, ctx) => handleExportJob(deps.exportDir ?? DEFAULT_EXPORT_DIR, payload, ctx),
     [APPROVAL_WEBHOOK]: (payload, ctx) =>
       handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
   };
@@ -74,7 +78,7 @@ async function runCalibrateTick(deps: JobDeps) {
   };
 }
 
-/** Fire due trigger windows, then drain queued decision runs (bounded per tick). */
+/** Fire due trigger windows, then drain the queue — decision runs, imports, audit exports (bounded per tick). */
 async function runDecisionsTick(deps: JobDeps) {
   const triggers = await fireDueTriggers(deps.db, deps.clock);
   const queue = await runWorkerTick(deps.db, queueHandlers(deps), {
