@@ -18,7 +18,7 @@ export const EXPORT_LIMITS = {
   /** progress (rows_done) is written after every this many rows */
   progressEvery: 10_000,
   /** rows per database page while streaming */
-  pageRows: 5000,
+  pageRows: 250,
 } as const;
 
 /**

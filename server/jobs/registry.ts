@@ -1,6 +1,6 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import { AUDIT_EXPORT, DEFAULT_EXPORT_DIR, handleExportJob } from "../services/audit/export";
+import { AUDIT_EXPORT, type ExportSettings, handleExportJob } from "../services/audit/export";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
@@ -9,7 +9,7 @@ import { runDigestTick } from "../services/digest/send";
 import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
-import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { type JobHandlers, JobError, runWorkerTick } from "../services/jobQueue";
 import { CALIBRATE, handleCalibrationJob, requestDueCalibrations } from "../services/learning/calibrate";
 import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
@@ -28,8 +28,8 @@ export interface JobDeps {
   connectors: ConnectorDeps;
   /** identifies this process as a lease owner in the job queue */
   workerId: string;
-  /** where audit export files go (env EXPORT_DIR); default ./data/exports */
-  exportDir?: string;
+  /** audit exports: their directory and the database their scan reads (EXPORT_DIR, DATABASE_URL) */
+  exports?: ExportSettings;
 }
 
 export interface JobDefinition {
@@ -54,7 +54,11 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
     [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
-    [AUDIT_EXPORT]: (payload, ctx) => handleExportJob(deps.exportDir ?? DEFAULT_EXPORT_DIR, payload, ctx),
+    [AUDIT_EXPORT]: (payload, ctx) => {
+      // Retryable: a runner built without export settings leaves the job to one that has them.
+      if (!deps.exports) throw new JobError("this worker has no export settings (EXPORT_DIR, DATABASE_URL)");
+      return handleExportJob(deps.exports, payload, ctx);
+    },
     [APPROVAL_WEBHOOK]: (payload, ctx) =>
       handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
   };

@@ -1,5 +1,4 @@
 import type { DbOrTx, Tx } from "../db";
-import type { ExportEntry } from "../engine/auditExport";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { accountWhere, tenantWhere, type Viewer } from "./scope";
@@ -105,51 +104,6 @@ export async function failAuditExport(db: DbOrTx, tenantId: string, id: string, 
     where: tenantWhere(tenantId, { id, status: { in: ["PENDING", "RUNNING"] } }),
     data: { status: "FAILED", error, finishedAt: now },
   });
-}
-
-export interface ExportRange {
-  from: Date;
-  to: Date;
-  accountId: string | null;
-  /** the chain's last seq when the run started: rows appended during the run are not exported */
-  maxSeq: number;
-}
-
-function rangeWhere(tenantId: string, r: ExportRange, afterSeq: number) {
-  return tenantWhere(tenantId, {
-    seq: { gt: afterSeq, lte: r.maxSeq },
-    createdAt: { gte: r.from, lt: r.to },
-    ...(r.accountId ? { accountId: r.accountId } : {}),
-  });
-}
-
-export function countExportRows(db: DbOrTx, tenantId: string, r: ExportRange) {
-  return db.ledgerEntry.count({ where: rangeWhere(tenantId, r, 0) });
-}
-
-const EXPORT_SELECT = {
-  seq: true,
-  createdAt: true,
-  type: true,
-  accountId: true,
-  correlationId: true,
-  actorType: true,
-  actorId: true,
-  payload: true,
-  prevHash: true,
-  hash: true,
-} as const;
-
-/** Ascending seq pages of the tenant's entries in the range: one page in memory at a time. */
-export async function* exportRows(db: DbOrTx, tenantId: string, r: ExportRange, pageRows: number): AsyncGenerator<ExportEntry[]> {
-  let after = 0;
-  for (;;) {
-    const rows = await db.ledgerEntry.findMany({ where: rangeWhere(tenantId, r, after), select: EXPORT_SELECT, orderBy: { seq: "asc" }, take: pageRows });
-    if (rows.length > 0) yield rows;
-    const last = rows.at(-1);
-    if (!last || rows.length < pageRows) return;
-    after = last.seq;
-  }
 }
 
 /** The account, if the viewer may see it (a seller only their own); 404 material otherwise. */

@@ -267,21 +267,21 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     await t.db.auditExport.update({ where: { id: pending.id }, data: { status: "RUNNING", rowsDone: 1234, startedAt: new Date() } });
     fs.writeFileSync(path.join(EXPORT_DIR, `.${pending.id}.deadbeef.part`), "seq,created_at\n1,");
     const clock = fixedClock(new Date());
-    const first = await runExport({ db: t.db, clock, dir: EXPORT_DIR }, a.id, pending.id);
+    const first = await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, pending.id);
     expect(first).toMatchObject({ status: "COMPLETED", rowCount: 300 });
     // The same range exported cleanly by another request gives the same bytes.
     const twin = await t.db.auditExport.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING", id: { not: pending.id } } });
-    const second = await runExport({ db: t.db, clock, dir: EXPORT_DIR }, a.id, twin.id);
+    const second = await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, twin.id);
     expect(second).toMatchObject({ status: "COMPLETED", sha256: first.status === "COMPLETED" ? first.sha256 : "" });
     // Running a finished export again does nothing.
-    expect(await runExport({ db: t.db, clock, dir: EXPORT_DIR }, a.id, pending.id)).toMatchObject({ status: "NOTHING_TO_DO" });
+    expect(await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, pending.id)).toMatchObject({ status: "NOTHING_TO_DO" });
 
     // An export directory that cannot be created: the last attempt marks the export FAILED.
     const failing = await t.db.auditExport.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING" } });
     const notADir = path.join(EXPORT_DIR, "not-a-dir");
     fs.writeFileSync(notADir, "");
     const ctx = { db: t.db, clock, job: { tenantId: a.id, attempt: 5, maxAttempts: 5 } };
-    await expect(handleExportJob(notADir, { exportId: failing.id }, ctx)).rejects.toThrow();
+    await expect(handleExportJob({ dir: notADir, databaseUrl: t.url }, { exportId: failing.id }, ctx)).rejects.toThrow();
     const st = (await (await status(A(), failing.id)).json()) as { status: string; error: string; download_url?: string };
     expect(st.status).toBe("FAILED");
     expect(st.error).toMatch(/^The export failed after 5 attempts \(error id err_[0-9a-f]+\)$/);

@@ -15,9 +15,6 @@ import { AppError, notFound, reportUnexpected } from "../../errors";
 import {
   advanceAuditExport,
   type AuditExportRow,
-  countExportRows,
-  type ExportRange,
-  exportRows,
   exportTimesSince,
   failAuditExport,
   findAuditExport,
@@ -29,6 +26,7 @@ import {
   startAuditExportRun,
   visibleAccountId,
 } from "../../repos/auditExport";
+import { type ExportRange, openLedgerScanner } from "../../repos/ledgerBulk";
 import { appendLedger } from "../../repos/ledger";
 import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
@@ -45,8 +43,6 @@ import { openExportFile, removeExportFile, writeExportFile } from "./exportFiles
  */
 
 export const AUDIT_EXPORT = "AUDIT_EXPORT";
-/** The env default of EXPORT_DIR, for job runners built without one. */
-export const DEFAULT_EXPORT_DIR = "./data/exports";
 
 export interface ExportView {
   id: string;
@@ -184,11 +180,15 @@ export async function openExportDownload(db: Db, viewer: Viewer, id: string, dir
 
 // ─────────────────────────────── the job ───────────────────────────────
 
-export interface ExportRunDeps {
+/** Where export files live and the database the scan reads (env EXPORT_DIR and DATABASE_URL at the edge). */
+export interface ExportSettings {
+  dir: string;
+  databaseUrl: string;
+}
+
+export interface ExportRunDeps extends ExportSettings {
   db: Db;
   clock: Clock;
-  /** where export files live (env EXPORT_DIR at the edge) */
-  dir: string;
 }
 
 export type ExportRunResult = { exportId: string; status: "COMPLETED"; rowCount: number; sha256: string } | { exportId: string; status: "NOTHING_TO_DO" | "SUPERSEDED" };
@@ -203,37 +203,41 @@ export async function runExport(deps: ExportRunDeps, tenantId: string, exportId:
   const row = await findAuditExport(db, tenantId, exportId);
   if (!row || row.status === "COMPLETED" || row.status === "FAILED") return { exportId, status: "NOTHING_TO_DO" };
   const range: ExportRange = { from: row.fromAt, to: row.toAt, accountId: row.accountId, maxSeq: await ledgerHeadSeq(db, tenantId) };
-  const run = await startAuditExportRun(db, tenantId, exportId, await countExportRows(db, tenantId, range), clock.now());
-  if (!run) return { exportId, status: "NOTHING_TO_DO" };
-  let reported = 0;
-  let superseded = false;
-  const file = { id: exportId, run, format: asFormat(row.format) };
-  const written = await writeExportFile(deps.dir, file, exportRows(db, tenantId, range, EXPORT_LIMITS.pageRows), async (rows) => {
-    if (superseded || rows - reported < EXPORT_LIMITS.progressEvery) return;
-    reported = rows;
-    superseded = !(await advanceAuditExport(db, tenantId, exportId, run, rows));
-  });
-  const done = await finishAuditExport(db, tenantId, exportId, run, { status: "COMPLETED", ...written }, clock.now());
-  if (!done) {
-    await removeExportFile(deps.dir, file);
-    return { exportId, status: "SUPERSEDED" };
+  const scanner = openLedgerScanner(deps.databaseUrl);
+  try {
+    const run = await startAuditExportRun(db, tenantId, exportId, await scanner.count(tenantId, range), clock.now());
+    if (!run) return { exportId, status: "NOTHING_TO_DO" };
+    let reported = 0;
+    let superseded = false;
+    const file = { id: exportId, run, format: asFormat(row.format) };
+    const written = await writeExportFile(deps.dir, file, scanner.pages(tenantId, range, EXPORT_LIMITS.pageRows), async (rows) => {
+      if (superseded || rows - reported < EXPORT_LIMITS.progressEvery) return;
+      reported = rows;
+      superseded = !(await advanceAuditExport(db, tenantId, exportId, run, rows));
+    });
+    const done = await finishAuditExport(db, tenantId, exportId, run, { status: "COMPLETED", ...written }, clock.now());
+    if (!done) {
+      await removeExportFile(deps.dir, file);
+      return { exportId, status: "SUPERSEDED" };
+    }
+    return { exportId, status: "COMPLETED", rowCount: written.rowCount, sha256: written.sha256 };
+  } finally {
+    await scanner.close();
   }
-  return { exportId, status: "COMPLETED", rowCount: written.rowCount, sha256: written.sha256 };
 }
-
 /**
  * The durable-queue handler (server/jobs/registry.ts). A failed run is retried by the queue (from
  * scratch); the last attempt marks the export FAILED with a message that names no internals.
  */
 export async function handleExportJob(
-  dir: string,
+  settings: ExportSettings,
   payload: unknown,
   ctx: { db: Db; clock: Clock; job: { tenantId: string; attempt: number; maxAttempts: number } },
 ) {
   const exportId = (payload as { exportId?: unknown } | null)?.exportId;
   if (typeof exportId !== "string") throw new JobError("payload has no exportId", { permanent: true });
   try {
-    return await runExport({ db: ctx.db, clock: ctx.clock, dir }, ctx.job.tenantId, exportId);
+    return await runExport({ ...settings, db: ctx.db, clock: ctx.clock }, ctx.job.tenantId, exportId);
   } catch (err) {
     if (ctx.job.attempt >= ctx.job.maxAttempts) {
       const id = reportUnexpected(`audit export ${exportId}`, err);

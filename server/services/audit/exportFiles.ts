@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { stringify } from "csv-stringify";
+import { stringify } from "csv-stringify/sync";
 import { csvRecord, EXPORT_COLUMNS_V1, type ExportEntry, type ExportFormat, jsonLine } from "../../engine/auditExport";
 
 /**
@@ -35,19 +35,12 @@ export interface WrittenFile {
   bytes: number;
 }
 
-/** Entries one at a time from pages; `onPage` runs after each page is handed on (progress). */
-async function* entries(pages: AsyncIterable<ExportEntry[]>, onPage: (rowsSoFar: number) => Promise<void>) {
-  let rows = 0;
-  for await (const page of pages) {
-    for (const e of page) yield e;
-    rows += page.length;
-    await onPage(rows);
-  }
-}
-
 /**
- * Write the file for `pages` and return its row count, sha256 and size. Throws (after removing
- * the temporary file) on any failure; the final file then keeps whatever it was before.
+ * Write the file for `pages` and return its row count, sha256 and size. Each page becomes one
+ * chunk of text (csv-stringify's sync API per page, or JSON lines): per-row stream chunks cost more
+ * than the rows themselves. The write stream's backpressure paces the reads, so at most a page or
+ * two is in memory. `onPage` runs after each page (progress). On failure the temporary file is
+ * removed and the error thrown.
  */
 export async function writeExportFile(
   dir: string,
@@ -60,25 +53,20 @@ export async function writeExportFile(
   const hash = createHash("sha256");
   let bytes = 0;
   let rowCount = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  // CSV: records (arrays in EXPORT_COLUMNS_V1 order) through the stringifier; JSON lines: text.
-  const records = async function* (source: AsyncIterable<ExportEntry>) {
-    for await (const e of source) {
-      rowCount++;
-      yield file.format === "csv" ? csvRecord(e) : jsonLine(e);
+  async function* chunks() {
+    if (file.format === "csv") yield stringify([[...EXPORT_COLUMNS_V1]]);
+    for await (const page of pages) {
+      const text = file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join("");
+      const buf = Buffer.from(text, "utf8");
+      hash.update(buf);
+      bytes += buf.length;
+      rowCount += page.length;
+      yield buf;
+      await onPage(rowCount);
     }
-  };
-  const source = Readable.from(records(entries(pages, onPage)));
+  }
   try {
-    if (file.format === "csv")
-      await pipeline(source, stringify({ header: true, columns: [...EXPORT_COLUMNS_V1] }), measure, fs.createWriteStream(tmp));
-    else await pipeline(source, measure, fs.createWriteStream(tmp));
+    await pipeline(Readable.from(chunks(), { objectMode: false }), fs.createWriteStream(tmp));
     await fs.promises.rename(tmp, exportFilePath(dir, file));
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });
