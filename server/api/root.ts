@@ -1,8 +1,8 @@
 import { accountsRouter } from "./routers/accounts";
 import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
-import { auditExportsRouter } from "./routers/auditExports";
 import { approvalsRouter } from "./routers/approvals";
+import { auditExportsRouter } from "./routers/auditExports";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";

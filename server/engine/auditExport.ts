@@ -88,7 +88,18 @@ export interface ExportEntry {
 
 /** A CSV record in EXPORT_COLUMNS_V1 order; absent values are empty cells. */
 export function csvRecord(e: ExportEntry): (string | number)[] {
-  return [e.seq, e.createdAt.toISOString(), e.type, e.accountId ?? "", e.correlationId, e.actorType, e.actorId ?? "", e.payload, e.prevHash, e.hash];
+  return [
+    e.seq,
+    e.createdAt.toISOString(),
+    e.type,
+    e.accountId ?? "",
+    e.correlationId,
+    e.actorType,
+    e.actorId ?? "",
+    e.payload,
+    e.prevHash,
+    e.hash,
+  ];
 }
 
 /**

@@ -1,15 +1,15 @@
 import type { Clock } from "../clock";
 import type { Db } from "../db";
-import { AUDIT_EXPORT, type ExportSettings, handleExportJob } from "../services/audit/export";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
+import { AUDIT_EXPORT, type ExportSettings, handleExportJob } from "../services/audit/export";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import { runDigestTick } from "../services/digest/send";
 import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
-import { type JobHandlers, JobError, runWorkerTick } from "../services/jobQueue";
+import { JobError, type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import { CALIBRATE, handleCalibrationJob, requestDueCalibrations } from "../services/learning/calibrate";
 import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";

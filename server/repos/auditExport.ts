@@ -79,7 +79,10 @@ export async function startAuditExportRun(db: DbOrTx, tenantId: string, id: stri
 }
 
 export async function advanceAuditExport(db: DbOrTx, tenantId: string, id: string, run: Date, rowsDone: number) {
-  const n = await db.auditExport.updateMany({ where: tenantWhere(tenantId, { id, status: "RUNNING", startedAt: run }), data: { rowsDone } });
+  const n = await db.auditExport.updateMany({
+    where: tenantWhere(tenantId, { id, status: "RUNNING", startedAt: run }),
+    data: { rowsDone },
+  });
   return n.count === 1;
 }
 

@@ -32,21 +32,35 @@ const COLUMNS = `"seq", "createdAt", "type", "accountId", "correlationId", "acto
 const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
 type RawRow = Omit<ExportEntry, "createdAt"> & { createdAt: string | Date };
-const entry = (r: RawRow): ExportEntry => ({ ...r, seq: Number(r.seq), createdAt: r.createdAt instanceof Date ? r.createdAt : new Date(r.createdAt) });
+const entry = (r: RawRow): ExportEntry => ({
+  ...r,
+  seq: Number(r.seq),
+  createdAt: r.createdAt instanceof Date ? r.createdAt : new Date(r.createdAt),
+});
 
 function sqliteScanner(url: string): LedgerScanner {
   // Read-only on the same file: WAL lets the scan run beside writers without blocking them.
   const db = new Database(url.slice("file:".length).split("?")[0] ?? "", { readonly: true, fileMustExist: true });
   const where = (account: boolean) =>
     `"tenantId" = ? AND "seq" <= ? AND "createdAt" >= ? AND "createdAt" < ?${account ? ` AND "accountId" = ?` : ""}`;
-  const args = (tenantId: string, r: ExportRange) => [tenantId, r.maxSeq, sqliteTime(r.from), sqliteTime(r.to), ...(r.accountId ? [r.accountId] : [])];
+  const args = (tenantId: string, r: ExportRange) => [
+    tenantId,
+    r.maxSeq,
+    sqliteTime(r.from),
+    sqliteTime(r.to),
+    ...(r.accountId ? [r.accountId] : []),
+  ];
   return {
     async count(tenantId, r) {
-      const row = db.prepare(`SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`).get(...args(tenantId, r)) as { n: number };
+      const row = db.prepare(`SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`).get(...args(tenantId, r)) as {
+        n: number;
+      };
       return row.n;
     },
     async *pages(tenantId, r, pageRows) {
-      const stmt = db.prepare(`SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`);
+      const stmt = db.prepare(
+        `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
+      );
       let after = 0;
       for (;;) {
         const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawRow[]).map(entry);
@@ -66,15 +80,28 @@ function postgresScanner(url: string): LedgerScanner {
   // Prisma's DateTime is `timestamp(3)` without zone, holding UTC: parse it as UTC, not local time.
   const client = new pg.Client({
     connectionString: url,
-    types: { getTypeParser: (oid: number, format?: string) => (oid === 1114 ? (s: string) => new Date(`${s.replace(" ", "T")}Z`) : pg.types.getTypeParser(oid, format as "text")) },
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === 1114 ? (s: string) => new Date(`${s.replace(" ", "T")}Z`) : pg.types.getTypeParser(oid, format as "text"),
+    },
   });
   const connected = client.connect();
-  const where = (account: boolean) => `"tenantId" = $1 AND "seq" <= $2 AND "createdAt" >= $3 AND "createdAt" < $4${account ? ` AND "accountId" = $5` : ""}`;
-  const args = (tenantId: string, r: ExportRange) => [tenantId, r.maxSeq, r.from.toISOString(), r.to.toISOString(), ...(r.accountId ? [r.accountId] : [])];
+  const where = (account: boolean) =>
+    `"tenantId" = $1 AND "seq" <= $2 AND "createdAt" >= $3 AND "createdAt" < $4${account ? ` AND "accountId" = $5` : ""}`;
+  const args = (tenantId: string, r: ExportRange) => [
+    tenantId,
+    r.maxSeq,
+    r.from.toISOString(),
+    r.to.toISOString(),
+    ...(r.accountId ? [r.accountId] : []),
+  ];
   return {
     async count(tenantId, r) {
       await connected;
-      const res = await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`, args(tenantId, r));
+      const res = await client.query<{ n: string }>(
+        `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`,
+        args(tenantId, r),
+      );
       return Number(res.rows[0]?.n ?? 0);
     },
     async *pages(tenantId, r, pageRows) {

@@ -103,7 +103,12 @@ async function tickInChild(): Promise<{ riseMiB: number; ms: number }> {
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   expect(code, err).toBe(0);
-  const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { baselineRss: number; peakRss: number; ms: number; queue: { failed: number; completed: number } };
+  const r = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as {
+    baselineRss: number;
+    peakRss: number;
+    ms: number;
+    queue: { failed: number; completed: number };
+  };
   expect(r.queue.failed).toBe(0);
   return { riseMiB: (r.peakRss - r.baselineRss) / MiB, ms: r.ms };
 }
@@ -134,29 +139,40 @@ afterAll(async () => {
 });
 
 describe(`audit export (${TEST_PROVIDER})`, () => {
-  const A = () => key[`${a.id}:admin`] ?? "";
-  const B = () => key[`${b.id}:admin`] ?? "";
+  const keyA = () => key[`${a.id}:admin`] ?? "";
+  const keyB = () => key[`${b.id}:admin`] ?? "";
   let csvId = "";
 
   it(`${LARGE.toLocaleString("en")} rows as CSV: the file's rows and sha256 match what is recorded, every line parses, memory stays flat`, async () => {
-    const res = await request(A(), { from: T0.toISOString(), to: new Date(T0.getTime() + 30 * DAY).toISOString(), format: "csv" });
+    const res = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + 30 * DAY).toISOString(), format: "csv" });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { export_id: string; status: string };
     expect(body.status).toBe("PENDING");
     csvId = body.export_id;
     // EXPORT_REQUESTED in the same transaction as the row.
     const entry = await t.db.ledgerEntry.findFirst({ where: { tenantId: a.id, type: "EXPORT_REQUESTED", correlationId: csvId } });
-    expect(JSON.parse(entry?.payload ?? "{}")).toMatchObject({ export_id: csvId, format: "csv", schema_version: 1, from: T0.toISOString() });
+    expect(JSON.parse(entry?.payload ?? "{}")).toMatchObject({
+      export_id: csvId,
+      format: "csv",
+      schema_version: 1,
+      from: T0.toISOString(),
+    });
 
     const { riseMiB, ms } = await tickInChild();
     console.log(`export of ${LARGE + 300} rows (${TEST_PROVIDER}): tick ${Math.round(ms)} ms, peak RSS rise ${riseMiB.toFixed(1)} MiB`);
     expect(riseMiB).toBeLessThanOrEqual(150);
 
-    const st = (await (await status(A(), csvId)).json()) as Record<string, unknown>;
-    expect(st).toMatchObject({ status: "COMPLETED", row_count: LARGE + 300, rows_done: LARGE + 300, rows_total: LARGE + 300, schema_version: 1 });
+    const st = (await (await status(keyA(), csvId)).json()) as Record<string, unknown>;
+    expect(st).toMatchObject({
+      status: "COMPLETED",
+      row_count: LARGE + 300,
+      rows_done: LARGE + 300,
+      rows_total: LARGE + 300,
+      schema_version: 1,
+    });
     expect(st.download_url).toBe(`/api/v1/autonomy/audit/exports/${csvId}/download`);
 
-    const dl = await download(A(), csvId);
+    const dl = await download(keyA(), csvId);
     expect(dl.status).toBe(200);
     expect(dl.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="audit-2026-10-01-2026-10-31-.+\.csv"$/);
@@ -190,13 +206,18 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
 
   it("JSON lines of one account: every line parses, only that account's rows, count and sha256 match", async () => {
     const accountId = a.accounts.seller[0] ?? "";
-    const res = await request(A(), { from: new Date(T0.getTime() + 9 * DAY).toISOString(), to: new Date(T0.getTime() + 11 * DAY).toISOString(), format: "jsonl", account_id: accountId });
+    const res = await request(keyA(), {
+      from: new Date(T0.getTime() + 9 * DAY).toISOString(),
+      to: new Date(T0.getTime() + 11 * DAY).toISOString(),
+      format: "jsonl",
+      account_id: accountId,
+    });
     expect(res.status).toBe(202);
     const { export_id } = (await res.json()) as { export_id: string };
     await tickInChild();
-    const st = (await (await status(A(), export_id)).json()) as { row_count: number; sha256: string };
+    const st = (await (await status(keyA(), export_id)).json()) as { row_count: number; sha256: string };
     expect(st.row_count).toBe(300);
-    const dl = await download(A(), export_id);
+    const dl = await download(keyA(), export_id);
     expect(dl.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     const buf = Buffer.from(await dl.arrayBuffer());
     expect(createHash("sha256").update(buf).digest("hex")).toBe(st.sha256);
@@ -212,20 +233,31 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
   }, 120_000);
 
   it("another tenant: its export ids, downloads and accounts answer 404; tRPC is admin-only and tenant-scoped", async () => {
-    expect((await status(B(), csvId)).status).toBe(404);
-    expect((await download(B(), csvId)).status).toBe(404);
+    expect((await status(keyB(), csvId)).status).toBe(404);
+    expect((await download(keyB(), csvId)).status).toBe(404);
     const before = await t.db.auditExport.count();
-    const foreign = await request(B(), { from: T0.toISOString(), to: new Date(T0.getTime() + DAY).toISOString(), format: "csv", account_id: a.accounts.seller[0] });
+    const foreign = await request(keyB(), {
+      from: T0.toISOString(),
+      to: new Date(T0.getTime() + DAY).toISOString(),
+      format: "csv",
+      account_id: a.accounts.seller[0],
+    });
     expect(foreign.status).toBe(404);
     expect(await t.db.auditExport.count()).toBe(before);
-    const list = (await (await rest(exportsList, B())).json()) as { items: unknown[] };
+    const list = (await (await rest(exportsList, keyB())).json()) as { items: unknown[] };
     expect(list.items).toHaveLength(0);
     // read scope is not enough
     expect((await status(key[`${a.id}:read`] ?? "", csvId)).status).toBe(403);
 
     await expect(caller(b.admin.session).auditExports.get({ id: csvId })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(caller(a.seller.session).auditExports.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(caller(a.auditor.session).auditExports.request({ from: T0.toISOString(), to: new Date(T0.getTime() + DAY).toISOString(), format: "csv" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(
+      caller(a.auditor.session).auditExports.request({
+        from: T0.toISOString(),
+        to: new Date(T0.getTime() + DAY).toISOString(),
+        format: "csv",
+      }),
+    ).rejects.toMatchObject({ code: "FORBIDDEN" });
     const mine = await caller(a.admin.session).auditExports.list();
     expect(mine.items.map((e) => e.id)).toContain(csvId);
     expect((await caller(a.admin.session).auditExports.get({ id: csvId })).status).toBe("COMPLETED");
@@ -233,13 +265,13 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
 
   it("over the range cap or a backwards range → 422 naming `to`; bad format → 400; nothing written", async () => {
     const before = await t.db.auditExport.count();
-    const over = await request(A(), { from: T0.toISOString(), to: new Date(T0.getTime() + 93 * DAY).toISOString(), format: "csv" });
+    const over = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + 93 * DAY).toISOString(), format: "csv" });
     expect(over.status).toBe(422);
     expect(((await over.json()) as { error: { field: string } }).error.field).toBe("to");
-    const back = await request(A(), { from: T0.toISOString(), to: T0.toISOString(), format: "csv" });
+    const back = await request(keyA(), { from: T0.toISOString(), to: T0.toISOString(), format: "csv" });
     expect(back.status).toBe(422);
     expect(((await back.json()) as { error: { field: string } }).error.field).toBe("to");
-    const fmt = await request(A(), { from: T0.toISOString(), to: new Date(T0.getTime() + DAY).toISOString(), format: "xlsx" });
+    const fmt = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + DAY).toISOString(), format: "xlsx" });
     expect(fmt.status).toBe(400);
     expect(((await fmt.json()) as { error: { field: string } }).error.field).toBe("format");
     expect(await t.db.auditExport.count()).toBe(before);
@@ -247,8 +279,12 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
 
   it("the rate limit holds under 12 concurrent requests: exactly the remainder of 5 per hour pass, the rest are 429 with Retry-After", async () => {
     const used = await t.db.auditExport.count({ where: { tenantId: a.id } });
-    const body = { from: new Date(T0.getTime() + 10 * DAY).toISOString(), to: new Date(T0.getTime() + 11 * DAY).toISOString(), format: "csv" };
-    const res = await Promise.all(Array.from({ length: 12 }, () => request(A(), body)));
+    const body = {
+      from: new Date(T0.getTime() + 10 * DAY).toISOString(),
+      to: new Date(T0.getTime() + 11 * DAY).toISOString(),
+      format: "csv",
+    };
+    const res = await Promise.all(Array.from({ length: 12 }, () => request(keyA(), body)));
     const codes = res.map((r) => r.status);
     expect(codes.filter((c) => c === 202)).toHaveLength(5 - used);
     expect(codes.filter((c) => c === 429)).toHaveLength(12 - (5 - used));
@@ -258,7 +294,7 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     expect(await t.db.auditExport.count({ where: { tenantId: a.id } })).toBe(5);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, type: "EXPORT_REQUESTED" } })).toBe(5);
     // Another tenant's budget is its own.
-    expect((await request(B(), body)).status).toBe(202);
+    expect((await request(keyB(), body)).status).toBe(202);
   });
 
   it("a crashed run is restarted from scratch with the same result; a run that keeps failing ends FAILED with a message", async () => {
@@ -274,7 +310,9 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     const second = await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, twin.id);
     expect(second).toMatchObject({ status: "COMPLETED", sha256: first.status === "COMPLETED" ? first.sha256 : "" });
     // Running a finished export again does nothing.
-    expect(await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, pending.id)).toMatchObject({ status: "NOTHING_TO_DO" });
+    expect(await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, pending.id)).toMatchObject({
+      status: "NOTHING_TO_DO",
+    });
 
     // An export directory that cannot be created: the last attempt marks the export FAILED.
     const failing = await t.db.auditExport.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING" } });
@@ -282,10 +320,10 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     fs.writeFileSync(notADir, "");
     const ctx = { db: t.db, clock, job: { tenantId: a.id, attempt: 5, maxAttempts: 5 } };
     await expect(handleExportJob({ dir: notADir, databaseUrl: t.url }, { exportId: failing.id }, ctx)).rejects.toThrow();
-    const st = (await (await status(A(), failing.id)).json()) as { status: string; error: string; download_url?: string };
+    const st = (await (await status(keyA(), failing.id)).json()) as { status: string; error: string; download_url?: string };
     expect(st.status).toBe("FAILED");
     expect(st.error).toMatch(/^The export failed after 5 attempts \(error id err_[0-9a-f]+\)$/);
     expect(st.download_url).toBeUndefined();
-    expect((await download(A(), failing.id)).status).toBe(409);
+    expect((await download(keyA(), failing.id)).status).toBe(409);
   });
 });

@@ -13,8 +13,8 @@ import {
 } from "../../engine/auditExport";
 import { AppError, notFound, reportUnexpected } from "../../errors";
 import {
-  advanceAuditExport,
   type AuditExportRow,
+  advanceAuditExport,
   exportTimesSince,
   failAuditExport,
   findAuditExport,
@@ -26,8 +26,8 @@ import {
   startAuditExportRun,
   visibleAccountId,
 } from "../../repos/auditExport";
-import { type ExportRange, openLedgerScanner } from "../../repos/ledgerBulk";
 import { appendLedger } from "../../repos/ledger";
+import { type ExportRange, openLedgerScanner } from "../../repos/ledgerBulk";
 import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
 import type { Page } from "../../schemas/common";
@@ -142,7 +142,11 @@ export async function requestExport(db: Db, viewer: Viewer, input: ExportRequest
       },
       now,
     );
-    await enqueue(tx, { tenantId: viewer.tenantId, kind: AUDIT_EXPORT, payload: { exportId: row.id }, dedupeKey: `export:${row.id}` }, clock);
+    await enqueue(
+      tx,
+      { tenantId: viewer.tenantId, kind: AUDIT_EXPORT, payload: { exportId: row.id }, dedupeKey: `export:${row.id}` },
+      clock,
+    );
     return { exportId: row.id, status: row.status as ExportStatus };
   });
 }
@@ -191,7 +195,9 @@ export interface ExportRunDeps extends ExportSettings {
   clock: Clock;
 }
 
-export type ExportRunResult = { exportId: string; status: "COMPLETED"; rowCount: number; sha256: string } | { exportId: string; status: "NOTHING_TO_DO" | "SUPERSEDED" };
+export type ExportRunResult =
+  | { exportId: string; status: "COMPLETED"; rowCount: number; sha256: string }
+  | { exportId: string; status: "NOTHING_TO_DO" | "SUPERSEDED" };
 
 /**
  * Run an export from scratch: the file is rewritten whole on every run (a crashed run's
@@ -241,7 +247,13 @@ export async function handleExportJob(
   } catch (err) {
     if (ctx.job.attempt >= ctx.job.maxAttempts) {
       const id = reportUnexpected(`audit export ${exportId}`, err);
-      await failAuditExport(ctx.db, ctx.job.tenantId, exportId, `The export failed after ${ctx.job.attempt} attempts (error id ${id})`, ctx.clock.now());
+      await failAuditExport(
+        ctx.db,
+        ctx.job.tenantId,
+        exportId,
+        `The export failed after ${ctx.job.attempt} attempts (error id ${id})`,
+        ctx.clock.now(),
+      );
     }
     throw err;
   }
