@@ -53,15 +53,17 @@ export async function writeExportFile(
   const hash = createHash("sha256");
   let bytes = 0;
   let rowCount = 0;
+  const measured = (text: string) => {
+    const buf = Buffer.from(text, "utf8");
+    hash.update(buf);
+    bytes += buf.length;
+    return buf;
+  };
   async function* chunks() {
-    if (file.format === "csv") yield stringify([[...EXPORT_COLUMNS_V1]]);
+    if (file.format === "csv") yield measured(stringify([[...EXPORT_COLUMNS_V1]]));
     for await (const page of pages) {
-      const text = file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join("");
-      const buf = Buffer.from(text, "utf8");
-      hash.update(buf);
-      bytes += buf.length;
+      yield measured(file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join(""));
       rowCount += page.length;
-      yield buf;
       await onPage(rowCount);
     }
   }
