@@ -175,6 +175,7 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     const dl = await download(keyA(), csvId);
     expect(dl.status).toBe(200);
     expect(dl.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(Number(dl.headers.get("content-length"))).toBe(st.bytes);
     expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="audit-2026-10-01-2026-10-31-.+\.csv"$/);
     const bHashes = new Set((await t.db.ledgerEntry.findMany({ where: { tenantId: b.id }, select: { hash: true } })).map((r) => r.hash));
     const hash = createHash("sha256");
