@@ -4,6 +4,7 @@
  *   apikey create --tenant <slug> --scopes <list> --name <n> [--signed true]   prints the key once, alone on the last line
  *   apikey list --tenant <slug>
  *   ledger verify [--tenant <slug>]                   exit 0 when intact, else 1 naming the first bad entry
+ *   fixtures --tenant <slug> [--accounts N] [--ledger-rows N]   bulk realistic accounts and ledger stories (a valid chain), with a progress bar
  *   tick <job>                                        run one scheduler job now
  *   killswitch --scope GLOBAL|TENANT|ACTION_TYPE|CONNECTOR [--tenant <slug>] [--key <k>] --enabled true|false --reason <text>
  *   webhook set --tenant <slug> --url <url> [--rotate true]   configure the signed webhook connector (prints a new secret once)
@@ -13,6 +14,7 @@
  *   learning rollback-global --reason <text>          the GLOBAL ACTIVE ranking goes back to the version before it (or the rules)
  */
 
+import cliProgress from "cli-progress";
 import { systemClock } from "../server/clock";
 import { getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
@@ -27,6 +29,7 @@ import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
 import { putKillSwitch } from "../server/services/autonomyConfig";
 import { setWebhook } from "../server/services/connectors";
 import { syncCrm } from "../server/services/crmSync";
+import { writeFixtures } from "../server/services/fixtures";
 import { runWorkerTick } from "../server/services/jobQueue";
 import {
   CALIBRATE,
@@ -129,6 +132,46 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       return ok ? 0 : 1;
+    }
+    case "fixtures": {
+      const f = flags([sub ?? "", ...rest].filter(Boolean));
+      const tenant = await tenantOrFail(f.tenant);
+      const count = (name: string) => {
+        const v = f[name];
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!(Number.isInteger(n) && n >= 0 && n <= 10_000_000)) throw new UsageError(`--${name} must be an integer from 0 to 10000000`);
+        return n;
+      };
+      const accounts = count("accounts");
+      const ledgerRows = count("ledger-rows");
+      if (!accounts && !ledgerRows)
+        throw new UsageError("fixtures --tenant <slug> [--accounts N] [--ledger-rows N] (at least one above 0)");
+      // The bar goes to stderr so stdout stays the one summary line scripts read.
+      const bar = new cliProgress.SingleBar(
+        { stream: process.stderr, format: "{phase} [{bar}] {percentage}% | {value}/{total} | {duration}s", hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      let phase: string | null = null;
+      const started = Date.now();
+      const res = await writeFixtures(db, systemClock, {
+        tenantSlug: tenant.slug,
+        accounts,
+        ledgerRows,
+        onProgress: (p) => {
+          if (phase !== p.phase) {
+            if (phase) bar.stop();
+            phase = p.phase;
+            bar.start(p.total, 0, { phase: p.phase.padEnd(8) });
+          }
+          bar.update(p.done, { phase: p.phase.padEnd(8) });
+        },
+      });
+      if (phase) bar.stop();
+      console.log(
+        `Fixtures for ${tenant.slug}: ${res.accounts} accounts, ${res.ledgerRows} ledger rows (head #${res.headSeq}) in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+      );
+      return 0;
     }
     case "tick": {
       if (!sub || !isJobName(sub)) throw new UsageError(`tick <job>; jobs: ${Object.keys(JOBS).join(", ")}`);
@@ -239,7 +282,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(
-        "commands: seed | apikey create|list | ledger verify | tick <job> | killswitch | webhook set | crm sync | learning calibrate|publish-global|rollback-global",
+        "commands: seed | apikey create|list | ledger verify | fixtures | tick <job> | killswitch | webhook set | crm sync | learning calibrate|publish-global|rollback-global",
       );
   }
 }

@@ -63,7 +63,8 @@ export const DEMO_TENANTS: SeedTenant[] = [
 /** The demo's PRNG lives beside the simulated reviewer that also draws from it; kept exported here for the demo source. */
 export { prng };
 
-const PREFIXES = [
+/** Company-name parts and industries, shared with the bulk fixtures (services/fixtures.ts). */
+export const PREFIXES = [
   "Acme",
   "Northwind",
   "Initech",
@@ -95,8 +96,8 @@ const PREFIXES = [
   "Los Pollos",
   "Bluth",
 ];
-const SUFFIXES = ["Logistics", "Health", "Analytics", "Foods", "Energy", "Robotics", "Labs", "Capital", "Retail", "Systems"];
-const INDUSTRIES = [
+export const SUFFIXES = ["Logistics", "Health", "Analytics", "Foods", "Energy", "Robotics", "Labs", "Capital", "Retail", "Systems"];
+export const INDUSTRIES = [
   "Logistics",
   "Healthcare",
   "Software",

@@ -122,6 +122,7 @@ const OTHER_CLI: Record<string, string> = {
   seed: "creates demo tenants through the services (their config writes use the same write path)",
   apikey: "credentials",
   ledger: "verifies the chain",
+  fixtures: "bulk accounts and ledger rows for benchmarks and scale tests (data, not configuration)",
   tick: "runs a job",
   webhook: "connector settings, read fresh by each execution (proved below: the next delivery uses the new URL)",
   crm: "runs one CRM pull (CRM data, not configuration)",
