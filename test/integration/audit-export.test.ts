@@ -12,12 +12,10 @@ import { GET as exportGet } from "@/app/api/v1/autonomy/audit/exports/[id]/route
 import { GET as exportsList, POST as exportsPost } from "@/app/api/v1/autonomy/audit/exports/route";
 import { createCaller } from "@/server/api/root";
 import { fixedClock, systemClock } from "@/server/clock";
-import type { Db } from "@/server/db";
 import { EXPORT_COLUMNS_V1 } from "@/server/engine/auditExport";
-import { appendLedgerBatch } from "@/server/repos/ledger";
-import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
 import { handleExportJob, runExport } from "@/server/services/audit/export";
+import { writeFixtures } from "@/server/services/fixtures";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 
@@ -32,11 +30,18 @@ import { makeTenant, type TestTenant } from "../helpers/factory";
 const EXPORT_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "autopilot-exports-"));
 process.env.EXPORT_DIR = EXPORT_DIR;
 
-/** 300,000 on SQLite (the issue's bar); PostgreSQL writes rows several times slower through the adapter. */
+/** 300,000 on SQLite (the issue's bar); on PostgreSQL 100,000 (writing 300,000 fixtures there takes minutes on this machine). */
+const DAY = 86_400_000;
 const LARGE = Number(process.env.EXPORT_TEST_ROWS ?? (TEST_PROVIDER === "sqlite" ? 300_000 : 100_000));
 const MiB = 1024 * 1024;
-const DAY = 86_400_000;
-const T0 = new Date("2026-10-01T00:00:00.000Z");
+/** Fixtures end here and reach 30 days back; the big export covers them all (32 days). */
+const END = new Date("2026-10-31T00:00:00.000Z");
+const FROM = new Date(END.getTime() - 31 * DAY);
+const TO = new Date(END.getTime() + DAY);
+/** a two-day window for the account export, the rate limit and the crash cases */
+const DAY10 = new Date(END.getTime() - 20 * DAY);
+const DAY12 = new Date(END.getTime() - 18 * DAY);
+let accountA = "";
 
 let t: TestDb;
 let a: TestTenant;
@@ -61,31 +66,6 @@ function rest(handler: Handler, k: string, init: { method?: string; url?: string
 
 const request = (k: string, body: unknown) => rest(exportsPost, k, { method: "POST", body });
 const status = async (k: string, id: string) => rest(exportGet, k, { id });
-
-/**
- * Ledger rows at `at + i ms`, in transactions of 5,000 (appendLedgerBatch: the real write path, a
- * valid chain). Payloads carry commas, quotes, newlines and non-ASCII so CSV quoting is exercised.
- */
-async function writeRows(db: Db, tenant: TestTenant, n: number, at: Date, accountId: string | null = null) {
-  for (let done = 0; done < n; ) {
-    const size = Math.min(5000, n - done);
-    const now = new Date(at.getTime() + done);
-    await inTransaction(db, (tx) =>
-      appendLedgerBatch(
-        tx,
-        tenant.id,
-        Array.from({ length: size }, (_, i) => ({
-          type: "SIGNAL_RECEIVED" as const,
-          actor: { type: "SYSTEM" as const, id: "fixtures" },
-          accountId,
-          payload: { signal_type: "EMAIL_REPLY", evidence: { n: done + i, note: 'a "quoted", multi\nline — ünïcode' }, source: "fixtures" },
-        })),
-        now,
-      ),
-    );
-    done += size;
-  }
-}
 
 /** Run every queued export in a scheduler tick in its own process; its memory rise in MiB. */
 async function tickInChild(): Promise<{ riseMiB: number; ms: number }> {
@@ -125,12 +105,18 @@ beforeAll(async () => {
       key[`${tenant.id}:${scope}`] = (
         await createApiKey(t.db, { tenantId: tenant.id, name: scope, scopes: [scope], actor: { type: "SYSTEM", id: "test" } }, systemClock)
       ).key;
-  // Tenant A: LARGE rows on day 0, plus 300 rows of one account on day 10. Tenant B: rows
-  // interleaved in the same range, which no export of A may contain.
-  await writeRows(t.db, a, LARGE, T0);
-  await writeRows(t.db, b, 2000, new Date(T0.getTime() + 1000));
-  await writeRows(t.db, a, 300, new Date(T0.getTime() + 10 * DAY), a.accounts.seller[0] ?? null);
-  await writeRows(t.db, b, 200, new Date(T0.getTime() + 10 * DAY), b.accounts.seller[0] ?? null);
+  // Fixtures (the real write paths): tenant A's LARGE rows and tenant B's 3,000 over the same 30
+  // days before END, on accounts of their own, which no export of A may contain.
+  await writeFixtures(t.db, fixedClock(END), { tenantSlug: a.slug, accounts: 20, ledgerRows: LARGE });
+  await writeFixtures(t.db, fixedClock(END), { tenantSlug: b.slug, accounts: 5, ledgerRows: 3000 });
+  const busiest = await t.db.ledgerEntry.groupBy({
+    by: ["accountId"],
+    where: { tenantId: a.id, accountId: { not: null }, createdAt: { gte: DAY10, lt: DAY12 } },
+    _count: { _all: true },
+    orderBy: { _count: { accountId: "desc" } },
+    take: 1,
+  });
+  accountA = busiest[0]?.accountId ?? "";
 }, 600_000);
 
 afterAll(async () => {
@@ -144,7 +130,7 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
   let csvId = "";
 
   it(`${LARGE.toLocaleString("en")} rows as CSV: the file's rows and sha256 match what is recorded, every line parses, memory stays flat`, async () => {
-    const res = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + 30 * DAY).toISOString(), format: "csv" });
+    const res = await request(keyA(), { from: FROM.toISOString(), to: TO.toISOString(), format: "csv" });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { export_id: string; status: string };
     expect(body.status).toBe("PENDING");
@@ -155,19 +141,21 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
       export_id: csvId,
       format: "csv",
       schema_version: 1,
-      from: T0.toISOString(),
+      from: FROM.toISOString(),
     });
+    const expected = await t.db.ledgerEntry.count({ where: { tenantId: a.id, createdAt: { gte: FROM, lt: TO } } });
+    expect(expected).toBe(LARGE);
 
     const { riseMiB, ms } = await tickInChild();
-    console.log(`export of ${LARGE + 300} rows (${TEST_PROVIDER}): tick ${Math.round(ms)} ms, peak RSS rise ${riseMiB.toFixed(1)} MiB`);
+    console.log(`export of ${LARGE} rows (${TEST_PROVIDER}): tick ${Math.round(ms)} ms, peak RSS rise ${riseMiB.toFixed(1)} MiB`);
     expect(riseMiB).toBeLessThanOrEqual(150);
 
     const st = (await (await status(keyA(), csvId)).json()) as Record<string, unknown>;
     expect(st).toMatchObject({
       status: "COMPLETED",
-      row_count: LARGE + 300,
-      rows_done: LARGE + 300,
-      rows_total: LARGE + 300,
+      row_count: LARGE,
+      rows_done: LARGE,
+      rows_total: LARGE,
       schema_version: 1,
     });
     expect(st.download_url).toBe(`/api/v1/autonomy/audit/exports/${csvId}/download`);
@@ -176,7 +164,7 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     expect(dl.status).toBe(200);
     expect(dl.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     expect(Number(dl.headers.get("content-length"))).toBe(st.bytes);
-    expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="audit-2026-10-01-2026-10-31-.+\.csv"$/);
+    expect(dl.headers.get("content-disposition")).toMatch(/^attachment; filename="audit-2026-09-30-2026-11-01-.+\.csv"$/);
     const bHashes = new Set((await t.db.ledgerEntry.findMany({ where: { tenantId: b.id }, select: { hash: true } })).map((r) => r.hash));
     const hash = createHash("sha256");
     let rows = 0;
@@ -196,7 +184,7 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
         expect(seq).toBeGreaterThan(lastSeq); // ascending, each row once
         lastSeq = seq;
         if (bHashes.has(r[9] ?? "")) foreign++;
-        if (rows % 997 === 1) expect(JSON.parse(r[7] ?? "")).toMatchObject({ signal_type: "EMAIL_REPLY", source: "fixtures" });
+        if (rows % 997 === 1) expect(JSON.parse(r[7] ?? "null")).toBeTypeOf("object");
       }
     });
     expect(header).toEqual([...EXPORT_COLUMNS_V1]);
@@ -206,10 +194,10 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
   }, 600_000);
 
   it("JSON lines of one account: every line parses, only that account's rows, count and sha256 match", async () => {
-    const accountId = a.accounts.seller[0] ?? "";
+    const accountId = accountA;
     const res = await request(keyA(), {
-      from: new Date(T0.getTime() + 9 * DAY).toISOString(),
-      to: new Date(T0.getTime() + 11 * DAY).toISOString(),
+      from: DAY10.toISOString(),
+      to: DAY12.toISOString(),
       format: "jsonl",
       account_id: accountId,
     });
@@ -217,19 +205,22 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     const { export_id } = (await res.json()) as { export_id: string };
     await tickInChild();
     const st = (await (await status(keyA(), export_id)).json()) as { row_count: number; sha256: string };
-    expect(st.row_count).toBe(300);
+    const expected = await t.db.ledgerEntry.count({ where: { tenantId: a.id, accountId, createdAt: { gte: DAY10, lt: DAY12 } } });
+    expect(expected).toBeGreaterThan(0);
+    expect(st.row_count).toBe(expected);
     const dl = await download(keyA(), export_id);
     expect(dl.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     const buf = Buffer.from(await dl.arrayBuffer());
     expect(createHash("sha256").update(buf).digest("hex")).toBe(st.sha256);
     const lines = buf.toString("utf8").split("\n");
     expect(lines.pop()).toBe("");
-    expect(lines).toHaveLength(300);
+    expect(lines).toHaveLength(expected);
     for (const l of lines) {
       const o = JSON.parse(l) as Record<string, unknown>;
       expect(Object.keys(o)).toEqual([...EXPORT_COLUMNS_V1]);
       expect(o.account_id).toBe(accountId);
-      expect(o.payload).toMatchObject({ signal_type: "EMAIL_REPLY" });
+      expect(o.payload).toBeTypeOf("object");
+      expect(new Date(o.created_at as string).getTime()).toBeGreaterThanOrEqual(DAY10.getTime());
     }
   }, 120_000);
 
@@ -238,10 +229,10 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     expect((await download(keyB(), csvId)).status).toBe(404);
     const before = await t.db.auditExport.count();
     const foreign = await request(keyB(), {
-      from: T0.toISOString(),
-      to: new Date(T0.getTime() + DAY).toISOString(),
+      from: DAY10.toISOString(),
+      to: DAY12.toISOString(),
       format: "csv",
-      account_id: a.accounts.seller[0],
+      account_id: accountA,
     });
     expect(foreign.status).toBe(404);
     expect(await t.db.auditExport.count()).toBe(before);
@@ -254,8 +245,8 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     await expect(caller(a.seller.session).auditExports.list()).rejects.toMatchObject({ code: "FORBIDDEN" });
     await expect(
       caller(a.auditor.session).auditExports.request({
-        from: T0.toISOString(),
-        to: new Date(T0.getTime() + DAY).toISOString(),
+        from: DAY10.toISOString(),
+        to: DAY12.toISOString(),
         format: "csv",
       }),
     ).rejects.toMatchObject({ code: "FORBIDDEN" });
@@ -266,13 +257,13 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
 
   it("over the range cap or a backwards range → 422 naming `to`; bad format → 400; nothing written", async () => {
     const before = await t.db.auditExport.count();
-    const over = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + 93 * DAY).toISOString(), format: "csv" });
+    const over = await request(keyA(), { from: FROM.toISOString(), to: new Date(FROM.getTime() + 93 * DAY).toISOString(), format: "csv" });
     expect(over.status).toBe(422);
     expect(((await over.json()) as { error: { field: string } }).error.field).toBe("to");
-    const back = await request(keyA(), { from: T0.toISOString(), to: T0.toISOString(), format: "csv" });
+    const back = await request(keyA(), { from: FROM.toISOString(), to: FROM.toISOString(), format: "csv" });
     expect(back.status).toBe(422);
     expect(((await back.json()) as { error: { field: string } }).error.field).toBe("to");
-    const fmt = await request(keyA(), { from: T0.toISOString(), to: new Date(T0.getTime() + DAY).toISOString(), format: "xlsx" });
+    const fmt = await request(keyA(), { from: DAY10.toISOString(), to: DAY12.toISOString(), format: "xlsx" });
     expect(fmt.status).toBe(400);
     expect(((await fmt.json()) as { error: { field: string } }).error.field).toBe("format");
     expect(await t.db.auditExport.count()).toBe(before);
@@ -281,8 +272,8 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
   it("the rate limit holds under 12 concurrent requests: exactly the remainder of 5 per hour pass, the rest are 429 with Retry-After", async () => {
     const used = await t.db.auditExport.count({ where: { tenantId: a.id } });
     const body = {
-      from: new Date(T0.getTime() + 10 * DAY).toISOString(),
-      to: new Date(T0.getTime() + 11 * DAY).toISOString(),
+      from: DAY10.toISOString(),
+      to: DAY12.toISOString(),
       format: "csv",
     };
     const res = await Promise.all(Array.from({ length: 12 }, () => request(keyA(), body)));
@@ -305,7 +296,8 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
     fs.writeFileSync(path.join(EXPORT_DIR, `.${pending.id}.deadbeef.part`), "seq,created_at\n1,");
     const clock = fixedClock(new Date());
     const first = await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, pending.id);
-    expect(first).toMatchObject({ status: "COMPLETED", rowCount: 300 });
+    const inWindow = await t.db.ledgerEntry.count({ where: { tenantId: a.id, createdAt: { gte: DAY10, lt: DAY12 } } });
+    expect(first).toMatchObject({ status: "COMPLETED", rowCount: inWindow });
     // The same range exported cleanly by another request gives the same bytes.
     const twin = await t.db.auditExport.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING", id: { not: pending.id } } });
     const second = await runExport({ db: t.db, clock, dir: EXPORT_DIR, databaseUrl: t.url }, a.id, twin.id);
