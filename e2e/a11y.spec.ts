@@ -38,6 +38,7 @@ const ADMIN_PAGES = [
   "/admin/jobs",
   "/admin/api-keys",
   "/admin/import",
+  "/admin/exports",
   "/admin/connectors",
   "/admin/perception",
   "/admin/learning",

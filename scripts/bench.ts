@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { exportBench } from "../bench/export";
 import { gateBench } from "../bench/gate";
 import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
@@ -23,6 +24,8 @@ const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const LEARNING_ROWS = Number(process.env.BENCH_LEARNING_ROWS ?? 100_000);
 const LEARNING_OPEN = Number(process.env.BENCH_LEARNING_OPEN ?? 1000);
 const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
+/** Ledger rows in the audit export suite (the issue's bar is 1,000,000). */
+const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
@@ -31,6 +34,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
     perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
+    export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
   };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {

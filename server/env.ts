@@ -36,6 +36,8 @@ const EnvSchema = z.object({
   CONNECTOR_SECRET_KEY: z.string().min(16).optional(),
   /** the origin people reach the product at, for links in emails and webhooks (default http://localhost:PORT) */
   APP_URL: z.string().url().optional(),
+  /** where audit export files are written and served from (one directory shared by web and workers) */
+  EXPORT_DIR: z.string().min(1).default("./data/exports"),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });

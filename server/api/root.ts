@@ -2,6 +2,7 @@ import { accountsRouter } from "./routers/accounts";
 import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { approvalsRouter } from "./routers/approvals";
+import { auditExportsRouter } from "./routers/auditExports";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
@@ -34,6 +35,7 @@ export const appRouter = router({
   approvals: approvalsRouter,
   digest: digestRouter,
   alwaysOn: alwaysOnRouter,
+  auditExports: auditExportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -27,5 +27,12 @@ export function connectorSecretKeyFromEnv(): SecretKey | null {
 
 /** Everything a scheduled job needs, for the cron route, the CLI and the local scheduler. */
 export function jobDepsFromEnv(db: Db, clock: Clock, workerId: string): JobDeps {
-  return { db, clock, workerId, connectors: connectorDepsFromEnv(), synthesizer: synthesizerFromEnv(env()) };
+  return {
+    db,
+    clock,
+    workerId,
+    connectors: connectorDepsFromEnv(),
+    synthesizer: synthesizerFromEnv(env()),
+    exports: { dir: env().EXPORT_DIR, databaseUrl: env().DATABASE_URL },
+  };
 }

@@ -3,6 +3,7 @@ import { AccountUpdateBody } from "../schemas/accounts";
 import { AlertHookBody } from "../schemas/alertHook";
 import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import { ApprovalLinkBody, ApprovalSettingsPutBody } from "../schemas/approvals";
+import { AuditExportBody, RestAuditExportListQuery } from "../schemas/auditExport";
 import {
   AccountQuery,
   AllowlistPutBody,
@@ -228,6 +229,39 @@ export const OPERATIONS: Operation[] = [
     path: "/api/v1/accounts/import/{id}",
     summary: "An import's status: { status, rows_total, rows_done, created, updated, error_count, errors: [{ line, column, message }] }",
     scopes: ["admin", "ingest"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/autonomy/audit/exports",
+    summary:
+      "Request an audit export of the tenant's ledger (from ≤ created_at < to, optionally one account; csv with schema_version 1 columns, or jsonl) → 202 { export_id, status }; a range over 92 days or to ≤ from → 422 on `to`; over 5 requests per rolling hour → 429 with Retry-After; another tenant's account → 404",
+    scopes: ["admin"],
+    body: AuditExportBody,
+    success: 202,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/audit/exports",
+    summary: "The tenant's audit exports, newest first: { items, next_cursor }",
+    scopes: ["admin"],
+    query: RestAuditExportListQuery,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/audit/exports/{id}",
+    summary:
+      "An export's status: { status: PENDING | RUNNING | COMPLETED | FAILED, rows_done, rows_total, download_url?, row_count?, sha256?, bytes?, error }",
+    scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/audit/exports/{id}/download",
+    summary:
+      "A COMPLETED export's file, streamed (text/csv or application/x-ndjson, Content-Disposition attachment, X-Content-SHA256); not yet COMPLETED → 409",
+    scopes: ["admin"],
     success: 200,
   },
   {

@@ -34,7 +34,13 @@ export function errorResponse(status: number, code: string, message: string, fie
 }
 
 function toResponse(err: unknown): Response {
-  if (err instanceof AppError) return errorResponse(HTTP_STATUS[err.code], err.publicCode ?? err.code, err.message, err.field, err.details);
+  if (err instanceof AppError) {
+    const res = errorResponse(HTTP_STATUS[err.code], err.publicCode ?? err.code, err.message, err.field, err.details);
+    // A rate limit's hint (details.retry_after_seconds) is also the standard header.
+    const retry = err.details?.retry_after_seconds;
+    if (typeof retry === "number") res.headers.set("retry-after", String(retry));
+    return res;
+  }
   if (err instanceof z.ZodError) {
     const issue = err.issues[0];
     const field = issue?.path.join(".") || "body";

@@ -2,13 +2,14 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
+import { AUDIT_EXPORT, type ExportSettings, handleExportJob } from "../services/audit/export";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import { runDigestTick } from "../services/digest/send";
 import type { ConnectorDeps } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
-import { type JobHandlers, runWorkerTick } from "../services/jobQueue";
+import { JobError, type JobHandlers, runWorkerTick } from "../services/jobQueue";
 import { CALIBRATE, handleCalibrationJob, requestDueCalibrations } from "../services/learning/calibrate";
 import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
@@ -27,6 +28,8 @@ export interface JobDeps {
   connectors: ConnectorDeps;
   /** identifies this process as a lease owner in the job queue */
   workerId: string;
+  /** audit exports: their directory and the database their scan reads (EXPORT_DIR, DATABASE_URL) */
+  exports?: ExportSettings;
 }
 
 export interface JobDefinition {
@@ -51,6 +54,11 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [IMPORT_ROWS]: (payload, ctx) => handleImportJob(payload, ctx),
     [CALIBRATE]: (payload, ctx) => handleCalibrationJob(payload, ctx),
+    [AUDIT_EXPORT]: (payload, ctx) => {
+      // Retryable: a runner built without export settings leaves the job to one that has them.
+      if (!deps.exports) throw new JobError("this worker has no export settings (EXPORT_DIR, DATABASE_URL)");
+      return handleExportJob(deps.exports, payload, ctx);
+    },
     [APPROVAL_WEBHOOK]: (payload, ctx) =>
       handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
   };
@@ -74,7 +82,7 @@ async function runCalibrateTick(deps: JobDeps) {
   };
 }
 
-/** Fire due trigger windows, then drain queued decision runs (bounded per tick). */
+/** Fire due trigger windows, then drain the queue — decision runs, imports, audit exports (bounded per tick). */
 async function runDecisionsTick(deps: JobDeps) {
   const triggers = await fireDueTriggers(deps.db, deps.clock);
   const queue = await runWorkerTick(deps.db, queueHandlers(deps), {

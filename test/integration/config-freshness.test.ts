@@ -81,6 +81,7 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "learning.saveSettings": "ranking only, never read by the gate",
   "hooks.rotate":
     "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
+  "auditExports.request": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
 };
@@ -114,6 +115,7 @@ const OTHER_ROUTES: Record<string, string> = {
     "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
   "POST approvals/[token]": "a human decision through a one-time link",
   "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
+  "POST autonomy/audit/exports": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {

@@ -1,0 +1,114 @@
+/**
+ * Audit export rules (SPEC §4.6): the range cap, the per-tenant rate limit and the file's column
+ * schema. Pure — `now` and the stored facts are arguments.
+ */
+
+export const EXPORT_FORMATS = ["csv", "jsonl"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const EXPORT_STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED"] as const;
+export type ExportStatus = (typeof EXPORT_STATUSES)[number];
+
+export const EXPORT_LIMITS = {
+  /** one export covers at most a quarter: longer ranges are several exports */
+  maxRangeDays: 92,
+  /** requests per tenant per rolling window (failed and finished ones count too: each costs a full scan) */
+  perWindow: 5,
+  windowMs: 60 * 60 * 1000,
+  /** progress (rows_done) is written after every this many rows */
+  progressEvery: 10_000,
+  /** rows per database page while streaming */
+  pageRows: 250,
+} as const;
+
+/**
+ * Version 1 of the column schema, in file order. A change of columns or of their meaning is a new
+ * version; consumers key their parsers on `schema_version` (in the export's status and its
+ * EXPORT_REQUESTED entry).
+ */
+export const EXPORT_SCHEMA_VERSION = 1;
+export const EXPORT_COLUMNS_V1 = [
+  "seq",
+  "created_at",
+  "type",
+  "account_id",
+  "correlation_id",
+  "actor_type",
+  "actor_id",
+  "payload",
+  "prev_hash",
+  "hash",
+] as const;
+
+export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: "text/csv; charset=utf-8",
+  jsonl: "application/x-ndjson; charset=utf-8",
+};
+
+export type RangeCheck = { ok: true } | { ok: false; field: "from" | "to"; message: string };
+
+export function checkExportRange(from: Date, to: Date): RangeCheck {
+  if (to.getTime() <= from.getTime()) return { ok: false, field: "to", message: "to must be after from" };
+  const days = (to.getTime() - from.getTime()) / 86_400_000;
+  if (days > EXPORT_LIMITS.maxRangeDays)
+    return {
+      ok: false,
+      field: "to",
+      message: `The range is ${Math.ceil(days)} days; one export covers at most ${EXPORT_LIMITS.maxRangeDays} days — split it`,
+    };
+  return { ok: true };
+}
+
+export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/**
+ * `recent`: creation times of the tenant's exports inside the window ending at `now`, oldest
+ * first. Full → the caller may retry once the oldest leaves the window.
+ */
+export function exportRateDecision(recent: readonly Date[], now: Date): RateDecision {
+  if (recent.length < EXPORT_LIMITS.perWindow) return { ok: true };
+  const oldest = recent[recent.length - EXPORT_LIMITS.perWindow] ?? recent[0];
+  const freeAt = (oldest?.getTime() ?? now.getTime()) + EXPORT_LIMITS.windowMs;
+  return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)) };
+}
+
+/** One ledger entry as the export reads it (payload is the stored canonical JSON text). */
+export interface ExportEntry {
+  seq: number;
+  createdAt: Date;
+  type: string;
+  accountId: string | null;
+  correlationId: string;
+  actorType: string;
+  actorId: string | null;
+  payload: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** A CSV record in EXPORT_COLUMNS_V1 order; absent values are empty cells. */
+export function csvRecord(e: ExportEntry): (string | number)[] {
+  return [
+    e.seq,
+    e.createdAt.toISOString(),
+    e.type,
+    e.accountId ?? "",
+    e.correlationId,
+    e.actorType,
+    e.actorId ?? "",
+    e.payload,
+    e.prevHash,
+    e.hash,
+  ];
+}
+
+/**
+ * One JSON line with the same keys; `payload` is embedded as the stored canonical JSON itself
+ * (already valid JSON), so the line carries exactly the bytes the chain hashed.
+ */
+export function jsonLine(e: ExportEntry): string {
+  const s = JSON.stringify;
+  return `{"seq":${e.seq},"created_at":${s(e.createdAt.toISOString())},"type":${s(e.type)},"account_id":${s(e.accountId)},"correlation_id":${s(
+    e.correlationId,
+  )},"actor_type":${s(e.actorType)},"actor_id":${s(e.actorId)},"payload":${e.payload},"prev_hash":${s(e.prevHash)},"hash":${s(e.hash)}}\n`;
+}

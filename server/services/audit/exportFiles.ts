@@ -1,0 +1,89 @@
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { stringify } from "csv-stringify/sync";
+import { csvRecord, EXPORT_COLUMNS_V1, type ExportEntry, type ExportFormat, jsonLine } from "../../engine/auditExport";
+
+/**
+ * Export files on disk: `<dir>/<export id>-<run start, epoch ms>.<format>` — one name per run, so
+ * a superseded run (its lease expired and another worker restarted the export) can never
+ * overwrite the file of the run that finished the export. Written by streaming (pages of entries →
+ * CSV stringifier or JSON lines → sha256 and byte count on the way → file), so memory holds one
+ * page whatever the size. A run writes a private temporary file and renames it into place only
+ * when complete, so a crashed or superseded run never leaves a half file under the final name.
+ */
+
+export interface ExportFileName {
+  id: string;
+  run: Date;
+  format: ExportFormat;
+}
+
+export function exportFilePath(dir: string, f: ExportFileName) {
+  return path.join(dir, `${f.id}-${f.run.getTime()}.${f.format}`);
+}
+
+export async function removeExportFile(dir: string, f: ExportFileName) {
+  await fs.promises.rm(exportFilePath(dir, f), { force: true });
+}
+
+export interface WrittenFile {
+  rowCount: number;
+  sha256: string;
+  bytes: number;
+}
+
+/**
+ * Write the file for `pages` and return its row count, sha256 and size. Each page becomes one
+ * chunk of text (csv-stringify's sync API per page, or JSON lines): per-row stream chunks cost more
+ * than the rows themselves. The write stream's backpressure paces the reads, so at most a page or
+ * two is in memory. `onPage` runs after each page (progress). On failure the temporary file is
+ * removed and the error thrown.
+ */
+export async function writeExportFile(
+  dir: string,
+  file: ExportFileName,
+  pages: AsyncIterable<ExportEntry[]>,
+  onPage: (rowsSoFar: number) => Promise<void>,
+): Promise<WrittenFile> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${file.id}.${randomBytes(6).toString("hex")}.part`);
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let rowCount = 0;
+  const measured = (text: string) => {
+    const buf = Buffer.from(text, "utf8");
+    hash.update(buf);
+    bytes += buf.length;
+    return buf;
+  };
+  async function* chunks() {
+    if (file.format === "csv") yield measured(stringify([[...EXPORT_COLUMNS_V1]]));
+    for await (const page of pages) {
+      yield measured(file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join(""));
+      rowCount += page.length;
+      await onPage(rowCount);
+    }
+  }
+  try {
+    await pipeline(Readable.from(chunks(), { objectMode: false }), fs.createWriteStream(tmp));
+    await fs.promises.rename(tmp, exportFilePath(dir, file));
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  return { rowCount, sha256: hash.digest("hex"), bytes };
+}
+
+/** A finished export's file as a stream, or null when it is not on disk (deleted, another host). */
+export async function openExportFile(dir: string, f: ExportFileName): Promise<{ stream: fs.ReadStream; bytes: number } | null> {
+  const file = exportFilePath(dir, f);
+  try {
+    const stat = await fs.promises.stat(file);
+    return { stream: fs.createReadStream(file), bytes: stat.size };
+  } catch {
+    return null;
+  }
+}
