@@ -2,6 +2,7 @@ import { accountsRouter } from "./routers/accounts";
 import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { approvalsRouter } from "./routers/approvals";
+import { auditStreamRouter } from "./routers/auditStream";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
@@ -12,6 +13,7 @@ import { importsRouter } from "./routers/imports";
 import { learningRouter } from "./routers/learning";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
+import { metricsRouter } from "./routers/metrics";
 import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
 import { createCallerFactory, router } from "./trpc";
@@ -34,6 +36,8 @@ export const appRouter = router({
   approvals: approvalsRouter,
   digest: digestRouter,
   alwaysOn: alwaysOnRouter,
+  auditStream: auditStreamRouter,
+  metrics: metricsRouter,
 });
 
 export type AppRouter = typeof appRouter;

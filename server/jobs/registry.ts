@@ -2,6 +2,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
+import { runAuditStreamTick } from "../services/auditStream";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import { runDigestTick } from "../services/digest/send";
@@ -162,6 +163,13 @@ export const JOBS = {
     description:
       "Send each user's daily digest (the previous local day) once their local hour has come; retry a failed send within its window",
     run: (d) => runDigestTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
+  },
+  "audit-stream": {
+    schedule: "* * * * *",
+    localSchedule: "*/10 * * * * *",
+    description:
+      "POST each tenant's new ledger entries, in seq order and signed, to its SIEM stream; retry with backoff until acknowledged",
+    run: (d) => runAuditStreamTick({ db: d.db, clock: d.clock }),
   },
 } satisfies Record<string, JobDefinition>;
 
