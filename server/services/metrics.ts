@@ -40,7 +40,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 // Default metrics register timers and GC observers: once per process, not once per scrape.
 const processRegistry = new Registry();
-collectDefaultMetrics({ register: processRegistry, prefix: "autopilot_process_" });
+collectDefaultMetrics({ register: processRegistry, prefix: "autopilot_" });
 
 /** Who may scrape: the tenant of an admin-scope API key, or of a metrics token. 401 / 403 otherwise. */
 export async function authenticateMetrics(db: Db, authorization: string | null, clock: Clock): Promise<string> {
