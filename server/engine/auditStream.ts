@@ -59,11 +59,6 @@ export function streamLag(headSeq: number, cursorSeq: number): number {
   return Math.max(0, headSeq - cursorSeq);
 }
 
-/** Whether a stream should be tried at `now`: enabled, and its backoff (or another worker's claim) has passed. */
-export function streamDue(stream: { enabled: boolean; nextAttemptAt: Date | null }, now: Date): boolean {
-  return stream.enabled && (stream.nextAttemptAt === null || stream.nextAttemptAt.getTime() <= now.getTime());
-}
-
 /** The short, single-line error kept on the stream row and shown to admins. */
 export function streamErrorText(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
