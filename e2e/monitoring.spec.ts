@@ -41,7 +41,7 @@ test("admin sets up the SIEM stream and a metrics token", async ({ page, request
     const rotate = stream.getByLabel("Rotate the signing secret");
     if (await rotate.isVisible()) await rotate.check();
     await stream.getByRole("button", { name: /(Create|Save) stream/ }).click();
-    const secret = await page.getByLabel(/Signing secret — shown once/).inputValue();
+    const secret = await page.getByRole("textbox", { name: /Signing secret — shown once/ }).inputValue();
     expect(secret).toMatch(/^whsec_/);
 
     await page.getByRole("button", { name: "Send now" }).click();
@@ -67,7 +67,7 @@ test("admin sets up the SIEM stream and a metrics token", async ({ page, request
     const dialog = page.getByRole("dialog", { name: /(Create|Rotate) (a|the) metrics token\?/ });
     await dialog.getByRole("button", { name: /^(Create|Rotate) token$/ }).click();
     await expect(dialog).toBeHidden();
-    const token = await page.getByLabel(/Metrics token — shown once/).inputValue();
+    const token = await page.getByRole("textbox", { name: /Metrics token — shown once/ }).inputValue();
     const scrape = await request.get("/api/metrics", { headers: { authorization: `Bearer ${token}` } });
     expect(scrape.status()).toBe(200);
     expect(await scrape.text()).toContain("# TYPE autopilot_connector_call_duration_seconds histogram");

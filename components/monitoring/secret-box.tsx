@@ -7,7 +7,7 @@ import { useToast } from "../ui/toast";
 import { Tooltip } from "../ui/tooltip";
 
 /** A credential shown once, right after it was made: read-only, selectable, with a copy button. */
-export function SecretBox({ label, value, testId }: { label: string; value: string; testId: string }) {
+export function SecretBox({ label, what, value, testId }: { label: string; what: string; value: string; testId: string }) {
   const id = useId();
   const toast = useToast();
   const [copied, setCopied] = useState(false);
@@ -35,7 +35,7 @@ export function SecretBox({ label, value, testId }: { label: string; value: stri
                 toast({ title: "Could not copy: select the text and copy it by hand.", tone: "error" });
               }
             }}
-            aria-label={`Copy: ${label}`}
+            aria-label={`Copy the ${what}`}
           >
             {copied ? <Check className="size-4" aria-hidden /> : <Copy className="size-4" aria-hidden />}
             {copied ? "Copied" : "Copy"}

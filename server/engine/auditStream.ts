@@ -59,6 +59,14 @@ export function streamLag(headSeq: number, cursorSeq: number): number {
   return Math.max(0, headSeq - cursorSeq);
 }
 
+/**
+ * Whether a worker holds the stream now: a future `nextAttemptAt` without `lastError` is a claim
+ * (a backoff always has its error; see repos/auditStream.ts claimAuditStream).
+ */
+export function streamClaimed(row: { nextAttemptAt: Date | null; lastError: string | null }, now: Date): boolean {
+  return row.nextAttemptAt !== null && row.nextAttemptAt.getTime() > now.getTime() && row.lastError === null;
+}
+
 /** The short, single-line error kept on the stream row and shown to admins. */
 export function streamErrorText(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();

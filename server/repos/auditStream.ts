@@ -1,4 +1,5 @@
 import type { DbOrTx, Tx } from "../db";
+import { streamClaimed } from "../engine/auditStream";
 import { tenantWhere } from "./scope";
 
 /**
@@ -15,8 +16,10 @@ export function findAuditStream(db: DbOrTx, tenantId: string) {
 
 export async function upsertAuditStream(tx: Tx, tenantId: string, data: { url: string; enabled: boolean; secret?: string }, now: Date) {
   const before = await tx.auditStream.findUnique({ where: { tenantId } });
-  // A changed configuration is tried at once: attempts and the backoff of the old one no longer apply.
-  const reset = { attempts: 0, nextAttemptAt: null, lastError: null };
+  // A changed configuration is tried at once: attempts and the backoff of the old one no longer
+  // apply. A worker's claim stays, though: clearing it would let a second worker start while the
+  // first still has a batch in flight (it then stops at its next fenced write).
+  const reset = { attempts: 0, lastError: null, ...(before && streamClaimed(before, now) ? {} : { nextAttemptAt: null }) };
   const after = before
     ? await tx.auditStream.update({
         where: { tenantId },
@@ -61,10 +64,21 @@ export async function claimAuditStream(db: DbOrTx, tenantId: string, now: Date, 
   return db.auditStream.findFirst({ where: { tenantId, nextAttemptAt: leaseUntil } });
 }
 
-/** A batch was acknowledged: move the cursor (forward only) and keep the claim. Fenced. */
-export async function advanceAuditStream(db: DbOrTx, tenantId: string, lease: Date, fromSeq: number, toSeq: number, now: Date) {
+/**
+ * A batch was acknowledged: move the cursor (forward only) and keep the claim. Fenced on the claim
+ * and on the configuration the batch was sent with: after a change (URL, secret, disabled) the
+ * worker stops, and the batch is sent again under the new configuration (at least once).
+ */
+export async function advanceAuditStream(
+  db: DbOrTx,
+  tenantId: string,
+  fence: { lease: Date; url: string; secret: string },
+  fromSeq: number,
+  toSeq: number,
+  now: Date,
+) {
   const { count } = await db.auditStream.updateMany({
-    where: { tenantId, nextAttemptAt: lease, cursorSeq: fromSeq },
+    where: { tenantId, nextAttemptAt: fence.lease, url: fence.url, secret: fence.secret, enabled: true, cursorSeq: fromSeq },
     data: { cursorSeq: toSeq, attempts: 0, lastError: null, lastDeliveredAt: now },
   });
   return count === 1;

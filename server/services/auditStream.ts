@@ -164,8 +164,12 @@ async function streamTenant(deps: AuditStreamDeps, tenantId: string, force: bool
       });
       return { ...outcome, error: lastError };
     }
-    // Lost the claim (it lapsed and another worker took over): stop; that worker owns the cursor.
-    if (!(await advanceAuditStream(db, tenantId, lease, cursor, last.seq, clock.now()))) return outcome;
+    if (!(await advanceAuditStream(db, tenantId, { lease, url: row.url, secret: row.secret }, cursor, last.seq, clock.now()))) {
+      // The configuration changed under us: give the claim back (a no-op if it lapsed and another
+      // worker holds the stream now — that worker owns the cursor).
+      await releaseAuditStream(db, tenantId, lease, { nextAttemptAt: null });
+      return outcome;
+    }
     row.attempts = 0;
     cursor = last.seq;
     outcome.sent += rows.length;
