@@ -65,6 +65,7 @@ export function MetricsTokenCard({ metricsUrl }: { metricsUrl: string }) {
         </p>
         {shown && (
           <SecretBox
+            what="metrics token"
             label="Metrics token — shown once. Put it in your Prometheus scrape config now."
             value={shown}
             testId="metrics-token-value"

@@ -183,6 +183,7 @@ export function StreamCard() {
         </form>
         {secret && (
           <SecretBox
+            what="signing secret"
             label="Signing secret — shown once. Store it in your SIEM's receiver now."
             value={secret}
             testId="audit-stream-secret"
