@@ -33,6 +33,8 @@ class Receiver {
   readonly requests: Received[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** runs once a request is recorded, before it is answered */
+  onRequest: (() => Promise<void>) | null = null;
   private readonly hung: http.ServerResponse[] = [];
   private server: http.Server;
   url = "";
@@ -73,8 +75,10 @@ class Receiver {
           res.on("close", done);
           return;
         }
+        const hook = this.onRequest ?? (async () => {});
         // A short pause so that overlapping deliveries, if there were any, would be seen in flight together.
-        setTimeout(() => {
+        setTimeout(async () => {
+          await hook();
           done();
           res.writeHead(mode === "ok" ? 200 : 500, { "content-type": "text/plain" }).end(mode === "ok" ? "ok" : "receiver down");
         }, 5);
@@ -307,5 +311,30 @@ describe(`audit stream on ${TEST_PROVIDER}`, () => {
     expect(ra.requests.length).toBeGreaterThan(n);
     expect(ra.requests.slice(n).every((r) => r.signatureOk && r.acked)).toBe(true);
     expect(ra.ackedSeqs()).toEqual(seqRange(await headOf(a)));
+  });
+
+  it("a configuration change while a batch is in flight stops the worker; the batch is sent again under the new secret", async () => {
+    const adminA = createCaller({ db: t.db, clock, session: a.admin.session });
+    await addEntries(a, 4);
+    const head = await headOf(a);
+    let rotatedSecret = "";
+    ra.onRequest = async () => {
+      ra.onRequest = null;
+      rotatedSecret = (await adminA.auditStream.put({ enabled: true, rotate_secret: true })).secret as string;
+    };
+    const n = ra.requests.length;
+    const first = await runAuditStreamTick({ db: t.db, clock });
+    expect(first.streams.find((s) => s.tenant === a.slug)?.sent).toBe(0);
+    const row = await t.db.auditStream.findUniqueOrThrow({ where: { tenantId: a.id } });
+    expect(row.cursorSeq).toBeLessThan(head);
+    expect(row.nextAttemptAt).toBeNull();
+    ra.secret = rotatedSecret;
+    await runAuditStreamTick({ db: t.db, clock });
+    const again = ra.requests.slice(n);
+    expect(again).toHaveLength(2);
+    // The same batch again, plus the PUT's own AUDIT_STREAM_CHANGED entry.
+    expect(again[1]?.seqs).toEqual([...(again[0]?.seqs ?? []), head + 1]);
+    expect(again[1]?.signatureOk).toBe(true);
+    expect((await t.db.auditStream.findUniqueOrThrow({ where: { tenantId: a.id } })).cursorSeq).toBe(await headOf(a));
   });
 });
