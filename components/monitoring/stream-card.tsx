@@ -96,9 +96,10 @@ export function StreamCard() {
 
         {data.configured ? (
           <dl className="grid grid-cols-2 gap-x-4 gap-y-2 sm:grid-cols-4" data-testid="audit-stream-status">
-            <Stat label="Destination">
-              <span className="break-all font-mono text-xs">{data.url}</span>
-            </Stat>
+            <div className="col-span-2">
+              <dt className="text-xs font-medium text-slate-600">Destination</dt>
+              <dd className="break-all font-mono text-xs text-slate-800">{data.url}</dd>
+            </div>
             <Stat label="State">
               {!data.enabled ? (
                 <Badge>Disabled</Badge>
