@@ -42,6 +42,7 @@ const ADMIN_PAGES = [
   "/admin/connectors",
   "/admin/perception",
   "/admin/learning",
+  "/admin/monitoring",
   "/heat",
   "/next",
   "/digest",

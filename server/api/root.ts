@@ -3,6 +3,7 @@ import { alwaysOnRouter } from "./routers/alwaysOn";
 import { apiKeysRouter } from "./routers/apiKeys";
 import { approvalsRouter } from "./routers/approvals";
 import { auditExportsRouter } from "./routers/auditExports";
+import { auditStreamRouter } from "./routers/auditStream";
 import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
@@ -13,6 +14,7 @@ import { importsRouter } from "./routers/imports";
 import { learningRouter } from "./routers/learning";
 import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
+import { metricsRouter } from "./routers/metrics";
 import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
 import { createCallerFactory, router } from "./trpc";
@@ -36,6 +38,8 @@ export const appRouter = router({
   digest: digestRouter,
   alwaysOn: alwaysOnRouter,
   auditExports: auditExportsRouter,
+  auditStream: auditStreamRouter,
+  metrics: metricsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -4,6 +4,7 @@ import { AlertHookBody } from "../schemas/alertHook";
 import { AlwaysOnPutBody, AlwaysOnQuery } from "../schemas/alwaysOn";
 import { ApprovalLinkBody, ApprovalSettingsPutBody } from "../schemas/approvals";
 import { AuditExportBody, RestAuditExportListQuery } from "../schemas/auditExport";
+import { AuditStreamPutBody } from "../schemas/auditStream";
 import {
   AccountQuery,
   AllowlistPutBody,
@@ -454,6 +455,23 @@ export const OPERATIONS: Operation[] = [
       "Opt the tenant (no account_id) or an account in or out of always-on; enabling an account is refused → 422 ALWAYS_ON_REFUSED with every missing reason",
     scopes: ["admin"],
     body: AlwaysOnPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/audit/stream",
+    summary:
+      "The SIEM log stream: { configured, url (origin + fingerprint), enabled, cursor_seq, head_seq, lag, attempts, last_error, last_delivered_at, next_attempt_at }",
+    scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/audit/stream",
+    summary:
+      "Create or change the SIEM log stream ({ url, enabled, rotate_secret? }; url may be left out to keep the stored one); `secret` is in this answer only when created or rotated",
+    scopes: ["admin"],
+    body: AuditStreamPutBody,
     success: 200,
   },
 ];

@@ -3,6 +3,7 @@ import type { Db } from "../db";
 import { runApprovalsExpiryTick } from "../services/approvals/expiry";
 import { APPROVAL_WEBHOOK, handleApprovalWebhookJob } from "../services/approvals/webhook";
 import { AUDIT_EXPORT, type ExportSettings, handleExportJob } from "../services/audit/export";
+import { runAuditStreamTick } from "../services/auditStream";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import { runDigestTick } from "../services/digest/send";
@@ -170,6 +171,13 @@ export const JOBS = {
     description:
       "Send each user's daily digest (the previous local day) once their local hour has come; retry a failed send within its window",
     run: (d) => runDigestTick({ db: d.db, clock: d.clock, connectors: d.connectors }),
+  },
+  "audit-stream": {
+    schedule: "* * * * *",
+    localSchedule: "*/10 * * * * *",
+    description:
+      "POST each tenant's new ledger entries, in seq order and signed, to its SIEM stream; retry with backoff until acknowledged",
+    run: (d) => runAuditStreamTick({ db: d.db, clock: d.clock }),
   },
 } satisfies Record<string, JobDefinition>;
 

@@ -82,6 +82,9 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "hooks.rotate":
     "the alert hook's own row (which switch, its id), never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
   "auditExports.request": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
+  "auditStream.put": "the SIEM stream's own row (URL, secret, enabled), read fresh by each audit-stream tick, never read by the gate",
+  "auditStream.sendNow": "runs one audit-stream tick for the tenant (delivers ledger entries; no configuration)",
+  "metrics.rotateToken": "credentials; /api/metrics reads the token hash fresh on every scrape",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
 };
@@ -114,6 +117,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST hooks/kill-switch":
     "the alert hook's own row, never read by the gate; the switch an alert turns on is the POST hooks/kill-switch/[token] scenario",
   "POST approvals/[token]": "a human decision through a one-time link",
+  "PUT audit/stream": "the SIEM stream's own row, read fresh by each audit-stream tick, never read by the gate",
   "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
   "POST autonomy/audit/exports": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
 };
