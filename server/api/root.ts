@@ -14,6 +14,7 @@ import { ledgerRouter } from "./routers/ledger";
 import { meRouter } from "./routers/me";
 import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
+import { policyLabRouter } from "./routers/policyLab";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -34,6 +35,7 @@ export const appRouter = router({
   approvals: approvalsRouter,
   digest: digestRouter,
   alwaysOn: alwaysOnRouter,
+  policyLab: policyLabRouter,
 });
 
 export type AppRouter = typeof appRouter;

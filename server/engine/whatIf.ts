@@ -79,7 +79,7 @@ export interface ActionTypeCounts {
   evaluated: number;
   changed: number;
   /** "BEFORE→AFTER" decision pairs of the changed ones, with their counts */
-  transitions: Record<string, number>;
+  transitions: Map<string, number>;
 }
 
 const RANK: Record<ModeSource, number> = { GLOBAL_DEFAULT: 0, TENANT_DEFAULT: 1, ACCOUNT_DEFAULT: 2, TENANT_TYPE: 3, ACCOUNT_TYPE: 4 };
@@ -93,7 +93,10 @@ const covers = (c: PolicyChange, accountId: string, actionType: string) =>
   (!c.accountId || c.accountId === accountId) && (!c.actionType || c.actionType === actionType);
 
 /** The mode after the changes: the most specific covering change that is not shadowed wins (later ones on ties). */
-export function proposedMode(ev: Pick<StoredEvaluation, "accountId" | "actionType" | "input" | "modeSource">, changes: readonly PolicyChange[]) {
+export function proposedMode(
+  ev: Pick<StoredEvaluation, "accountId" | "actionType" | "input" | "modeSource">,
+  changes: readonly PolicyChange[],
+) {
   let mode = ev.input.mode;
   let rank = RANK[ev.modeSource] ?? RANK.ACCOUNT_TYPE;
   for (const c of changes) {
@@ -153,7 +156,7 @@ export class WhatIfReplay {
   private readonly level = new Map<string, number>();
   private readonly delta = new Map<string, number>();
   evaluated = 0;
-  readonly byActionType: Record<string, ActionTypeCounts> = {};
+  readonly byActionType = new Map<string, ActionTypeCounts>();
 
   constructor(
     private readonly changes: readonly PolicyChange[],
@@ -202,12 +205,16 @@ export class WhatIfReplay {
   /** Decide and compare with the recorded answer: the changed row, or null. */
   push(ev: StoredEvaluation): ChangedEvaluation | null {
     const after = this.decide(ev);
-    const counts = (this.byActionType[ev.actionType] ??= { evaluated: 0, changed: 0, transitions: {} });
+    let counts = this.byActionType.get(ev.actionType);
+    if (!counts) {
+      counts = { evaluated: 0, changed: 0, transitions: new Map() };
+      this.byActionType.set(ev.actionType, counts);
+    }
     counts.evaluated++;
     if (after.decision === ev.decision && after.reason === ev.reason) return null;
     counts.changed++;
     const pair = `${ev.decision}→${after.decision}`;
-    counts.transitions[pair] = (counts.transitions[pair] ?? 0) + 1;
+    counts.transitions.set(pair, (counts.transitions.get(pair) ?? 0) + 1);
     return {
       actionIntentId: ev.intentId,
       actionType: ev.actionType,
@@ -301,7 +308,8 @@ function readBudgetOutcome(b: unknown): StoredBudgetOutcome | null {
   const o = b as Record<string, unknown>;
   if (typeof o.cap !== "number" || typeof o.dateKey !== "string") return null;
   if (o.ok === true && typeof o.consumed === "number") return { ok: true, cap: o.cap, consumed: o.consumed, dateKey: o.dateKey };
-  if (o.ok === false && (o.scope === "ACCOUNT" || o.scope === "ACTION_TYPE")) return { ok: false, scope: o.scope, cap: o.cap, dateKey: o.dateKey };
+  if (o.ok === false && (o.scope === "ACCOUNT" || o.scope === "ACTION_TYPE"))
+    return { ok: false, scope: o.scope, cap: o.cap, dateKey: o.dateKey };
   return null;
 }
 

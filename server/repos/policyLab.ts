@@ -14,7 +14,14 @@ import { tenantWhere } from "./scope";
  * with each intent's source (always-on applies to decision runs only). Keyset paging on the
  * (tenantId, createdAt) index, so every page costs the same however deep the period is.
  */
-export async function evaluationPage(db: DbOrTx, tenantId: string, from: Date, to: Date, after: { at: Date; id: string } | null, limit: number) {
+export async function evaluationPage(
+  db: DbOrTx,
+  tenantId: string,
+  from: Date,
+  to: Date,
+  after: { at: Date; id: string } | null,
+  limit: number,
+) {
   const rows = await db.policyEvaluation.findMany({
     where: tenantWhere(tenantId, {
       createdAt: { gte: from, lt: to },
@@ -57,7 +64,11 @@ export function countActiveProposals(tx: Tx, tenantId: string) {
   return tx.policyProposal.count({ where: tenantWhere(tenantId, { status: "LOG_ONLY" }) });
 }
 
-export function insertProposal(tx: ConfigTx, data: { tenantId: string; name: string; changes: string; createdBy: string | null }, now: Date) {
+export function insertProposal(
+  tx: ConfigTx,
+  data: { tenantId: string; name: string; changes: string; createdBy: string | null },
+  now: Date,
+) {
   return tx.policyProposal.create({ data: { ...data, status: "LOG_ONLY", createdAt: now } });
 }
 
@@ -86,7 +97,10 @@ export async function endProposal(
   data: { status: "ENFORCED" | "DISCARDED"; endedBy: string | null; endReason: string | null },
   now: Date,
 ) {
-  const res = await tx.policyProposal.updateMany({ where: tenantWhere(tenantId, { id, status: "LOG_ONLY" }), data: { ...data, endedAt: now } });
+  const res = await tx.policyProposal.updateMany({
+    where: tenantWhere(tenantId, { id, status: "LOG_ONLY" }),
+    data: { ...data, endedAt: now },
+  });
   return res.count === 1;
 }
 

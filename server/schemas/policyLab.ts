@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { Cursor, wholeIn } from "./common";
 import { AutonomyMode } from "./autonomy";
+import { Cursor, wholeIn } from "./common";
 
 const Id = z.string().min(1).max(64);
 const IsoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));

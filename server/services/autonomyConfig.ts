@@ -15,6 +15,7 @@ import { canonicalJson } from "../engine/canonical";
 import { AppError, badRequest } from "../errors";
 import {
   allTenantIds,
+  type ConfigTx,
   deleteMode,
   enabledKillSwitches,
   findBudget,
@@ -26,7 +27,6 @@ import {
   upsertBudget,
   upsertMode,
   usageFor,
-  type ConfigTx,
   withConfigWrite,
 } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
@@ -133,7 +133,14 @@ export async function putAllowlist(
 }
 
 /** Replace one scope's allowlist inside a configuration write (types already checked), ledgered with before/after. */
-export async function applyAllowlist(tx: ConfigTx, viewer: Viewer, accountKey: string, types: string[], reason: string | undefined, now: Date) {
+export async function applyAllowlist(
+  tx: ConfigTx,
+  viewer: Viewer,
+  accountKey: string,
+  types: string[],
+  reason: string | undefined,
+  now: Date,
+) {
   const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
   await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
   await appendLedger(

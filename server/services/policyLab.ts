@@ -31,7 +31,13 @@ import {
   whatIfConfig,
 } from "../repos/policyLab";
 import type { Viewer } from "../repos/scope";
-import { MAX_ACTIVE_PROPOSALS, type PolicyChangeBody, type ProposalStartBody, WHAT_IF_MAX_DAYS, type WhatIfBody } from "../schemas/policyLab";
+import {
+  MAX_ACTIVE_PROPOSALS,
+  type PolicyChangeBody,
+  type ProposalStartBody,
+  WHAT_IF_MAX_DAYS,
+  type WhatIfBody,
+} from "../schemas/policyLab";
 import { applyAllowlist, applyBudget, applyMode } from "./autonomyConfig";
 
 /**
@@ -95,17 +101,22 @@ export interface WhatIfResult {
   skipped: number;
   changed: ChangedEvaluation[];
   truncated: boolean;
-  byActionType: { actionType: string; evaluated: number; changed: number; transitions: { before: string; after: string; count: number }[] }[];
+  byActionType: {
+    actionType: string;
+    evaluated: number;
+    changed: number;
+    transitions: { before: string; after: string; count: number }[];
+  }[];
 }
 
-function countsView(by: Record<string, ActionTypeCounts>): WhatIfResult["byActionType"] {
-  return Object.entries(by)
+function countsView(by: ReadonlyMap<string, ActionTypeCounts>): WhatIfResult["byActionType"] {
+  return [...by]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([actionType, c]) => ({
       actionType,
       evaluated: c.evaluated,
       changed: c.changed,
-      transitions: Object.entries(c.transitions).map(([pair, count]) => {
+      transitions: [...c.transitions].map(([pair, count]) => {
         const [before = "", after = ""] = pair.split("→");
         return { before, after, count };
       }),
@@ -121,7 +132,10 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   const cfg = await whatIfConfig(db, viewer.tenantId);
   const replay = new WhatIfReplay(changes, cfg);
   let tenantOptIn: Promise<boolean> | null = null;
-  const optIn = () => (tenantOptIn ??= readOptIns(db, viewer.tenantId, null).then((o) => o.tenant));
+  const optIn = () => {
+    tenantOptIn ??= readOptIns(db, viewer.tenantId, null).then((o) => o.tenant);
+    return tenantOptIn;
+  };
   const changed: ChangedEvaluation[] = [];
   let skipped = 0;
   let truncated = false;
@@ -151,7 +165,17 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
 
 // ───────────────────────────── log-only proposals ─────────────────────────────
 
-function proposalView(p: { id: string; name: string; changes: string; status: string; createdBy: string | null; createdAt: Date; endedAt: Date | null; endedBy: string | null; endReason: string | null }) {
+function proposalView(p: {
+  id: string;
+  name: string;
+  changes: string;
+  status: string;
+  createdBy: string | null;
+  createdAt: Date;
+  endedAt: Date | null;
+  endedBy: string | null;
+  endReason: string | null;
+}) {
   return {
     id: p.id,
     name: p.name,
@@ -201,7 +225,10 @@ export async function listProposals(db: Db, viewer: Viewer) {
 
 async function summary(db: DbOrTx, tenantId: string, proposalId: string) {
   const groups = await logOnlyCounts(db, tenantId, proposalId);
-  const by = new Map<string, { actionType: string; evaluations: number; changed: number; transitions: { before: string; after: string; count: number }[] }>();
+  const by = new Map<
+    string,
+    { actionType: string; evaluations: number; changed: number; transitions: { before: string; after: string; count: number }[] }
+  >();
   let evaluations = 0;
   let changed = 0;
   for (const g of groups) {
