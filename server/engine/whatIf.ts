@@ -73,11 +73,16 @@ export interface ChangedEvaluation {
   at: Date;
   before: Outcome;
   after: Outcome;
+  /** false when only the reason would differ */
+  decisionChanged: boolean;
 }
 
 export interface ActionTypeCounts {
   evaluated: number;
+  /** the decision would differ */
   changed: number;
+  /** same decision, another reason (e.g. a low-confidence intent now asked for because of its mode) */
+  reasonChanged: number;
   /** "BEFORE→AFTER" decision pairs of the changed ones, with their counts */
   transitions: Map<string, number>;
 }
@@ -207,14 +212,17 @@ export class WhatIfReplay {
     const after = this.decide(ev);
     let counts = this.byActionType.get(ev.actionType);
     if (!counts) {
-      counts = { evaluated: 0, changed: 0, transitions: new Map() };
+      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map() };
       this.byActionType.set(ev.actionType, counts);
     }
     counts.evaluated++;
-    if (after.decision === ev.decision && after.reason === ev.reason) return null;
-    counts.changed++;
-    const pair = `${ev.decision}→${after.decision}`;
-    counts.transitions.set(pair, (counts.transitions.get(pair) ?? 0) + 1);
+    const decisionChanged = after.decision !== ev.decision;
+    if (!decisionChanged && after.reason === ev.reason) return null;
+    if (decisionChanged) {
+      counts.changed++;
+      const pair = `${ev.decision}→${after.decision}`;
+      counts.transitions.set(pair, (counts.transitions.get(pair) ?? 0) + 1);
+    } else counts.reasonChanged++;
     return {
       actionIntentId: ev.intentId,
       actionType: ev.actionType,
@@ -222,6 +230,7 @@ export class WhatIfReplay {
       at: ev.at,
       before: { decision: ev.decision, reason: ev.reason },
       after,
+      decisionChanged,
     };
   }
 

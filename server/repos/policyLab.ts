@@ -130,7 +130,7 @@ export function logOnlyCounts(db: DbOrTx, tenantId: string, proposalId: string) 
   });
 }
 
-/** The evaluations whose proposed answer differs from the active one, newest first. */
+/** The evaluations whose proposed decision differs from the active one, newest first. */
 export async function changedLogOnly(db: DbOrTx, tenantId: string, proposalId: string, page: { limit: number; cursor?: string }) {
   const c = page.cursor ? decodeCursor(page.cursor, { t: "iso", i: "id" }) : undefined;
   const f = db.logOnlyEvaluation.fields;
@@ -138,7 +138,7 @@ export async function changedLogOnly(db: DbOrTx, tenantId: string, proposalId: s
     where: tenantWhere(tenantId, {
       proposalId,
       AND: [
-        { NOT: { decision: { equals: f.proposedDecision }, reason: { equals: f.proposedReason } } },
+        { NOT: { decision: { equals: f.proposedDecision } } },
         ...(c ? [{ OR: [{ createdAt: { lt: new Date(c.t) } }, { createdAt: new Date(c.t), id: { lt: c.i } }] }] : []),
       ],
     }),

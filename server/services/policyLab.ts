@@ -96,15 +96,21 @@ async function fillAlwaysOn(db: Db, tenantId: string, page: Parsed[], tenantOptI
     });
 }
 
+/**
+ * `changed`: the intents whose decision would differ (SPEC §5.1); `reasonChanged`: same decision,
+ * another reason. Each list holds at most MAX_LISTED (then `truncated`); the counts are complete.
+ */
 export interface WhatIfResult {
   evaluated: number;
   skipped: number;
   changed: ChangedEvaluation[];
+  reasonChanged: ChangedEvaluation[];
   truncated: boolean;
   byActionType: {
     actionType: string;
     evaluated: number;
     changed: number;
+    reasonChanged: number;
     transitions: { before: string; after: string; count: number }[];
   }[];
 }
@@ -116,6 +122,7 @@ function countsView(by: ReadonlyMap<string, ActionTypeCounts>): WhatIfResult["by
       actionType,
       evaluated: c.evaluated,
       changed: c.changed,
+      reasonChanged: c.reasonChanged,
       transitions: [...c.transitions].map(([pair, count]) => {
         const [before = "", after = ""] = pair.split("→");
         return { before, after, count };
@@ -137,6 +144,7 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
     return tenantOptIn;
   };
   const changed: ChangedEvaluation[] = [];
+  const reasonChanged: ChangedEvaluation[] = [];
   let skipped = 0;
   let truncated = false;
   let after: { at: Date; id: string } | null = null;
@@ -155,12 +163,13 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
     for (const ev of page) {
       const row = replay.push(ev as StoredEvaluation);
       if (!row) continue;
-      if (changed.length < MAX_LISTED) changed.push(row);
+      const list = row.decisionChanged ? changed : reasonChanged;
+      if (list.length < MAX_LISTED) list.push(row);
       else truncated = true;
     }
     if (rows.length < PAGE) break;
   }
-  return { evaluated: replay.evaluated, skipped, changed, truncated, byActionType: countsView(replay.byActionType) };
+  return { evaluated: replay.evaluated, skipped, changed, reasonChanged, truncated, byActionType: countsView(replay.byActionType) };
 }
 
 // ───────────────────────────── log-only proposals ─────────────────────────────
@@ -225,26 +234,35 @@ export async function listProposals(db: Db, viewer: Viewer) {
 
 async function summary(db: DbOrTx, tenantId: string, proposalId: string) {
   const groups = await logOnlyCounts(db, tenantId, proposalId);
-  const by = new Map<
-    string,
-    { actionType: string; evaluations: number; changed: number; transitions: { before: string; after: string; count: number }[] }
-  >();
-  let evaluations = 0;
-  let changed = 0;
+  type Counts = {
+    actionType: string;
+    evaluations: number;
+    changed: number;
+    reasonChanged: number;
+    transitions: { before: string; after: string; count: number }[];
+  };
+  const by = new Map<string, Counts>();
+  const total = { evaluations: 0, changed: 0, reasonChanged: 0 };
   for (const g of groups) {
     const n = g._count._all;
-    const t = by.get(g.actionType) ?? { actionType: g.actionType, evaluations: 0, changed: 0, transitions: [] };
+    const t = by.get(g.actionType) ?? { actionType: g.actionType, evaluations: 0, changed: 0, reasonChanged: 0, transitions: [] };
     by.set(g.actionType, t);
     t.evaluations += n;
-    evaluations += n;
-    if (g.decision === g.proposedDecision && g.reason === g.proposedReason) continue;
+    total.evaluations += n;
+    if (g.decision === g.proposedDecision) {
+      if (g.reason !== g.proposedReason) {
+        t.reasonChanged += n;
+        total.reasonChanged += n;
+      }
+      continue;
+    }
     t.changed += n;
-    changed += n;
+    total.changed += n;
     const pair = t.transitions.find((x) => x.before === g.decision && x.after === g.proposedDecision);
     if (pair) pair.count += n;
     else t.transitions.push({ before: g.decision, after: g.proposedDecision, count: n });
   }
-  return { evaluations, changed, byActionType: [...by.values()].sort((a, b) => a.actionType.localeCompare(b.actionType)) };
+  return { ...total, byActionType: [...by.values()].sort((a, b) => a.actionType.localeCompare(b.actionType)) };
 }
 
 /** The proposal, its counts by action type, and a page of the evaluations it would have decided differently. */
