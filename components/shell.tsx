@@ -7,6 +7,7 @@ import {
   Building2,
   FileUp,
   Flame,
+  FlaskConical,
   GraduationCap,
   History,
   Inbox,
@@ -48,6 +49,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
+  { href: "/admin/what-if", label: "Policy what-if", icon: FlaskConical, roles: ["ADMIN"], section: "Admin" },
   { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
   { href: "/digest", label: "Daily digest", icon: Mail, roles: ALL, section: "Work" },
 ];

@@ -85,6 +85,9 @@ export interface ActionTypeCounts {
   reasonChanged: number;
   /** "BEFORE→AFTER" decision pairs of the changed ones, with their counts */
   transitions: Map<string, number>;
+  /** every evaluation's decision as recorded, and as it would be */
+  before: Map<string, number>;
+  after: Map<string, number>;
 }
 
 const RANK: Record<ModeSource, number> = { GLOBAL_DEFAULT: 0, TENANT_DEFAULT: 1, ACCOUNT_DEFAULT: 2, TENANT_TYPE: 3, ACCOUNT_TYPE: 4 };
@@ -212,10 +215,12 @@ export class WhatIfReplay {
     const after = this.decide(ev);
     let counts = this.byActionType.get(ev.actionType);
     if (!counts) {
-      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map() };
+      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map(), before: new Map(), after: new Map() };
       this.byActionType.set(ev.actionType, counts);
     }
     counts.evaluated++;
+    counts.before.set(ev.decision, (counts.before.get(ev.decision) ?? 0) + 1);
+    counts.after.set(after.decision, (counts.after.get(after.decision) ?? 0) + 1);
     const decisionChanged = after.decision !== ev.decision;
     if (!decisionChanged && after.reason === ev.reason) return null;
     if (decisionChanged) {

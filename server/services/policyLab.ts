@@ -111,6 +111,8 @@ export interface WhatIfResult {
     evaluated: number;
     changed: number;
     reasonChanged: number;
+    /** per decision: how many had it as recorded, and how many would have it */
+    decisions: { decision: string; before: number; after: number }[];
     transitions: { before: string; after: string; count: number }[];
   }[];
 }
@@ -123,6 +125,11 @@ function countsView(by: ReadonlyMap<string, ActionTypeCounts>): WhatIfResult["by
       evaluated: c.evaluated,
       changed: c.changed,
       reasonChanged: c.reasonChanged,
+      decisions: [...new Set([...c.before.keys(), ...c.after.keys()])].sort().map((decision) => ({
+        decision,
+        before: c.before.get(decision) ?? 0,
+        after: c.after.get(decision) ?? 0,
+      })),
       transitions: [...c.transitions].map(([pair, count]) => {
         const [before = "", after = ""] = pair.split("→");
         return { before, after, count };

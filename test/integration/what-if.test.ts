@@ -173,6 +173,10 @@ describe(`policy what-if (${TEST_PROVIDER})`, () => {
       evaluated: 8,
       changed: 6,
       reason_changed: 2,
+      decisions: [
+        { decision: "AUTO_EXECUTE", before: 6, after: 0 },
+        { decision: "REQUIRE_APPROVAL", before: 2, after: 8 },
+      ],
       transitions: [{ before: "AUTO_EXECUTE", after: "REQUIRE_APPROVAL", count: 6 }],
     });
     expect(await snapshot(t.db)).toEqual(before);
