@@ -41,6 +41,7 @@ const ADMIN_PAGES = [
   "/admin/connectors",
   "/admin/perception",
   "/admin/learning",
+  "/admin/what-if",
   "/heat",
   "/next",
   "/digest",
