@@ -163,6 +163,9 @@ function proposedCap(ev: StoredEvaluation, changes: readonly PolicyChange[], ctx
 export class WhatIfReplay {
   private readonly level = new Map<string, number>();
   private readonly delta = new Map<string, number>();
+  private readonly coverage = new Map<string, boolean>();
+  /** only a widening change can turn an answer into AUTO_EXECUTE, the one case that reads `level` */
+  private readonly widening: boolean;
   evaluated = 0;
   readonly byActionType = new Map<string, ActionTypeCounts>();
 
@@ -173,6 +176,47 @@ export class WhatIfReplay {
     initialLevels?: ReadonlyMap<string, number>,
   ) {
     if (initialLevels) for (const [k, v] of initialLevels) this.level.set(k, v);
+    this.widening = changes.some(widens);
+  }
+
+  /** Does any change reach this account and type (its mode, its allowlisting or the account's budget)? */
+  private covered(accountId: string, actionType: string): boolean {
+    const k = `${accountId}|${actionType}`;
+    let hit = this.coverage.get(k);
+    if (hit === undefined) {
+      hit = this.changes.some(
+        (c) =>
+          ((c.mode !== undefined || c.allowlist !== undefined) && covers(c, accountId, actionType)) ||
+          (c.maxAutonomousPerDay !== undefined && (c.accountId === accountId || (!c.accountId && !this.ctx.budgetCaps.has(accountId)))),
+      );
+      this.coverage.set(k, hit);
+    }
+    return hit;
+  }
+
+  /**
+   * The fast path, on the stored row as it was read (its input still text): when no change
+   * reaches the evaluation and the consumption changed so far that day cannot alter its budget
+   * outcome (units freed never stop one that ran; units taken never free one that was stopped),
+   * its answer is the recorded one — counted without parsing or re-running the policy. Returns
+   * false when the row needs the full replay (`push`).
+   */
+  skip(row: { accountId: string; actionType: string; at: Date; decision: string; reason: string | null; input: string }): boolean {
+    if (this.covered(row.accountId, row.actionType)) return false;
+    const key = `${row.accountId}|${utcDateKey(row.at)}`;
+    const delta = this.delta.get(key) ?? 0;
+    const consumed = row.decision === "AUTO_EXECUTE";
+    const exhausted = row.reason === "BUDGET_EXHAUSTED";
+    if ((consumed && delta > 0) || (exhausted && delta < 0)) return false;
+    if (this.widening && (consumed || exhausted)) {
+      const budget = peekBudget(row.input);
+      if (!budget) return false;
+      this.noteLevel(key, budget);
+    }
+    this.evaluated++;
+    const same = { decision: row.decision, reason: row.reason };
+    this.tally(row.actionType, same, same);
+    return true;
   }
 
   /** The proposed answer for one evaluation; counts it. */
@@ -206,41 +250,63 @@ export class WhatIfReplay {
         if (storedConsumed) this.shift(key, -1);
       }
     }
-    if (stored) this.level.set(key, stored.ok ? stored.consumed : stored.scope === "ACCOUNT" ? stored.cap : (this.level.get(key) ?? 0));
+    if (stored) this.noteLevel(key, stored);
     return after;
   }
 
   /** Decide and compare with the recorded answer: the changed row, or null. */
   push(ev: StoredEvaluation): ChangedEvaluation | null {
     const after = this.decide(ev);
-    let counts = this.byActionType.get(ev.actionType);
-    if (!counts) {
-      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map(), before: new Map(), after: new Map() };
-      this.byActionType.set(ev.actionType, counts);
-    }
-    counts.evaluated++;
-    counts.before.set(ev.decision, (counts.before.get(ev.decision) ?? 0) + 1);
-    counts.after.set(after.decision, (counts.after.get(after.decision) ?? 0) + 1);
+    const before = { decision: ev.decision, reason: ev.reason };
+    this.tally(ev.actionType, before, after);
     const decisionChanged = after.decision !== ev.decision;
     if (!decisionChanged && after.reason === ev.reason) return null;
-    if (decisionChanged) {
+    return { actionIntentId: ev.intentId, actionType: ev.actionType, accountId: ev.accountId, at: ev.at, before, after, decisionChanged };
+  }
+
+  private tally(actionType: string, before: Outcome, after: Outcome) {
+    let counts = this.byActionType.get(actionType);
+    if (!counts) {
+      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map(), before: new Map(), after: new Map() };
+      this.byActionType.set(actionType, counts);
+    }
+    counts.evaluated++;
+    counts.before.set(before.decision, (counts.before.get(before.decision) ?? 0) + 1);
+    counts.after.set(after.decision, (counts.after.get(after.decision) ?? 0) + 1);
+    if (after.decision !== before.decision) {
       counts.changed++;
-      const pair = `${ev.decision}→${after.decision}`;
+      const pair = `${before.decision}→${after.decision}`;
       counts.transitions.set(pair, (counts.transitions.get(pair) ?? 0) + 1);
-    } else counts.reasonChanged++;
-    return {
-      actionIntentId: ev.intentId,
-      actionType: ev.actionType,
-      accountId: ev.accountId,
-      at: ev.at,
-      before: { decision: ev.decision, reason: ev.reason },
-      after,
-      decisionChanged,
-    };
+    } else if (after.reason !== before.reason) counts.reasonChanged++;
+  }
+
+  /** The stored counter after this evaluation: what it consumed up to, or the cap it hit. */
+  private noteLevel(key: string, stored: StoredBudgetOutcome) {
+    if (stored.ok) this.level.set(key, stored.consumed);
+    else if (stored.scope === "ACCOUNT") this.level.set(key, stored.cap);
   }
 
   private shift(key: string, by: number) {
     this.delta.set(key, (this.delta.get(key) ?? 0) + by);
+  }
+}
+
+/**
+ * The stored budget outcome straight from the input text, without parsing the whole snapshot.
+ * `,"budget":` can only be the top-level key: inside a JSON string every quote is escaped, and no
+ * nested object the gate stores has a key of that name. The outcome itself is a flat object.
+ */
+function peekBudget(text: string): StoredBudgetOutcome | null {
+  const at = text.indexOf(',"budget":');
+  if (at < 0) return null;
+  const from = at + 10;
+  if (text.startsWith("null", from)) return null;
+  const end = text.indexOf("}", from);
+  if (text[from] !== "{" || end < 0) return null;
+  try {
+    return readBudgetOutcome(JSON.parse(text.slice(from, end + 1)));
+  } catch {
+    return null;
   }
 }
 

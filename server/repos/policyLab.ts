@@ -11,7 +11,7 @@ import { tenantWhere } from "./scope";
 
 /**
  * One page of a tenant's stored gate evaluations in [from, to), in time order (createdAt, id),
- * with each intent's source (always-on applies to decision runs only). Keyset paging on the
+ * with each intent's account, type and source (always-on applies to decision runs only). Keyset paging on the
  * (tenantId, createdAt) index, so every page costs the same however deep the period is.
  */
 export async function evaluationPage(
@@ -34,10 +34,13 @@ export async function evaluationPage(
   if (rows.length === 0) return [];
   const intents = await db.actionIntent.findMany({
     where: tenantWhere(tenantId, { id: { in: [...new Set(rows.map((r) => r.intentId))] } }),
-    select: { id: true, source: true },
+    select: { id: true, source: true, accountId: true, actionType: true },
   });
-  const source = new Map(intents.map((i) => [i.id, i.source]));
-  return rows.map((r) => ({ ...r, source: source.get(r.intentId) ?? "API" }));
+  const byId = new Map(intents.map((i) => [i.id, i]));
+  return rows.map((r) => {
+    const i = byId.get(r.intentId);
+    return { ...r, source: i?.source ?? "API", accountId: i?.accountId ?? "", actionType: i?.actionType ?? "" };
+  });
 }
 
 /** The tenant's allowlist rows (every level) and budget caps: what the replay reads levels from. */

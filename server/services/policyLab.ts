@@ -1,7 +1,7 @@
 import type { Clock } from "../clock";
 import type { Db, DbOrTx } from "../db";
 import { actionSpec } from "../engine/actions";
-import { missingForAlwaysOn } from "../engine/alwaysOn";
+import { type DigestFacts, missingForAlwaysOn } from "../engine/alwaysOn";
 import { canonicalJson } from "../engine/canonical";
 import {
   type ActionTypeCounts,
@@ -10,12 +10,11 @@ import {
   type PolicyChange,
   readStoredChanges,
   readStoredEvaluation,
-  type StoredEvaluation,
   WhatIfReplay,
   widens,
 } from "../engine/whatIf";
 import { AppError, notFound } from "../errors";
-import { optedInAccounts, readDigestFactsFor, readOptIns } from "../repos/alwaysOn";
+import { readDigestFacts, readOptIns } from "../repos/alwaysOn";
 import { type ConfigTx, findBudget, listAllowlist, withConfigWrite } from "../repos/autonomy";
 import { appendLedger } from "../repos/ledger";
 import {
@@ -74,26 +73,29 @@ async function checkChanges(db: Db, viewer: Viewer, changes: readonly PolicyChan
   return changes.map(fromBody);
 }
 
-type Parsed = NonNullable<ReturnType<typeof readStoredEvaluation>>;
-
 /**
- * Decision runs' proposals that policy did not allow never ran the always-on rule: fill in its
- * facts as they are now, a page at a time (three reads per page at most).
+ * Decision runs' proposals that policy did not allow never ran the always-on rule: its facts as
+ * they are now, read once per account and owner.
  */
-async function fillAlwaysOn(db: Db, tenantId: string, page: Parsed[], tenantOptIn: () => Promise<boolean>) {
-  const unknown = page.filter((e) => e.alwaysOnUnknown);
-  if (unknown.length === 0) return;
-  const [tenant, accounts, digests] = await Promise.all([
-    tenantOptIn(),
-    optedInAccounts(db, tenantId, [...new Set(unknown.map((e) => e.accountId))]),
-    readDigestFactsFor(db, tenantId, [...new Set(unknown.flatMap((e) => (e.ownerId ? [e.ownerId] : [])))]),
-  ]);
-  for (const e of unknown)
-    e.alwaysOnMissing = missingForAlwaysOn({
-      tenantOptedIn: tenant,
-      accountOptedIn: accounts.has(e.accountId),
-      ownerDigest: (e.ownerId && digests.get(e.ownerId)) || null,
-    });
+function alwaysOnNow(db: Db, tenantId: string) {
+  let tenant: Promise<boolean> | null = null;
+  const accounts = new Map<string, Promise<boolean>>();
+  const owners = new Map<string, Promise<DigestFacts | null>>();
+  return async (accountId: string, ownerId: string | null) => {
+    tenant ??= readOptIns(db, tenantId, null).then((o) => o.tenant);
+    let account = accounts.get(accountId);
+    if (!account) {
+      account = readOptIns(db, tenantId, accountId).then((o) => o.account);
+      accounts.set(accountId, account);
+    }
+    let digest = ownerId ? owners.get(ownerId) : Promise.resolve(null);
+    if (!digest && ownerId) {
+      digest = readDigestFacts(db, tenantId, ownerId);
+      owners.set(ownerId, digest);
+    }
+    const [tenantOptedIn, accountOptedIn, ownerDigest] = await Promise.all([tenant, account, digest ?? null]);
+    return missingForAlwaysOn({ tenantOptedIn, accountOptedIn, ownerDigest });
+  };
 }
 
 /**
@@ -145,11 +147,7 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   const changes = await checkChanges(db, viewer, body.changes);
   const cfg = await whatIfConfig(db, viewer.tenantId);
   const replay = new WhatIfReplay(changes, cfg);
-  let tenantOptIn: Promise<boolean> | null = null;
-  const optIn = () => {
-    tenantOptIn ??= readOptIns(db, viewer.tenantId, null).then((o) => o.tenant);
-    return tenantOptIn;
-  };
+  const alwaysOn = alwaysOnNow(db, viewer.tenantId);
   const changed: ChangedEvaluation[] = [];
   const reasonChanged: ChangedEvaluation[] = [];
   let skipped = 0;
@@ -160,15 +158,16 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
     const last = rows.at(-1);
     if (!last) break;
     after = { at: last.createdAt, id: last.id };
-    const page: Parsed[] = [];
     for (const r of rows) {
+      // Most evaluations no change reaches: counted from the row, the stored input left unparsed.
+      if (replay.skip({ ...r, at: r.createdAt })) continue;
       const ev = readStoredEvaluation(r);
-      if (ev) page.push(ev);
-      else skipped++;
-    }
-    await fillAlwaysOn(db, viewer.tenantId, page, optIn);
-    for (const ev of page) {
-      const row = replay.push(ev as StoredEvaluation);
+      if (!ev) {
+        skipped++;
+        continue;
+      }
+      if (ev.alwaysOnUnknown) ev.alwaysOnMissing = await alwaysOn(ev.accountId, ev.ownerId);
+      const row = replay.push(ev);
       if (!row) continue;
       const list = row.decisionChanged ? changed : reasonChanged;
       if (list.length < MAX_LISTED) list.push(row);

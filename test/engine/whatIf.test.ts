@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AUTONOMY_MODES, type ModeSource } from "@/server/engine/autonomy";
+import { canonicalJson } from "@/server/engine/canonical";
 import { evaluatePolicy, type PolicyInput } from "@/server/engine/policy";
 import {
   type PolicyChange,
@@ -8,6 +9,7 @@ import {
   proposedMode,
   readStoredEvaluation,
   type StoredEvaluation,
+  WhatIfReplay,
   whatIf,
 } from "@/server/engine/whatIf";
 
@@ -111,6 +113,33 @@ const noEffect: PolicyChange[][] = [
   [{ accountId: "acc-unknown", actionType: "CREATE_INTERNAL_TASK", allowlist: true }],
 ];
 
+/** One stored autonomous evaluation on acc-1 with a daily cap of 1: consumed the unit, or found it spent (null). */
+const base = (id: string, actionType: string, consumed: number | null): StoredEvaluation => ({
+  intentId: id,
+  accountId: "acc-1",
+  actionType,
+  at: new Date("2026-03-02T10:00:00Z"),
+  decision: consumed === null ? "REQUIRE_APPROVAL" : "AUTO_EXECUTE",
+  reason: consumed === null ? "BUDGET_EXHAUSTED" : "POLICY_SATISFIED",
+  input: {
+    actionType,
+    confidence: 0.95,
+    riskLevel: "LOW",
+    lifecycle: "CUSTOMER",
+    mode: "AUTO_EXECUTE",
+    allowlisted: true,
+    blockingUnknowns: [],
+    killSwitch: null,
+    thresholds: { minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1 },
+  },
+  modeSource: "TENANT_DEFAULT",
+  budget:
+    consumed === null
+      ? { ok: false, scope: "ACCOUNT", cap: 1, dateKey: "2026-03-02" }
+      : { ok: true, cap: 1, consumed, dateKey: "2026-03-02" },
+  alwaysOnMissing: null,
+});
+
 describe("whatIf", () => {
   it("with no effective change reproduces every recorded answer, and reaches every branch of the gate's order", () => {
     const seen = new Map<string, number>();
@@ -176,38 +205,72 @@ describe("whatIf", () => {
     );
   });
 
-  it("a freed unit goes to the next one that day: tightening one type lets a later, exhausted one of another type through", () => {
-    const base = (id: string, actionType: string, consumed: number | null): StoredEvaluation => ({
-      intentId: id,
-      accountId: "acc-1",
-      actionType,
-      at: new Date("2026-03-02T10:00:00Z"),
-      decision: consumed === null ? "REQUIRE_APPROVAL" : "AUTO_EXECUTE",
-      reason: consumed === null ? "BUDGET_EXHAUSTED" : "POLICY_SATISFIED",
-      input: {
-        actionType,
-        confidence: 0.95,
-        riskLevel: "LOW",
-        lifecycle: "CUSTOMER",
-        mode: "AUTO_EXECUTE",
-        allowlisted: true,
-        blockingUnknowns: [],
-        killSwitch: null,
-        thresholds: { minConfidence: 0.75, prospectMinConfidence: 0.85, version: 1 },
+  it("the fast path (skip, on the stored text) answers exactly as the full replay, whatever the changes", () => {
+    const arbChange: fc.Arbitrary<PolicyChange> = fc.record(
+      {
+        accountId: fc.constantFrom(...ACCOUNTS),
+        actionType: fc.constantFrom(...TYPES.slice(0, 4)),
+        mode: fc.constantFrom(...AUTONOMY_MODES),
+        allowlist: fc.boolean(),
+        maxAutonomousPerDay: fc.nat(4),
       },
-      modeSource: "TENANT_DEFAULT",
-      budget:
-        consumed === null
-          ? { ok: false, scope: "ACCOUNT", cap: 1, dateKey: "2026-03-02" }
-          : { ok: true, cap: 1, consumed, dateKey: "2026-03-02" },
-      alwaysOnMissing: null,
-    });
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(arbWorld, fc.array(arbChange, { minLength: 1, maxLength: 4 }), (w, changes) => {
+        const evals = simulate(w);
+        const full = whatIf(evals, changes, ctxOf(w));
+        const fast = new WhatIfReplay(changes, ctxOf(w));
+        const changed = [];
+        for (const e of evals) {
+          const text = canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget });
+          if (
+            fast.skip({ accountId: e.accountId, actionType: e.actionType, at: e.at, decision: e.decision, reason: e.reason, input: text })
+          )
+            continue;
+          const row = fast.push(e);
+          if (row) changed.push(row);
+        }
+        expect(changed).toEqual([...full.changed]);
+        expect(fast.evaluated).toBe(full.evaluated);
+        expect(fast.byActionType).toEqual(full.byActionType);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a freed unit goes to the next one that day: tightening one type lets a later, exhausted one of another type through", () => {
     const evals = [base("first", "CREATE_INTERNAL_TASK", 1), base("second", "CREATE_INTERNAL_NOTE", null)];
     const r = whatIf(evals, [{ actionType: "CREATE_INTERNAL_TASK", mode: "APPROVAL_REQUIRED" }], { allowlist: [], budgetCaps: new Map() });
     expect(r.changed.map((c) => [c.actionIntentId, c.after.decision])).toEqual([
       ["first", "REQUIRE_APPROVAL"],
       ["second", "AUTO_EXECUTE"],
     ]);
+  });
+
+  it("a unit taken stops a later one that day, on the fast path too: widening one type exhausts another's last unit", () => {
+    const first = {
+      ...base("first", "CREATE_INTERNAL_NOTE", null),
+      decision: "REQUIRE_APPROVAL",
+      reason: "MODE_APPROVAL_REQUIRED",
+      budget: null,
+    };
+    first.input = { ...first.input, mode: "APPROVAL_REQUIRED" };
+    const evals = [first, base("second", "CREATE_INTERNAL_TASK", 1)];
+    const changes: PolicyChange[] = [{ accountId: "acc-1", actionType: "CREATE_INTERNAL_NOTE", mode: "AUTO_EXECUTE" }];
+    const ctx = { allowlist: [], budgetCaps: new Map([["acc-1", 1]]) };
+    const expected = [
+      ["first", "AUTO_EXECUTE"],
+      ["second", "REQUIRE_APPROVAL"],
+    ];
+    expect(whatIf(evals, changes, ctx).changed.map((c) => [c.actionIntentId, c.after.decision])).toEqual(expected);
+    const fast = new WhatIfReplay(changes, ctx);
+    const out = [];
+    for (const e of evals) {
+      const text = canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget });
+      if (!fast.skip({ ...e, input: text })) out.push(fast.push(e));
+    }
+    expect(out.map((c) => [c?.actionIntentId, c?.after.decision])).toEqual(expected);
   });
 
   it("mode precedence: a change less specific than the level that decided is shadowed", () => {
