@@ -195,6 +195,17 @@ export class WhatIfReplay {
   }
 
   /**
+   * Whether `skip` may need this row's stored input, known before replaying the page: a change
+   * reaches it, or its budget outcome could move (a stopped one if units are freed; one that ran
+   * if a widening takes units first, or to read the counter it left for a later widened one).
+   */
+  mayNeedInput(row: { accountId: string; actionType: string; decision: string; reason: string | null }): boolean {
+    return (
+      this.covered(row.accountId, row.actionType) || row.reason === "BUDGET_EXHAUSTED" || (this.widening && row.decision === "AUTO_EXECUTE")
+    );
+  }
+
+  /**
    * The fast path, on the stored row as it was read (its input still text): when no change
    * reaches the evaluation and the consumption changed so far that day cannot alter its budget
    * outcome (units freed never stop one that ran; units taken never free one that was stopped),

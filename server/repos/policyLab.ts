@@ -11,8 +11,9 @@ import { tenantWhere } from "./scope";
 
 /**
  * One page of a tenant's stored gate evaluations in [from, to), in time order (createdAt, id),
- * with each intent's account, type and source (always-on applies to decision runs only). Keyset paging on the
- * (tenantId, createdAt) index, so every page costs the same however deep the period is.
+ * with each intent's account, type and source (always-on applies to decision runs only) — without
+ * the stored input, which most rows of a what-if never need (see `evaluationInputs`). Keyset
+ * paging on the (tenantId, createdAt) index, so every page costs the same however deep it is.
  */
 export async function evaluationPage(
   db: DbOrTx,
@@ -29,7 +30,7 @@ export async function evaluationPage(
     }),
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     take: limit,
-    select: { id: true, intentId: true, decision: true, reason: true, input: true, createdAt: true },
+    select: { id: true, intentId: true, decision: true, reason: true, createdAt: true },
   });
   if (rows.length === 0) return [];
   const intents = await db.actionIntent.findMany({
@@ -41,6 +42,13 @@ export async function evaluationPage(
     const i = byId.get(r.intentId);
     return { ...r, source: i?.source ?? "API", accountId: i?.accountId ?? "", actionType: i?.actionType ?? "" };
   });
+}
+
+/** The stored inputs of these evaluations, by evaluation id. */
+export async function evaluationInputs(db: DbOrTx, tenantId: string, ids: string[]) {
+  if (ids.length === 0) return new Map<string, string>();
+  const rows = await db.policyEvaluation.findMany({ where: tenantWhere(tenantId, { id: { in: ids } }), select: { id: true, input: true } });
+  return new Map(rows.map((r) => [r.id, r.input]));
 }
 
 /** The tenant's allowlist rows (every level) and budget caps: what the replay reads levels from. */

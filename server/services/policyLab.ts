@@ -21,6 +21,7 @@ import {
   changedLogOnly,
   countActiveProposals,
   endProposal,
+  evaluationInputs,
   evaluationPage,
   findProposal,
   insertProposal,
@@ -158,10 +159,19 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
     const last = rows.at(-1);
     if (!last) break;
     after = { at: last.createdAt, id: last.id };
+    // Most evaluations no change reaches are counted from their row: only the inputs the replay
+    // may need are read (the stored snapshot is most of a row's bytes).
+    const inputs = await evaluationInputs(
+      db,
+      viewer.tenantId,
+      rows.filter((r) => replay.mayNeedInput(r)).map((r) => r.id),
+    );
     for (const r of rows) {
-      // Most evaluations no change reaches: counted from the row, the stored input left unparsed.
-      if (replay.skip({ ...r, at: r.createdAt })) continue;
-      const ev = readStoredEvaluation(r);
+      let input = inputs.get(r.id);
+      if (replay.skip({ ...r, at: r.createdAt, input: input ?? "" })) continue;
+      // mayNeedInput covers every case skip can refuse; read one that was not foreseen all the same.
+      input ??= (await evaluationInputs(db, viewer.tenantId, [r.id])).get(r.id) ?? "";
+      const ev = readStoredEvaluation({ ...r, input });
       if (!ev) {
         skipped++;
         continue;
