@@ -388,4 +388,17 @@ describe(`log-only proposals (${TEST_PROVIDER})`, () => {
     expect(JSON.parse(modeEntry?.payload ?? "{}")).toMatchObject({ action_type: TASK, after: "APPROVAL_REQUIRED" });
     expect((await verifyLedger(t.db, a.id)).ok).toBe(true);
   });
+
+  it("many concurrent starts in a fresh tenant: exactly 3 run, the rest are refused, each started one ledgered once", async () => {
+    const c = await makeTenant(t.db);
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => caller(c.admin).policyLab.start({ name: `race ${i}`, changes: [{ mode: "DISABLED" }] })),
+    );
+    const won = results.filter((r) => r.status === "fulfilled");
+    expect(won).toHaveLength(3);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "UNPROCESSABLE_CONTENT" });
+    expect(await t.db.policyProposal.count({ where: { tenantId: c.id, status: "LOG_ONLY" } })).toBe(3);
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: c.id, type: "POLICY_PROPOSAL_STARTED" } })).toBe(3);
+    expect((await verifyLedger(t.db, c.id)).ok).toBe(true);
+  });
 });
