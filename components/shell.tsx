@@ -9,6 +9,7 @@ import {
   FileDown,
   FileUp,
   Flame,
+  FlaskConical,
   GraduationCap,
   History,
   Inbox,
@@ -52,6 +53,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/admin/monitoring", label: "Monitoring", icon: Activity, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/what-if", label: "Policy what-if", icon: FlaskConical, roles: ["ADMIN"], section: "Admin" },
   { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
   { href: "/digest", label: "Daily digest", icon: Mail, roles: ALL, section: "Work" },
 ];

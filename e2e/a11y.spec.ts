@@ -43,6 +43,7 @@ const ADMIN_PAGES = [
   "/admin/perception",
   "/admin/learning",
   "/admin/monitoring",
+  "/admin/what-if",
   "/heat",
   "/next",
   "/digest",

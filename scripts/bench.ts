@@ -14,6 +14,7 @@ import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
+import { whatIfBench } from "../bench/whatif";
 import { createDb, type Db } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 
@@ -26,6 +27,8 @@ const LEARNING_OPEN = Number(process.env.BENCH_LEARNING_OPEN ?? 1000);
 const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
 /** Ledger rows in the audit export suite (the issue's bar is 1,000,000). */
 const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
+/** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
+const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
@@ -35,6 +38,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
+    whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
   };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {

@@ -17,6 +17,7 @@ import { meRouter } from "./routers/me";
 import { metricsRouter } from "./routers/metrics";
 import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
+import { policyLabRouter } from "./routers/policyLab";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -40,6 +41,7 @@ export const appRouter = router({
   auditExports: auditExportsRouter,
   auditStream: auditStreamRouter,
   metrics: metricsRouter,
+  policyLab: policyLabRouter,
 });
 
 export type AppRouter = typeof appRouter;

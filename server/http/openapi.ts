@@ -25,6 +25,7 @@ import { RestImportQuery } from "../schemas/imports";
 import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
 import { RestNextActionsQuery } from "../schemas/nextActions";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
+import { ProposalEndBody, ProposalReportQuery, ProposalStartBody, WhatIfBody } from "../schemas/policyLab";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -173,6 +174,54 @@ export const OPERATIONS: Operation[] = [
     summary: "Toggle a kill switch (GLOBAL is operator-only)",
     scopes: ["admin"],
     body: KillSwitchPutBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/autonomy/what-if",
+    summary:
+      "Replay the stored gate evaluations of [from, to) (at most 92 days) with proposed changes → { evaluated, changed: [{ action_intent_id, before, after }], by_action_type, truncated }; writes nothing",
+    scopes: ["admin"],
+    body: WhatIfBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/policy-proposals",
+    summary: "Policy proposals (log-only mode), newest first",
+    scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/autonomy/policy-proposals",
+    summary: "Start a proposal in log-only mode (at most 3 at once): every gate evaluation also records its answer; ledgered",
+    scopes: ["admin"],
+    body: ProposalStartBody,
+    success: 201,
+  },
+  {
+    method: "get",
+    path: "/api/v1/autonomy/policy-proposals/{id}",
+    summary: "A proposal's report: evaluations and changed counts by action type, before→after pairs, a page of changed intents",
+    scopes: ["admin"],
+    query: ProposalReportQuery,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/autonomy/policy-proposals/{id}/enforce",
+    summary: "Apply the proposal's changes to modes, allowlist and budgets (reason required when they widen autonomy) and end it; ledgered",
+    scopes: ["admin"],
+    body: ProposalEndBody,
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/autonomy/policy-proposals/{id}/discard",
+    summary: "End the proposal without changing the configuration; ledgered",
+    scopes: ["admin"],
+    body: ProposalEndBody,
     success: 200,
   },
   {

@@ -1,21 +1,25 @@
 import { randomUUID } from "node:crypto";
 import type { Db, DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
+import { activeProposals } from "./policyLab";
 import { accountWhere, tenantWhere, type Viewer } from "./scope";
 import { inTransaction } from "./tx";
 
 type TenantGateConfig = Awaited<ReturnType<typeof loadTenantGateConfig>>;
 
 async function loadTenantGateConfig(db: DbOrTx, tenantId: string) {
-  const [modes, allowlist, killSwitches, policy, budgets] = await Promise.all([
+  const [modes, allowlist, killSwitches, policy, budgets, proposals] = await Promise.all([
     db.autonomyConfig.findMany({ where: tenantWhere(tenantId) }),
     db.allowlistEntry.findMany({ where: tenantWhere(tenantId) }),
     // GLOBAL switches are stored with tenantId "" and apply to every tenant.
     db.killSwitch.findMany({ where: { tenantId: { in: [tenantId, ""] }, enabled: true } }),
     db.tenantPolicy.findUnique({ where: { tenantId } }),
     db.autonomyBudget.findMany({ where: tenantWhere(tenantId) }),
+    // Log-only policy proposals (SPEC §4.8) are started and ended through withConfigWrite, so
+    // the version-keyed cache sees one from the very next evaluation.
+    activeProposals(db, tenantId),
   ]);
-  return { modes, allowlist, killSwitches, policy, budgets };
+  return { modes, allowlist, killSwitches, policy, budgets, proposals };
 }
 
 /**
@@ -36,7 +40,14 @@ export async function loadGateConfig(db: DbOrTx, tenantId: string, accountId: st
   const c = entry.config;
   const forAccount = <T extends { accountKey: string }>(rows: T[]) => rows.filter((r) => r.accountKey === "" || r.accountKey === accountId);
   const budget = c.budgets.find((b) => b.accountKey === accountId) ?? c.budgets.find((b) => b.accountKey === "") ?? null;
-  return { modes: forAccount(c.modes), allowlist: forAccount(c.allowlist), killSwitches: c.killSwitches, policy: c.policy, budget };
+  return {
+    modes: forAccount(c.modes),
+    allowlist: forAccount(c.allowlist),
+    killSwitches: c.killSwitches,
+    policy: c.policy,
+    budget,
+    proposals: c.proposals,
+  };
 }
 
 declare const configWriteBrand: unique symbol;

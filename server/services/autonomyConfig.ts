@@ -15,6 +15,7 @@ import { canonicalJson } from "../engine/canonical";
 import { AppError, badRequest } from "../errors";
 import {
   allTenantIds,
+  type ConfigTx,
   deleteMode,
   enabledKillSwitches,
   findBudget,
@@ -63,34 +64,44 @@ export async function putMode(
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
   const actionType = requireKnownType(input.actionType);
-  return withConfigWrite(db, viewer.tenantId, async (tx) => {
-    const now = clock.now();
-    const key = { tenantId: viewer.tenantId, accountKey, actionType };
-    // mode null clears an override so the next level of precedence applies again.
-    const change =
-      input.mode === null
-        ? { before: await deleteMode(tx, key), after: null }
-        : await upsertMode(tx, key, input.mode, input.ifMatch, viewer.actor.id, now);
-    await appendLedger(
-      tx,
-      {
-        tenantId: viewer.tenantId,
-        accountId: accountKey || null,
-        type: "CONFIG_CHANGED",
-        actor: viewer.actor,
-        payload: {
-          change: "autonomy_mode",
-          account_id: accountKey || null,
-          action_type: actionType || null,
-          before: change.before?.mode ?? null,
-          after: change.after?.mode ?? null,
-          reason: input.reason ?? null,
-        },
+  return withConfigWrite(db, viewer.tenantId, (tx) =>
+    applyMode(tx, viewer, { accountKey, actionType, mode: input.mode, ifMatch: input.ifMatch, reason: input.reason }, clock.now()),
+  );
+}
+
+/** Set (or with null clear) one mode override inside a configuration write, ledgered with before/after. */
+export async function applyMode(
+  tx: ConfigTx,
+  viewer: Viewer,
+  input: { accountKey: string; actionType: string; mode: AutonomyMode | null; ifMatch?: Date; reason?: string },
+  now: Date,
+) {
+  const { accountKey, actionType } = input;
+  const key = { tenantId: viewer.tenantId, accountKey, actionType };
+  // mode null clears an override so the next level of precedence applies again.
+  const change =
+    input.mode === null
+      ? { before: await deleteMode(tx, key), after: null }
+      : await upsertMode(tx, key, input.mode, input.ifMatch, viewer.actor.id, now);
+  await appendLedger(
+    tx,
+    {
+      tenantId: viewer.tenantId,
+      accountId: accountKey || null,
+      type: "CONFIG_CHANGED",
+      actor: viewer.actor,
+      payload: {
+        change: "autonomy_mode",
+        account_id: accountKey || null,
+        action_type: actionType || null,
+        before: change.before?.mode ?? null,
+        after: change.after?.mode ?? null,
+        reason: input.reason ?? null,
       },
-      now,
-    );
-    return change.after;
-  });
+    },
+    now,
+  );
+  return change.after;
 }
 
 export async function getAllowlist(db: Db, viewer: Viewer, accountId?: string) {
@@ -118,23 +129,32 @@ export async function putAllowlist(
         `action_types.${i}`,
       );
   }
-  return withConfigWrite(db, viewer.tenantId, async (tx) => {
-    const now = clock.now();
-    const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
-    await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
-    await appendLedger(
-      tx,
-      {
-        tenantId: viewer.tenantId,
-        accountId: accountKey || null,
-        type: "CONFIG_CHANGED",
-        actor: viewer.actor,
-        payload: { change: "allowlist", account_id: accountKey || null, before, after: types, reason: input.reason ?? null },
-      },
-      now,
-    );
-    return types;
-  });
+  return withConfigWrite(db, viewer.tenantId, (tx) => applyAllowlist(tx, viewer, accountKey, types, input.reason, clock.now()));
+}
+
+/** Replace one scope's allowlist inside a configuration write (types already checked), ledgered with before/after. */
+export async function applyAllowlist(
+  tx: ConfigTx,
+  viewer: Viewer,
+  accountKey: string,
+  types: string[],
+  reason: string | undefined,
+  now: Date,
+) {
+  const before = (await listAllowlist(tx, viewer.tenantId, accountKey)).map((r) => r.actionType);
+  await replaceAllowlist(tx, viewer.tenantId, accountKey, types);
+  await appendLedger(
+    tx,
+    {
+      tenantId: viewer.tenantId,
+      accountId: accountKey || null,
+      type: "CONFIG_CHANGED",
+      actor: viewer.actor,
+      payload: { change: "allowlist", account_id: accountKey || null, before, after: types, reason: reason ?? null },
+    },
+    now,
+  );
+  return types;
 }
 
 export interface BudgetView {
@@ -202,41 +222,58 @@ export async function putBudget(
 ) {
   const accountKey = await requireAccount(db, viewer, input.accountId);
   for (const t of Object.keys(input.perTypeCaps ?? {})) requireKnownType(t, `max_per_action_type.${t}`);
-  await withConfigWrite(db, viewer.tenantId, async (tx) => {
-    const now = clock.now();
-    const data = {
-      maxPerDay: input.maxPerDay,
-      perTypeCaps: canonicalJson(input.perTypeCaps ?? {}),
-      decayIfUnused: input.decayIfUnused ?? false,
-    };
-    const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, input.ifMatch, viewer.actor.id, now);
-    // The "before" may be a damaged row (that is how it gets repaired): record what was readable.
-    const view = (b: typeof change.before) => {
-      if (!b) return null;
-      const read = readBudgetSettings(b);
-      return read.ok
-        ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: read.settings.perTypeCaps, decay_if_unused: b.decayIfUnused }
-        : { unreadable: read.problem };
-    };
-    await appendLedger(
+  await withConfigWrite(db, viewer.tenantId, (tx) =>
+    applyBudget(
       tx,
+      viewer,
+      accountKey,
       {
-        tenantId: viewer.tenantId,
-        accountId: accountKey || null,
-        type: "CONFIG_CHANGED",
-        actor: viewer.actor,
-        payload: {
-          change: "autonomy_budget",
-          account_id: accountKey || null,
-          before: view(change.before),
-          after: view(change.after),
-          reason: input.reason ?? null,
-        },
+        maxPerDay: input.maxPerDay,
+        perTypeCaps: canonicalJson(input.perTypeCaps ?? {}),
+        decayIfUnused: input.decayIfUnused ?? false,
       },
-      now,
-    );
-  });
+      { ifMatch: input.ifMatch, reason: input.reason },
+      clock.now(),
+    ),
+  );
   return getBudget(db, viewer, input.accountId, clock);
+}
+
+/** Write one scope's budget inside a configuration write, ledgered with before/after. */
+export async function applyBudget(
+  tx: ConfigTx,
+  viewer: Viewer,
+  accountKey: string,
+  data: { maxPerDay: number; perTypeCaps: string; decayIfUnused: boolean },
+  opts: { ifMatch?: Date; reason?: string },
+  now: Date,
+) {
+  const change = await upsertBudget(tx, { tenantId: viewer.tenantId, accountKey }, data, opts.ifMatch, viewer.actor.id, now);
+  // The "before" may be a damaged row (that is how it gets repaired): record what was readable.
+  const view = (b: typeof change.before) => {
+    if (!b) return null;
+    const read = readBudgetSettings(b);
+    return read.ok
+      ? { max_autonomous_per_day: b.maxPerDay, max_per_action_type: read.settings.perTypeCaps, decay_if_unused: b.decayIfUnused }
+      : { unreadable: read.problem };
+  };
+  await appendLedger(
+    tx,
+    {
+      tenantId: viewer.tenantId,
+      accountId: accountKey || null,
+      type: "CONFIG_CHANGED",
+      actor: viewer.actor,
+      payload: {
+        change: "autonomy_budget",
+        account_id: accountKey || null,
+        before: view(change.before),
+        after: view(change.after),
+        reason: opts.reason ?? null,
+      },
+    },
+    now,
+  );
 }
 
 export async function getKillSwitches(db: Db, viewer: Viewer) {

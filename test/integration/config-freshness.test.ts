@@ -10,6 +10,9 @@ import { PUT as alwaysOnPut } from "@/app/api/v1/autonomy/always-on/route";
 import { PUT as budgetPut } from "@/app/api/v1/autonomy/budget/route";
 import { PUT as configPut } from "@/app/api/v1/autonomy/config/route";
 import { PUT as killPut } from "@/app/api/v1/autonomy/kill-switches/route";
+import { POST as proposalDiscard } from "@/app/api/v1/autonomy/policy-proposals/[id]/discard/route";
+import { POST as proposalEnforce } from "@/app/api/v1/autonomy/policy-proposals/[id]/enforce/route";
+import { POST as proposalsPost } from "@/app/api/v1/autonomy/policy-proposals/route";
 import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { PUT as digestSettingsPut } from "@/app/api/v1/digest/settings/route";
 import { POST as alertPost } from "@/app/api/v1/hooks/kill-switch/[token]/route";
@@ -60,6 +63,9 @@ const GATE_CONFIG_PROCEDURES = [
   "alwaysOn.setTenant",
   "alwaysOn.setAccount",
   "digest.saveSettings",
+  "policyLab.start",
+  "policyLab.enforce",
+  "policyLab.discard",
 ] as const;
 /** Mutations that change no configuration the gate or decision path caches, and why. */
 const OTHER_PROCEDURES: Record<string, string> = {
@@ -85,6 +91,7 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "auditStream.put": "the SIEM stream's own row (URL, secret, enabled), read fresh by each audit-stream tick, never read by the gate",
   "auditStream.sendNow": "runs one audit-stream tick for the tenant (delivers ledger entries; no configuration)",
   "metrics.rotateToken": "credentials; /api/metrics reads the token hash fresh on every scrape",
+  "policyLab.whatIf": "reads only: replays stored evaluations with proposed changes, writes nothing (a mutation for its large input)",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
 };
@@ -100,9 +107,13 @@ const GATE_CONFIG_ROUTES = [
   "POST hooks/kill-switch/[token]",
   "PUT autonomy/always-on",
   "PUT digest/settings",
+  "POST autonomy/policy-proposals",
+  "POST autonomy/policy-proposals/[id]/enforce",
+  "POST autonomy/policy-proposals/[id]/discard",
 ] as const;
 const OTHER_ROUTES: Record<string, string> = {
   "POST intents": "submits an intent (the evaluation itself)",
+  "POST autonomy/what-if": "reads only: replays stored evaluations with proposed changes, writes nothing",
   "POST intents/[id]/approve": "a human decision",
   "POST intents/[id]/reject": "a human decision",
   "POST signals": "CRM data, not configuration",
@@ -857,6 +868,68 @@ describe(`always-on writers: the very next decision run obeys (${TEST_PROVIDER},
       () => rest(alwaysOnPut, key, "PUT", { account_id: acc.during, enabled: false }),
       ["ACCOUNT_NOT_OPTED_IN"],
       () => rest(alwaysOnPut, key, "PUT", { account_id: acc.during, enabled: true }),
+    );
+  });
+});
+
+describe(`log-only proposals: the very next evaluation obeys (${TEST_PROVIDER}, warm cache)`, () => {
+  const account = () => a.accounts.seller2[1] as string;
+  const logged = (json: Record<string, unknown>) => t.db.logOnlyEvaluation.count({ where: { intentId: json.action_intent_id as string } });
+  const byId = (handler: typeof proposalEnforce, id: string, body: unknown) =>
+    handler(
+      new Request("http://127.0.0.1/api/v1/x", {
+        method: "POST",
+        headers: { authorization: `Bearer ${k.admin}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+      { params: Promise.resolve({ id }) },
+    );
+
+  it("policyLab.start → the next intent records the proposal's answer; policyLab.discard → the next records none", async () => {
+    expect(await logged(await probe(account()))).toBe(0);
+    const v0 = await version();
+    const p = await admin().policyLab.start({ name: "freshness", changes: [{ action_type: T, mode: "APPROVAL_REQUIRED" }] });
+    expect(await version()).toBeGreaterThan(v0);
+    expect(await logged(await probe(account()))).toBe(1);
+    await admin().policyLab.discard({ id: p.id });
+    expect(await logged(await probe(account()))).toBe(0);
+  });
+
+  it("POST /policy-proposals, then POST /policy-proposals/:id/discard: the same", async () => {
+    const started = await rest(proposalsPost, k.admin, "POST", { name: "freshness rest", changes: [{ mode: "DISABLED" }] });
+    expect(started.status).toBe(201);
+    expect(await logged(await probe(account()))).toBe(1);
+    expect((await byId(proposalDiscard, started.json.id as string, {})).status).toBe(200);
+    expect(await logged(await probe(account()))).toBe(0);
+  });
+
+  it("policyLab.enforce: account + type → APPROVAL_REQUIRED, then AUTO_EXECUTE (with a reason)", async () => {
+    const enforce = async (mode: "APPROVAL_REQUIRED" | "AUTO_EXECUTE", reason?: string) => {
+      const p = await admin().policyLab.start({ name: mode, changes: [{ account_id: account(), action_type: T, mode }] });
+      await admin().policyLab.enforce({ id: p.id, reason });
+    };
+    await narrowThenWiden(
+      account(),
+      () => enforce("APPROVAL_REQUIRED"),
+      "MODE_APPROVAL_REQUIRED",
+      () => enforce("AUTO_EXECUTE", "back on autopilot"),
+    );
+  });
+
+  it("POST /policy-proposals/:id/enforce: the account's budget to 0, then 100", async () => {
+    const enforce = async (max: number) => {
+      const started = await rest(proposalsPost, k.admin, "POST", {
+        name: `budget ${max}`,
+        changes: [{ account_id: account(), max_autonomous_per_day: max }],
+      });
+      const res = await byId(proposalEnforce, started.json.id as string, max > 0 ? { reason: "more room" } : {});
+      expect(res.status).toBe(200);
+    };
+    await narrowThenWiden(
+      account(),
+      () => enforce(0),
+      "BUDGET_EXHAUSTED",
+      () => enforce(100),
     );
   });
 });

@@ -61,7 +61,22 @@ export async function evaluate(
   };
   const policy = evaluatePolicy(input);
   const alwaysOn = await alwaysOnGate(tx, tenantId, intent, policy);
-  return { input, result: alwaysOn.result, alwaysOnMissing: alwaysOn.missing, modeSource: mode.source, budget: budget.settings };
+  return {
+    input,
+    result: alwaysOn.result,
+    alwaysOnMissing: alwaysOn.missing,
+    modeSource: mode.source,
+    budget: budget.settings,
+    // for log-only proposals (logOnly.ts): the rows the proposed changes apply to
+    allowlist: cfg.allowlist,
+    proposals: cfg.proposals,
+  };
+}
+
+/** What always-on lacks for this intent's account now (log-only mode asks when the active policy did not). */
+export async function alwaysOnMissingNow(tx: Tx, tenantId: string, accountId: string, ownerId: string | null) {
+  const [optIns, ownerDigest] = await Promise.all([readOptIns(tx, tenantId, accountId), readDigestFacts(tx, tenantId, ownerId)]);
+  return missingForAlwaysOn({ tenantOptedIn: optIns.tenant, accountOptedIn: optIns.account, ownerDigest });
 }
 
 /**
@@ -79,11 +94,7 @@ async function alwaysOnGate(
   policy: PolicyResult,
 ): Promise<{ result: PolicyResult; missing: AlwaysOnReason[] | null }> {
   if (!alwaysOnApplies(intent.source, policy.decision)) return { result: policy, missing: null };
-  const [optIns, ownerDigest] = await Promise.all([
-    readOptIns(tx, tenantId, intent.accountId),
-    readDigestFacts(tx, tenantId, intent.ownerId),
-  ]);
-  const missing = missingForAlwaysOn({ tenantOptedIn: optIns.tenant, accountOptedIn: optIns.account, ownerDigest });
+  const missing = await alwaysOnMissingNow(tx, tenantId, intent.accountId, intent.ownerId);
   return { result: missing.length > 0 ? notOptedIn(policy, missing) : policy, missing };
 }
 

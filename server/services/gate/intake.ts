@@ -16,6 +16,7 @@ import { enqueueApprovalNotice } from "../approvals/webhook";
 import { settleBudget } from "./budget";
 import { evaluate } from "./evaluate";
 import { admitFailClosed } from "./failClosed";
+import { recordLogOnly } from "./logOnly";
 import { decisionEntries, evaluationRow } from "./records";
 import {
   AUTOPILOT,
@@ -145,6 +146,26 @@ async function admit(tx: Tx, deps: GateDeps, viewer: Viewer, input: IntentInput,
   await insertPolicyEvaluation(
     tx,
     evaluationRow(viewer.tenantId, intent.id, ev.input, result, ev.modeSource, account, budget, ev.alwaysOnMissing),
+    now,
+  );
+  await recordLogOnly(
+    tx,
+    viewer.tenantId,
+    {
+      intentId: intent.id,
+      accountId: input.accountId,
+      actionType: input.actionType,
+      source: input.source,
+      ownerId: account.ownerId,
+      input: ev.input,
+      modeSource: ev.modeSource,
+      result,
+      budget,
+      alwaysOnMissing: ev.alwaysOnMissing,
+      allowlist: ev.allowlist,
+      settings: ev.budget,
+      proposals: ev.proposals,
+    },
     now,
   );
   const base = { accountId: intent.accountId, correlationId };

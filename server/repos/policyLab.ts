@@ -1,0 +1,162 @@
+import type { DbOrTx, Tx } from "../db";
+import type { ConfigTx } from "./autonomy";
+import { decodeCursor, encodeCursor } from "./cursor";
+import { tenantWhere } from "./scope";
+
+/**
+ * Policy what-if and log-only proposals (SPEC §4.8). What-if only reads; proposals are started
+ * and ended through withConfigWrite (ConfigTx), because the gate's cached configuration carries
+ * the active ones — a started proposal must be seen by the very next evaluation.
+ */
+
+/**
+ * One page of a tenant's stored gate evaluations in [from, to), in time order (createdAt, id),
+ * with each intent's account, type and source (always-on applies to decision runs only) — without
+ * the stored input, which most rows of a what-if never need (see `evaluationInputs`). Keyset
+ * paging on the (tenantId, createdAt) index, so every page costs the same however deep it is.
+ */
+export async function evaluationPage(
+  db: DbOrTx,
+  tenantId: string,
+  from: Date,
+  to: Date,
+  after: { at: Date; id: string } | null,
+  limit: number,
+) {
+  const rows = await db.policyEvaluation.findMany({
+    where: tenantWhere(tenantId, {
+      createdAt: { gte: from, lt: to },
+      ...(after ? { OR: [{ createdAt: { gt: after.at } }, { createdAt: after.at, id: { gt: after.id } }] } : {}),
+    }),
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    take: limit,
+    select: { id: true, intentId: true, decision: true, reason: true, createdAt: true },
+  });
+  if (rows.length === 0) return [];
+  const intents = await db.actionIntent.findMany({
+    where: tenantWhere(tenantId, { id: { in: [...new Set(rows.map((r) => r.intentId))] } }),
+    select: { id: true, source: true, accountId: true, actionType: true },
+  });
+  const byId = new Map(intents.map((i) => [i.id, i]));
+  return rows.map((r) => {
+    const i = byId.get(r.intentId);
+    return { ...r, source: i?.source ?? "API", accountId: i?.accountId ?? "", actionType: i?.actionType ?? "" };
+  });
+}
+
+/** The stored inputs of these evaluations, by evaluation id. */
+export async function evaluationInputs(db: DbOrTx, tenantId: string, ids: string[]) {
+  if (ids.length === 0) return new Map<string, string>();
+  const rows = await db.policyEvaluation.findMany({ where: tenantWhere(tenantId, { id: { in: ids } }), select: { id: true, input: true } });
+  return new Map(rows.map((r) => [r.id, r.input]));
+}
+
+/** The tenant's allowlist rows (every level) and budget caps: what the replay reads levels from. */
+export async function whatIfConfig(db: DbOrTx, tenantId: string) {
+  const [allowlist, budgets] = await Promise.all([
+    db.allowlistEntry.findMany({ where: tenantWhere(tenantId), select: { accountKey: true, actionType: true } }),
+    db.autonomyBudget.findMany({ where: tenantWhere(tenantId), select: { accountKey: true, maxPerDay: true } }),
+  ]);
+  return { allowlist, budgetCaps: new Map(budgets.map((b) => [b.accountKey, b.maxPerDay])) };
+}
+
+/** Which of these ids are accounts of the tenant. */
+export async function tenantAccountIds(db: DbOrTx, tenantId: string, ids: string[]) {
+  if (ids.length === 0) return new Set<string>();
+  const rows = await db.account.findMany({ where: tenantWhere(tenantId, { id: { in: ids } }), select: { id: true } });
+  return new Set(rows.map((r) => r.id));
+}
+
+// ───────────────────────────── proposals ─────────────────────────────
+
+export const PROPOSAL_STATUSES = ["LOG_ONLY", "ENFORCED", "DISCARDED"] as const;
+
+export function countActiveProposals(tx: Tx, tenantId: string) {
+  return tx.policyProposal.count({ where: tenantWhere(tenantId, { status: "LOG_ONLY" }) });
+}
+
+export function insertProposal(
+  tx: ConfigTx,
+  data: { tenantId: string; name: string; changes: string; createdBy: string | null },
+  now: Date,
+) {
+  return tx.policyProposal.create({ data: { ...data, status: "LOG_ONLY", createdAt: now } });
+}
+
+export function findProposal(db: DbOrTx, tenantId: string, id: string) {
+  return db.policyProposal.findFirst({ where: tenantWhere(tenantId, { id }) });
+}
+
+export function listProposals(db: DbOrTx, tenantId: string) {
+  return db.policyProposal.findMany({ where: tenantWhere(tenantId), orderBy: [{ createdAt: "desc" }, { id: "desc" }], take: 100 });
+}
+
+/** The active proposals the gate runs beside the policy (read into its cached configuration). */
+export function activeProposals(db: DbOrTx, tenantId: string) {
+  return db.policyProposal.findMany({
+    where: tenantWhere(tenantId, { status: "LOG_ONLY" }),
+    select: { id: true, changes: true },
+    orderBy: { createdAt: "asc" },
+  });
+}
+
+/** LOG_ONLY → ENFORCED | DISCARDED, once: the conditional update is what makes two ends race safely. */
+export async function endProposal(
+  tx: ConfigTx,
+  tenantId: string,
+  id: string,
+  data: { status: "ENFORCED" | "DISCARDED"; endedBy: string | null; endReason: string | null },
+  now: Date,
+) {
+  const res = await tx.policyProposal.updateMany({
+    where: tenantWhere(tenantId, { id, status: "LOG_ONLY" }),
+    data: { ...data, endedAt: now },
+  });
+  return res.count === 1;
+}
+
+export function insertLogOnlyEvaluations(
+  tx: Tx,
+  rows: {
+    tenantId: string;
+    proposalId: string;
+    intentId: string;
+    actionType: string;
+    decision: string;
+    reason: string;
+    proposedDecision: string;
+    proposedReason: string | null;
+  }[],
+  now: Date,
+) {
+  return tx.logOnlyEvaluation.createMany({ data: rows.map((r) => ({ ...r, createdAt: now })) });
+}
+
+/** Counts per (action type, active answer, proposed answer): the report's summary, a few rows per type. */
+export function logOnlyCounts(db: DbOrTx, tenantId: string, proposalId: string) {
+  return db.logOnlyEvaluation.groupBy({
+    by: ["actionType", "decision", "reason", "proposedDecision", "proposedReason"],
+    where: tenantWhere(tenantId, { proposalId }),
+    _count: { _all: true },
+  });
+}
+
+/** The evaluations whose proposed decision differs from the active one, newest first. */
+export async function changedLogOnly(db: DbOrTx, tenantId: string, proposalId: string, page: { limit: number; cursor?: string }) {
+  const c = page.cursor ? decodeCursor(page.cursor, { t: "iso", i: "id" }) : undefined;
+  const f = db.logOnlyEvaluation.fields;
+  const rows = await db.logOnlyEvaluation.findMany({
+    where: tenantWhere(tenantId, {
+      proposalId,
+      AND: [
+        { NOT: { decision: { equals: f.proposedDecision } } },
+        ...(c ? [{ OR: [{ createdAt: { lt: new Date(c.t) } }, { createdAt: new Date(c.t), id: { lt: c.i } }] }] : []),
+      ],
+    }),
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: page.limit + 1,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > page.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null };
+}
