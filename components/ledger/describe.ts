@@ -67,6 +67,8 @@ function describeParsed(type: string, stored: unknown): string {
       return `Ranking weights v${e.payload.version} promoted to ACTIVE (${humanize(e.payload.scope).toLowerCase()}): “${e.payload.reason}”`;
     case "RANKING_WEIGHTS_ROLLED_BACK":
       return `Ranking weights rolled back${e.payload.automatic ? " automatically by the promotion guard" : ""} (${humanize(e.payload.scope).toLowerCase()}), ${e.payload.restored_id ? "the previous version is ACTIVE again" : "the rules ranking ranks again"}: “${e.payload.reason}”`;
+    case "LEDGER_DIGEST_PUBLISHED":
+      return `Signed digest of the chain at entry #${e.payload.seq} published (key ${e.payload.key_id}, head ${e.payload.head_hash.slice(0, 12)}…)`;
     case "UNRECOGNIZED":
       return humanize(e.entryType);
     default:

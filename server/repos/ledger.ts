@@ -81,6 +81,7 @@ export interface LedgerFilter {
   correlationId?: string;
   from?: Date;
   to?: Date;
+  maxSeq?: number;
 }
 
 export async function listLedger(db: DbOrTx, tenantId: string, filter: LedgerFilter, page: { limit: number; cursor?: string }) {
@@ -93,7 +94,9 @@ export async function listLedger(db: DbOrTx, tenantId: string, filter: LedgerFil
       ...(filter.from || filter.to
         ? { createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } }
         : {}),
-      ...(after !== undefined ? { seq: { lt: after } } : {}),
+      ...(after !== undefined || filter.maxSeq !== undefined
+        ? { seq: { ...(after !== undefined ? { lt: after } : {}), ...(filter.maxSeq !== undefined ? { lte: filter.maxSeq } : {}) } }
+        : {}),
     }),
     orderBy: { seq: "desc" },
     take: page.limit + 1,

@@ -12,4 +12,6 @@ export const LedgerListInput = z.object({
   correlationId: z.string().min(1).max(128).optional(),
   from: z.date().optional(),
   to: z.date().optional(),
+  /** entries at or before this seq (the explorer jumps to where a verify found a break) */
+  maxSeq: z.number().int().min(0).max(2_147_483_647).optional(),
 });

@@ -311,7 +311,16 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     { origin: "https://siem.example", enabled: true, secret_rotated: true },
     { origin: "http://127.0.0.1:9000", enabled: false, secret_rotated: false },
   ],
-  LEDGER_DIGEST_PUBLISHED: [{ digest_id: "g1", seq: 10, head_hash: "ab".repeat(32), key_id: "ed25519:abcd" }],
+  LEDGER_DIGEST_PUBLISHED: [
+    {
+      digest_id: "g1",
+      seq: 10,
+      head_hash: "ab".repeat(32),
+      key_id: "0123456789abcdef",
+      signature: "c2lnbmF0dXJl",
+      published_at: "2026-11-26T20:17:00.000Z",
+    },
+  ],
   METRICS_TOKEN_CREATED: [{ prefix: "mt_ab12" }],
   POLICY_PROPOSAL_STARTED: [
     { proposal_id: "p1", name: "stricter notes", changes: [{ action_type: "CREATE_INTERNAL_NOTE", mode: "APPROVAL_REQUIRED" }] },
@@ -390,6 +399,11 @@ describe("describeEntry reads the typed variants", () => {
     ],
     ["KILL_SWITCH_CHANGED", { scope: "TENANT", key: null, after: true, reason: "incident" }, "Kill switch TENANT turned on: “incident”"],
     ["EXECUTION_FAILED", { execution_id: "e", error: "HTTP 500" }, "Execution failed: HTTP 500"],
+    [
+      "LEDGER_DIGEST_PUBLISHED",
+      { digest_id: "g", seq: 41, head_hash: "ab".repeat(32), key_id: "0123456789abcdef", signature: "c2ln" },
+      "Signed digest of the chain at entry #41 published (key 0123456789abcdef, head abababababab…)",
+    ],
     // An old or malformed payload still gets a readable line instead of "undefined" or a crash.
     ["BUDGET_CONSUMED", { cap: "lots" }, "Budget consumed"],
     ["SOMETHING_NEW", {}, "Something new"],
