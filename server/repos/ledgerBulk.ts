@@ -106,15 +106,22 @@ function postgresScanner(url: string): LedgerScanner {
     },
     async *pages(tenantId, r, pageRows) {
       await connected;
-      const base = args(tenantId, r);
-      const sql = `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > $${base.length + 1} ORDER BY "seq" ASC LIMIT $${base.length + 2}`;
-      let after = 0;
-      for (;;) {
-        const rows = (await client.query<RawRow>(sql, [...base, after, pageRows])).rows.map(entry);
-        if (rows.length > 0) yield rows;
-        const last = rows.at(-1);
-        if (!last || rows.length < pageRows) return;
-        after = last.seq;
+      // One server-side cursor in a read-only snapshot: one plan for the whole scan (keyset pages
+      // were re-planned per page and, on a table not yet analysed after a bulk load, each page
+      // became a full scan and sort), and every page sees the same committed state.
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      try {
+        await client.query(
+          `DECLARE export_rows NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`,
+          args(tenantId, r),
+        );
+        for (;;) {
+          const rows = (await client.query<RawRow>(`FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`)).rows.map(entry);
+          if (rows.length > 0) yield rows;
+          if (rows.length < pageRows) break;
+        }
+      } finally {
+        await client.query("ROLLBACK");
       }
     },
     async close() {
