@@ -32,6 +32,19 @@ const COLUMNS = `"seq", "createdAt", "type", "accountId", "correlationId", "acto
 const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
 type RawRow = Omit<ExportEntry, "createdAt"> & { createdAt: string | Date };
+type RawArray = [number, string, string, string | null, string, string, string | null, string, string, string];
+const fromArray = (a: RawArray): ExportEntry => ({
+  seq: a[0],
+  createdAt: new Date(a[1]),
+  type: a[2],
+  accountId: a[3],
+  correlationId: a[4],
+  actorType: a[5],
+  actorId: a[6],
+  payload: a[7],
+  prevHash: a[8],
+  hash: a[9],
+});
 const entry = (r: RawRow): ExportEntry => ({
   ...r,
   seq: Number(r.seq),
@@ -58,16 +71,22 @@ function sqliteScanner(url: string): LedgerScanner {
       return row.n;
     },
     async *pages(tenantId, r, pageRows) {
-      const stmt = db.prepare(
-        `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
-      );
-      let after = 0;
-      for (;;) {
-        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawRow[]).map(entry);
-        if (rows.length > 0) yield rows;
-        const last = rows.at(-1);
-        if (!last || rows.length < pageRows) return;
-        after = last.seq;
+      // One statement stepped page by page (one read snapshot, no re-query per page), as arrays.
+      const rows = db
+        .prepare(`SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`)
+        .raw(true)
+        .iterate(...args(tenantId, r)) as IterableIterator<RawArray>;
+      try {
+        let page: ExportEntry[] = [];
+        for (const a of rows) {
+          page.push(fromArray(a));
+          if (page.length < pageRows) continue;
+          yield page;
+          page = [];
+        }
+        if (page.length > 0) yield page;
+      } finally {
+        rows.return?.();
       }
     },
     async close() {
@@ -106,15 +125,22 @@ function postgresScanner(url: string): LedgerScanner {
     },
     async *pages(tenantId, r, pageRows) {
       await connected;
-      const base = args(tenantId, r);
-      const sql = `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > $${base.length + 1} ORDER BY "seq" ASC LIMIT $${base.length + 2}`;
-      let after = 0;
-      for (;;) {
-        const rows = (await client.query<RawRow>(sql, [...base, after, pageRows])).rows.map(entry);
-        if (rows.length > 0) yield rows;
-        const last = rows.at(-1);
-        if (!last || rows.length < pageRows) return;
-        after = last.seq;
+      // One server-side cursor in a read-only snapshot: one plan for the whole scan (keyset pages
+      // were re-planned per page and, on a table not yet analysed after a bulk load, each page
+      // became a full scan and sort), and every page sees the same committed state.
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      try {
+        await client.query(
+          `DECLARE export_rows NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`,
+          args(tenantId, r),
+        );
+        for (;;) {
+          const rows = (await client.query<RawRow>(`FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`)).rows.map(entry);
+          if (rows.length > 0) yield rows;
+          if (rows.length < pageRows) break;
+        }
+      } finally {
+        await client.query("ROLLBACK");
       }
     },
     async close() {

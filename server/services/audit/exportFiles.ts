@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { stringify } from "csv-stringify/sync";
 import { csvRecord, EXPORT_COLUMNS_V1, type ExportEntry, type ExportFormat, jsonLine } from "../../engine/auditExport";
 
@@ -38,9 +36,10 @@ export interface WrittenFile {
 /**
  * Write the file for `pages` and return its row count, sha256 and size. Each page becomes one
  * chunk of text (csv-stringify's sync API per page, or JSON lines): per-row stream chunks cost more
- * than the rows themselves. The write stream's backpressure paces the reads, so at most a page or
- * two is in memory. `onPage` runs after each page (progress). On failure the temporary file is
- * removed and the error thrown.
+ * than the rows themselves. Each page is written and awaited before the next is read, so one page
+ * is in memory (a write stream's queue kept pages alive long enough to be promoted, and the heap
+ * climbed ~280 MB on 2×300k rows; direct writes: ~80 MB). `onPage` runs after each page
+ * (progress). On failure the temporary file is removed and the error thrown.
  */
 export async function writeExportFile(
   dir: string,
@@ -59,16 +58,20 @@ export async function writeExportFile(
     bytes += buf.length;
     return buf;
   };
-  async function* chunks() {
-    if (file.format === "csv") yield measured(stringify([[...EXPORT_COLUMNS_V1]]));
-    for await (const page of pages) {
-      yield measured(file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join(""));
-      rowCount += page.length;
-      await onPage(rowCount);
-    }
-  }
+  // One awaited write per page (no stream queue): a page's text is garbage as soon as its write
+  // returns, so nothing outlives the page that made it.
+  const out = await fs.promises.open(tmp, "w");
   try {
-    await pipeline(Readable.from(chunks(), { objectMode: false }), fs.createWriteStream(tmp));
+    try {
+      if (file.format === "csv") await out.write(measured(stringify([[...EXPORT_COLUMNS_V1]])));
+      for await (const page of pages) {
+        await out.write(measured(file.format === "csv" ? stringify(page.map(csvRecord)) : page.map(jsonLine).join("")));
+        rowCount += page.length;
+        await onPage(rowCount);
+      }
+    } finally {
+      await out.close();
+    }
     await fs.promises.rename(tmp, exportFilePath(dir, file));
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });
