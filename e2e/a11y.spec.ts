@@ -48,7 +48,8 @@ const ADMIN_PAGES = [
 ];
 
 test("every admin page is accessible", async ({ page }) => {
-  test.setTimeout(120_000);
+  // 17 pages, each to network idle and an axe pass: on a loaded CI machine two minutes were not enough.
+  test.setTimeout(240_000);
   await signIn(page, "admin@demo.test");
   for (const path of ADMIN_PAGES) {
     await page.goto(path);
