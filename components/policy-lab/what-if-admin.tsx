@@ -299,7 +299,7 @@ export function WhatIfAdmin() {
               {result.truncated ? " The lists show the first 1,000 of each; the counts cover every evaluation." : ""}
             </p>
             {result.byActionType.length > 0 ? (
-              <DecisionChart data={result.byActionType} />
+              <ChangedTypesChart byActionType={result.byActionType} />
             ) : (
               <EmptyState title="No evaluations in this period" hint="Intents decided by the gate appear here once there are some." />
             )}
@@ -362,6 +362,21 @@ export function WhatIfAdmin() {
           </p>
         )}
       </Dialog>
+    </div>
+  );
+}
+
+/** The chart shows the action types something changes for; the others are only counted, so it stays readable. */
+function ChangedTypesChart({ byActionType }: { byActionType: WhatIf["byActionType"] }) {
+  const moved = byActionType.filter((t) => t.changed > 0 || t.reasonChanged > 0);
+  const still = byActionType.length - moved.length;
+  return (
+    <div className="space-y-1">
+      {moved.length > 0 && <DecisionChart data={moved} />}
+      <p className="text-xs text-slate-600">
+        {moved.length === 0 ? "No action type changes." : ""}
+        {still > 0 ? ` ${still} other action type${still === 1 ? "" : "s"} would be decided exactly as recorded.` : ""}
+      </p>
     </div>
   );
 }
