@@ -48,11 +48,11 @@ test("an entry opens its story, and the time range filters the list", async ({ p
   await expect(dialog).toBeHidden();
 
   // A range in the future holds nothing; clearing it brings the entries back.
-  await page.getByLabel("From").fill("2099-01-01T00:00");
+  await page.getByLabel("From", { exact: true }).fill("2099-01-01T00:00");
   await expect(page.getByText("No entries match")).toBeVisible();
-  await page.getByLabel("From").fill("");
+  await page.getByLabel("From", { exact: true }).fill("");
   await expect(page.locator("tbody tr").first()).toContainText("POLICY_EVALUATED");
-  await page.getByLabel("To").fill("2000-01-01T00:00");
+  await page.getByLabel("To", { exact: true }).fill("2000-01-01T00:00");
   await expect(page.getByText("No entries match")).toBeVisible();
 });
 

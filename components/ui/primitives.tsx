@@ -45,7 +45,7 @@ export function Card({
       {(title || actions) && (
         <header className="flex items-center justify-between gap-2 border-b border-slate-200 px-4 py-2.5">
           <h2 className="font-semibold text-slate-800">{title}</h2>
-          <div className="flex items-center gap-2">{actions}</div>
+          <div className="flex flex-wrap items-center justify-end gap-2">{actions}</div>
         </header>
       )}
       {children}
