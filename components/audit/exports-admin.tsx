@@ -175,7 +175,7 @@ export function ExportsAdmin() {
     trpc.auditExports.request.mutationOptions({
       onSuccess: async () => {
         setNotice("Export requested — it appears below and is written in the background.");
-        await qc.invalidateQueries({ queryKey: trpc.auditExports.list.queryKey() });
+        await qc.invalidateQueries({ queryKey: trpc.auditExports.list.pathKey() });
       },
     }),
   );

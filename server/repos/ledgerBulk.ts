@@ -32,19 +32,6 @@ const COLUMNS = `"seq", "createdAt", "type", "accountId", "correlationId", "acto
 const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
 type RawRow = Omit<ExportEntry, "createdAt"> & { createdAt: string | Date };
-type RawArray = [number, string, string, string | null, string, string, string | null, string, string, string];
-const fromArray = (a: RawArray): ExportEntry => ({
-  seq: a[0],
-  createdAt: new Date(a[1]),
-  type: a[2],
-  accountId: a[3],
-  correlationId: a[4],
-  actorType: a[5],
-  actorId: a[6],
-  payload: a[7],
-  prevHash: a[8],
-  hash: a[9],
-});
 const entry = (r: RawRow): ExportEntry => ({
   ...r,
   seq: Number(r.seq),
@@ -71,22 +58,16 @@ function sqliteScanner(url: string): LedgerScanner {
       return row.n;
     },
     async *pages(tenantId, r, pageRows) {
-      // One statement stepped page by page (one read snapshot, no re-query per page), as arrays.
-      const rows = db
-        .prepare(`SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`)
-        .raw(true)
-        .iterate(...args(tenantId, r)) as IterableIterator<RawArray>;
-      try {
-        let page: ExportEntry[] = [];
-        for (const a of rows) {
-          page.push(fromArray(a));
-          if (page.length < pageRows) continue;
-          yield page;
-          page = [];
-        }
-        if (page.length > 0) yield page;
-      } finally {
-        rows.return?.();
+      const stmt = db.prepare(
+        `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
+      );
+      let after = 0;
+      for (;;) {
+        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawRow[]).map(entry);
+        if (rows.length > 0) yield rows;
+        const last = rows.at(-1);
+        if (!last || rows.length < pageRows) return;
+        after = last.seq;
       }
     },
     async close() {
