@@ -354,17 +354,23 @@ const core = {
     evaluations: z.number(),
     changed: z.number(),
   }),
+  /** An admin asked to replay an execution (SPEC §4.7); written on the intent's correlation id. */
+  REPLAY_REQUESTED: z.looseObject({
+    action_intent_id: id,
+    original_execution_id: id,
+    replay_reason: text,
+    requested_by: text,
+  }),
+  /** The replay's new execution began; its tool calls carry the original idempotency keys. */
+  REPLAY_STARTED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id }),
+  /** The replay's execution succeeded. */
+  REPLAY_COMPLETED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id }),
+  /** The replay's execution failed (or was refused by a kill switch) — `error` says why. */
+  REPLAY_FAILED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id.nullable(), error: text }),
 };
-
-/** SPEC §3 types nothing writes yet: any object, until their writer defines the shape. */
-const reserved = z.looseObject({});
 
 export const LEDGER_PAYLOAD_SCHEMAS = {
   ...core,
-  REPLAY_REQUESTED: reserved,
-  REPLAY_STARTED: reserved,
-  REPLAY_COMPLETED: reserved,
-  REPLAY_FAILED: reserved,
 } satisfies Record<LedgerEntryType, z.ZodType<Record<string, unknown>>>;
 
 /** The types whose payload shape is defined (written by the code today). */

@@ -329,6 +329,13 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     { proposal_id: "p1", outcome: "ENFORCED", reason: "looked right", evaluations: 12, changed: 3 },
     { proposal_id: "p2", outcome: "DISCARDED", reason: null, evaluations: 0, changed: 0 },
   ],
+  REPLAY_REQUESTED: [{ action_intent_id: "i1", original_execution_id: "e1", replay_reason: "tool was down", requested_by: "u1" }],
+  REPLAY_STARTED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
+  REPLAY_COMPLETED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
+  REPLAY_FAILED: [
+    { action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2", error: "timeout" },
+    { action_intent_id: "i1", original_execution_id: "e1", execution_id: null, error: "kill switch on" },
+  ],
 };
 
 describe("ledger payload union", () => {

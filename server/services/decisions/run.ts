@@ -1,3 +1,4 @@
+import type { LedgerPayloadOf } from "@/server/engine/ledgerPayloads";
 import type { Tx } from "../../db";
 import { utcDateKey } from "../../engine/budget";
 import { type CostGateVerdict, evaluateCostGate } from "../../engine/costGate";
@@ -191,13 +192,13 @@ async function defer(deps: DecisionDeps, run: RunRow, gate: { reason: string; ex
   return { status: "DEFERRED", retryAfterSeconds: retryAfter };
 }
 
-async function finish(
+async function finish<T extends "DECISION_RUN_SKIPPED" | "DECISION_SYNTHESIZED">(
   deps: DecisionDeps,
   run: RunRow,
   status: "SKIPPED" | "FAILED" | "SYNTHESIZED",
   data: Record<string, unknown>,
-  type: "DECISION_RUN_SKIPPED" | "DECISION_SYNTHESIZED",
-  payload: Record<string, unknown>,
+  type: T,
+  payload: LedgerPayloadOf<T>,
   extra?: (tx: Tx, now: Date) => Promise<void>,
 ) {
   await inTransaction(deps.db, async (tx) => {
