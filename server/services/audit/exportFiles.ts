@@ -7,7 +7,7 @@ import { CSV_HEADER_V1, csvLine, type ExportEntry, type ExportFormat, jsonLine }
  * Export files on disk: `<dir>/<export id>-<run start, epoch ms>.<format>` — one name per run, so
  * a superseded run (its lease expired and another worker restarted the export) can never
  * overwrite the file of the run that finished the export. Written by streaming (pages of entries →
- * CSV stringifier or JSON lines → sha256 and byte count on the way → file), so memory holds one
+ * CSV or JSON lines → sha256 and byte count on the way → file), so memory holds one
  * page whatever the size. A run writes a private temporary file and renames it into place only
  * when complete, so a crashed or superseded run never leaves a half file under the final name.
  */
