@@ -31,11 +31,26 @@ const COLUMNS = `"seq", "createdAt", "type", "accountId", "correlationId", "acto
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with "+00:00"; compare in that form. */
 const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
 
-type RawRow = Omit<ExportEntry, "createdAt"> & { createdAt: string | Date };
-const entry = (r: RawRow): ExportEntry => ({
-  ...r,
-  seq: Number(r.seq),
-  createdAt: r.createdAt instanceof Date ? r.createdAt : new Date(r.createdAt),
+/**
+ * The stored createdAt text as ISO-8601 UTC ("…Z"). Prisma writes the "+00:00" form of
+ * toISOString(); that is rewritten by slicing (a Date per row cost a tenth of the export's time),
+ * anything else goes through Date.
+ */
+const isoUtc = (s: string) => (s.length === 29 && s.endsWith("+00:00") ? `${s.slice(0, 23)}Z` : new Date(s).toISOString());
+
+/** A row in COLUMNS order, as SQLite returns it. */
+type RawTuple = [number, string, string, string | null, string, string, string | null, string, string, string];
+const fromTuple = (t: RawTuple): ExportEntry => ({
+  seq: t[0],
+  createdAt: isoUtc(t[1]),
+  type: t[2],
+  accountId: t[3],
+  correlationId: t[4],
+  actorType: t[5],
+  actorId: t[6],
+  payload: t[7],
+  prevHash: t[8],
+  hash: t[9],
 });
 
 function sqliteScanner(url: string): LedgerScanner {
@@ -61,9 +76,12 @@ function sqliteScanner(url: string): LedgerScanner {
       const stmt = db.prepare(
         `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
       );
+      // Arrays, not objects: better-sqlite3 builds a row object key by key in C++, which cost more
+      // than the query itself.
+      stmt.raw(true);
       let after = 0;
       for (;;) {
-        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawRow[]).map(entry);
+        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawTuple[]).map(fromTuple);
         if (rows.length > 0) yield rows;
         const last = rows.at(-1);
         if (!last || rows.length < pageRows) return;
@@ -77,12 +95,12 @@ function sqliteScanner(url: string): LedgerScanner {
 }
 
 function postgresScanner(url: string): LedgerScanner {
-  // Prisma's DateTime is `timestamp(3)` without zone, holding UTC: parse it as UTC, not local time.
+  // Prisma's DateTime is `timestamp(3)` without zone, holding UTC: read it as UTC, not local time.
   const client = new pg.Client({
     connectionString: url,
     types: {
       getTypeParser: (oid: number, format?: string) =>
-        oid === 1114 ? (s: string) => new Date(`${s.replace(" ", "T")}Z`) : pg.types.getTypeParser(oid, format as "text"),
+        oid === 1114 ? (s: string) => new Date(`${s.replace(" ", "T")}Z`).toISOString() : pg.types.getTypeParser(oid, format as "text"),
     },
   });
   const connected = client.connect();
@@ -116,7 +134,9 @@ function postgresScanner(url: string): LedgerScanner {
           args(tenantId, r),
         );
         for (;;) {
-          const rows = (await client.query<RawRow>(`FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`)).rows.map(entry);
+          const rows = (
+            await client.query<ExportEntry & { seq: string }>(`FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`)
+          ).rows.map((row) => ({ ...row, seq: Number(row.seq) }));
           if (rows.length > 0) yield rows;
           if (rows.length < pageRows) break;
         }

@@ -2,8 +2,9 @@ import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { describe, expect, it } from "vitest";
 import {
+  CSV_HEADER_V1,
   checkExportRange,
-  csvRecord,
+  csvLine,
   EXPORT_COLUMNS_V1,
   EXPORT_LIMITS,
   type ExportEntry,
@@ -47,7 +48,7 @@ describe("audit export rate limit", () => {
 describe("audit export rows", () => {
   const e: ExportEntry = {
     seq: 7,
-    createdAt: t0,
+    createdAt: t0.toISOString(),
     type: "SIGNAL_RECEIVED",
     accountId: null,
     correlationId: "c1",
@@ -57,11 +58,39 @@ describe("audit export rows", () => {
     prevHash: "p".repeat(64),
     hash: "h".repeat(64),
   };
-  it("a CSV record round-trips through csv-parse in schema v1 order, payload byte for byte", () => {
-    const text = stringify([[...EXPORT_COLUMNS_V1], csvRecord(e)]);
-    const [header, row] = parse(text) as string[][];
+  it("a CSV line round-trips through csv-parse in schema v1 order, payload byte for byte", () => {
+    const [header, row] = parse(CSV_HEADER_V1 + csvLine(e)) as string[][];
     expect(header).toEqual([...EXPORT_COLUMNS_V1]);
     expect(row).toEqual(["7", "2026-10-01T00:00:00.000Z", "SIGNAL_RECEIVED", "", "c1", "SYSTEM", "", e.payload, e.prevHash, e.hash]);
+  });
+  it("hostile fields are quoted exactly as csv-stringify quotes them and parse back unchanged", () => {
+    const hostile = [
+      '{"a":"x"}',
+      "a,b",
+      'say "hi"',
+      '""',
+      "line1\nline2",
+      "cr\r",
+      "crlf\r\nend",
+      ",",
+      '"',
+      "\n",
+      " lead and trail ",
+      'ünïcødé — 日本語 🚀, "q"',
+      "=SUM(A1)",
+      "",
+      "'",
+      "tab\tsep",
+      "\u2028sep\u2029",
+    ];
+    for (const v of hostile) {
+      const h: ExportEntry = { ...e, type: v, accountId: v, correlationId: v, actorType: v, actorId: v, payload: v, prevHash: v, hash: v };
+      const line = csvLine(h);
+      const rec = [h.seq, h.createdAt, v, v, v, v, v, v, v, v];
+      expect(line, JSON.stringify(v)).toBe(stringify([rec]));
+      expect(parse(line, { relax_column_count: false }), JSON.stringify(v)).toEqual([rec.map(String)]);
+    }
+    expect(CSV_HEADER_V1).toBe(stringify([[...EXPORT_COLUMNS_V1]]));
   });
   it("a JSON line parses to the same keys, nulls kept, the payload embedded as the stored JSON", () => {
     const line = jsonLine(e);
