@@ -20,7 +20,7 @@ import { insertRows, rawFor } from "./raw";
  *   time order with their intents' source), every row into JS;
  * - engine: the replay over rows already in memory, as the service runs it (`WhatIfReplay.skip`
  *   counts an evaluation no change reaches from its row; the others are parsed and replayed);
- * - service: `runWhatIf` end to end — validation, keyset pages through Prisma, parse, replay.
+ * - service: `runWhatIf` end to end — validation, one raw keyset statement per page, parse, replay.
  *
  * The fixture is written with the plain driver: N evaluations decided by the real pure policy and
  * a simulated daily budget, stored in exactly the shape the gate stores them (records.ts
@@ -217,7 +217,7 @@ export async function whatIfBench(db: Db, label: string, url: string, n: number,
       {
         suite: "whatif",
         db: label,
-        case: `runWhatIf end to end: ${n} evaluations, Prisma keyset pages + replay (${Math.round(v)} ms, ${reps})`,
+        case: `runWhatIf end to end: ${n} evaluations, one raw keyset statement per page + replay (${Math.round(v)} ms, ${reps})`,
         opsPerSec: perSec(v),
         ratio: v / s,
         note: `time ratio; ${target(v)}`,

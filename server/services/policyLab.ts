@@ -47,7 +47,7 @@ import { applyAllowlist, applyBudget, applyMode } from "./autonomyConfig";
  * enforced (its changes written through the autonomy configuration services) or discarded.
  */
 
-const PAGE = 2000;
+const PAGE = 5000;
 /** Changed intents listed in one answer; the counts always cover the whole period. */
 const MAX_LISTED = 1000;
 
