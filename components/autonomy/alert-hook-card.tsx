@@ -1,15 +1,15 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Check, CircleHelp, Copy, RotateCw } from "lucide-react";
+import { CircleHelp, RotateCw } from "lucide-react";
 import { useId, useState } from "react";
 import { useTRPC } from "../trpc";
 import { Dialog } from "../ui/dialog";
 import { Popover } from "../ui/popover";
 import { Button, Card, ErrorState, LoadingState } from "../ui/primitives";
+import { SecretBox } from "../ui/secret-box";
 import { RelativeTime } from "../ui/time";
 import { useToast } from "../ui/toast";
-import { Tooltip } from "../ui/tooltip";
 
 type Scope = "TENANT" | "ACTION_TYPE" | "CONNECTOR";
 
@@ -33,14 +33,12 @@ export function AlertHookCard({
   const [picked, setPicked] = useState<{ scope: Scope; key: string } | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [shown, setShown] = useState<{ url: string } | null>(null);
-  const [copied, setCopied] = useState(false);
-  const ids = { scope: useId(), key: useId(), url: useId() };
+  const ids = { scope: useId(), key: useId() };
   const rotate = useMutation(
     trpc.hooks.rotate.mutationOptions({
       onSuccess: (res) => {
         setShown({ url: res.url });
         setPicked(null);
-        setCopied(false);
         setConfirming(false);
         toast({ title: status.data?.exists ? "Alert hook rotated: the previous URL no longer works." : "Alert hook created." });
       },
@@ -161,37 +159,14 @@ export function AlertHookCard({
         </div>
 
         {shown && (
-          <div className="space-y-1 rounded-md bg-amber-50 px-3 py-2 ring-1 ring-amber-200" data-testid="alert-hook-url">
-            <label htmlFor={ids.url} className="block font-medium text-amber-900">
-              The hook URL — shown once. Copy it into your monitoring tool now.
-            </label>
-            <div className="flex gap-2">
-              <input
-                id={ids.url}
-                readOnly
-                value={shown.url}
-                onFocus={(e) => e.currentTarget.select()}
-                className="min-w-0 flex-1 rounded-md border border-slate-300 bg-white px-2 py-1.5 font-mono text-xs"
-              />
-              <Tooltip content={copied ? "Copied" : "Copy to the clipboard"}>
-                <Button
-                  onClick={async () => {
-                    try {
-                      await navigator.clipboard.writeText(shown.url);
-                      setCopied(true);
-                    } catch {
-                      // No clipboard permission (an insecure origin, a denied prompt): the field stays selectable.
-                      toast({ title: "Could not copy: select the URL and copy it by hand.", tone: "error" });
-                    }
-                  }}
-                  aria-label="Copy the hook URL"
-                >
-                  {copied ? <Check className="size-4" aria-hidden /> : <Copy className="size-4" aria-hidden />}
-                  {copied ? "Copied" : "Copy"}
-                </Button>
-              </Tooltip>
-            </div>
-          </div>
+          // Keyed by the URL: a rotation shows a fresh box ("Copy", not "Copied").
+          <SecretBox
+            key={shown.url}
+            label="The hook URL — shown once. Copy it into your monitoring tool now."
+            what="hook URL"
+            value={shown.url}
+            testId="alert-hook-url"
+          />
         )}
       </div>
 

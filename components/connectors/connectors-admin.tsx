@@ -240,6 +240,22 @@ function CrmForm({ c }: { c: Connector }) {
         {errors[name]?.message}
       </span>
     ) : null;
+  // A blank limit is the connector's default; anything else must be a whole number the schema accepts.
+  const limitField = (name: "rateLimitPerMinute" | "maxConcurrency", label: string) => (
+    <label className="block">
+      <span className="mb-1 block font-medium text-slate-700">{label}</span>
+      <input
+        className={field}
+        type="number"
+        min={1}
+        {...form.register(name, nullableWhole)}
+        placeholder="Default"
+        aria-invalid={errors[name] ? true : undefined}
+        aria-describedby={errors[name] ? `${id}-${name}-err` : undefined}
+      />
+      {fieldError(name)}
+    </label>
+  );
   return (
     <>
       <form
@@ -290,32 +306,8 @@ function CrmForm({ c }: { c: Connector }) {
             )}
             {fieldError("token")}
           </label>
-          <label className="block">
-            <span className="mb-1 block font-medium text-slate-700">Rate limit (requests / minute)</span>
-            <input
-              className={field}
-              type="number"
-              min={1}
-              {...form.register("rateLimitPerMinute", nullableWhole)}
-              placeholder="Default"
-              aria-invalid={errors.rateLimitPerMinute ? true : undefined}
-              aria-describedby={errors.rateLimitPerMinute ? `${id}-rateLimitPerMinute-err` : undefined}
-            />
-            {fieldError("rateLimitPerMinute")}
-          </label>
-          <label className="block">
-            <span className="mb-1 block font-medium text-slate-700">Max concurrency</span>
-            <input
-              className={field}
-              type="number"
-              min={1}
-              {...form.register("maxConcurrency", nullableWhole)}
-              placeholder="Default"
-              aria-invalid={errors.maxConcurrency ? true : undefined}
-              aria-describedby={errors.maxConcurrency ? `${id}-maxConcurrency-err` : undefined}
-            />
-            {fieldError("maxConcurrency")}
-          </label>
+          {limitField("rateLimitPerMinute", "Rate limit (requests / minute)")}
+          {limitField("maxConcurrency", "Max concurrency")}
         </div>
         <div className="flex flex-wrap items-center gap-3">
           <Button type="submit" variant="primary" disabled={put.isPending || !isValid}>

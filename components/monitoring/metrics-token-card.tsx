@@ -6,8 +6,8 @@ import { useState } from "react";
 import { useTRPC } from "../trpc";
 import { Dialog } from "../ui/dialog";
 import { Button, Card, ErrorState, LoadingState } from "../ui/primitives";
+import { SecretBox } from "../ui/secret-box";
 import { RelativeTime } from "../ui/time";
-import { SecretBox } from "./secret-box";
 
 /**
  * The Prometheus scrape token for `GET /api/metrics`: a bearer credential for this workspace's

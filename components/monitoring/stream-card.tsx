@@ -10,8 +10,8 @@ import { inputClass, type Notice, SaveNotice } from "../decisions/fields";
 import { errorInfo } from "../decisions/labels";
 import { useTRPC } from "../trpc";
 import { Badge, Button, Card, ErrorState, LoadingState } from "../ui/primitives";
+import { SecretBox } from "../ui/secret-box";
 import { RelativeTime } from "../ui/time";
-import { SecretBox } from "./secret-box";
 
 /** The form's own checks mirror the server's (which has the last word and names the field). */
 const Form = z.object({

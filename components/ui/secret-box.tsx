@@ -2,9 +2,9 @@
 
 import { Check, Copy } from "lucide-react";
 import { useId, useState } from "react";
-import { Button } from "../ui/primitives";
-import { useToast } from "../ui/toast";
-import { Tooltip } from "../ui/tooltip";
+import { Button } from "./primitives";
+import { useToast } from "./toast";
+import { Tooltip } from "./tooltip";
 
 /** A credential shown once, right after it was made: read-only, selectable, with a copy button. */
 export function SecretBox({ label, what, value, testId }: { label: string; what: string; value: string; testId: string }) {
