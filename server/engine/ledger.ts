@@ -42,6 +42,7 @@ export const LEDGER_ENTRY_TYPES = [
   "INTENT_EXPIRED",
   "ALWAYS_ON_CHANGED",
   "DIGEST_SENT",
+  "CONNECTOR_STATE_CHANGED",
   // Extensions beyond SPEC §3 (additive).
   "API_KEY_REVOKED",
   "ACCOUNT_UPDATED",

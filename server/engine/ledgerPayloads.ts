@@ -354,6 +354,20 @@ const core = {
     evaluations: z.number(),
     changed: z.number(),
   }),
+  /**
+   * A connector's breaker moved (SPEC §4.7): CLOSED → OPEN after `failures` in `window_seconds`,
+   * OPEN → HALF_OPEN when the single probe is claimed, HALF_OPEN → CLOSED or OPEN by its result,
+   * and FORCED_OPEN / CLOSED by an admin (`reason` given). `retry_at` is when an open breaker
+   * admits its probe.
+   */
+  CONNECTOR_STATE_CHANGED: z.looseObject({
+    connector: text,
+    from: z.enum(["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN"]),
+    to: z.enum(["CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN"]),
+    reason: optText,
+    failures: z.number().optional(),
+    retry_at: optText,
+  }),
   /** An admin asked to replay an execution (SPEC §4.7); written on the intent's correlation id. */
   REPLAY_REQUESTED: z.looseObject({
     action_intent_id: id,

@@ -52,6 +52,7 @@ const MINIMAL: Record<Typed, Record<string, unknown>> = {
   METRICS_TOKEN_CREATED: { prefix: "mt_ab" },
   POLICY_PROPOSAL_STARTED: { proposal_id: "p1", name: "stricter", changes: [] },
   POLICY_PROPOSAL_ENDED: { proposal_id: "p1", outcome: "DISCARDED", evaluations: 0, changed: 0 },
+  CONNECTOR_STATE_CHANGED: { connector: "crm", from: "CLOSED", to: "OPEN" },
   REPLAY_REQUESTED: { action_intent_id: "i1", original_execution_id: "e1", replay_reason: "r", requested_by: "u1" },
   REPLAY_STARTED: { action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" },
   REPLAY_COMPLETED: { action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" },

@@ -329,6 +329,11 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     { proposal_id: "p1", outcome: "ENFORCED", reason: "looked right", evaluations: 12, changed: 3 },
     { proposal_id: "p2", outcome: "DISCARDED", reason: null, evaluations: 0, changed: 0 },
   ],
+  CONNECTOR_STATE_CHANGED: [
+    { connector: "crm", from: "CLOSED", to: "OPEN", reason: "5 failures in 60 s", failures: 5, retry_at: "2026-11-26T23:00:30.000Z" },
+    { connector: "webhook", from: "CLOSED", to: "FORCED_OPEN", reason: "vendor incident" },
+    { connector: "crm", from: "HALF_OPEN", to: "CLOSED", reason: null },
+  ],
   REPLAY_REQUESTED: [{ action_intent_id: "i1", original_execution_id: "e1", replay_reason: "tool was down", requested_by: "u1" }],
   REPLAY_STARTED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
   REPLAY_COMPLETED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
