@@ -75,9 +75,8 @@ function Settings({ c }: { c: Connector }) {
       <Row label="Max concurrency">{c.maxConcurrency ?? <span className="text-slate-500">Default</span>}</Row>
       <Row label="Circuit breaker">
         {c.breaker ? (
-          <span title="Stored now; enforced once circuit breakers ship (issue 12)">
-            {c.breaker.failure_threshold} failures / {c.breaker.window_seconds}s, cool down {c.breaker.cooldown_seconds}s (stored, not yet
-            enforced)
+          <span>
+            {c.breaker.failure_threshold} failures / {c.breaker.window_seconds}s, cool down {c.breaker.cooldown_seconds}s
           </span>
         ) : (
           <span className="text-slate-500">Not set</span>

@@ -18,6 +18,7 @@ import { metricsRouter } from "./routers/metrics";
 import { nextActionsRouter } from "./routers/nextActions";
 import { perceptionRouter } from "./routers/perception";
 import { policyLabRouter } from "./routers/policyLab";
+import { reliabilityRouter } from "./routers/reliability";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -42,6 +43,7 @@ export const appRouter = router({
   auditStream: auditStreamRouter,
   metrics: metricsRouter,
   policyLab: policyLabRouter,
+  reliability: reliabilityRouter,
 });
 
 export type AppRouter = typeof appRouter;

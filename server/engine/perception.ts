@@ -27,7 +27,7 @@ export const PULL_REASONS = [
   "DUPLICATE_PULL_JOB_ID",
   /** the tenant's daily units or the connector's daily cap cannot pay for this depth */
   "BUDGET_EXHAUSTED",
-  /** reserved for issue 12's breaker; never produced yet */
+  /** the connector's circuit breaker is open (or its one probe is in flight): try again after retry_after_seconds */
   "BREAKER_OPEN",
 ] as const;
 export type PullReason = (typeof PULL_REASONS)[number];

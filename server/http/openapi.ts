@@ -26,6 +26,7 @@ import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
 import { RestNextActionsQuery } from "../schemas/nextActions";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { ProposalEndBody, ProposalReportQuery, ProposalStartBody, WhatIfBody } from "../schemas/policyLab";
+import { ReliabilityPutBody } from "../schemas/reliability";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -326,9 +327,26 @@ export const OPERATIONS: Operation[] = [
     method: "put",
     path: "/api/v1/connectors/{name}",
     summary:
-      "Set a connector's settings; token is write-only (stored encrypted); breaker is stored, not yet enforced (issue 12); approved CRM writes go through crm once it is enabled",
+      "Set a connector's settings; token is write-only (stored encrypted); breaker ({ failure_threshold, window_seconds, cooldown_seconds }) and max_concurrency are enforced for every call; approved CRM writes go through crm once it is enabled",
     scopes: ["admin"],
     body: ConnectorPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/reliability/connectors",
+    summary:
+      "Each connector's breaker and SLO: [{ connector, state: CLOSED | OPEN | HALF_OPEN | FORCED_OPEN, in_flight, max_concurrency, p50_ms, p99_ms, error_rate, slo, alert }]",
+    scopes: ["read"],
+    success: 200,
+  },
+  {
+    method: "put",
+    path: "/api/v1/reliability/connectors/{name}",
+    summary:
+      "Force a connector's breaker open (no call is made until closed) or close it: { forced_open, reason }; ledgered CONNECTOR_STATE_CHANGED",
+    scopes: ["admin"],
+    body: ReliabilityPutBody,
     success: 200,
   },
   {

@@ -7,8 +7,8 @@ export const ConnectorName = z.enum(CONNECTOR_NAMES);
 export type ConnectorName = z.infer<typeof ConnectorName>;
 
 /**
- * Circuit-breaker settings. Accepted and stored so integrations can configure them now; issue 12
- * implements the breaker itself — until then they change no behaviour (the GET answer says so).
+ * Circuit-breaker settings: `failure_threshold` failures within `window_seconds` open the breaker
+ * for `cooldown_seconds`, then one probe decides (services/resilience.ts). Unset → the defaults.
  */
 export const BreakerSettings = z.strictObject({
   failure_threshold: z.number().int().min(1).max(1000),

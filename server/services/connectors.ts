@@ -22,8 +22,9 @@ import type { BreakerSettings, ConnectorName } from "../schemas/connectors";
  *    the edge passes in; answers say only `token_set`, CONFIG_CHANGED only `token_changed`.
  * Connector settings change behaviour (where approved CRM writes go), so they are configuration:
  * written through withConfigWrite, read fresh by every execution and sync.
- * `rate_limit_per_minute` and `max_concurrency` are stored for the perception scheduler's rate
- * windows; `breaker` is stored for issue 12, which implements breakers — today it changes nothing.
+ * `rate_limit_per_minute` feeds the perception scheduler's rate windows; `max_concurrency` (the
+ * tenant's cap on calls in flight) and `breaker` are enforced by the resilience wrapper
+ * (services/resilience.ts) on every call, with its defaults when unset.
  */
 
 const KIND: Record<ConnectorName, string> = { internal: "INTERNAL", webhook: "WEBHOOK", email: "EMAIL", crm: "CRM" };
@@ -95,8 +96,8 @@ export interface ConnectorView {
   rateLimitPerMinute: number | null;
   maxConcurrency: number | null;
   breaker: BreakerSettings | null;
-  /** false until issue 12: the breaker settings are stored, not enforced */
-  breakerEnforced: false;
+  /** the resilience wrapper enforces the breaker (defaults when `breaker` is unset) on every call */
+  breakerEnforced: true;
   detail: string;
   updatedAt: Date | null;
   sync: {
@@ -120,7 +121,7 @@ async function connectorView(db: DbOrTx, tenantId: string, name: ConnectorName, 
     rateLimitPerMinute: cfg.rate_limit_per_minute ?? null,
     maxConcurrency: cfg.max_concurrency ?? null,
     breaker: cfg.breaker ?? null,
-    breakerEnforced: false as const,
+    breakerEnforced: true as const,
     updatedAt: row?.updatedAt ?? null,
     sync: state
       ? {
@@ -332,4 +333,15 @@ export async function connectorLimits(db: DbOrTx, tenantId: string, name: Connec
   const row = await findConnectorConfig(db, tenantId, KIND[name]);
   const cfg = readConfig(row?.config);
   return { rateLimitPerMinute: cfg.rate_limit_per_minute ?? null, maxConcurrency: cfg.max_concurrency ?? null };
+}
+
+/**
+ * What the resilience wrapper needs of a connector, read fresh on every call (an admin's new
+ * threshold or cap applies to the very next call): its breaker settings and concurrency cap, null
+ * when unset (the wrapper's defaults apply / no tenant cap).
+ */
+export async function connectorResilienceSettings(db: DbOrTx, tenantId: string, name: ConnectorName) {
+  const row = await findConnectorConfig(db, tenantId, KIND[name]);
+  const cfg = readConfig(row?.config);
+  return { breaker: cfg.breaker ?? null, maxConcurrency: cfg.max_concurrency ?? null };
 }

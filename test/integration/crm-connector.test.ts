@@ -645,7 +645,7 @@ describe(`connector settings over REST and tRPC (${TEST_PROVIDER})`, () => {
       rate_limit_per_minute: 100,
       max_concurrency: 2,
       breaker: { failure_threshold: 5, window_seconds: 60, cooldown_seconds: 120 },
-      breaker_enforced: false,
+      breaker_enforced: true,
     });
     expect(put.text).not.toContain(token);
     expect((await t.db.tenant.findUniqueOrThrow({ where: { id: a.id } })).configVersion).toBeGreaterThan(v0);
