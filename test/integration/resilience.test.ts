@@ -13,7 +13,7 @@ let b: TestTenant;
 let http: Server;
 let base: string;
 /** what the local connector answers next (status) and how many requests reached it */
-let status = 200;
+const status = 200;
 let hits = 0;
 const clock = fixedClock("2026-11-26T12:00:00Z");
 
@@ -89,16 +89,18 @@ describe(`reliability read side and forced open (${TEST_PROVIDER})`, () => {
     // A made webhook calls above; B sees none of them.
     expect(aView.find((c) => c.connector === "webhook")?.calls).toBeGreaterThan(0);
     expect(bView.find((c) => c.connector === "webhook")?.calls).toBe(0);
-    expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, type: "CONNECTOR_STATE_CHANGED", payload: { contains: "crm" } } })).toBe(0);
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, type: "CONNECTOR_STATE_CHANGED", payload: { contains: "crm" } } })).toBe(
+      0,
+    );
   });
 
   it("a seller may not force a breaker; an auditor may read but not write", async () => {
-    await expect(
-      as(a.seller.session).reliability.setForcedOpen({ name: "crm", forcedOpen: true, reason: "x" }),
-    ).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(
-      as(a.auditor.session).reliability.setForcedOpen({ name: "crm", forcedOpen: true, reason: "x" }),
-    ).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(as(a.seller.session).reliability.setForcedOpen({ name: "crm", forcedOpen: true, reason: "x" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(as(a.auditor.session).reliability.setForcedOpen({ name: "crm", forcedOpen: true, reason: "x" })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
     await expect(as(a.seller.session).reliability.connectors()).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });
