@@ -8,6 +8,7 @@ import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { digestRouter } from "./routers/digest";
+import { executionsRouter } from "./routers/executions";
 import { heatRouter } from "./routers/heat";
 import { hooksRouter } from "./routers/hooks";
 import { importsRouter } from "./routers/imports";
@@ -42,6 +43,7 @@ export const appRouter = router({
   auditStream: auditStreamRouter,
   metrics: metricsRouter,
   policyLab: policyLabRouter,
+  executions: executionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -94,6 +94,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "policyLab.whatIf": "reads only: replays stored evaluations with proposed changes, writes nothing (a mutation for its large input)",
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
+  "executions.replay": "re-runs one finished execution as a new one (ledgered REPLAY_*; not configuration)",
+  "executions.bulkReplay": "re-runs the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -131,6 +133,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "PUT audit/stream": "the SIEM stream's own row, read fresh by each audit-stream tick, never read by the gate",
   "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
   "POST autonomy/audit/exports": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
+  "POST executions/[id]/replay": "re-runs one finished execution as a new one (ledgered REPLAY_*; not configuration)",
+  "POST executions/replay": "re-runs (or, dry_run, previews) the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
