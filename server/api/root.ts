@@ -8,6 +8,7 @@ import { autonomyRouter, workRouter } from "./routers/autonomy";
 import { connectorsRouter } from "./routers/connectors";
 import { decisionsRouter } from "./routers/decisions";
 import { digestRouter } from "./routers/digest";
+import { executionsRouter } from "./routers/executions";
 import { heatRouter } from "./routers/heat";
 import { hooksRouter } from "./routers/hooks";
 import { importsRouter } from "./routers/imports";
@@ -44,6 +45,7 @@ export const appRouter = router({
   metrics: metricsRouter,
   policyLab: policyLabRouter,
   reliability: reliabilityRouter,
+  executions: executionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

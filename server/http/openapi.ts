@@ -26,7 +26,7 @@ import { LearningSettingsPutBody, ReasonBody } from "../schemas/learning";
 import { RestNextActionsQuery } from "../schemas/nextActions";
 import { CadencePutBody, PullBudgetPutBody, PullPostBody } from "../schemas/perception";
 import { ProposalEndBody, ProposalReportQuery, ProposalStartBody, WhatIfBody } from "../schemas/policyLab";
-import { ReliabilityPutBody } from "../schemas/reliability";
+import { BulkReplayBody, ReliabilityPutBody, ReplayBody } from "../schemas/reliability";
 import { RestAccountListQuery, RestLedgerQuery } from "../schemas/rest";
 
 /**
@@ -539,6 +539,32 @@ export const OPERATIONS: Operation[] = [
       "Create or change the SIEM log stream ({ url, enabled, rotate_secret? }; url may be left out to keep the stored one); `secret` is in this answer only when created or rotated",
     scopes: ["admin"],
     body: AuditStreamPutBody,
+    success: 200,
+  },
+  {
+    method: "get",
+    path: "/api/v1/executions/{id}/replay-preview",
+    summary:
+      "Before a replay: { execution_id, status, replayable, side_effects: [{ connector, idempotency_key, would_repeat, dedupes, sends, previous_status, note }] } — the key is the one the tool receives (the original execution's); another tenant's id → 404",
+    scopes: ["admin"],
+    success: 200,
+  },
+  {
+    method: "post",
+    path: "/api/v1/executions/{id}/replay",
+    summary:
+      "Replay a finished execution as a new one (replay_of, replay_reason, requested_by), sending tools the original idempotency key; the original stays untouched; REPLAY_REQUESTED / STARTED / COMPLETED / FAILED on the intent's story → 201 { execution_id, replay_of, status } (202 while still running); still EXECUTING, another replay running or a kill switch on → 409",
+    scopes: ["admin"],
+    body: ReplayBody,
+    success: 201,
+  },
+  {
+    method: "post",
+    path: "/api/v1/executions/replay",
+    summary:
+      "Bulk replay of the failed executions of [from, to) (per intent its latest execution, when that one failed), newest first, at most 100 per request ({ items, cap, truncated }); dry_run → the same list with each one's side_effects, nothing replayed; to ≤ from → 422",
+    scopes: ["admin"],
+    body: BulkReplayBody,
     success: 200,
   },
 ];

@@ -1,4 +1,5 @@
 import type { DbOrTx, Tx } from "../db";
+import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere } from "./scope";
 
 /**
@@ -166,4 +167,68 @@ export function failStartedToolCalls(tx: Tx, tenantId: string, executionId: stri
     where: tenantWhere(tenantId, { executionId, status: "STARTED" }),
     data: { status: "FAILED", error, finishedAt: now },
   });
+}
+
+/**
+ * A call on `connector` that already SUCCEEDED for any execution of the intent — every one of
+ * them sent the tool the original's key, so this is "the key already succeeded" for a replay.
+ */
+export async function succeededToolCall(db: DbOrTx, tenantId: string, intentId: string, connector: string) {
+  const executions = await db.execution.findMany({ where: tenantWhere(tenantId, { intentId }), select: { id: true } });
+  return db.toolCall.findFirst({
+    where: tenantWhere(tenantId, { executionId: { in: executions.map((e) => e.id) }, connector, status: "SUCCEEDED" }),
+    orderBy: { startedAt: "asc" },
+  });
+}
+
+// ---- Replay (server/services/replay.ts) ----
+
+/** Every tool call of these executions (one query, tenant-scoped). */
+export function toolCallsForExecutions(db: DbOrTx, tenantId: string, executionIds: string[]) {
+  return db.toolCall.findMany({
+    where: tenantWhere(tenantId, { executionId: { in: [...new Set(executionIds)] } }),
+    orderBy: [{ startedAt: "asc" }, { id: "asc" }],
+  });
+}
+
+/** Every execution of these intents, original and replays (one query, tenant-scoped). */
+export function executionsForIntents(db: DbOrTx, tenantId: string, intentIds: string[]) {
+  return db.execution.findMany({
+    where: tenantWhere(tenantId, { intentId: { in: [...new Set(intentIds)] } }),
+    orderBy: [{ startedAt: "asc" }, { id: "asc" }],
+  });
+}
+
+/** The intents of a page of executions: action type, account, correlation id (one query, tenant-scoped). */
+export function intentsByIds(db: DbOrTx, tenantId: string, ids: string[]) {
+  return db.actionIntent.findMany({ where: tenantWhere(tenantId, { id: { in: [...new Set(ids)] } }) });
+}
+
+/**
+ * FAILED executions newest first (by when they failed, then id), optionally with
+ * from ≤ finishedAt < to; keyset cursor on (finishedAt, id).
+ */
+export async function listFailedExecutions(
+  db: DbOrTx,
+  tenantId: string,
+  range: { from?: Date; to?: Date },
+  page: { limit: number; cursor?: string },
+) {
+  const after = page.cursor ? decodeCursor(page.cursor, { t: "epochMs", i: "id" }) : undefined;
+  const finishedAt = { not: null, ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lt: range.to } : {}) };
+  const rows = await db.execution.findMany({
+    where: tenantWhere(tenantId, {
+      status: "FAILED",
+      finishedAt,
+      ...(after ? { OR: [{ finishedAt: { lt: new Date(after.t) } }, { finishedAt: new Date(after.t), id: { lt: after.i } }] } : {}),
+    }),
+    orderBy: [{ finishedAt: "desc" }, { id: "desc" }],
+    take: page.limit + 1,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: rows.length > page.limit && last?.finishedAt ? encodeCursor({ t: last.finishedAt.getTime(), i: last.id }) : null,
+  };
 }

@@ -41,3 +41,26 @@ export const BulkReplayBody = z.strictObject({
   dry_run: z.boolean().optional(),
 });
 export type BulkReplayBody = z.infer<typeof BulkReplayBody>;
+
+// ── tRPC inputs of the `executions` router (replay; the reliability page) ──
+
+/** an ISO timestamp with offset, or a Date (superjson carries Dates from the page) */
+const IsoDate = z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]);
+const ExecutionId = z.string().trim().min(1, "executionId is required").max(64);
+const ReplayReason = z.string().trim().min(1, "replayReason is required").max(500);
+
+/** `executions.failed`: FAILED executions newest first, optionally from ≤ finished < to. */
+export const FailedExecutionsInput = z
+  .object({
+    from: IsoDate.optional(),
+    to: IsoDate.optional(),
+    limit: z.number().int().min(1).max(100).default(50),
+    cursor: z.string().min(1).max(512).optional(),
+  })
+  .default({ limit: 50 });
+
+export const ReplayPreviewInput = z.object({ executionId: ExecutionId });
+/** requested_by is the signed-in viewer, never input. */
+export const ReplayInput = z.object({ executionId: ExecutionId, replayReason: ReplayReason });
+export const BulkReplayPreviewInput = z.object({ from: IsoDate, to: IsoDate });
+export const BulkReplayInput = z.object({ from: IsoDate, to: IsoDate, replayReason: ReplayReason });

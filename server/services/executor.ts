@@ -7,6 +7,7 @@ import { deliverWebhook } from "../connectors/webhook";
 import type { Db } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
+import { toolIdempotencyKey } from "../engine/replay";
 import { loadArtifactContext } from "../repos/artifacts";
 import {
   accountName,
@@ -19,6 +20,7 @@ import {
   insertOutcome,
   insertToolCall,
   originalExecution,
+  succeededToolCall,
   toolCallByKey,
 } from "../repos/executions";
 import { findIntent, transitionIntent } from "../repos/intents";
@@ -104,6 +106,11 @@ export async function runExecution(
 
 type IntentRow = NonNullable<Awaited<ReturnType<typeof findIntent>>>;
 
+/** The intent's one non-replay execution: a replay of a replay still sends that one's key. */
+async function originalExecutionId(db: Db, intent: IntentRow, replayOf: string): Promise<string> {
+  return (await originalExecution(db, intent.tenantId, intent.id))?.id ?? replayOf;
+}
+
 export async function completeExecution(
   deps: ExecDeps,
   intent: IntentRow,
@@ -122,12 +129,18 @@ export async function completeExecution(
     actionType: intent.actionType,
     parameters: JSON.parse(intent.parameters) as Record<string, unknown>,
     target: JSON.parse(intent.target) as Record<string, unknown>,
-    // Stable per (execution, tool): a retried delivery of this call is recognisable downstream.
-    idempotencyKey: `${execution.id}:${connector}`,
+    // Stable per (intent, tool): a retried delivery of this call, or a replay of it, is
+    // recognisable downstream (engine/replay.ts).
+    idempotencyKey: toolIdempotencyKey(
+      execution.replayOf ? await originalExecutionId(db, intent, execution.replayOf) : execution.id,
+      connector,
+    ),
     correlationId: intent.correlationId,
   };
+  // The row's own key: a replay's ToolCall cannot reuse the original's (the column is unique).
+  const rowKey = toolIdempotencyKey(execution.id, connector);
   // A sweeper's retry re-sends the call a dead process left STARTED: same row, same key.
-  const existingCall = await toolCallByKey(db, tenantId, call.idempotencyKey);
+  const existingCall = await toolCallByKey(db, tenantId, rowKey);
   const toolCall =
     existingCall ??
     (await inTransaction(db, (tx) =>
@@ -138,12 +151,21 @@ export async function completeExecution(
           executionId: execution.id,
           connector,
           operation: intent.actionType,
-          idempotencyKey: call.idempotencyKey,
+          idempotencyKey: rowKey,
           request: canonicalJson({ parameters: call.parameters, target: call.target }),
         },
         clock.now(),
       ),
     ));
+
+  // A CRM write is never sent twice for one key (see below); a replay's key is the original's,
+  // so any execution of the intent that already succeeded on the crm connector counts.
+  const crmDone =
+    toolCall.status === "SUCCEEDED"
+      ? toolCall
+      : execution.replayOf && connector === "crm"
+        ? await succeededToolCall(db, tenantId, intent.id, connector)
+        : null;
 
   let result: ConnectorResult;
   let artifact: { kind: string; title: string; body: string } | null = null;
@@ -151,10 +173,9 @@ export async function completeExecution(
     if (connector === "crm") {
       // HubSpot may ignore Idempotency-Key, so the key is also honoured here: a call that already
       // SUCCEEDED for it is never sent again (a duplicate delivery reuses its recorded response).
-      result =
-        toolCall.status === "SUCCEEDED" && toolCall.response
-          ? { ok: true, response: { ...(JSON.parse(toolCall.response) as Record<string, unknown>), deduplicated: true } }
-          : await executeCrmWrite(deps, call, { retry: existingCall?.status === "STARTED" });
+      result = crmDone?.response
+        ? { ok: true, response: { ...(JSON.parse(crmDone.response) as Record<string, unknown>), deduplicated: true } }
+        : await executeCrmWrite(deps, call, { retry: existingCall?.status === "STARTED" });
     } else if (connector === "internal") {
       const account = await accountName(db, tenantId, intent.accountId);
       artifact = renderInternalArtifact(

@@ -1,0 +1,22 @@
+import { connectorDepsFromEnv } from "@/server/http/deps";
+import { replayResultDto } from "@/server/http/replayDto";
+import { jsonBody, restRoute } from "@/server/http/rest";
+import { ReplayBody } from "@/server/schemas/reliability";
+import { IdParam } from "@/server/schemas/rest";
+import { replayExecution } from "@/server/services/replay";
+
+export const dynamic = "force-dynamic";
+
+/**
+ * SPEC §5.1: `{ replay_reason, requested_by }` → 201 `{ execution_id, replay_of, status }` once the
+ * replay finished, 202 while a sweeper still owns its call; still EXECUTING or a kill switch on → 409.
+ */
+export const POST = restRoute<{ id: string }>(["admin"], async ({ req, params, db, clock, viewer }) => {
+  const { id } = IdParam.parse(params);
+  const b = await jsonBody(req, ReplayBody);
+  const r = await replayExecution({ db, clock, connectors: connectorDepsFromEnv() }, viewer, id, {
+    replayReason: b.replay_reason,
+    requestedBy: b.requested_by,
+  });
+  return Response.json(replayResultDto(r), { status: r.status === "EXECUTING" ? 202 : 201 });
+});

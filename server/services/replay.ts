@@ -1,0 +1,324 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { actionSpec } from "../engine/actions";
+import { activeKillSwitch } from "../engine/autonomy";
+import type { Actor } from "../engine/ledger";
+import { BULK_REPLAY_CAP, latestFailedPerIntent, previewReplay, type ReplaySideEffect, replayRefusal } from "../engine/replay";
+import { AppError, notFound } from "../errors";
+import { accountNames } from "../repos/accounts";
+import { enabledKillSwitches } from "../repos/autonomy";
+import {
+  executionsForIntent,
+  executionsForIntents,
+  findExecution,
+  insertExecution,
+  intentsByIds,
+  listFailedExecutions,
+  toolCallsForExecutions,
+} from "../repos/executions";
+import { findIntent } from "../repos/intents";
+import { appendLedger } from "../repos/ledger";
+import type { Viewer } from "../repos/scope";
+import { inTransaction } from "../repos/tx";
+import type { Page } from "../schemas/common";
+import { resolveConnector } from "./crmWrites";
+import { type ConnectorDeps, completeExecution } from "./executor";
+
+/**
+ * Replay (SPEC §4.7, §5.1 `executions/:id/replay-preview`, `executions/:id/replay`): an admin re-runs
+ * a finished execution as a NEW execution (`replayOf`, `replayReason`, `requestedBy`) after seeing
+ * which side effects would repeat. The original execution, its tool calls and the intent are never
+ * written (completeExecution leaves the intent alone for a replay); the tool receives the original
+ * execution's idempotency key (engine/replay.ts). REPLAY_REQUESTED / STARTED / COMPLETED / FAILED
+ * go on the intent's correlation id, so they are part of its story.
+ *
+ * The replay runs inline in the request, like a human approval does today.
+ */
+
+export interface ReplayDeps {
+  db: Db;
+  clock: Clock;
+  connectors: ConnectorDeps;
+}
+
+export interface ReplayPreviewView {
+  executionId: string;
+  actionIntentId: string;
+  actionType: string;
+  status: string;
+  /** why it cannot be replayed now (still EXECUTING), else null */
+  refusal: "NOT_TERMINAL" | null;
+  /** SPEC §5.1's shape: { connector, idempotency_key, would_repeat, … } */
+  sideEffects: ReplaySideEffect[];
+}
+
+export interface ReplayResult {
+  executionId: string;
+  replayOf: string;
+  /** SUCCEEDED | FAILED, or EXECUTING when a sweeper took the call over before it finished */
+  status: string;
+}
+
+export interface FailedExecutionView {
+  executionId: string;
+  actionIntentId: string;
+  actionType: string;
+  accountId: string;
+  accountName: string | null;
+  /** the tool the failed call went to; null when it failed before any call */
+  connector: string | null;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+  replayOf: string | null;
+  /** the newest later execution of the same intent (a replay), if any */
+  laterExecution: { executionId: string; status: string } | null;
+}
+
+export interface BulkReplayPreview {
+  items: (FailedExecutionView & { sideEffects: ReplaySideEffect[] })[];
+  /** the most one request replays */
+  cap: number;
+  /** more failed executions matched the range than `cap`; replay again for the rest */
+  truncated: boolean;
+}
+
+export interface BulkReplayResult {
+  items: { replayOf: string; executionId: string | null; status: string; error: string | null }[];
+  cap: number;
+  truncated: boolean;
+}
+
+type ExecutionRow = NonNullable<Awaited<ReturnType<typeof findExecution>>>;
+type IntentRow = NonNullable<Awaited<ReturnType<typeof findIntent>>>;
+
+async function load(db: Db, viewer: Viewer, executionId: string) {
+  const execution = await findExecution(db, viewer.tenantId, executionId);
+  const intent = execution ? await findIntent(db, viewer.tenantId, execution.intentId) : null;
+  if (!execution || !intent) throw notFound("Execution");
+  return { execution, intent };
+}
+
+async function sideEffectsOf(db: Db, intent: IntentRow, execution: ExecutionRow): Promise<ReplaySideEffect[]> {
+  const all = await executionsForIntent(db, intent.tenantId, intent.id);
+  const original = all.find((e) => e.replayOf === null) ?? execution;
+  const [connector, calls] = await Promise.all([
+    resolveConnector(db, intent.tenantId, intent.actionType),
+    toolCallsForExecutions(
+      db,
+      intent.tenantId,
+      all.map((e) => e.id),
+    ),
+  ]);
+  return previewReplay({ originalExecutionId: original.id, connector, priorCalls: calls }).side_effects;
+}
+
+export async function replayPreview(db: Db, viewer: Viewer, executionId: string): Promise<ReplayPreviewView> {
+  const { execution, intent } = await load(db, viewer, executionId);
+  return {
+    executionId: execution.id,
+    actionIntentId: intent.id,
+    actionType: intent.actionType,
+    status: execution.status,
+    refusal: replayRefusal(execution.status),
+    sideEffects: await sideEffectsOf(db, intent, execution),
+  };
+}
+
+export async function replayExecution(
+  deps: ReplayDeps,
+  viewer: Viewer,
+  executionId: string,
+  opts: { replayReason: string; requestedBy: string },
+): Promise<ReplayResult> {
+  const { db, clock } = deps;
+  const { execution, intent } = await load(db, viewer, executionId);
+  const tenantId = viewer.tenantId;
+  if (replayRefusal(execution.status))
+    throw new AppError("CONFLICT", `The execution is ${execution.status}; only a finished one can be replayed`, "id", "NOT_TERMINAL");
+
+  const actor: Actor = viewer.actor;
+  const base = { tenantId, accountId: intent.accountId, correlationId: intent.correlationId, actor };
+  const ids = { action_intent_id: intent.id, original_execution_id: execution.id };
+  const requested = { ...ids, replay_reason: opts.replayReason, requested_by: opts.requestedBy };
+
+  // The same switches as the gate: one on the declared connector or on the one that would carry it.
+  const connector = await resolveConnector(db, tenantId, intent.actionType);
+  const switches = await enabledKillSwitches(db, tenantId);
+  const kill =
+    activeKillSwitch(switches, intent.actionType, actionSpec(intent.actionType)?.connector) ??
+    activeKillSwitch(switches, intent.actionType, connector);
+  if (kill) {
+    const error = `Refused: the ${kill.scope} kill switch${kill.key ? ` ${kill.key}` : ""} is on (${kill.reason})`;
+    await inTransaction(db, async (tx) => {
+      const now = clock.now();
+      await appendLedger(tx, { ...base, type: "REPLAY_REQUESTED", payload: requested }, now);
+      await appendLedger(
+        tx,
+        {
+          ...base,
+          type: "REPLAY_FAILED",
+          payload: { ...ids, execution_id: null, error, kill_switch: { scope: kill.scope, key: kill.key } },
+        },
+        now,
+      );
+    });
+    throw new AppError("CONFLICT", error, undefined, "KILL_SWITCH_ACTIVE", { kill_switch: { scope: kill.scope, key: kill.key } });
+  }
+
+  const replay = await inTransaction(db, async (tx) => {
+    const now = clock.now();
+    // REPLAY_REQUESTED first: its ledger append takes the tenant's chain lock, so two concurrent
+    // replays of one intent check for each other's running execution one after the other.
+    await appendLedger(tx, { ...base, type: "REPLAY_REQUESTED", payload: requested }, now);
+    const running = (await executionsForIntent(tx, tenantId, intent.id)).find((e) => e.status === "EXECUTING");
+    if (running)
+      throw new AppError(
+        "CONFLICT",
+        `Execution ${running.id} of this intent is still running; replay once it has finished`,
+        "id",
+        "REPLAY_IN_PROGRESS",
+      );
+    const created = await insertExecution(
+      tx,
+      {
+        tenantId,
+        intentId: intent.id,
+        // A person (or their API key) asked for this run; the policy's approval was for the original.
+        approvalSource: "HUMAN",
+        autoExecuted: false,
+        replayOf: execution.id,
+        replayReason: opts.replayReason,
+        requestedBy: opts.requestedBy,
+      },
+      now,
+    );
+    await appendLedger(tx, { ...base, type: "REPLAY_STARTED", payload: { ...ids, execution_id: created.id } }, now);
+    return created;
+  });
+
+  const done = await completeExecution(deps, intent, replay, actor);
+  if (done.status === "SUCCEEDED" || done.status === "FAILED") {
+    const row = done.status === "FAILED" ? await findExecution(db, tenantId, replay.id) : null;
+    await inTransaction(db, (tx) =>
+      appendLedger(
+        tx,
+        done.status === "SUCCEEDED"
+          ? { ...base, type: "REPLAY_COMPLETED", payload: { ...ids, execution_id: replay.id } }
+          : { ...base, type: "REPLAY_FAILED", payload: { ...ids, execution_id: replay.id, error: row?.error ?? "The replay failed" } },
+        clock.now(),
+      ),
+    );
+  }
+  return { executionId: replay.id, replayOf: execution.id, status: done.status };
+}
+
+// ─────────────────────────── failed executions and bulk replay ───────────────────────────
+
+async function failedViews(db: Db, tenantId: string, rows: ExecutionRow[]): Promise<FailedExecutionView[]> {
+  if (rows.length === 0) return [];
+  const intentIds = rows.map((r) => r.intentId);
+  const [intents, calls, siblings] = await Promise.all([
+    intentsByIds(db, tenantId, intentIds),
+    toolCallsForExecutions(
+      db,
+      tenantId,
+      rows.map((r) => r.id),
+    ),
+    executionsForIntents(db, tenantId, intentIds),
+  ]);
+  const intentOf = new Map(intents.map((i) => [i.id, i]));
+  const names = await accountNames(
+    db,
+    tenantId,
+    intents.map((i) => i.accountId),
+  );
+  return rows.map((r) => {
+    const intent = intentOf.get(r.intentId);
+    const later = siblings.filter((s) => s.intentId === r.intentId && s.id !== r.id && s.startedAt >= r.startedAt).at(-1);
+    return {
+      executionId: r.id,
+      actionIntentId: r.intentId,
+      actionType: intent?.actionType ?? "UNKNOWN",
+      accountId: intent?.accountId ?? "",
+      accountName: intent ? (names.get(intent.accountId) ?? null) : null,
+      connector: calls.filter((c) => c.executionId === r.id).at(-1)?.connector ?? null,
+      error: r.error,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      replayOf: r.replayOf,
+      laterExecution: later ? { executionId: later.id, status: later.status } : null,
+    };
+  });
+}
+
+/** The tenant's FAILED executions, newest failure first; optional from ≤ finishedAt < to. */
+export async function listFailed(
+  db: Db,
+  viewer: Viewer,
+  input: { from?: Date; to?: Date; limit: number; cursor?: string },
+): Promise<Page<FailedExecutionView>> {
+  checkRange(input.from, input.to);
+  const page = await listFailedExecutions(db, viewer.tenantId, input, input);
+  return { items: await failedViews(db, viewer.tenantId, page.items), nextCursor: page.nextCursor };
+}
+
+function checkRange(from: Date | undefined, to: Date | undefined) {
+  if (from && to && to <= from) throw new AppError("UNPROCESSABLE", "to must be after from", "to");
+}
+
+const SCAN_PAGE = 200;
+
+/**
+ * What a bulk replay of [from, to) takes: per intent its latest execution when that one FAILED
+ * (engine `latestFailedPerIntent`), newest first, at most `cap` of them.
+ */
+async function bulkCandidates(db: Db, tenantId: string, from: Date, to: Date, cap: number) {
+  const picked: ExecutionRow[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listFailedExecutions(db, tenantId, { from, to }, { limit: SCAN_PAGE, cursor });
+    const siblings = await executionsForIntents(
+      db,
+      tenantId,
+      page.items.map((e) => e.intentId),
+    );
+    picked.push(...latestFailedPerIntent(page.items, siblings));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && picked.length <= cap);
+  return { rows: picked.slice(0, cap), truncated: picked.length > cap };
+}
+
+export async function bulkReplayPreview(db: Db, viewer: Viewer, input: { from: Date; to: Date }): Promise<BulkReplayPreview> {
+  checkRange(input.from, input.to);
+  const { rows, truncated } = await bulkCandidates(db, viewer.tenantId, input.from, input.to, BULK_REPLAY_CAP);
+  const views = await failedViews(db, viewer.tenantId, rows);
+  const items = [];
+  for (const [i, v] of views.entries()) {
+    const row = rows[i] as ExecutionRow;
+    const intent = await findIntent(db, viewer.tenantId, row.intentId);
+    items.push({ ...v, sideEffects: intent ? await sideEffectsOf(db, intent, row) : [] });
+  }
+  return { items, cap: BULK_REPLAY_CAP, truncated };
+}
+
+/** Replays each one in turn; a refusal (kill switch, one already running) is reported, not thrown. */
+export async function bulkReplay(
+  deps: ReplayDeps,
+  viewer: Viewer,
+  input: { from: Date; to: Date; replayReason: string; requestedBy: string },
+): Promise<BulkReplayResult> {
+  checkRange(input.from, input.to);
+  const { rows, truncated } = await bulkCandidates(deps.db, viewer.tenantId, input.from, input.to, BULK_REPLAY_CAP);
+  const items: BulkReplayResult["items"] = [];
+  for (const row of rows) {
+    try {
+      const r = await replayExecution(deps, viewer, row.id, { replayReason: input.replayReason, requestedBy: input.requestedBy });
+      items.push({ replayOf: r.replayOf, executionId: r.executionId, status: r.status, error: null });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      items.push({ replayOf: row.id, executionId: null, status: "REFUSED", error: err.message });
+    }
+  }
+  return { items, cap: BULK_REPLAY_CAP, truncated };
+}
