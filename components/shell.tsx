@@ -22,6 +22,7 @@ import {
   Plug,
   Radar,
   ScanEye,
+  ShieldCheck,
   SlidersHorizontal,
 } from "lucide-react";
 import Link from "next/link";
@@ -54,6 +55,7 @@ const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[];
   { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/admin/monitoring", label: "Monitoring", icon: Activity, roles: ["ADMIN"], section: "Admin" },
   { href: "/admin/what-if", label: "Policy what-if", icon: FlaskConical, roles: ["ADMIN"], section: "Admin" },
+  { href: "/admin/reliability", label: "Reliability", icon: ShieldCheck, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
   { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
   { href: "/digest", label: "Daily digest", icon: Mail, roles: ALL, section: "Work" },
 ];

@@ -44,6 +44,7 @@ const ADMIN_PAGES = [
   "/admin/learning",
   "/admin/monitoring",
   "/admin/what-if",
+  "/admin/reliability",
   "/heat",
   "/next",
   "/digest",

@@ -64,3 +64,6 @@ export const ReplayPreviewInput = z.object({ executionId: ExecutionId });
 export const ReplayInput = z.object({ executionId: ExecutionId, replayReason: ReplayReason });
 export const BulkReplayPreviewInput = z.object({ from: IsoDate, to: IsoDate });
 export const BulkReplayInput = z.object({ from: IsoDate, to: IsoDate, replayReason: ReplayReason });
+
+/** The reliability page's charts: the last `hours` (default 6, at most 48). */
+export const ReliabilitySeriesInput = z.strictObject({ hours: z.number().int().min(1).max(48).default(6) }).default({ hours: 6 });

@@ -1,4 +1,5 @@
-import { ReliabilityPutInput } from "../../schemas/reliability";
+import { ReliabilityPutInput, ReliabilitySeriesInput } from "../../schemas/reliability";
+import { connectorSeries } from "../../services/reliabilitySeries";
 import { connectorReliability, setForcedOpen } from "../../services/resilience";
 import { adminProcedure, auditProcedure, router } from "../trpc";
 
@@ -9,6 +10,10 @@ import { adminProcedure, auditProcedure, router } from "../trpc";
  */
 export const reliabilityRouter = router({
   connectors: auditProcedure.query(({ ctx }) => connectorReliability({ db: ctx.db, clock: ctx.clock }, ctx.viewer)),
+  /** latency percentiles and error rate per connector over the last hours, bucketed for the charts */
+  series: auditProcedure
+    .input(ReliabilitySeriesInput)
+    .query(({ ctx, input }) => connectorSeries({ db: ctx.db, clock: ctx.clock }, ctx.viewer, input)),
   setForcedOpen: adminProcedure
     .input(ReliabilityPutInput)
     .mutation(({ ctx, input }) => setForcedOpen({ db: ctx.db, clock: ctx.clock }, ctx.viewer, input)),

@@ -1,0 +1,36 @@
+import type { Clock } from "../clock";
+import type { Db } from "../db";
+import { type SeriesPoint, sloSeries } from "../engine/sloSeries";
+import { callSamplesInRange } from "../repos/callSeries";
+import type { Viewer } from "../repos/scope";
+import { CONNECTOR_NAMES, type ConnectorName } from "../schemas/connectors";
+
+/** Points per chart: enough to see a spike, few enough to read. */
+const BUCKETS = 24;
+/** Samples read per connector; beyond it the oldest buckets are left out and the answer says so. */
+const SAMPLE_LIMIT = 20_000;
+
+export interface ConnectorSeries {
+  connector: ConnectorName;
+  points: SeriesPoint[];
+  /** more calls than SAMPLE_LIMIT in the range: the oldest points are partial */
+  truncated: boolean;
+}
+
+/** Each connector's latency and error rate over the last `hours`, for the viewer's tenant only. */
+export async function connectorSeries(
+  deps: { db: Db; clock: Clock },
+  viewer: Viewer,
+  input: { hours: number },
+): Promise<{ from: Date; to: Date; bucketMs: number; connectors: ConnectorSeries[] }> {
+  const to = deps.clock.now();
+  const bucketMs = Math.ceil((input.hours * 3_600_000) / BUCKETS);
+  const from = new Date(to.getTime() - bucketMs * BUCKETS);
+  const connectors = await Promise.all(
+    CONNECTOR_NAMES.map(async (connector) => {
+      const rows = await callSamplesInRange(deps.db, viewer.tenantId, connector, from, to, SAMPLE_LIMIT);
+      return { connector, points: sloSeries(rows, from, bucketMs, BUCKETS), truncated: rows.length === SAMPLE_LIMIT };
+    }),
+  );
+  return { from, to, bucketMs, connectors };
+}
