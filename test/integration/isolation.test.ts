@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ZodType } from "zod";
 import { PUT as streamPut } from "@/app/api/v1/audit/stream/route";
 import { GET as downloadGet } from "@/app/api/v1/autonomy/audit/exports/[id]/download/route";
 import { GET as exportGet } from "@/app/api/v1/autonomy/audit/exports/[id]/route";
@@ -61,6 +62,62 @@ const ROUTE_EXCLUSIONS: Record<string, string> = {
   // The OpenAPI document itself: static, generated from OPERATIONS, reads no database.
   "/app/api/v1/openapi.json/route.ts GET": "static document",
 };
+
+type Proc = { _def: { type: "query" | "mutation" | "subscription"; inputs: unknown[] } };
+
+/**
+ * Inputs for one endpoint or procedure, built from its own zod schema with A's ids put in: the
+ * smallest valid one (required fields only) and a fuller valid one, both checked against the
+ * schema (generated values that fail it — or no schema at all — leave one `undefined` input).
+ */
+function inputsFor(schema: ZodType | undefined, kind: keyof typeof own): unknown[] {
+  if (!schema) return [undefined];
+  const json = jsonSchemaOf(schema);
+  const required = new Set(json.required ?? []);
+  const candidates = fc.sample(arbitraryFromJsonSchema(json), { numRuns: 40, seed: 7 }).map((v) => withOwnIds(v, kind));
+  const valid = (v: unknown) => schema.safeParse(v).success;
+  const full = candidates.find(valid);
+  const smallest = candidates
+    .map((v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => required.has(k))) : v))
+    .find(valid);
+  const found = [smallest, full].filter((v) => v !== undefined);
+  return found.length ? found : [candidates[0]];
+}
+
+/** Which of A's objects an `id` of this path or procedure names. */
+function idKind(where: string): keyof typeof own {
+  if (/export/i.test(where)) return "export";
+  if (/execution|replay/i.test(where)) return "execution";
+  if (/intent|approval|work|review/i.test(where)) return "intent";
+  return "account";
+}
+
+const ID_FIELDS: Record<string, keyof typeof own> = {
+  account_id: "account",
+  accountId: "account",
+  action_intent_id: "intent",
+  actionIntentId: "intent",
+  intent_id: "intent",
+  intentId: "intent",
+  execution_id: "execution",
+  executionId: "execution",
+  export_id: "export",
+  exportId: "export",
+};
+
+/** Put A's own ids where an input names an object, so calls reach A's rows rather than "not found". */
+function withOwnIds(v: unknown, kind: keyof typeof own): unknown {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+  if ("id" in out) out.id = own[kind];
+  if (Array.isArray(out.ids)) out.ids = [own[kind]];
+  if (Array.isArray(out.accountIds)) out.accountIds = [own.account];
+  if (Array.isArray(out.account_ids)) out.account_ids = [own.account];
+  for (const [k, which] of Object.entries(ID_FIELDS)) if (k in out) out[k] = own[which];
+  // A generated cursor is junk by construction (cursors are opaque); the first page is the read.
+  delete out.cursor;
+  return out;
+}
 
 let t: TestDb;
 let db: Db;
@@ -227,7 +284,91 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     expect(describeLeaks(rec.leaks(markers, { allowances: ALLOWANCES, ledger: written }))).toBe("");
     expect(await verifyLedger(db, a.id)).toMatchObject({ ok: true });
     expect(await verifyLedger(db, b.id)).toMatchObject({ ok: true });
+
+    // A's own objects, for the sweep below.
+    own.account = account;
+    own.export = exportId;
+    own.intent = (await db.actionIntent.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING_APPROVAL" } })).id;
+    own.execution = (await db.execution.findFirstOrThrow({ where: { tenantId: a.id } })).id;
   }, 60_000);
+
+  it("every REST endpoint and tRPC procedure, called as tenant A with A's ids, touches nothing of tenant B (none forgotten)", async () => {
+    expect(own.intent, "the story above ran").not.toBe("");
+    const ops = OPERATIONS.map((op) => ({ ...op, file: `/app${op.path.replace(/\{(\w+)\}/g, "[$1]")}/route.ts` }));
+    // Every route module's exported method is an operation (or excluded with a reason) ...
+    const listed = new Set([...ops.map((o) => `${o.file} ${o.method.toUpperCase()}`), ...Object.keys(ROUTE_EXCLUSIONS)]);
+    for (const [file, load] of Object.entries(ROUTES)) {
+      const mod = (await load()) as Record<string, unknown>;
+      for (const m of ["GET", "POST", "PUT", "PATCH", "DELETE"])
+        if (typeof mod[m] === "function") expect(listed, `${m} ${file}`).toContain(`${file} ${m}`);
+    }
+    const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, Proc>);
+    const heads = await ledgerHeads(db);
+    const calledRoutes = new Set<string>();
+    const calledProcedures = new Set<string>();
+    let passedValidation = 0;
+    let calls = 0;
+
+    rec.clear();
+    rec.start();
+    // ... and each is called, with inputs built from its own zod schemas and A's ids.
+    for (const op of ops) {
+      const load = ROUTES[op.file];
+      if (!load) throw new Error(`no route module for ${op.path}`);
+      const handler = ((await load()) as Record<string, Handler>)[op.method.toUpperCase()] as Handler;
+      const kind = idKind(op.path);
+      const key = (keys[a.id] as Record<string, string>)[op.scopes[0] ?? "admin"] ?? (keys[a.id]?.admin as string);
+      const queries = inputsFor(op.query, kind);
+      const bodies = op.method === "get" ? [undefined] : inputsFor(op.body, kind);
+      for (let i = 0; i < Math.max(queries.length, bodies.length); i++) {
+        const params: Record<string, string> = {};
+        let url = op.path;
+        for (const [, name] of op.path.matchAll(/\{(\w+)\}/g)) {
+          const value = name === "name" ? "webhook" : name === "token" ? "not-a-token" : own[kind];
+          params[name as string] = value;
+          url = url.replace(`{${name}}`, value);
+        }
+        const query = queries[i % queries.length];
+        if (query && typeof query === "object")
+          url += `?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]))}`;
+        const body = bodies[i % bodies.length];
+        const res = await rest(handler, key, url, { method: op.method.toUpperCase(), body, params });
+        calls++;
+        if (res.status !== 400 && res.status < 500) passedValidation++;
+        expect(res.status, `${op.method} ${url}: ${res.body.slice(0, 200)}`).toBeLessThan(500);
+      }
+      calledRoutes.add(`${op.file} ${op.method.toUpperCase()}`);
+    }
+    const caller = createCaller({ db, clock: systemClock, session: a.admin.session });
+    for (const [name, proc] of procedures) {
+      const kind = idKind(name);
+      for (const input of inputsFor(proc._def.inputs[0] as ZodType | undefined, kind)) {
+        const fn = name.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (
+          input?: unknown,
+        ) => Promise<unknown>;
+        calls++;
+        try {
+          rec.output(`tRPC ${name}`, await fn(input));
+          passedValidation++;
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          rec.output(`tRPC ${name} → ${e.code}`, e.message);
+          expect(e.code, `${name}: ${e.message}`).not.toBe("INTERNAL_SERVER_ERROR");
+          if (e.code !== "BAD_REQUEST") passedValidation++;
+        }
+      }
+      calledProcedures.add(name);
+    }
+    rec.stop();
+
+    expect([...calledRoutes].sort()).toEqual(ops.map((o) => `${o.file} ${o.method.toUpperCase()}`).sort());
+    expect([...calledProcedures].sort()).toEqual(procedures.map(([p]) => p).sort());
+    // Most calls reach the services (past input validation), so the recording covers real reads.
+    expect(passedValidation / calls).toBeGreaterThan(0.8);
+    const written = await ledgerWrittenSince(db, heads);
+    expect(written.every((e) => e.tenantId === a.id)).toBe(true);
+    expect(describeLeaks(rec.leaks(markers, { allowances: ALLOWANCES, ledger: written }))).toBe("");
+  }, 120_000);
 
   it("a cross-tenant read planted in A's request is reported, naming the statement and B's value (and so are a log line and a request)", async () => {
     const { GET: accountGet } = (await import("@/app/api/v1/accounts/[id]/route")) as { GET: Handler };
@@ -241,9 +382,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     };
     rec.clear();
     rec.start();
-    const res = await rest(leaky, keys[a.id]?.read as string, `/api/v1/accounts/${a.accounts.seller[0]}`, {
-      params: { id: a.accounts.seller[0] },
-    });
+    const mine = a.accounts.seller[0] as string;
+    const res = await rest(leaky, keys[a.id]?.read as string, `/api/v1/accounts/${mine}`, { params: { id: mine } });
     console.warn(`planted: notified ${b.admin.email}`);
     await fetch(`${receivers[a.id]}/planted`, { method: "POST", body: JSON.stringify({ tenant: b.id }) });
     rec.stop();
