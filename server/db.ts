@@ -2,6 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
+import type {
+  SqlDriverAdapter,
+  SqlDriverAdapterFactory,
+  SqlQuery,
+  SqlQueryable,
+  SqlResultSet,
+  Transaction,
+} from "@prisma/driver-adapter-utils";
 import Database from "better-sqlite3";
 import { PrismaClient as PgClient } from "./generated/postgres/client.ts";
 import { PrismaClient as SqliteClient } from "./generated/sqlite/client.ts";
@@ -34,10 +42,75 @@ function sqlitePath(url: string): string {
   return path.resolve(/*turbopackIgnore: true*/ raw);
 }
 
-export function createDb(url: string): Db {
+/**
+ * One SQL statement as the driver adapter ran it: its text, its bound values, and (for queries)
+ * the rows it returned. `rows` is absent for statements that only report a count.
+ */
+export interface ObservedStatement {
+  sql: string;
+  args: readonly unknown[];
+  columns?: readonly string[];
+  rows?: readonly (readonly unknown[])[];
+}
+export type StatementObserver = (statement: ObservedStatement) => void;
+
+export interface CreateDbOptions {
+  /**
+   * Sees every statement after it ran (the tenant-isolation harness records them). Off by
+   * default; when unset the adapter is handed to Prisma untouched, so it costs nothing.
+   */
+  observe?: StatementObserver;
+}
+
+function observedQueryable<T extends SqlQueryable>(q: T, observe: StatementObserver) {
+  return {
+    provider: q.provider,
+    adapterName: q.adapterName,
+    async queryRaw(query: SqlQuery): Promise<SqlResultSet> {
+      const result = await q.queryRaw(query);
+      observe({ sql: query.sql, args: query.args, columns: result.columnNames, rows: result.rows });
+      return result;
+    },
+    async executeRaw(query: SqlQuery): Promise<number> {
+      const count = await q.executeRaw(query);
+      observe({ sql: query.sql, args: query.args });
+      return count;
+    },
+  };
+}
+
+/** Wraps rather than subclasses: the adapters keep private state, so methods stay bound to them. */
+function observedAdapter(factory: SqlDriverAdapterFactory, observe: StatementObserver): SqlDriverAdapterFactory {
+  const transaction = (tx: Transaction): Transaction => ({
+    ...observedQueryable(tx, observe),
+    options: tx.options,
+    commit: () => tx.commit(),
+    rollback: () => tx.rollback(),
+    createSavepoint: tx.createSavepoint?.bind(tx),
+    rollbackToSavepoint: tx.rollbackToSavepoint?.bind(tx),
+    releaseSavepoint: tx.releaseSavepoint?.bind(tx),
+  });
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect(): Promise<SqlDriverAdapter> {
+      const adapter = await factory.connect();
+      return {
+        ...observedQueryable(adapter, observe),
+        executeScript: (script) => adapter.executeScript(script),
+        startTransaction: async (isolationLevel) => transaction(await adapter.startTransaction(isolationLevel)),
+        getConnectionInfo: adapter.getConnectionInfo?.bind(adapter),
+        dispose: () => adapter.dispose(),
+      };
+    },
+  };
+}
+
+export function createDb(url: string, options: CreateDbOptions = {}): Db {
+  const withObserver = (factory: SqlDriverAdapterFactory) => (options.observe ? observedAdapter(factory, options.observe) : factory);
   if (providerOf(url) === "postgresql") {
     // A modest pool: several app instances share one server (the multi-instance mode).
-    const adapter = new PrismaPg({ connectionString: url, max: 10 });
+    const adapter = withObserver(new PrismaPg({ connectionString: url, max: 10 }));
     return new PgClient({ adapter }) as unknown as Db;
   }
   const file = sqlitePath(url);
@@ -49,7 +122,7 @@ export function createDb(url: string): Db {
   raw.close();
   // `timeout` is SQLite's busy timeout: a writer waits for another process's write lock instead
   // of failing at once with SQLITE_BUSY.
-  const adapter = new PrismaBetterSqlite3({ url: file, timeout: 15_000 });
+  const adapter = withObserver(new PrismaBetterSqlite3({ url: file, timeout: 15_000 }));
   return new SqliteClient({ adapter });
 }
 

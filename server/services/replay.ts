@@ -289,9 +289,14 @@ async function bulkCandidates(db: Db, tenantId: string, from: Date, to: Date, ca
   return { rows: picked.slice(0, cap), truncated: picked.length > cap };
 }
 
-export async function bulkReplayPreview(db: Db, viewer: Viewer, input: { from: Date; to: Date }): Promise<BulkReplayPreview> {
+export async function bulkReplayPreview(
+  db: Db,
+  viewer: Viewer,
+  input: { from: Date; to: Date },
+  cap = BULK_REPLAY_CAP,
+): Promise<BulkReplayPreview> {
   checkRange(input.from, input.to);
-  const { rows, truncated } = await bulkCandidates(db, viewer.tenantId, input.from, input.to, BULK_REPLAY_CAP);
+  const { rows, truncated } = await bulkCandidates(db, viewer.tenantId, input.from, input.to, cap);
   const views = await failedViews(db, viewer.tenantId, rows);
   const items = [];
   for (const [i, v] of views.entries()) {
@@ -299,7 +304,7 @@ export async function bulkReplayPreview(db: Db, viewer: Viewer, input: { from: D
     const intent = await findIntent(db, viewer.tenantId, row.intentId);
     items.push({ ...v, sideEffects: intent ? await sideEffectsOf(db, intent, row) : [] });
   }
-  return { items, cap: BULK_REPLAY_CAP, truncated };
+  return { items, cap, truncated };
 }
 
 /** Replays each one in turn; a refusal (kill switch, one already running) is reported, not thrown. */
@@ -307,9 +312,10 @@ export async function bulkReplay(
   deps: ReplayDeps,
   viewer: Viewer,
   input: { from: Date; to: Date; replayReason: string; requestedBy: string },
+  cap = BULK_REPLAY_CAP,
 ): Promise<BulkReplayResult> {
   checkRange(input.from, input.to);
-  const { rows, truncated } = await bulkCandidates(deps.db, viewer.tenantId, input.from, input.to, BULK_REPLAY_CAP);
+  const { rows, truncated } = await bulkCandidates(deps.db, viewer.tenantId, input.from, input.to, cap);
   const items: BulkReplayResult["items"] = [];
   for (const row of rows) {
     try {
@@ -320,5 +326,5 @@ export async function bulkReplay(
       items.push({ replayOf: row.id, executionId: null, status: "REFUSED", error: err.message });
     }
   }
-  return { items, cap: BULK_REPLAY_CAP, truncated };
+  return { items, cap, truncated };
 }

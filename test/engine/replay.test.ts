@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { latestFailedPerIntent, previewReplay, replayRefusal, toolIdempotencyKey } from "@/server/engine/replay";
+
+const preview = (connector: string, statuses: string[], others: { connector: string; status: string }[] = []) =>
+  previewReplay({
+    originalExecutionId: "exec_orig",
+    connector,
+    priorCalls: [...statuses.map((status) => ({ connector, status })), ...others],
+  }).side_effects;
+
+describe("previewReplay", () => {
+  it("names the key the tool receives: the original execution's, whatever the replay's own id", () => {
+    expect(toolIdempotencyKey("exec_orig", "webhook")).toBe("exec_orig:webhook");
+    expect(preview("webhook", ["FAILED"])).toEqual([
+      expect.objectContaining({ connector: "webhook", idempotency_key: "exec_orig:webhook", previous_status: "FAILED" }),
+    ]);
+  });
+
+  it("a webhook call repeats with the same Idempotency-Key, which the receiver dedupes", () => {
+    expect(preview("webhook", ["SUCCEEDED"])[0]).toMatchObject({ would_repeat: true, dedupes: true, sends: true });
+    expect(preview("webhook", ["FAILED"])[0]).toMatchObject({ would_repeat: true, dedupes: true, sends: true });
+  });
+
+  it("a CRM write that already succeeded for the key is not sent again; a failed one is, and HubSpot may not dedupe it", () => {
+    expect(preview("crm", ["FAILED", "SUCCEEDED"])[0]).toMatchObject({
+      would_repeat: false,
+      dedupes: true,
+      sends: false,
+      previous_status: "SUCCEEDED",
+    });
+    expect(preview("crm", ["FAILED"])[0]).toMatchObject({ would_repeat: true, dedupes: false, sends: true });
+    // A call a dead process left STARTED may have reached HubSpot: it counts as a repeat.
+    expect(preview("crm", ["FAILED", "STARTED"])[0]).toMatchObject({ would_repeat: true, previous_status: "STARTED" });
+  });
+
+  it("email does not dedupe: a repeated send reaches the recipient again", () => {
+    expect(preview("email", ["SUCCEEDED"])[0]).toMatchObject({ would_repeat: true, dedupes: false, sends: true });
+    expect(preview("email", ["FAILED"])[0]).toMatchObject({ would_repeat: true, dedupes: false });
+  });
+
+  it("internal writes a second artifact only when the first call wrote one", () => {
+    expect(preview("internal", ["SUCCEEDED"])[0]).toMatchObject({ would_repeat: true, dedupes: false, sends: true });
+    expect(preview("internal", ["FAILED"])[0]).toMatchObject({ would_repeat: false, dedupes: false, sends: true });
+  });
+
+  it("no earlier call on the replay's connector (the CRM write moved from webhook to crm): nothing repeats, the call is made", () => {
+    const [e] = preview("crm", [], [{ connector: "webhook", status: "FAILED" }]);
+    expect(e).toMatchObject({
+      connector: "crm",
+      idempotency_key: "exec_orig:crm",
+      would_repeat: false,
+      sends: true,
+      previous_status: null,
+    });
+  });
+});
+
+describe("replayRefusal", () => {
+  it("only finished executions can be replayed", () => {
+    expect(replayRefusal("SUCCEEDED")).toBeNull();
+    expect(replayRefusal("FAILED")).toBeNull();
+    expect(replayRefusal("EXECUTING")).toBe("NOT_TERMINAL");
+  });
+});
+
+describe("latestFailedPerIntent", () => {
+  const at = (m: number) => new Date(Date.UTC(2026, 2, 2, 10, m));
+  it("keeps an intent's failure only when it is the intent's latest execution", () => {
+    const failedOriginal = { id: "e1", intentId: "i1", status: "FAILED", startedAt: at(0) };
+    const laterReplay = { id: "e2", intentId: "i1", status: "SUCCEEDED", startedAt: at(5) };
+    const lonelyFailure = { id: "e3", intentId: "i2", status: "FAILED", startedAt: at(1) };
+    const failedReplay = { id: "e5", intentId: "i3", status: "FAILED", startedAt: at(9) };
+    const failedOriginal3 = { id: "e4", intentId: "i3", status: "FAILED", startedAt: at(2) };
+    const picked = latestFailedPerIntent(
+      [failedOriginal, lonelyFailure, failedOriginal3, failedReplay],
+      [failedOriginal, laterReplay, lonelyFailure, failedOriginal3, failedReplay],
+    );
+    expect(picked.map((e) => e.id)).toEqual(["e3", "e5"]);
+  });
+});

@@ -1,0 +1,411 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { POST as replayPost } from "@/app/api/v1/executions/[id]/replay/route";
+import { GET as previewGet } from "@/app/api/v1/executions/[id]/replay-preview/route";
+import { POST as bulkPost } from "@/app/api/v1/executions/replay/route";
+import { createCaller } from "@/server/api/root";
+import { fixedClock } from "@/server/clock";
+import type { Db } from "@/server/db";
+import { queueHandlers } from "@/server/jobs/registry";
+import { finishExecution, insertExecution } from "@/server/repos/executions";
+import { inTransaction } from "@/server/repos/tx";
+import type { ApiKeyScope } from "@/server/schemas/common";
+import { createApiKey } from "@/server/services/apiKeys";
+import { putKillSwitch } from "@/server/services/autonomyConfig";
+import { setWebhook } from "@/server/services/connectors";
+import type { GateDeps } from "@/server/services/gate";
+import { submitIntent } from "@/server/services/gate";
+import { runWorkerTick } from "@/server/services/jobQueue";
+import { verifyLedger } from "@/server/services/ledger";
+import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
+import { bulkReplay, bulkReplayPreview } from "@/server/services/replay";
+import { approveIntent } from "@/server/services/reviews";
+import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
+import { makeTenant, type TestTenant } from "../helpers/factory";
+import { intent } from "../helpers/gate";
+
+/**
+ * Replay (issue 12 item 3, SPEC §4.7 / §5.1): the preview names the call that would repeat and its
+ * key; a replay is a new execution whose tool call reaches a real webhook receiver on 127.0.0.1
+ * with the ORIGINAL Idempotency-Key; the original execution, its tool calls and the intent stay
+ * byte-for-byte as they were; REPLAY_* entries are on the intent's correlation id; the chain verifies.
+ */
+
+let t: TestDb;
+let a: TestTenant;
+let b: TestTenant;
+let http: Server;
+let base: string;
+/** the receiver answers 500 while this is above 0 (and counts down) */
+let failNext = 0;
+const deliveries: { path: string; key: string | undefined; executionId: unknown }[] = [];
+const k: Record<string, string> = {};
+const clock = fixedClock("2026-03-02T10:00:00Z");
+const deps = (db: Db): GateDeps => ({ db, clock, connectors: { smtp: null } });
+const caller = (u: TestTenant["admin"]) => createCaller({ db: t.db, clock, session: u.session });
+
+beforeAll(async () => {
+  t = await freshDb();
+  (globalThis as { __autopilotDb?: unknown }).__autopilotDb = t.db;
+  a = await makeTenant(t.db);
+  b = await makeTenant(t.db);
+  http = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+      deliveries.push({ path: req.url ?? "", key: req.headers["idempotency-key"] as string | undefined, executionId: body.execution_id });
+      res.statusCode = failNext > 0 ? 500 : 200;
+      if (failNext > 0) failNext--;
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  await setWebhook(t.db, a.admin.viewer, { url: `${base}/a`, enabled: true }, clock);
+  await setWebhook(t.db, b.admin.viewer, { url: `${base}/b`, enabled: true }, clock);
+  const key = async (tenant: TestTenant, scopes: ApiKeyScope[]) =>
+    (await createApiKey(t.db, { tenantId: tenant.id, name: scopes.join("+"), scopes, actor: { type: "SYSTEM", id: "test" } }, clock)).key;
+  k.admin = await key(a, ["admin"]);
+  k.read = await key(a, ["read"]);
+  k.bAdmin = await key(b, ["admin"]);
+});
+afterAll(async () => {
+  await new Promise((r) => http.close(r));
+  await t.cleanup();
+});
+
+/** Approved executions may run on the durable queue (EXECUTE_APPROVED); drain it under this test's clock. */
+async function drainApprovals() {
+  const handlers = queueHandlers({ db: t.db, clock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" });
+  const approved = (handlers as Record<string, (typeof handlers)[string]>).EXECUTE_APPROVED;
+  if (!approved) return;
+  await runWorkerTick(t.db, { EXECUTE_APPROVED: approved }, { owner: "w", leaseSeconds: 60, maxJobs: 50, clock });
+}
+
+/** An approved outreach request whose webhook call ends as `fail` says, at `at`. */
+async function outreach(tenant: TestTenant, at: string, how: "receiver-500" | "succeed" | "webhook-off") {
+  clock.set(at);
+  const r = await submitIntent(
+    deps(t.db),
+    tenant.admin.viewer,
+    intent(tenant.accounts.seller[0] as string, {
+      actionType: "REQUEST_RENEWAL_MEETING",
+      riskLevel: "HIGH",
+      parameters: { contact: "cfo@x.example" },
+    }),
+  );
+  expect(r.status).toBe("PENDING_APPROVAL");
+  const path = tenant === a ? "a" : "b";
+  if (how === "receiver-500") failNext = 1;
+  if (how === "webhook-off") await setWebhook(t.db, tenant.admin.viewer, { url: `${base}/${path}`, enabled: false }, clock);
+  await approveIntent(deps(t.db), tenant.admin.viewer, r.actionIntentId, {});
+  await drainApprovals();
+  if (how === "webhook-off") await setWebhook(t.db, tenant.admin.viewer, { url: `${base}/${path}`, enabled: true }, clock);
+  failNext = 0;
+  const execution = await t.db.execution.findFirstOrThrow({ where: { intentId: r.actionIntentId, replayOf: null } });
+  expect(execution.status).toBe(how === "succeed" ? "SUCCEEDED" : "FAILED");
+  return { intentId: r.actionIntentId, executionId: execution.id };
+}
+
+async function rest(
+  h: (req: Request, ctx: { params: Promise<{ id: string }> }) => Promise<Response>,
+  key: string,
+  id: string,
+  body?: unknown,
+) {
+  const res = await h(
+    new Request("http://127.0.0.1/x", {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    }),
+    { params: Promise.resolve({ id }) },
+  );
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> & { error?: { code: string; field?: string } } };
+}
+const bulk = (key: string, body: unknown) => rest((req) => bulkPost(req), key, "", body);
+
+/** Everything a replay must leave alone, as stored. */
+async function snapshot(intentId: string, executionId: string) {
+  return JSON.stringify([
+    await t.db.actionIntent.findUniqueOrThrow({ where: { id: intentId } }),
+    await t.db.execution.findUniqueOrThrow({ where: { id: executionId } }),
+    await t.db.toolCall.findMany({ where: { executionId }, orderBy: { id: "asc" } }),
+    await t.db.outcome.findMany({ where: { executionId }, orderBy: { id: "asc" } }),
+  ]);
+}
+
+async function story(intentId: string) {
+  const { correlationId } = await t.db.actionIntent.findUniqueOrThrow({ where: { id: intentId } });
+  return t.db.ledgerEntry.findMany({ where: { tenantId: a.id, correlationId, type: { startsWith: "REPLAY_" } }, orderBy: { seq: "asc" } });
+}
+
+describe(`replay on ${TEST_PROVIDER}`, () => {
+  let first: { intentId: string; executionId: string };
+
+  it("the preview shows the call that would repeat, with the idempotency key the tool would see, and writes nothing", async () => {
+    first = await outreach(a, "2026-03-02T10:00:00Z", "receiver-500");
+    const originalKey = `${first.executionId}:webhook`;
+    expect(deliveries.at(-1)).toMatchObject({ path: "/a", key: originalKey });
+    const ledgerBefore = await t.db.ledgerEntry.count({ where: { tenantId: a.id } });
+    const executionsBefore = await t.db.execution.count();
+
+    const p = await caller(a.admin).executions.replayPreview({ executionId: first.executionId });
+    expect(p).toMatchObject({ executionId: first.executionId, actionIntentId: first.intentId, status: "FAILED", refusal: null });
+    expect(p.sideEffects).toEqual([
+      expect.objectContaining({
+        connector: "webhook",
+        idempotency_key: originalKey,
+        would_repeat: true,
+        dedupes: true,
+        sends: true,
+        previous_status: "FAILED",
+      }),
+    ]);
+
+    const r = await rest(previewGet, k.admin as string, first.executionId);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({
+      execution_id: first.executionId,
+      replayable: true,
+      side_effects: [{ connector: "webhook", idempotency_key: originalKey, would_repeat: true }],
+    });
+    expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id } })).toBe(ledgerBefore);
+    expect(await t.db.execution.count()).toBe(executionsBefore);
+  });
+
+  it("a replay is a new execution; the receiver sees the original Idempotency-Key; the original is unchanged; REPLAY_* are on the story", async () => {
+    const before = await snapshot(first.intentId, first.executionId);
+    const sent = deliveries.length;
+    clock.set("2026-03-02T11:00:00Z");
+
+    const r = await caller(a.admin).executions.replay({ executionId: first.executionId, replayReason: "the receiver was down" });
+    expect(r).toMatchObject({ replayOf: first.executionId, status: "SUCCEEDED" });
+    expect(r.executionId).not.toBe(first.executionId);
+
+    // Exactly one more delivery, carrying the ORIGINAL call's key (the body names the new execution).
+    expect(deliveries.length).toBe(sent + 1);
+    expect(deliveries.at(-1)).toEqual({ path: "/a", key: `${first.executionId}:webhook`, executionId: r.executionId });
+
+    const replay = await t.db.execution.findUniqueOrThrow({ where: { id: r.executionId } });
+    expect(replay).toMatchObject({
+      intentId: first.intentId,
+      replayOf: first.executionId,
+      replayReason: "the receiver was down",
+      requestedBy: a.admin.email,
+      nonReplayKey: null,
+      status: "SUCCEEDED",
+    });
+    // The replay's own row keeps a unique key of its own.
+    expect(await t.db.toolCall.findMany({ where: { executionId: r.executionId } })).toEqual([
+      expect.objectContaining({ connector: "webhook", idempotencyKey: `${r.executionId}:webhook`, status: "SUCCEEDED" }),
+    ]);
+    expect(await snapshot(first.intentId, first.executionId)).toBe(before);
+
+    const entries = await story(first.intentId);
+    expect(entries.map((e) => e.type)).toEqual(["REPLAY_REQUESTED", "REPLAY_STARTED", "REPLAY_COMPLETED"]);
+    expect(entries.every((e) => e.actorType === "USER" && e.actorId === a.admin.id)).toBe(true);
+    expect(JSON.parse(entries[0]?.payload as string)).toMatchObject({
+      action_intent_id: first.intentId,
+      original_execution_id: first.executionId,
+      replay_reason: "the receiver was down",
+      requested_by: a.admin.email,
+    });
+    expect(JSON.parse(entries[2]?.payload as string)).toMatchObject({ execution_id: r.executionId });
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+
+    // After a replay, the preview counts the replay's call too: the key has succeeded once.
+    const again = await caller(a.admin).executions.replayPreview({ executionId: first.executionId });
+    expect(again.sideEffects[0]).toMatchObject({ idempotency_key: `${first.executionId}:webhook`, previous_status: "SUCCEEDED" });
+  });
+
+  it("a replay of a replay still sends the original execution's key", async () => {
+    const [replay] = await t.db.execution.findMany({ where: { replayOf: first.executionId } });
+    const r = await rest(replayPost, k.admin as string, replay?.id as string, { replay_reason: "again", requested_by: "ops@example.test" });
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ replay_of: replay?.id, status: "SUCCEEDED" });
+    expect(deliveries.at(-1)).toMatchObject({ key: `${first.executionId}:webhook`, executionId: r.json.execution_id });
+    const row = await t.db.execution.findUniqueOrThrow({ where: { id: r.json.execution_id as string } });
+    expect(row).toMatchObject({ requestedBy: "ops@example.test", replayReason: "again" });
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+
+  it("a replay that fails again is ledgered REPLAY_FAILED with its execution and error; REST still answers 201", async () => {
+    const x = await outreach(a, "2026-03-02T12:00:00Z", "receiver-500");
+    failNext = 1;
+    const r = await rest(replayPost, k.admin as string, x.executionId, { replay_reason: "retry", requested_by: "ops@example.test" });
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ replay_of: x.executionId, status: "FAILED" });
+    const entries = await story(x.intentId);
+    expect(entries.map((e) => e.type)).toEqual(["REPLAY_REQUESTED", "REPLAY_STARTED", "REPLAY_FAILED"]);
+    expect(JSON.parse(entries[2]?.payload as string)).toMatchObject({
+      execution_id: r.json.execution_id,
+      error: expect.stringContaining("HTTP 500"),
+    });
+    expect((await t.db.actionIntent.findUniqueOrThrow({ where: { id: x.intentId } })).status).toBe("FAILED");
+  });
+
+  it("only a finished execution can be replayed, and not while another execution of the intent runs (409)", async () => {
+    const x = await outreach(a, "2026-03-02T13:00:00Z", "receiver-500");
+    const running = await inTransaction(t.db, (tx) =>
+      insertExecution(
+        tx,
+        { tenantId: a.id, intentId: x.intentId, approvalSource: "HUMAN", autoExecuted: false, replayOf: x.executionId },
+        clock.now(),
+      ),
+    );
+    await expect(caller(a.admin).executions.replay({ executionId: running.id, replayReason: "r" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
+    const pre = await caller(a.admin).executions.replayPreview({ executionId: running.id });
+    expect(pre.refusal).toBe("NOT_TERMINAL");
+    const r = await rest(replayPost, k.admin as string, x.executionId, { replay_reason: "r", requested_by: "ops" });
+    expect(r.status).toBe(409);
+    expect(r.json.error).toMatchObject({ code: "REPLAY_IN_PROGRESS" });
+    // A refused request leaves no trace: no new execution, no REPLAY_* entry.
+    expect(await t.db.execution.count({ where: { intentId: x.intentId } })).toBe(2);
+    expect(await story(x.intentId)).toEqual([]);
+    await inTransaction(t.db, (tx) => finishExecution(tx, a.id, running.id, { status: "FAILED", error: "test cleanup" }, clock.now()));
+  });
+
+  it("a kill switch refuses the replay: 409, REPLAY_FAILED with execution_id null, nothing sent", async () => {
+    const x = await outreach(a, "2026-03-02T14:00:00Z", "receiver-500");
+    await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: true, reason: "receiver is flapping" }, clock);
+    const sent = deliveries.length;
+    try {
+      const r = await rest(replayPost, k.admin as string, x.executionId, { replay_reason: "r", requested_by: "ops" });
+      expect(r.status).toBe(409);
+      expect(r.json.error).toMatchObject({ code: "KILL_SWITCH_ACTIVE" });
+      await expect(caller(a.admin).executions.replay({ executionId: x.executionId, replayReason: "r" })).rejects.toMatchObject({
+        code: "CONFLICT",
+      });
+    } finally {
+      await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: false, reason: "stable again" }, clock);
+    }
+    expect(deliveries.length).toBe(sent);
+    expect(await t.db.execution.count({ where: { intentId: x.intentId } })).toBe(1);
+    const entries = await story(x.intentId);
+    expect(entries.map((e) => e.type)).toEqual(["REPLAY_REQUESTED", "REPLAY_FAILED", "REPLAY_REQUESTED", "REPLAY_FAILED"]);
+    expect(JSON.parse(entries[1]?.payload as string)).toMatchObject({
+      execution_id: null,
+      error: expect.stringContaining("receiver is flapping"),
+      kill_switch: { scope: "CONNECTOR", key: "webhook" },
+    });
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+
+  it("another tenant's execution is 404 on every door; sellers and read keys are refused; B's failures never show in A's list", async () => {
+    const mine = await outreach(b, "2026-03-02T15:00:00Z", "receiver-500");
+    const sent = deliveries.length;
+    await expect(caller(b.admin).executions.replayPreview({ executionId: first.executionId })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(caller(b.admin).executions.replay({ executionId: first.executionId, replayReason: "r" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    expect((await rest(previewGet, k.bAdmin as string, first.executionId)).status).toBe(404);
+    expect((await rest(replayPost, k.bAdmin as string, first.executionId, { replay_reason: "r", requested_by: "x" })).status).toBe(404);
+    await expect(caller(a.seller).executions.replayPreview({ executionId: first.executionId })).rejects.toMatchObject({
+      code: "FORBIDDEN",
+    });
+    await expect(caller(a.seller).executions.failed()).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect((await rest(previewGet, k.read as string, first.executionId)).status).toBe(403);
+    expect(deliveries.length).toBe(sent);
+
+    const aIds = (await caller(a.admin).executions.failed()).items.map((i) => i.executionId);
+    const bIds = (await caller(b.admin).executions.failed()).items.map((i) => i.executionId);
+    expect(aIds).toContain(first.executionId);
+    expect(aIds).not.toContain(mine.executionId);
+    expect(bIds).toEqual([mine.executionId]);
+    // B's bulk preview of all time sees only B's failure.
+    const bb = await bulk(k.bAdmin as string, {
+      from: "2026-01-01T00:00:00Z",
+      to: "2027-01-01T00:00:00Z",
+      replay_reason: "r",
+      requested_by: "x",
+      dry_run: true,
+    });
+    expect((bb.json.items as { execution_id: string }[]).map((i) => i.execution_id)).toEqual([mine.executionId]);
+  });
+
+  it("bad ids and bodies are 4xx naming the field", async () => {
+    const missing = await rest(replayPost, k.admin as string, first.executionId, { requested_by: "x" });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error?.field).toBe("replay_reason");
+    const extra = await rest(replayPost, k.admin as string, first.executionId, { replay_reason: "r", requested_by: "x", tenant_id: b.id });
+    expect(extra.status).toBe(400);
+    expect((await rest(replayPost, k.admin as string, first.executionId, "{not json")).status).toBe(400);
+    expect((await rest(previewGet, k.admin as string, "x".repeat(65))).json.error?.field).toBe("id");
+    expect((await rest(previewGet, k.admin as string, "no-such-execution")).status).toBe(404);
+    const backwards = await bulk(k.admin as string, {
+      from: "2026-03-03T00:00:00Z",
+      to: "2026-03-02T00:00:00Z",
+      replay_reason: "r",
+      requested_by: "x",
+    });
+    expect(backwards.status).toBe(422);
+    expect(backwards.json.error?.field).toBe("to");
+    const badDate = await bulk(k.admin as string, { from: "yesterday", to: "2026-03-02T00:00:00Z", replay_reason: "r", requested_by: "x" });
+    expect(badDate.json.error?.field).toBe("from");
+    await expect(caller(a.admin).executions.replay({ executionId: first.executionId, replayReason: "  " })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+  });
+
+  it("bulk: only the range's failed executions (per intent the latest), previewed first, capped per request", async () => {
+    // 2026-03-05: two failures and one success in range; one failure the day after, out of range.
+    const f1 = await outreach(a, "2026-03-05T09:00:00Z", "webhook-off");
+    const f2 = await outreach(a, "2026-03-05T10:00:00Z", "webhook-off");
+    await outreach(a, "2026-03-05T11:00:00Z", "succeed");
+    const late = await outreach(a, "2026-03-06T09:00:00Z", "webhook-off");
+    const range = { from: "2026-03-05T00:00:00Z", to: "2026-03-06T00:00:00Z" };
+
+    const listed = await caller(a.admin).executions.failed({ ...range, limit: 1 });
+    expect(listed.items.map((i) => i.executionId)).toEqual([f2.executionId]);
+    expect(listed.items[0]).toMatchObject({ actionType: "REQUEST_RENEWAL_MEETING", connector: "webhook", accountName: expect.any(String) });
+    const page2 = await caller(a.admin).executions.failed({ ...range, limit: 1, cursor: listed.nextCursor ?? undefined });
+    expect(page2.items.map((i) => i.executionId)).toEqual([f1.executionId]);
+    expect(page2.nextCursor).toBeNull();
+
+    const executionsBefore = await t.db.execution.count();
+    const dry = await bulk(k.admin as string, { ...range, replay_reason: "outage on the 5th", requested_by: "ops", dry_run: true });
+    expect(dry.status).toBe(200);
+    expect(dry.json).toMatchObject({ dry_run: true, cap: 100, truncated: false });
+    expect(dry.json.items).toEqual([
+      expect.objectContaining({
+        execution_id: f2.executionId,
+        side_effects: [expect.objectContaining({ idempotency_key: `${f2.executionId}:webhook`, would_repeat: true })],
+      }),
+      expect.objectContaining({ execution_id: f1.executionId }),
+    ]);
+    expect(await t.db.execution.count()).toBe(executionsBefore);
+
+    // A cap of one: the newest failure only, and the answer says more matched.
+    const capped = await bulkReplayPreview(t.db, a.admin.viewer, { from: new Date(range.from), to: new Date(range.to) }, 1);
+    expect(capped).toMatchObject({ cap: 1, truncated: true });
+    expect(capped.items.map((i) => i.executionId)).toEqual([f2.executionId]);
+    clock.set("2026-03-07T09:00:00Z");
+    const one = await bulkReplay(
+      deps(t.db),
+      a.admin.viewer,
+      { from: new Date(range.from), to: new Date(range.to), replayReason: "outage", requestedBy: "ops" },
+      1,
+    );
+    expect(one).toMatchObject({ cap: 1, truncated: true, items: [{ replayOf: f2.executionId, status: "SUCCEEDED" }] });
+
+    // The rest through REST: f2 now has a successful replay, so only f1 is taken.
+    const sent = deliveries.length;
+    const run = await bulk(k.admin as string, { ...range, replay_reason: "outage on the 5th", requested_by: "ops" });
+    expect(run.status).toBe(200);
+    expect(run.json).toMatchObject({ dry_run: false, truncated: false, items: [{ replay_of: f1.executionId, status: "SUCCEEDED" }] });
+    expect(deliveries.slice(sent).map((d) => d.key)).toEqual([`${f1.executionId}:webhook`]);
+    expect(await t.db.execution.count({ where: { intentId: late.intentId } })).toBe(1);
+    expect(
+      (await caller(a.admin).executions.failed(range)).items.find((i) => i.executionId === f1.executionId)?.laterExecution,
+    ).toMatchObject({ status: "SUCCEEDED" });
+
+    // Nothing left to replay in the range.
+    expect((await bulk(k.admin as string, { ...range, replay_reason: "r", requested_by: "ops", dry_run: true })).json.items).toEqual([]);
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+});
