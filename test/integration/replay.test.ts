@@ -156,7 +156,13 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     const executionsBefore = await t.db.execution.count();
 
     const p = await caller(a.admin).executions.replayPreview({ executionId: first.executionId });
-    expect(p).toMatchObject({ executionId: first.executionId, actionIntentId: first.intentId, status: "FAILED", refusal: null });
+    expect(p).toMatchObject({
+      executionId: first.executionId,
+      actionIntentId: first.intentId,
+      status: "FAILED",
+      refusal: null,
+      killSwitch: null,
+    });
     expect(p.sideEffects).toEqual([
       expect.objectContaining({
         connector: "webhook",
@@ -278,6 +284,11 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: true, reason: "receiver is flapping" }, clock);
     const sent = deliveries.length;
     try {
+      const p = await rest(previewGet, k.admin as string, x.executionId);
+      expect(p.json).toMatchObject({
+        replayable: false,
+        kill_switch: { scope: "CONNECTOR", key: "webhook", reason: "receiver is flapping" },
+      });
       const r = await rest(replayPost, k.admin as string, x.executionId, { replay_reason: "r", requested_by: "ops" });
       expect(r.status).toBe(409);
       expect(r.json.error).toMatchObject({ code: "KILL_SWITCH_ACTIVE" });
