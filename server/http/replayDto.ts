@@ -8,7 +8,8 @@ export function replayPreviewDto(v: ReplayPreviewView) {
     action_intent_id: v.actionIntentId,
     action_type: v.actionType,
     status: v.status,
-    replayable: v.refusal === null,
+    replayable: v.refusal === null && v.killSwitch === null,
+    kill_switch: v.killSwitch,
     side_effects: v.sideEffects,
   };
 }

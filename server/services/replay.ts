@@ -48,6 +48,8 @@ export interface ReplayPreviewView {
   status: string;
   /** why it cannot be replayed now (still EXECUTING), else null */
   refusal: "NOT_TERMINAL" | null;
+  /** the kill switch that would refuse a replay now, else null */
+  killSwitch: { scope: string; key: string; reason: string } | null;
   /** SPEC §5.1's shape: { connector, idempotency_key, would_repeat, … } */
   sideEffects: ReplaySideEffect[];
 }
@@ -99,29 +101,40 @@ async function load(db: Db, viewer: Viewer, executionId: string) {
   return { execution, intent };
 }
 
-async function sideEffectsOf(db: Db, intent: IntentRow, execution: ExecutionRow): Promise<ReplaySideEffect[]> {
+/** The connector a replay would use now and the kill switch that would refuse it — the gate's rule: one on the declared connector or on the one that would carry it. */
+async function replayRoute(db: Db, intent: IntentRow) {
+  const [connector, switches] = await Promise.all([
+    resolveConnector(db, intent.tenantId, intent.actionType),
+    enabledKillSwitches(db, intent.tenantId),
+  ]);
+  const kill =
+    activeKillSwitch(switches, intent.actionType, actionSpec(intent.actionType)?.connector) ??
+    activeKillSwitch(switches, intent.actionType, connector);
+  return { connector, kill };
+}
+
+async function sideEffectsOf(db: Db, intent: IntentRow, execution: ExecutionRow, connector: string): Promise<ReplaySideEffect[]> {
   const all = await executionsForIntent(db, intent.tenantId, intent.id);
   const original = all.find((e) => e.replayOf === null) ?? execution;
-  const [connector, calls] = await Promise.all([
-    resolveConnector(db, intent.tenantId, intent.actionType),
-    toolCallsForExecutions(
-      db,
-      intent.tenantId,
-      all.map((e) => e.id),
-    ),
-  ]);
+  const calls = await toolCallsForExecutions(
+    db,
+    intent.tenantId,
+    all.map((e) => e.id),
+  );
   return previewReplay({ originalExecutionId: original.id, connector, priorCalls: calls }).side_effects;
 }
 
 export async function replayPreview(db: Db, viewer: Viewer, executionId: string): Promise<ReplayPreviewView> {
   const { execution, intent } = await load(db, viewer, executionId);
+  const { connector, kill } = await replayRoute(db, intent);
   return {
     executionId: execution.id,
     actionIntentId: intent.id,
     actionType: intent.actionType,
     status: execution.status,
     refusal: replayRefusal(execution.status),
-    sideEffects: await sideEffectsOf(db, intent, execution),
+    killSwitch: kill ? { scope: kill.scope, key: kill.key, reason: kill.reason } : null,
+    sideEffects: await sideEffectsOf(db, intent, execution, connector),
   };
 }
 
@@ -142,12 +155,7 @@ export async function replayExecution(
   const ids = { action_intent_id: intent.id, original_execution_id: execution.id };
   const requested = { ...ids, replay_reason: opts.replayReason, requested_by: opts.requestedBy };
 
-  // The same switches as the gate: one on the declared connector or on the one that would carry it.
-  const connector = await resolveConnector(db, tenantId, intent.actionType);
-  const switches = await enabledKillSwitches(db, tenantId);
-  const kill =
-    activeKillSwitch(switches, intent.actionType, actionSpec(intent.actionType)?.connector) ??
-    activeKillSwitch(switches, intent.actionType, connector);
+  const { kill } = await replayRoute(db, intent);
   if (kill) {
     const error = `Refused: the ${kill.scope} kill switch${kill.key ? ` ${kill.key}` : ""} is on (${kill.reason})`;
     await inTransaction(db, async (tx) => {
@@ -302,7 +310,7 @@ export async function bulkReplayPreview(
   for (const [i, v] of views.entries()) {
     const row = rows[i] as ExecutionRow;
     const intent = await findIntent(db, viewer.tenantId, row.intentId);
-    items.push({ ...v, sideEffects: intent ? await sideEffectsOf(db, intent, row) : [] });
+    items.push({ ...v, sideEffects: intent ? await sideEffectsOf(db, intent, row, (await replayRoute(db, intent)).connector) : [] });
   }
   return { items, cap, truncated };
 }

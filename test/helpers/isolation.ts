@@ -87,6 +87,8 @@ export class IsolationRecorder {
   readonly statements: ObservedStatement[] = [];
   readonly logs: string[] = [];
   readonly requests: RecordedRequest[] = [];
+  /** every request the test servers received, recording or not (a test reads its messages here) */
+  readonly received: RecordedRequest[] = [];
   readonly outputs: { label: string; body: string }[] = [];
   private recording = false;
   private restoreConsole: (() => void) | null = null;
@@ -140,14 +142,9 @@ export class IsolationRecorder {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        if (this.recording)
-          this.requests.push({
-            to,
-            method: req.method ?? "",
-            url: req.url ?? "",
-            headers: req.headers,
-            body: Buffer.concat(chunks).toString("utf8"),
-          });
+        const r = { to, method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+        this.received.push(r);
+        if (this.recording) this.requests.push(r);
         res.writeHead(200, { "content-type": "application/json" });
         res.end("{}");
       });

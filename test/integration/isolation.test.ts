@@ -4,15 +4,19 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ZodType } from "zod";
+import { POST as approvalLinkPost } from "@/app/api/v1/approvals/[token]/route";
+import { PUT as approvalSettingsPut } from "@/app/api/v1/approvals/settings/route";
 import { PUT as streamPut } from "@/app/api/v1/audit/stream/route";
 import { GET as downloadGet } from "@/app/api/v1/autonomy/audit/exports/[id]/download/route";
 import { GET as exportGet } from "@/app/api/v1/autonomy/audit/exports/[id]/route";
 import { POST as exportsPost } from "@/app/api/v1/autonomy/audit/exports/route";
+import { GET as intentGet } from "@/app/api/v1/intents/[id]/route";
 import { GET as ledgerGet } from "@/app/api/v1/ledger/route";
 import { POST as signalsPost } from "@/app/api/v1/signals/route";
 import { appRouter, createCaller } from "@/server/api/root";
 import { fixedClock, systemClock } from "@/server/clock";
 import { createDb, type Db } from "@/server/db";
+import { connectorDepsFromEnv } from "@/server/http/deps";
 import { OPERATIONS } from "@/server/http/openapi";
 import { queueHandlers } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
@@ -37,8 +41,8 @@ import { arbitraryFromJsonSchema, jsonSchemaOf } from "../helpers/zodArbitrary";
 
 /**
  * Tenant isolation (SPEC §4.7, issue 12 item 5): tenant B has its own full story (signals, a
- * decision, an execution, its outcome, an export, a SIEM stream); then tenant A's story runs —
- * signal → decision → execution → outcome → export → stream, over REST and the scheduler's jobs —
+ * decision, an execution, its outcome, an approval, an export, a SIEM stream); then tenant A's
+ * story runs the same way, over REST, tRPC, one-time links and the scheduler's jobs —
  * and every REST endpoint and tRPC procedure is called as A, all while the harness records every
  * SQL statement (bound values and returned rows, through createDb's `observe` hook), every ledger
  * row written, every request reaching the test's HTTP servers, every console line and every
@@ -48,6 +52,9 @@ import { arbitraryFromJsonSchema, jsonSchemaOf } from "../helpers/zodArbitrary";
 // Read by env() at the edge (the export download route): this file's own export directory.
 const EXPORT_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "autopilot-isolation-"));
 process.env.EXPORT_DIR = EXPORT_DIR;
+// One-time approval links are signed with a key derived from this and point at APP_URL.
+process.env.CONNECTOR_SECRET_KEY ??= "isolation-test-connector-key";
+process.env.APP_URL = "http://approvals.test";
 
 /**
  * Statements that span tenants by design; only their RESULT rows are exempt (their bound values
@@ -78,7 +85,9 @@ function inputsFor(schema: ZodType | undefined, kind: keyof typeof own): unknown
   const valid = (v: unknown) => schema.safeParse(v).success;
   const full = candidates.find(valid);
   const smallest = candidates
-    .map((v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => required.has(k))) : v))
+    .map((v) =>
+      v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => required.has(k))) : v,
+    )
     .find(valid);
   const found = [smallest, full].filter((v) => v !== undefined);
   return found.length ? found : [candidates[0]];
@@ -162,7 +171,7 @@ async function decideAfter(seconds: number) {
       db,
       clock,
       synthesizer: rulesSynthesizer,
-      connectors: { smtp: null },
+      connectors: connectorDepsFromEnv(),
       workerId: "w",
       exports: { dir: EXPORT_DIR, databaseUrl: t.url },
     }),
@@ -172,12 +181,19 @@ async function decideAfter(seconds: number) {
 }
 
 type Entry = { seq: number; type: string; correlation_id: string; payload: Record<string, unknown> };
+type SlackMessage = { text: string; blocks: { type: string; elements?: { url: string }[] }[] };
+
+/** The approval messages this tenant's webhook received. */
+function slackMessages(tenant: TestTenant): SlackMessage[] {
+  return rec.received.filter((r) => r.to === receivers[tenant.id] && r.url === "/slack").map((r) => JSON.parse(r.body) as SlackMessage);
+}
 
 /**
- * One tenant's whole story through the product's own edges: a stream to its SIEM receiver, two
- * signals pushed over REST, the decision run by the scheduler's jobs, the autonomous execution
- * and its outcome, followed by correlation id over REST, an audit export requested, run by the
- * worker and downloaded, and the SIEM stream delivered.
+ * One tenant's whole story through the product's own edges: a stream to its SIEM receiver and an
+ * approval webhook, two signals pushed over REST, the decision run by the scheduler's jobs, the
+ * autonomous execution and its outcome followed by correlation id over REST, the proposal that
+ * waits announced to the webhook and approved through its one-time link, an audit export
+ * requested, run by the worker and downloaded, and the SIEM stream delivered.
  */
 async function story(tenant: TestTenant) {
   const k = keys[tenant.id] as (typeof keys)[string];
@@ -185,6 +201,13 @@ async function story(tenant: TestTenant) {
   expect(
     (await rest(streamPut, k.admin, "/api/v1/audit/stream", { method: "PUT", body: { url: receivers[tenant.id], enabled: true } })).status,
   ).toBe(200);
+  // Approvals are announced to the tenant's webhook (Slack-style, with one-time links).
+  await createCaller({ db, clock: systemClock, session: tenant.admin.session }).autonomy.setWebhook({
+    url: `${receivers[tenant.id]}/slack`,
+    enabled: true,
+  });
+  const notify = await rest(approvalSettingsPut, k.admin, "/api/v1/approvals/settings", { method: "PUT", body: { notify_webhook: true } });
+  expect(notify.status).toBe(200);
   const signal = async (severity: string) => {
     const res = await rest(signalsPost, k.ingest, "/api/v1/signals", {
       method: "POST",
@@ -205,6 +228,25 @@ async function story(tenant: TestTenant) {
   const types = entries.map((e) => e.type);
   for (const step of ["TRIGGER_FIRED", "DECISION_SYNTHESIZED", "INTENT_PROPOSED", "EXECUTION_SUCCEEDED", "OUTCOME_RECORDED"])
     expect(types).toContain(step);
+
+  // The proposal that waits for a person was announced (by the job the run queued); the person
+  // approves through the message's link, and the worker runs what was approved.
+  await decideAfter(200);
+  const waiting = entries.find((e) => e.type === "INTENT_PROPOSED" && e.payload.action_type === "SEND_EMAIL")?.payload
+    .action_intent_id as string;
+  const announced = slackMessages(tenant).find((m) => m.text.includes("SEND_EMAIL"));
+  const approveUrl = announced?.blocks.find((x) => x.type === "actions")?.elements?.[0]?.url as string;
+  const token = new URL(approveUrl).pathname.replace("/approve/", "");
+  const approved = await rest(approvalLinkPost, "", `/api/v1/approvals/${token}`, {
+    method: "POST",
+    body: { decision: "approve" },
+    params: { token },
+  });
+  expect(approved.status).toBe(200);
+  await decideAfter(250);
+  expect(JSON.parse((await rest(intentGet, k.read, `/api/v1/intents/${waiting}`, { params: { id: waiting } })).body).status).not.toBe(
+    "PENDING_APPROVAL",
+  );
 
   const from = new Date(Date.now() - 3_600_000).toISOString();
   const to = new Date(Date.now() + 3_600_000).toISOString();
@@ -260,7 +302,7 @@ afterAll(async () => {
 });
 
 describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
-  it("tenant A's story (signal → decision → execution → outcome → export → stream) touches nothing of tenant B", async () => {
+  it("tenant A's story (signal → decision → execution → outcome, an approval announced and approved by link, export, stream) touches nothing of tenant B", async () => {
     expect(markers.map((m) => m.label)).toEqual(
       expect.arrayContaining(["tenant id", "account id", "contact email", "user id", "user email", "API key prefix"]),
     );
@@ -278,7 +320,10 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     );
     expect(written.every((e) => e.tenantId === a.id)).toBe(true);
     expect(rec.requests.length).toBeGreaterThan(0);
-    expect(rec.requests.every((r) => r.to === receivers[a.id] && r.body.includes(a.id))).toBe(true);
+    // Outbound: the approval message and the SIEM stream, both to A's own receiver only.
+    expect(rec.requests.every((r) => r.to === receivers[a.id])).toBe(true);
+    expect(rec.requests.some((r) => r.url === "/slack")).toBe(true);
+    expect(rec.requests.some((r) => r.url !== "/slack" && r.body.includes(a.id))).toBe(true);
     expect(rec.outputs.some((o) => o.label.includes(`${exportId}/download → 200`))).toBe(true);
 
     expect(describeLeaks(rec.leaks(markers, { allowances: ALLOWANCES, ledger: written }))).toBe("");
@@ -288,7 +333,7 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     // A's own objects, for the sweep below.
     own.account = account;
     own.export = exportId;
-    own.intent = (await db.actionIntent.findFirstOrThrow({ where: { tenantId: a.id, status: "PENDING_APPROVAL" } })).id;
+    own.intent = (await db.actionIntent.findFirstOrThrow({ where: { tenantId: a.id, actionType: "SEND_EMAIL" } })).id;
     own.execution = (await db.execution.findFirstOrThrow({ where: { tenantId: a.id } })).id;
   }, 60_000);
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +7,7 @@ import { GET as previewGet } from "@/app/api/v1/executions/[id]/replay-preview/r
 import { POST as bulkPost } from "@/app/api/v1/executions/replay/route";
 import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
+import { secretKeyFrom } from "@/server/connectors/secretBox";
 import type { Db } from "@/server/db";
 import { queueHandlers } from "@/server/jobs/registry";
 import { finishExecution, insertExecution } from "@/server/repos/executions";
@@ -13,16 +15,17 @@ import { inTransaction } from "@/server/repos/tx";
 import type { ApiKeyScope } from "@/server/schemas/common";
 import { createApiKey } from "@/server/services/apiKeys";
 import { putKillSwitch } from "@/server/services/autonomyConfig";
-import { setWebhook } from "@/server/services/connectors";
+import { putConnector, setWebhook } from "@/server/services/connectors";
 import type { GateDeps } from "@/server/services/gate";
 import { submitIntent } from "@/server/services/gate";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
-import { bulkReplay, bulkReplayPreview } from "@/server/services/replay";
+import { bulkReplay, bulkReplayPreview, replayExecution, replayPreview } from "@/server/services/replay";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { FakeHubspot } from "../helpers/fakeHubspot";
 import { intent } from "../helpers/gate";
 
 /**
@@ -153,7 +156,13 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     const executionsBefore = await t.db.execution.count();
 
     const p = await caller(a.admin).executions.replayPreview({ executionId: first.executionId });
-    expect(p).toMatchObject({ executionId: first.executionId, actionIntentId: first.intentId, status: "FAILED", refusal: null });
+    expect(p).toMatchObject({
+      executionId: first.executionId,
+      actionIntentId: first.intentId,
+      status: "FAILED",
+      refusal: null,
+      killSwitch: null,
+    });
     expect(p.sideEffects).toEqual([
       expect.objectContaining({
         connector: "webhook",
@@ -275,6 +284,11 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: true, reason: "receiver is flapping" }, clock);
     const sent = deliveries.length;
     try {
+      const p = await rest(previewGet, k.admin as string, x.executionId);
+      expect(p.json).toMatchObject({
+        replayable: false,
+        kill_switch: { scope: "CONNECTOR", key: "webhook", reason: "receiver is flapping" },
+      });
       const r = await rest(replayPost, k.admin as string, x.executionId, { replay_reason: "r", requested_by: "ops" });
       expect(r.status).toBe(409);
       expect(r.json.error).toMatchObject({ code: "KILL_SWITCH_ACTIVE" });
@@ -407,5 +421,67 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     // Nothing left to replay in the range.
     expect((await bulk(k.admin as string, { ...range, replay_reason: "r", requested_by: "ops", dry_run: true })).json.items).toEqual([]);
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+});
+
+describe(`replay of CRM writes on ${TEST_PROVIDER}`, () => {
+  let c: TestTenant;
+  let f: FakeHubspot;
+  const token = `pat-na1-${randomUUID()}`;
+  const secretKey = secretKeyFrom("replay-test-connector-key");
+  const crmDeps = () => ({ db: t.db, clock, connectors: { smtp: null, secretKey } });
+  const setCrm = (tok: string) =>
+    putConnector({ db: t.db, clock, secretKey, smtpConfigured: false }, c.admin.viewer, "crm", {
+      enabled: true,
+      baseUrl: f.url,
+      token: tok,
+    });
+  const patches = () => f.writes().filter((w) => w.status === 200);
+
+  beforeAll(async () => {
+    c = await makeTenant(t.db);
+    f = await new FakeHubspot({ token, now: () => clock.now().getTime() }).start();
+    const company = f.add("companies", { name: "Acme" });
+    await t.db.account.update({ where: { id: c.accounts.seller[0] as string }, data: { externalId: company } });
+    // A wrong token first: the original write is refused by the CRM (401).
+    await setCrm("pat-na1-wrong");
+  });
+  afterAll(() => f.stop());
+
+  it("a failed CRM write is sent again with the original key; once the key succeeded, a replay sends nothing", async () => {
+    clock.set("2026-03-10T09:00:00Z");
+    const r = await submitIntent(
+      crmDeps(),
+      c.admin.viewer,
+      intent(c.accounts.seller[0] as string, {
+        actionType: "UPDATE_ACCOUNT_FIELDS",
+        riskLevel: "MEDIUM",
+        parameters: { fields: { industry: "Fintech" } },
+      }),
+    );
+    await approveIntent(crmDeps(), c.admin.viewer, r.actionIntentId, {});
+    await drainApprovals();
+    const original = await t.db.execution.findFirstOrThrow({ where: { intentId: r.actionIntentId } });
+    expect(original.status).toBe("FAILED");
+    expect(patches()).toEqual([]);
+
+    const failed = await replayPreview(t.db, c.admin.viewer, original.id);
+    expect(failed.sideEffects).toEqual([
+      expect.objectContaining({ connector: "crm", idempotency_key: `${original.id}:crm`, would_repeat: true, dedupes: false, sends: true }),
+    ]);
+
+    await setCrm(token);
+    const first = await replayExecution(crmDeps(), c.admin.viewer, original.id, { replayReason: "token fixed", requestedBy: "ops" });
+    expect(first.status).toBe("SUCCEEDED");
+    expect(patches().map((w) => w.idempotencyKey)).toEqual([`${original.id}:crm`]);
+
+    const done = await replayPreview(t.db, c.admin.viewer, original.id);
+    expect(done.sideEffects[0]).toMatchObject({ would_repeat: false, dedupes: true, sends: false, previous_status: "SUCCEEDED" });
+    const second = await replayExecution(crmDeps(), c.admin.viewer, original.id, { replayReason: "again", requestedBy: "ops" });
+    expect(second.status).toBe("SUCCEEDED");
+    expect(patches()).toHaveLength(1);
+    const row = await t.db.execution.findUniqueOrThrow({ where: { id: second.executionId } });
+    expect(JSON.parse(row.outcome as string)).toMatchObject({ deduplicated: true });
+    expect(await verifyLedger(t.db, c.id)).toMatchObject({ ok: true });
   });
 });
