@@ -14,6 +14,7 @@ import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
+import { resilienceBench } from "../bench/resilience";
 import { whatIfBench } from "../bench/whatif";
 import { createDb, type Db } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
@@ -39,6 +40,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
+    resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock";
 import { redactText } from "../engine/redact";
+import { CallRefusedError } from "./types";
 
 /**
  * A client for HubSpot's CRM v3 REST API (SPEC §4.4) at a configurable base URL
@@ -189,6 +190,8 @@ export class HubSpotClient {
           redirect: "error",
         });
       } catch (err) {
+        // Refused by the resilience wrapper (breaker open, no slot): nothing was sent; say so.
+        if (err instanceof CallRefusedError) throw err;
         const why = err instanceof Error && err.name === "TimeoutError" ? "timed out" : "could not be reached";
         throw new CrmError("UNAVAILABLE", `the CRM at ${this.safe(url.origin)} ${why}`, true);
       }

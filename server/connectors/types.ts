@@ -17,3 +17,19 @@ export interface ConnectorCall {
 export type ConnectorResult =
   | { ok: true; response: Record<string, unknown> } // response: small, JSON-safe, NO secrets
   | { ok: false; error: string; retryable: boolean }; // error: human-readable, NO secrets
+
+/**
+ * The resilience wrapper (services/resilience.ts) refused a request before it was sent: the
+ * connector's breaker is open (`BREAKER_OPEN`) or it has no free concurrency slot
+ * (`CONCURRENCY_LIMIT`). Nothing reached the connector; try again after `retryAfterSeconds`.
+ */
+export class CallRefusedError extends Error {
+  constructor(
+    readonly reason: "BREAKER_OPEN" | "CONCURRENCY_LIMIT",
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = "CallRefusedError";
+  }
+}

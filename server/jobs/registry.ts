@@ -7,7 +7,7 @@ import { runAuditStreamTick } from "../services/auditStream";
 import { executeRun, fireDueTriggers, RUN_DECISION } from "../services/decisions";
 import { runDemoSourceTick } from "../services/demoSource";
 import { runDigestTick } from "../services/digest/send";
-import type { ConnectorDeps } from "../services/executor";
+import { type ConnectorDeps, EXECUTE_APPROVED, handleExecuteApprovedJob } from "../services/executor";
 import { runHeatTick } from "../services/heat";
 import { handleImportJob, IMPORT_ROWS } from "../services/imports";
 import { JobError, type JobHandlers, runWorkerTick } from "../services/jobQueue";
@@ -62,6 +62,17 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [APPROVAL_WEBHOOK]: (payload, ctx) =>
       handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
+    [EXECUTE_APPROVED]: (payload, ctx) =>
+      handleExecuteApprovedJob(
+        {
+          db: deps.db,
+          clock: deps.clock,
+          // probe claims and slot leases name this worker
+          connectors: { ...deps.connectors, resilience: { ...deps.connectors.resilience, instanceId: deps.workerId } },
+        },
+        payload,
+        ctx,
+      ),
   };
 }
 
@@ -104,7 +115,7 @@ export const JOBS = {
   decisions: {
     schedule: "* * * * *",
     localSchedule: "*/15 * * * * *",
-    description: "Fire due decision triggers and run queued decision runs",
+    description: "Fire due decision triggers and run queued jobs: decision runs, human-approved executions, imports, exports",
     run: runDecisionsTick,
   },
   rituals: {

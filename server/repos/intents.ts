@@ -75,19 +75,6 @@ export async function transitionIntent(
   return res.count === 1;
 }
 
-/**
- * Intents approved at least `leaseMs` ago whose execution never started, across tenants, oldest
- * first: the process that approved one died before it could start it (executions-sweep).
- */
-export function stalledApprovals(db: DbOrTx, now: Date, leaseMs: number, limit: number) {
-  return db.actionIntent.findMany({
-    where: { status: "APPROVED", updatedAt: { lte: new Date(now.getTime() - leaseMs) } },
-    orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
-    take: limit,
-    select: { id: true, tenantId: true },
-  });
-}
-
 export function insertPolicyEvaluation(
   tx: Tx,
   data: {

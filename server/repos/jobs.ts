@@ -136,7 +136,7 @@ export interface LeaseToken {
 
 export type LeasedJobOutcome =
   | { status: "DONE"; result: string }
-  | { status: "QUEUED"; runAt: Date; lastError: string }
+  | { status: "QUEUED"; runAt: Date; lastError: string; deferred?: boolean }
   | { status: "FAILED"; lastError: string };
 
 /**
@@ -147,7 +147,15 @@ export type LeasedJobOutcome =
 export async function finishLeasedJob(db: DbOrTx, lease: LeaseToken, owner: string, outcome: LeasedJobOutcome, now: Date) {
   const data =
     outcome.status === "QUEUED"
-      ? { status: "QUEUED", runAt: outcome.runAt, lastError: outcome.lastError, leaseOwner: null, leaseUntil: null }
+      ? {
+          status: "QUEUED",
+          runAt: outcome.runAt,
+          lastError: outcome.lastError,
+          leaseOwner: null,
+          leaseUntil: null,
+          // A deferral (backpressure) was not an attempt: the lease's increment is given back.
+          ...(outcome.deferred ? { attempts: { decrement: 1 } } : {}),
+        }
       : outcome.status === "DONE"
         ? { status: "DONE", result: outcome.result, leaseUntil: null, finishedAt: now }
         : { status: "FAILED", lastError: outcome.lastError, leaseUntil: null, finishedAt: now };

@@ -59,6 +59,26 @@ export function pullDuration(db: DbOrTx, tenantId: string, since: Date, bounds: 
   return durationHistogram(db, "PullJob", "createdAt", { connector: "connector", status: "status" }, tenantId, since, bounds);
 }
 
+/**
+ * The resilience wrapper's own latency histogram: every real call it made (SUCCESS, ERROR,
+ * TIMEOUT samples) by connector and outcome — refusals made no call and have no latency.
+ */
+export async function wrapperCallLatency(db: DbOrTx, tenantId: string, since: Date, bounds: readonly number[]): Promise<DurationBuckets[]> {
+  const bucketCols = bounds.map((b, i) => `SUM(CASE WHEN "durationMs" <= ${b * 1000} THEN 1 ELSE 0 END) AS "b${i}"`);
+  const select = Prisma.raw(
+    ['"connector" AS "g0"', '"outcome" AS "g1"', ...bucketCols, 'COUNT(*) AS "n"', 'COALESCE(SUM("durationMs"), 0) AS "s"'].join(", "),
+  );
+  const rows = await db.$queryRaw<Record<string, unknown>[]>`SELECT ${select} FROM "ConnectorCallSample"
+    WHERE "tenantId" = ${tenantId} AND "at" >= ${since} AND "outcome" IN ('SUCCESS', 'ERROR', 'TIMEOUT')
+    GROUP BY "connector", "outcome"`;
+  return rows.map((r) => ({
+    labels: { connector: String(r.g0), outcome: String(r.g1) },
+    buckets: bounds.map((_, i) => Number(r[`b${i}`] ?? 0)),
+    count: Number(r.n),
+    sumSeconds: Math.max(0, Number(r.s) / 1000),
+  }));
+}
+
 export function executionCounts(db: DbOrTx, tenantId: string) {
   return db.execution.groupBy({
     by: ["status", "outcome", "approvalSource", "autoExecuted"],

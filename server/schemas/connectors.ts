@@ -5,6 +5,7 @@ import { z } from "zod";
 export const CONNECTOR_NAMES = ["internal", "webhook", "email", "crm"] as const;
 export const ConnectorName = z.enum(CONNECTOR_NAMES);
 export type ConnectorName = z.infer<typeof ConnectorName>;
+export const isConnectorName = (s: string): s is ConnectorName => (CONNECTOR_NAMES as readonly string[]).includes(s);
 
 /**
  * Circuit-breaker settings: `failure_threshold` failures within `window_seconds` open the breaker

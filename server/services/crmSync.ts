@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
 import { CrmError, type CrmRecord, type CrmThrottle, crmModified, HubSpotClient } from "../connectors/hubspot";
+import { CallRefusedError } from "../connectors/types";
 import type { Db } from "../db";
 import {
   amountCents,
@@ -39,6 +40,7 @@ import { inTransaction } from "../repos/tx";
 import { loadCrmConnection } from "./connectors";
 import { loadDecisionSettings } from "./decisionSettings";
 import type { ConnectorDeps } from "./executor";
+import { resilienceDeps, resilientFetch } from "./resilience";
 import { ingestSignal, recordTriggerEvent } from "./signals";
 
 /**
@@ -75,7 +77,16 @@ export interface SyncCounts {
   requests: number;
 }
 
-export type SyncStatus = "OK" | "NOT_ENABLED" | "ALREADY_RUNNING" | "THROTTLED" | "UNAUTHORIZED" | "FAILED";
+export type SyncStatus =
+  | "OK"
+  | "NOT_ENABLED"
+  | "ALREADY_RUNNING"
+  | "THROTTLED"
+  | "UNAUTHORIZED"
+  | "FAILED"
+  /** the crm connector's breaker is open, or it had no free slot: nothing more was sent; the next run resumes */
+  | "BREAKER_OPEN"
+  | "DEFERRED";
 
 export interface SyncResult {
   ok: boolean;
@@ -92,8 +103,13 @@ function dbThrottle(db: Db, tenantId: string): CrmThrottle {
   };
 }
 
-/** A client for the tenant's CRM, or null when the crm connector is not enabled (read fresh). */
-export async function crmClient(deps: CrmDeps, tenantId: string): Promise<HubSpotClient | null> {
+/**
+ * A client for the tenant's CRM, or null when the crm connector is not enabled (read fresh). With
+ * `operation` (a sync, a pull) every request goes through the resilience wrapper on its own;
+ * without, the caller wraps the whole exchange (an approved write is one admitted call, see
+ * services/executor.ts) — never both, or a write would hold two of the connector's slots.
+ */
+export async function crmClient(deps: CrmDeps, tenantId: string, operation?: "sync" | "pull"): Promise<HubSpotClient | null> {
   const conn = await loadCrmConnection(deps.db, tenantId, deps.connectors.secretKey ?? null);
   if (!conn) return null;
   return new HubSpotClient({
@@ -103,7 +119,9 @@ export async function crmClient(deps: CrmDeps, tenantId: string): Promise<HubSpo
     clock: deps.clock,
     sleep: deps.connectors.sleep,
     maxWaitMs: deps.connectors.crmMaxWaitMs,
-    fetch: deps.connectors.fetch,
+    fetch: operation
+      ? resilientFetch(resilienceDeps(deps), { tenantId, connector: "crm", operation }, deps.connectors.fetch ?? fetch)
+      : deps.connectors.fetch,
     pageSize: deps.connectors.crmPageSize,
     searchCap: deps.connectors.crmSearchCap,
   });
@@ -331,6 +349,7 @@ class Applier {
 
 /** A clear, secret-free sentence for any failure (the client's own messages are already safe). */
 function describeFailure(err: unknown): { status: SyncStatus; error: string } {
+  if (err instanceof CallRefusedError) return { status: err.reason === "BREAKER_OPEN" ? "BREAKER_OPEN" : "DEFERRED", error: err.message };
   if (err instanceof CrmError)
     return { status: err.code === "THROTTLED" ? "THROTTLED" : err.code === "UNAUTHORIZED" ? "UNAUTHORIZED" : "FAILED", error: err.message };
   if (err instanceof AppError) return { status: "FAILED", error: redactText(err.message) };
@@ -342,7 +361,7 @@ export async function syncCrm(deps: CrmDeps, tenantId: string): Promise<SyncResu
   const { db, clock } = deps;
   let client: HubSpotClient | null;
   try {
-    client = await crmClient(deps, tenantId);
+    client = await crmClient(deps, tenantId, "sync");
   } catch (err) {
     const d = describeFailure(err);
     await saveSyncResult(db, tenantId, CONNECTOR, { status: d.status, error: d.error, counts: "{}" }, clock.now());
@@ -444,7 +463,7 @@ export async function pullCrmAccount(
   const account = await accountById(deps.db, tenantId, accountId);
   if (!account) throw new AppError("NOT_FOUND", "Account not found");
   if (!account.externalId) return { signals: 0 }; // not a CRM company: nothing to pull
-  const client = await crmClient(deps, tenantId);
+  const client = await crmClient(deps, tenantId, "pull");
   if (!client) throw new AppError("UNPROCESSABLE", "The crm connector is not enabled for this tenant", "connector");
   const apply = new Applier(deps, tenantId, client);
   const company = await client.get("companies", account.externalId, COMPANY_PROPERTIES, depth === "DEEP" ? ["contacts", "deals"] : []);

@@ -28,6 +28,19 @@ import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
 import { emailConnectorDisabled } from "./connectors";
 import { executeCrmWrite, resolveConnector } from "./crmWrites";
+import { type JobContext, JobError } from "./jobQueue";
+import {
+  acquirePermit,
+  type CallTarget,
+  ConnectorTimeoutError,
+  callWithPermit,
+  connectorVerdict,
+  type Permit,
+  type Refusal,
+  refusalError,
+  releasePermit,
+  resilienceDeps,
+} from "./resilience";
 
 /** Outbound configuration that comes from the environment (the edge builds it; services never read env). */
 export interface ConnectorDeps {
@@ -49,6 +62,13 @@ export interface ConnectorDeps {
   crmPageSize?: number;
   /** HubSpot's search result cap (10,000); lowered in tests */
   crmSearchCap?: number;
+  /** the resilience wrapper's process settings (services/resilience.ts) */
+  resilience?: {
+    /** names this process in probe claims and slot leases (the worker id) */
+    instanceId?: string;
+    /** calls in flight per connector across every tenant */
+    globalMaxConcurrency?: Partial<Record<"internal" | "webhook" | "email" | "crm", number>>;
+  };
 }
 
 interface ExecDeps {
@@ -68,8 +88,19 @@ export async function runExecution(
   tenantId: string,
   intentId: string,
   opts: { approvalSource: "HUMAN"; actor: Actor },
-): Promise<{ executionId: string | null; status: string }> {
+): Promise<{ executionId: string | null; status: string; retryAfterSeconds?: number }> {
   const { db, clock } = deps;
+  // Admission comes before the execution starts: over the connector's concurrency cap the intent
+  // stays APPROVED and the caller (the EXECUTE_APPROVED job) waits `retryAfterSeconds` — deferred,
+  // never failed. An open breaker still starts the execution, which then fails fast (no call).
+  const approved = await findIntent(db, tenantId, intentId);
+  let admission: Admission | undefined;
+  if (approved?.status === "APPROVED") {
+    const connector = await resolveConnector(db, tenantId, approved.actionType);
+    const permit = await acquirePermit(resilienceDeps(deps), executionTarget(deps, tenantId, connector, approved.actionType));
+    if (permit.kind === "DEFER") return { executionId: null, status: "DEFERRED", retryAfterSeconds: permit.retryAfterSeconds };
+    admission = { connector, permit };
+  }
   const started = await inTransaction(db, async (tx) => {
     const now = clock.now();
     const intent = await findIntent(tx, tenantId, intentId);
@@ -97,11 +128,33 @@ export async function runExecution(
     return { intent, execution };
   });
   if (!started) {
+    if (admission?.permit.kind === "PERMIT") await releasePermit(resilienceDeps(deps), admission.permit);
     const current = await findIntent(db, tenantId, intentId);
     const existing = await originalExecution(db, tenantId, intentId);
     return { executionId: existing?.id ?? null, status: current?.status ?? "UNKNOWN" };
   }
-  return completeExecution(deps, started.intent, started.execution, opts.actor);
+  return completeExecution(deps, started.intent, started.execution, opts.actor, admission);
+}
+
+/** A connector admission made before the execution started: the connector it resolved and the wrapper's answer. */
+interface Admission {
+  connector: string;
+  permit: Permit | Exclude<Refusal, { kind: "DEFER" }>;
+}
+
+/**
+ * How an execution's call goes through the wrapper. Never retried inside it: an execution's retry
+ * is the sweeper's (or a replay's), with the same idempotency key and its own ledger entries. The
+ * CRM's timeout covers the client's own waits for the CRM's rate limit.
+ */
+function executionTarget(deps: ExecDeps, tenantId: string, connector: string, actionType: string): CallTarget {
+  return {
+    tenantId,
+    connector: connector as CallTarget["connector"],
+    operation: actionType,
+    idempotent: false,
+    ...(connector === "crm" ? { timeoutMs: (deps.connectors.crmMaxWaitMs ?? 15_000) + 15_000 } : {}),
+  };
 }
 
 type IntentRow = NonNullable<Awaited<ReturnType<typeof findIntent>>>;
@@ -116,12 +169,17 @@ export async function completeExecution(
   intent: IntentRow,
   execution: { id: string; autoExecuted: boolean; replayOf: string | null },
   actor: Actor,
+  admission?: Admission,
 ): Promise<{ executionId: string; status: string }> {
   const { db, clock } = deps;
   const tenantId = intent.tenantId;
   // CRM writes go to the native crm connector once the tenant enabled it, else (as before) to the
   // signed webhook; read fresh, so a disable applies to the very next approved write.
-  const connector = await resolveConnector(db, tenantId, intent.actionType);
+  const connector = admission?.connector ?? (await resolveConnector(db, tenantId, intent.actionType));
+  const rdeps = resilienceDeps(deps);
+  // A sweeper's retry is admitted here; over the cap it leaves the row EXECUTING for its next sweep.
+  const permit = admission?.permit ?? (await acquirePermit(rdeps, executionTarget(deps, tenantId, connector, intent.actionType)));
+  if (permit.kind === "DEFER") return { executionId: execution.id, status: "EXECUTING" };
   const call: ConnectorCall = {
     tenantId,
     accountId: intent.accountId,
@@ -137,78 +195,19 @@ export async function completeExecution(
     ),
     correlationId: intent.correlationId,
   };
-  // The row's own key: a replay's ToolCall cannot reuse the original's (the column is unique).
-  const rowKey = toolIdempotencyKey(execution.id, connector);
-  // A sweeper's retry re-sends the call a dead process left STARTED: same row, same key.
-  const existingCall = await toolCallByKey(db, tenantId, rowKey);
-  const toolCall =
-    existingCall ??
-    (await inTransaction(db, (tx) =>
-      insertToolCall(
-        tx,
-        {
-          tenantId,
-          executionId: execution.id,
-          connector,
-          operation: intent.actionType,
-          idempotencyKey: rowKey,
-          request: canonicalJson({ parameters: call.parameters, target: call.target }),
-        },
-        clock.now(),
-      ),
-    ));
-
-  // A CRM write is never sent twice for one key (see below); a replay's key is the original's,
-  // so any execution of the intent that already succeeded on the crm connector counts.
-  const crmDone =
-    toolCall.status === "SUCCEEDED"
-      ? toolCall
-      : execution.replayOf && connector === "crm"
-        ? await succeededToolCall(db, tenantId, intent.id, connector)
-        : null;
-
   let result: ConnectorResult;
   let artifact: { kind: string; title: string; body: string } | null = null;
-  try {
-    if (connector === "crm") {
-      // HubSpot may ignore Idempotency-Key, so the key is also honoured here: a call that already
-      // SUCCEEDED for it is never sent again (a duplicate delivery reuses its recorded response).
-      result = crmDone?.response
-        ? { ok: true, response: { ...(JSON.parse(crmDone.response) as Record<string, unknown>), deduplicated: true } }
-        : await executeCrmWrite(deps, call, { retry: existingCall?.status === "STARTED" });
-    } else if (connector === "internal") {
-      const account = await accountName(db, tenantId, intent.accountId);
-      artifact = renderInternalArtifact(
-        intent.actionType,
-        call.parameters,
-        await loadArtifactContext(
-          db,
-          tenantId,
-          intent.accountId,
-          intent.actionType,
-          { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] },
-          clock.now(),
-        ),
-      );
-      result = artifact
-        ? { ok: true, response: { kind: artifact.kind, title: artifact.title } }
-        : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };
-    } else if (connector === "webhook") {
-      const cfg = await connectorConfig(db, tenantId, "WEBHOOK");
-      const url = cfg?.enabled ? (JSON.parse(cfg.config) as { url?: string }).url : undefined;
-      result =
-        url && cfg?.secret
-          ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch)
-          : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
-    } else if (await emailConnectorDisabled(db, tenantId)) {
-      result = { ok: false, error: "The email connector is disabled for this tenant", retryable: false };
-    } else {
-      result = deps.connectors.smtp
-        ? await sendEmail(call, deps.connectors.smtp)
-        : { ok: false, error: "No SMTP server is configured (SMTP_URL)", retryable: false };
-    }
-  } catch (err) {
-    result = { ok: false, error: `Connector failed: ${err instanceof Error ? err.name : "error"}`, retryable: true };
+  let toolCall: { id: string } | null = null;
+  if (permit.kind === "FAIL_FAST") {
+    // The breaker is open: nothing is sent, so there is no tool call to record.
+    result = { ok: false, error: refusalError(connector, permit), retryable: true };
+  } else {
+    // The row's own key: a replay's ToolCall cannot reuse the original's (the column is unique).
+    const rowKey = toolIdempotencyKey(execution.id, connector);
+    const sent = await callConnector(deps, intent, { ...call, rowKey, replay: execution.replayOf !== null }, connector, permit);
+    result = sent.result;
+    artifact = sent.artifact;
+    toolCall = sent.toolCall;
   }
 
   const status = result.ok ? "SUCCEEDED" : "FAILED";
@@ -224,12 +223,13 @@ export async function completeExecution(
       now,
     );
     if (!ended) return false;
-    await finishToolCall(
-      tx,
-      toolCall.id,
-      result.ok ? { status, response: canonicalJson(result.response) } : { status, error: result.error },
-      now,
-    );
+    if (toolCall)
+      await finishToolCall(
+        tx,
+        toolCall.id,
+        result.ok ? { status, response: canonicalJson(result.response) } : { status, error: result.error },
+        now,
+      );
     if (result.ok && artifact) {
       await insertArtifact(tx, { tenantId, accountId: intent.accountId, executionId: execution.id, ...artifact }, now);
     }
@@ -256,7 +256,7 @@ export async function completeExecution(
           execution_id: execution.id,
           action_intent_id: intent.id,
           connector,
-          tool_call_id: toolCall.id,
+          ...(toolCall ? { tool_call_id: toolCall.id } : { reason: "BREAKER_OPEN" }),
           auto_executed: execution.autoExecuted,
           ...(result.ok ? { response: result.response } : { error: result.error, retryable: result.retryable }),
         },
@@ -272,4 +272,141 @@ export async function completeExecution(
   });
   if (!recorded) return { executionId: execution.id, status: (await findExecution(db, tenantId, execution.id))?.status ?? "UNKNOWN" };
   return { executionId: execution.id, status };
+}
+
+/**
+ * Record the tool call and make it through the resilience wrapper (the permit was admitted by the
+ * caller; it is released here whatever happens). A CRM call that already SUCCEEDED for this key is
+ * not made again.
+ */
+async function callConnector(
+  deps: ExecDeps,
+  intent: IntentRow,
+  sent: ConnectorCall & { rowKey: string; replay: boolean },
+  connector: string,
+  permit: Permit,
+): Promise<{ result: ConnectorResult; artifact: { kind: string; title: string; body: string } | null; toolCall: { id: string } }> {
+  const { db, clock } = deps;
+  const tenantId = intent.tenantId;
+  const rdeps = resilienceDeps(deps);
+  const { rowKey, replay, ...call } = sent;
+  let toolCall: Awaited<ReturnType<typeof toolCallByKey>>;
+  let existingCall: typeof toolCall;
+  try {
+    // A sweeper's retry re-sends the call a dead process left STARTED: same row, same key.
+    existingCall = await toolCallByKey(db, tenantId, rowKey);
+    toolCall =
+      existingCall ??
+      (await inTransaction(db, (tx) =>
+        insertToolCall(
+          tx,
+          {
+            tenantId,
+            executionId: call.executionId,
+            connector,
+            operation: intent.actionType,
+            idempotencyKey: rowKey,
+            request: canonicalJson({ parameters: call.parameters, target: call.target }),
+          },
+          clock.now(),
+        ),
+      ));
+  } catch (err) {
+    await releasePermit(rdeps, permit);
+    throw err;
+  }
+  const recorded = toolCall as NonNullable<typeof toolCall>;
+  // HubSpot may ignore Idempotency-Key, so the key is also honoured here: a call that already
+  // SUCCEEDED for it is never sent again (a duplicate delivery reuses its recorded response). A
+  // replay's key is the original's, so any execution of the intent that succeeded on crm counts.
+  const crmDone =
+    connector !== "crm"
+      ? null
+      : recorded.status === "SUCCEEDED"
+        ? recorded
+        : replay
+          ? await succeededToolCall(db, tenantId, intent.id, connector)
+          : null;
+  if (crmDone?.response) {
+    await releasePermit(rdeps, permit);
+    const response = { ...(JSON.parse(crmDone.response) as Record<string, unknown>), deduplicated: true };
+    return { result: { ok: true, response }, artifact: null, toolCall: recorded };
+  }
+
+  let artifact: { kind: string; title: string; body: string } | null = null;
+  const send = async (): Promise<ConnectorResult> => {
+    try {
+      if (connector === "crm") return await executeCrmWrite(deps, call, { retry: existingCall?.status === "STARTED" });
+      if (connector === "internal") {
+        const account = await accountName(db, tenantId, intent.accountId);
+        artifact = renderInternalArtifact(
+          intent.actionType,
+          call.parameters,
+          await loadArtifactContext(
+            db,
+            tenantId,
+            intent.accountId,
+            intent.actionType,
+            { accountName: account?.name ?? "this account", why: JSON.parse(intent.why) as string[] },
+            clock.now(),
+          ),
+        );
+        return artifact
+          ? { ok: true, response: { kind: artifact.kind, title: artifact.title } }
+          : { ok: false, error: `No internal handler for ${intent.actionType}`, retryable: false };
+      }
+      if (connector === "webhook") {
+        const cfg = await connectorConfig(db, tenantId, "WEBHOOK");
+        const url = cfg?.enabled ? (JSON.parse(cfg.config) as { url?: string }).url : undefined;
+        return url && cfg?.secret
+          ? await deliverWebhook(call, { url, secret: cfg.secret }, deps.connectors.fetch)
+          : { ok: false, error: "No webhook connector is configured for this tenant", retryable: false };
+      }
+      if (await emailConnectorDisabled(db, tenantId))
+        return { ok: false, error: "The email connector is disabled for this tenant", retryable: false };
+      return deps.connectors.smtp
+        ? await sendEmail(call, deps.connectors.smtp)
+        : { ok: false, error: "No SMTP server is configured (SMTP_URL)", retryable: false };
+    } catch (err) {
+      return { ok: false, error: `Connector failed: ${err instanceof Error ? err.name : "error"}`, retryable: true };
+    }
+  };
+  let result: ConnectorResult;
+  try {
+    result = await callWithPermit(rdeps, permit, send, connectorVerdict);
+  } catch (err) {
+    // Only the wrapper's own timeout reaches here (`send` turns every connector error into a result).
+    result = {
+      ok: false,
+      error: err instanceof ConnectorTimeoutError ? err.message : `Connector failed: ${err instanceof Error ? err.name : "error"}`,
+      retryable: true,
+    };
+  }
+  return { result, artifact, toolCall: recorded };
+}
+
+/**
+ * The durable-queue job that carries out a human-approved intent (payload `{ intentId, actor }`),
+ * queued in the approving transaction (services/reviews.ts) so an approval can never be left
+ * without its execution. Idempotent: only the run that moves the intent APPROVED → EXECUTING
+ * executes; a repeat finds it moved and reports its status (a crash mid-call is the sweeper's).
+ * Over the connector's concurrency cap it is deferred — re-queued after the wrapper's retry_after
+ * without spending an attempt — never failed.
+ */
+export const EXECUTE_APPROVED = "EXECUTE_APPROVED";
+
+const ACTOR_TYPES = ["USER", "API_KEY", "SYSTEM"] as const;
+
+export async function handleExecuteApprovedJob(deps: ExecDeps, payload: unknown, ctx: JobContext) {
+  const p = (payload ?? {}) as { intentId?: unknown; actor?: { type?: unknown; id?: unknown } };
+  const actor = p.actor;
+  if (typeof p.intentId !== "string" || !actor || !(ACTOR_TYPES as readonly unknown[]).includes(actor.type) || typeof actor.id !== "string")
+    throw new JobError("EXECUTE_APPROVED needs { intentId, actor: { type, id } }", { permanent: true });
+  const r = await runExecution(deps, ctx.job.tenantId, p.intentId, { approvalSource: "HUMAN", actor: actor as Actor });
+  if (r.status === "DEFERRED")
+    throw new JobError(`CONCURRENCY_LIMIT: the connector has no free slot; retrying in ${r.retryAfterSeconds ?? 1} s`, {
+      deferred: true,
+      retryAfterSeconds: r.retryAfterSeconds,
+    });
+  return { executionId: r.executionId, status: r.status };
 }

@@ -194,16 +194,21 @@ export function describeError(err: unknown): string {
 
 /**
  * Thrown by a handler to steer the retry: `permanent` fails the job now (retrying cannot help,
- * e.g. an invalid payload); `retryAfterSeconds` honours a rate limit's hint.
+ * e.g. an invalid payload); `retryAfterSeconds` honours a rate limit's hint; `deferred` says the
+ * handler did nothing because the work must wait (backpressure: a connector's concurrency cap) —
+ * the job is re-queued after `retryAfterSeconds` without spending an attempt, so waiting for a
+ * slot can never exhaust it into FAILED.
  */
 export class JobError extends Error {
   readonly permanent: boolean;
   readonly retryAfterSeconds: number | undefined;
-  constructor(message: string, opts: { permanent?: boolean; retryAfterSeconds?: number } = {}) {
+  readonly deferred: boolean;
+  constructor(message: string, opts: { permanent?: boolean; retryAfterSeconds?: number; deferred?: boolean } = {}) {
     super(message);
     this.name = "JobError";
     this.permanent = opts.permanent ?? false;
     this.retryAfterSeconds = opts.retryAfterSeconds;
+    this.deferred = opts.deferred ?? false;
   }
 }
 
@@ -224,11 +229,16 @@ export async function failJob(
   job: LeaseToken & { maxAttempts: number },
   owner: string,
   error: unknown,
-  opts: { retryAfterSeconds?: number; permanent?: boolean },
+  opts: { retryAfterSeconds?: number; permanent?: boolean; deferred?: boolean },
   clock: Clock,
 ): Promise<FailOutcome> {
   const now = clock.now();
   const lastError = describeError(error);
+  if (opts.deferred && !opts.permanent) {
+    const runAt = new Date(now.getTime() + Math.max(0, opts.retryAfterSeconds ?? BACKOFF_BASE_SECONDS) * 1000);
+    const ok = await finishLeasedJob(db, job, owner, { status: "QUEUED", runAt, lastError, deferred: true }, now);
+    return ok ? { status: "QUEUED", runAt } : { status: "LEASE_LOST" };
+  }
   if (opts.permanent || job.attempts >= job.maxAttempts) {
     const ok = await finishLeasedJob(db, job, owner, { status: "FAILED", lastError }, now);
     return ok ? { status: "FAILED" } : { status: "LEASE_LOST" };
@@ -331,7 +341,8 @@ async function runOne(db: Db, handlers: JobHandlers, job: ClaimedJob, opts: Tick
       },
     });
   } catch (err) {
-    const steer = err instanceof JobError ? { permanent: err.permanent, retryAfterSeconds: err.retryAfterSeconds } : {};
+    const steer =
+      err instanceof JobError ? { permanent: err.permanent, retryAfterSeconds: err.retryAfterSeconds, deferred: err.deferred } : {};
     const res = await failJob(db, job, opts.owner, err, steer, opts.clock);
     return res.status === "QUEUED" ? "RETRY" : res.status;
   }

@@ -2,8 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
+import { breakerState } from "../engine/breaker";
 import { utcDateKey } from "../engine/budget";
 import { AppError } from "../errors";
+import { callOutcomeCounts, listBreakers } from "../repos/breaker";
 import { appendLedger } from "../repos/ledger";
 import {
   autonomyBudgetToday,
@@ -18,9 +20,12 @@ import {
   pullDuration,
   replaceMetricsToken,
   toolCallLatency,
+  wrapperCallLatency,
 } from "../repos/metrics";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
+import { CONNECTOR_NAMES } from "../schemas/connectors";
+import { BREAKER_STATES } from "../schemas/reliability";
 import { authenticateApiKey } from "./apiKeys";
 
 /**
@@ -81,7 +86,7 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
   const now = clock.now();
   const since = new Date(now.getTime() - LATENCY_WINDOW_MS);
   const dateKey = utcDateKey(now);
-  const [calls, pulls, executions, runs, jobs, budget, pullBudget] = await Promise.all([
+  const [calls, pulls, executions, runs, jobs, budget, pullBudget, wrapped, outcomes, breakers] = await Promise.all([
     toolCallLatency(db, tenantId, since, LATENCY_BUCKETS),
     pullDuration(db, tenantId, since, LATENCY_BUCKETS),
     executionCounts(db, tenantId),
@@ -89,6 +94,9 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
     openJobs(db, tenantId),
     autonomyBudgetToday(db, tenantId, dateKey),
     pullBudgetToday(db, tenantId, dateKey),
+    wrapperCallLatency(db, tenantId, since, LATENCY_BUCKETS),
+    callOutcomeCounts(db, tenantId, since),
+    listBreakers(db, tenantId),
   ]);
 
   const registry = new Registry();
@@ -108,6 +116,32 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
       pulls,
     ),
   );
+  registry.registerMetric(
+    aggregatedHistogram(
+      "autopilot_connector_wrapper_call_duration_seconds",
+      "Every connector call the resilience wrapper made over the last 24 hours (each attempt), by connector and outcome (SUCCESS | ERROR | TIMEOUT)",
+      LATENCY_BUCKETS,
+      wrapped,
+    ),
+  );
+  // This scrape is one tenant's (its key or token), so no tenant label is needed — or added.
+  const wrapperCalls = new Gauge({
+    name: "autopilot_connector_calls_last_24h",
+    help: "Connector calls seen by the resilience wrapper over the last 24 hours, by connector and outcome (SUCCESS | ERROR | TIMEOUT | FAIL_FAST | DEFERRED)",
+    labelNames: ["connector", "outcome"],
+    registers: [registry],
+  });
+  for (const o of outcomes) wrapperCalls.set({ connector: o.connector, outcome: o.outcome }, o.count);
+  const breakerGauge = new Gauge({
+    name: "autopilot_connector_breaker_state",
+    help: "1 for each connector's current breaker state (CLOSED | OPEN | HALF_OPEN | FORCED_OPEN), 0 for the others",
+    labelNames: ["connector", "state"],
+    registers: [registry],
+  });
+  const stateByConnector = new Map(breakers.map((b) => [b.connector, breakerState(b, now)]));
+  for (const connector of CONNECTOR_NAMES)
+    for (const state of BREAKER_STATES)
+      breakerGauge.set({ connector, state }, (stateByConnector.get(connector) ?? "CLOSED") === state ? 1 : 0);
   const executionsTotal = new Counter({
     name: "autopilot_executions_total",
     help: "Executions so far, by status, outcome, approval source (HUMAN | POLICY) and whether autopilot ran it",

@@ -61,9 +61,11 @@ import {
 } from "../repos/perception";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
+import { isConnectorName } from "../schemas/connectors";
 import type { ConnectorDeps } from "./executor";
 import { requireTenantAccount } from "./guards";
 import { PULL_RUNNERS, type PullRunners, rateLimitsOf } from "./pullRunners";
+import { breakerRefusal } from "./resilience";
 
 /**
  * Perception scheduler (SPEC §4.4): the one path by which anything pulls from a connector —
@@ -213,6 +215,14 @@ export async function requestPulls(deps: PerceptionDeps, viewer: Viewer, connect
   if (ineligible || !runner) {
     // Ineligibility is final for the connector: the first pull is refused, and asking stops.
     const d: PullDecision = ineligible ?? { result: "SKIP", reason: "NO_PULL_RUNNER" };
+    await inTransaction(db, (tx) => appendLedgerBatch(tx, tenantId, [entry(0, d, 0)], clock.now()));
+    return [{ ...d, tier: tierAt(0), units: 0 }];
+  }
+
+  // An open breaker DEFERs before anything is spent: no rate slot, no units, no pull-job id.
+  const refused = isConnectorName(connector) ? await breakerRefusal(deps, tenantId, connector) : null;
+  if (refused) {
+    const d: PullDecision = { result: "DEFER", reason: "BREAKER_OPEN", retryAfterSeconds: refused.retryAfterSeconds };
     await inTransaction(db, (tx) => appendLedgerBatch(tx, tenantId, [entry(0, d, 0)], clock.now()));
     return [{ ...d, tier: tierAt(0), units: 0 }];
   }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Clock } from "../clock";
+import { CallRefusedError } from "../connectors/types";
 import type { Db } from "../db";
 import {
   adminMove,
   admit,
+  type BreakerConfig,
   type BreakerState,
   breakerConfig,
   breakerState,
@@ -119,10 +121,18 @@ export function refusalError(connector: string, r: Refusal): string {
 
 // ───────────── the wrapper ─────────────
 
-interface Admitted {
+/**
+ * What an admitted caller holds until its call ends: the probe (when it won it) and its slots.
+ * Handed back by `callWithPermit` (always, in finally) or, for a call that will not be made after
+ * all, by `releasePermit`.
+ */
+export interface Permit {
+  kind: "PERMIT";
+  target: CallTarget;
   probeOwner: string | null;
   slots: { tenantId: string; slot: number; holder: string }[];
-  config: ReturnType<typeof breakerConfig>;
+  config: BreakerConfig;
+  lastError: string | null;
 }
 
 async function transition(
@@ -160,7 +170,7 @@ async function takeSlots(deps: ResilienceDeps, target: CallTarget, tenantCap: nu
   const global = deps.globalMaxConcurrency?.[target.connector];
   if (tenantCap !== null && tenantCap > 0) caps.push([target.tenantId, tenantCap]);
   if (global !== undefined && global > 0) caps.push(["*", global]);
-  const held: Admitted["slots"] = [];
+  const held: Permit["slots"] = [];
   for (const [tenantId, cap] of caps) {
     await ensureSlots(deps.db, tenantId, target.connector, cap);
     const holder = `${deps.instanceId ?? processInstance}:${randomUUID()}`;
@@ -176,7 +186,7 @@ async function takeSlots(deps: ResilienceDeps, target: CallTarget, tenantCap: nu
   return held;
 }
 
-async function freeSlots(deps: ResilienceDeps, connector: string, held: Admitted["slots"]) {
+async function freeSlots(deps: ResilienceDeps, connector: string, held: Permit["slots"]) {
   for (const s of held) await releaseSlot(deps.db, s.tenantId, connector, s.slot, s.holder);
 }
 
@@ -195,8 +205,20 @@ async function sample(deps: ResilienceDeps, target: CallTarget, outcome: CallOut
   );
 }
 
-/** Breaker then slots. A refusal has taken nothing (a probe claim won but left without a slot is handed back). */
-async function admitCall(deps: ResilienceDeps, target: CallTarget): Promise<Admitted | Refusal> {
+/**
+ * The admission half of the wrapper: breaker, then slots. A refusal has taken nothing (a probe
+ * won but left without a slot is handed back) and is sampled (FAIL_FAST / DEFERRED). Callers that
+ * must do work between admission and the call (an execution starts its row only once admitted, so
+ * a deferral leaves the intent APPROVED) use this with `callWithPermit`; others use
+ * `invokeWithResilience`, which is the two together.
+ */
+export async function acquirePermit(deps: ResilienceDeps, target: CallTarget): Promise<Permit | Refusal> {
+  const admitted = await admitCall(deps, target);
+  if (admitted.kind !== "PERMIT") await sample(deps, target, admitted.kind === "FAIL_FAST" ? "FAIL_FAST" : "DEFERRED", 0);
+  return admitted;
+}
+
+async function admitCall(deps: ResilienceDeps, target: CallTarget): Promise<Permit | Refusal> {
   const { db, clock } = deps;
   const [settings, row] = await Promise.all([
     connectorResilienceSettings(db, target.tenantId, target.connector),
@@ -233,10 +255,22 @@ async function admitCall(deps: ResilienceDeps, target: CallTarget): Promise<Admi
   const slots = await takeSlots(deps, target, settings.maxConcurrency, timeout * attempts + 30_000);
   if (!slots) {
     // The probe goes back unused: the next caller with a slot may claim it at once.
-    if (probeOwner) await reopenAfterProbe(db, target.tenantId, target.connector, probeOwner, now, row?.lastError ?? "", clock.now());
+    if (probeOwner) await handBackProbe(deps, target, probeOwner, row?.lastError ?? null);
     return { kind: "DEFER", reason: "CONCURRENCY_LIMIT", retryAfterSeconds: DEFER_RETRY_SECONDS };
   }
-  return { probeOwner, slots, config };
+  return { kind: "PERMIT", target, probeOwner, slots, config, lastError: row?.lastError ?? null };
+}
+
+/** An unused probe claim: the breaker stays OPEN with its cooldown already over, so the next caller may claim it at once. */
+async function handBackProbe(deps: ResilienceDeps, target: CallTarget, owner: string, lastError: string | null) {
+  const now = deps.clock.now();
+  await reopenAfterProbe(deps.db, target.tenantId, target.connector, owner, now, lastError ?? "", now);
+}
+
+/** A permit whose call will not be made (the work it was for went away): slots and probe go back. */
+export async function releasePermit(deps: ResilienceDeps, permit: Permit) {
+  if (permit.probeOwner) await handBackProbe(deps, permit.target, permit.probeOwner, permit.lastError);
+  await freeSlots(deps, permit.target.connector, permit.slots);
 }
 
 async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: number, connector: string): Promise<T> {
@@ -256,7 +290,7 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: numbe
 }
 
 /** Count a failure into the breaker (tripping it at the threshold); conditional, re-read on a lost race. */
-async function recordFault(deps: ResilienceDeps, target: CallTarget, config: Admitted["config"], error: string) {
+async function recordFault(deps: ResilienceDeps, target: CallTarget, config: BreakerConfig, error: string) {
   const { db, clock } = deps;
   for (let round = 0; round < CAS_ROUNDS; round++) {
     const now = clock.now();
@@ -277,7 +311,7 @@ async function recordFault(deps: ResilienceDeps, target: CallTarget, config: Adm
   }
 }
 
-async function finishProbe(deps: ResilienceDeps, target: CallTarget, admitted: Admitted, ok: boolean, error: string | null) {
+async function finishProbe(deps: ResilienceDeps, target: CallTarget, admitted: Permit, ok: boolean, error: string | null) {
   const owner = admitted.probeOwner as string;
   const now = deps.clock.now();
   const next = onProbeResult(ok, admitted.config, now);
@@ -309,11 +343,19 @@ export async function invokeWithResilience<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   verdict: (value: T) => Verdict = () => ({ ok: true }),
 ): Promise<Invoked<T>> {
-  const admitted = await admitCall(deps, target);
-  if ("kind" in admitted) {
-    await sample(deps, target, admitted.kind === "FAIL_FAST" ? "FAIL_FAST" : "DEFERRED", 0);
-    return admitted;
-  }
+  const permit = await acquirePermit(deps, target);
+  if (permit.kind !== "PERMIT") return permit;
+  return { kind: "DONE", value: await callWithPermit(deps, permit, fn, verdict) };
+}
+
+/** The call half of the wrapper (see `acquirePermit`): timeout, retries, breaker bookkeeping, sample; the permit is always released. */
+export async function callWithPermit<T>(
+  deps: ResilienceDeps,
+  admitted: Permit,
+  fn: (signal: AbortSignal) => Promise<T>,
+  verdict: (value: T) => Verdict = () => ({ ok: true }),
+): Promise<T> {
+  const target = admitted.target;
   const sleep = deps.sleep ?? realSleep;
   const random = deps.random ?? Math.random;
   const timeout = target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -343,7 +385,7 @@ export async function invokeWithResilience<T>(
       if (admitted.probeOwner) await finishProbe(deps, target, admitted, v.ok || !v.fault, v.ok ? null : v.error);
       else if (!v.ok && v.fault) await recordFault(deps, target, admitted.config, v.error);
       if (thrown !== undefined) throw thrown;
-      return { kind: "DONE", value: value as T };
+      return value as T;
     }
   } finally {
     await freeSlots(deps, target.connector, admitted.slots);
@@ -440,4 +482,66 @@ export async function setForcedOpen(
   }
   const all = await connectorReliability(deps, viewer);
   return all.find((c) => c.connector === input.name) as ConnectorReliability;
+}
+
+/** The wrapper's dependencies from a service's {db, clock, connectors} (the edge put the process settings in `connectors`). */
+export function resilienceDeps(deps: {
+  db: Db;
+  clock: Clock;
+  connectors?: {
+    sleep?: (ms: number) => Promise<void>;
+    resilience?: { instanceId?: string; globalMaxConcurrency?: Partial<Record<ConnectorName, number>> };
+  };
+}): ResilienceDeps {
+  return {
+    db: deps.db,
+    clock: deps.clock,
+    sleep: deps.connectors?.sleep,
+    instanceId: deps.connectors?.resilience?.instanceId,
+    globalMaxConcurrency: deps.connectors?.resilience?.globalMaxConcurrency,
+  };
+}
+
+/** A refusal as the error a fetch-shaped caller (the CRM client) sees: nothing was sent. */
+export const refusedError = (connector: string, r: Refusal) =>
+  new CallRefusedError(r.reason, refusalError(connector, r), r.retryAfterSeconds);
+
+/**
+ * A `fetch` whose every request goes through the wrapper (the CRM client's sync and pull reads:
+ * many requests per job, each admitted, sampled and counted on its own). A 5xx or a transport
+ * error is the connector's fault; a 4xx is not (a 429 is the client's rate limiter's business).
+ * GETs and searches are reads, so they are retried; a refusal throws CallRefusedError.
+ */
+export function resilientFetch(deps: ResilienceDeps, target: Omit<CallTarget, "idempotent">, base: typeof fetch = fetch): typeof fetch {
+  return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const method = (init?.method ?? "GET").toUpperCase();
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const read = method === "GET" || (method === "POST" && new URL(url).pathname.endsWith("/search"));
+    const r = await invokeWithResilience(
+      deps,
+      { ...target, idempotent: read },
+      (signal) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+      (res): Verdict => (res.ok ? { ok: true } : { ok: false, fault: res.status >= 500, error: `HTTP ${res.status}` }),
+    );
+    if (r.kind !== "DONE") throw refusedError(target.connector, r);
+    return r.value;
+  }) as typeof fetch;
+}
+
+/**
+ * Would the breaker refuse a call now? A read, claiming nothing: the perception scheduler asks
+ * before it spends a pull's budget (an open breaker DEFERs the pull with its retry_after). A
+ * HALF_OPEN breaker whose probe is free admits: the pull's first request will claim the probe.
+ */
+export async function breakerRefusal(
+  deps: { db: Db; clock: Clock },
+  tenantId: string,
+  connector: ConnectorName,
+): Promise<Extract<Refusal, { kind: "FAIL_FAST" }> | null> {
+  const [settings, row] = await Promise.all([
+    connectorResilienceSettings(deps.db, tenantId, connector),
+    findBreaker(deps.db, tenantId, connector),
+  ]);
+  const a = admit(row, breakerConfig(settings.breaker), deps.clock.now());
+  return a.kind === "REJECT" ? { kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: a.state, retryAfterSeconds: a.retryAfterSeconds } : null;
 }

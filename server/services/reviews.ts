@@ -6,9 +6,10 @@ import { findIntent, insertIntent, insertReview, transitionIntent } from "../rep
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
-import { runExecution } from "./executor";
+import { EXECUTE_APPROVED } from "./executor";
 import { type GateDeps, type GateView, intentView } from "./gate";
 import { viewerSeesAccount } from "./guards";
+import { enqueue } from "./jobQueue";
 
 /**
  * The human path (SPEC §4.2): approve, edit-then-approve (a new intent version, the diff kept),
@@ -104,6 +105,7 @@ export async function approveIntent(
         },
         now,
       );
+      await queueExecution(tx, deps, viewer, intentId);
       return intentId;
     }
     // Decided intents are immutable: an edit supersedes this version with a new, approved one.
@@ -182,12 +184,26 @@ export async function approveIntent(
       now,
     );
     await appendLedger(tx, { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intentId, label: "IDEA_EDITED" } }, now);
+    await queueExecution(tx, deps, viewer, next.id);
     return next.id;
   });
 
   if (!approvedId) throw alreadyDecided((await findIntent(deps.db, viewer.tenantId, intentId))?.status, "approved");
-  await runExecution(deps, viewer.tenantId, approvedId, { approvalSource: "HUMAN", actor: viewer.actor });
   return { ...(await intentView(deps.db, viewer.tenantId, approvedId)), edited: isEdit };
+}
+
+/**
+ * An approved intent runs on the durable queue (EXECUTE_APPROVED), not in the approving request:
+ * backpressure, retries and crash recovery apply to it as to autonomous work. Queued in the
+ * approving transaction, so an approval is never committed without its job; keyed by the intent,
+ * so it is queued once.
+ */
+function queueExecution(tx: Tx, deps: GateDeps, viewer: Viewer, intentId: string) {
+  return enqueue(
+    tx,
+    { tenantId: viewer.tenantId, kind: EXECUTE_APPROVED, payload: { intentId, actor: viewer.actor }, dedupeKey: `execute:${intentId}` },
+    deps.clock,
+  );
 }
 
 export async function rejectIntent(

@@ -6,11 +6,11 @@ import type { Actor } from "../engine/ledger";
 import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
 import { enabledKillSwitches } from "../repos/autonomy";
 import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
-import { findIntent, stalledApprovals, transitionIntent } from "../repos/intents";
+import { findIntent, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
 import { resolveConnector } from "./crmWrites";
-import { type ConnectorDeps, completeExecution, runExecution } from "./executor";
+import { type ConnectorDeps, completeExecution } from "./executor";
 
 const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
 
@@ -30,8 +30,6 @@ export interface SweepResult {
   failed: string[];
   /** claimed by another sweeper (or finished by their own process) between our read and our claim */
   lost: number;
-  /** approved intents whose execution a dead process never started, and how each ended once started */
-  started: { intentId: string; status: string }[];
 }
 
 /**
@@ -50,7 +48,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
   // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
   // invocation; the rest are the next minute's.
   const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
-  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0, started: [] };
+  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0 };
 
   for (const execution of rows) {
     try {
@@ -61,27 +59,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
       console.error(`executions-sweep: execution ${execution.id} not recovered (${err instanceof Error ? err.name : "error"})`);
     }
   }
-  await startStalledApprovals(deps, out, opts.limit ?? 10);
   return out;
-}
-
-/**
- * `approveIntent` commits the approval, then starts the execution in a second transaction: a
- * process that died between the two left the intent APPROVED with nothing to run it — an approval
- * lost. Past the execution lease (so a live approver is never raced), start it as the approver
- * would have. `runExecution` moves APPROVED → EXECUTING conditionally, so of any number of
- * sweepers exactly one starts it; the others find it taken.
- */
-async function startStalledApprovals(deps: SweepDeps, out: SweepResult, limit: number) {
-  for (const intent of await stalledApprovals(deps.db, deps.clock.now(), EXECUTION_LEASE_MS, limit)) {
-    try {
-      const done = await runExecution(deps, intent.tenantId, intent.id, { approvalSource: "HUMAN", actor: SWEEPER });
-      out.started.push({ intentId: intent.id, status: done.status });
-    } catch (err) {
-      out.ok = false;
-      console.error(`executions-sweep: approved intent ${intent.id} not started (${err instanceof Error ? err.name : "error"})`);
-    }
-  }
 }
 
 type StuckExecution = Awaited<ReturnType<typeof stuckExecutions>>[number];

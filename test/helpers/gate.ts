@@ -7,9 +7,11 @@ import { setAccountAlwaysOn, setTenantAlwaysOn } from "@/server/services/alwaysO
 import { putAllowlist, putBudget, putKillSwitch, putMode } from "@/server/services/autonomyConfig";
 import { requestRun } from "@/server/services/decisions";
 import { saveDigestSettings } from "@/server/services/digest/settings";
-import { type GateDeps, type IntentInput, submitIntent } from "@/server/services/gate";
-import { runWorkerTick } from "@/server/services/jobQueue";
+import { EXECUTE_APPROVED } from "@/server/services/executor";
+import { type GateDeps, type IntentInput, intentView, submitIntent } from "@/server/services/gate";
+import { type JobHandler, runWorkerTick } from "@/server/services/jobQueue";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
+import { approveIntent } from "@/server/services/reviews";
 
 export const clock = fixedClock("2026-03-02T10:00:00Z");
 
@@ -84,4 +86,24 @@ export function drainQueue(db: Db) {
     queueHandlers({ db, clock: systemClock, synthesizer: rulesSynthesizer, connectors: { smtp: null }, workerId: "w" }),
     { owner: "w", leaseSeconds: 60, maxJobs: 50, clock: systemClock },
   );
+}
+
+/**
+ * Run the human-approved executions that are due the production way: the registered queue handler
+ * (EXECUTE_APPROVED) under a worker tick, with these deps' clock and connectors. Approval only
+ * queues the execution (services/reviews.ts); tests that assert its result drain first.
+ */
+export function drainApproved(d: GateDeps, workerId = "w") {
+  return runWorkerTick(
+    d.db,
+    { [EXECUTE_APPROVED]: queueHandlers({ ...d, synthesizer: rulesSynthesizer, workerId })[EXECUTE_APPROVED] as JobHandler },
+    { owner: workerId, leaseSeconds: 120, maxJobs: 500, clock: d.clock },
+  );
+}
+
+/** Approve as the inbox does, then let the queue run the execution: the intent as it ends. */
+export async function approveAndRun(d: GateDeps, viewer: Viewer, intentId: string, input: Parameters<typeof approveIntent>[3] = {}) {
+  const approved = await approveIntent(d, viewer, intentId, input);
+  await drainApproved(d);
+  return { ...(await intentView(d.db, viewer.tenantId, approved.actionIntentId)), edited: approved.edited };
 }

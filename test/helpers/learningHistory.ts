@@ -1,9 +1,9 @@
 import type { Clock } from "@/server/clock";
 import type { Db } from "@/server/db";
 import { submitIntent } from "@/server/services/gate";
-import { approveIntent, rejectIntent } from "@/server/services/reviews";
+import { rejectIntent } from "@/server/services/reviews";
 import type { TestTenant, TestUser } from "./factory";
-import { intent } from "./gate";
+import { approveAndRun, intent } from "./gate";
 
 /**
  * A judged history made through the production paths (SPEC §4.5 bar: "sellers reject type X and
@@ -75,8 +75,8 @@ export async function seedJudgedHistory(
           const id = proposed.actionIntentId;
           if (kind.verdict === "reject") await rejectIntent(deps, seller.viewer, id, { reason: "not useful for this account" });
           else if (kind.verdict === "edit")
-            await approveIntent(deps, seller.viewer, id, { editedParameters: { title: `edited ${day} #${n}` } });
-          else await approveIntent(deps, seller.viewer, id, {});
+            await approveAndRun(deps, seller.viewer, id, { editedParameters: { title: `edited ${day} #${n}` } });
+          else await approveAndRun(deps, seller.viewer, id, {});
           out.intents.push({ id, actionType: kind.actionType, verdict: kind.verdict, ownerId: seller.id, at: new Date(at) });
           out.counts[kind.verdict]++;
         }

@@ -20,10 +20,9 @@ import { listInbox } from "@/server/services/inbox";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { runNormalizeTick } from "@/server/services/normalize";
-import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { intent } from "../helpers/gate";
+import { approveAndRun, intent } from "../helpers/gate";
 
 /**
  * Approvals that behave (SPEC §4.6): settings, expiry with its fallback (injected clock), signed
@@ -133,7 +132,7 @@ describe(`An expired approval follows its fallback (tested with an injected cloc
     await saveApprovalSettings(t.db, tenant.admin.viewer, { ttlHours: 2, fallback: "REJECT" }, clock);
     const ids = [await waiting(tenant, clock, 0), await waiting(tenant, clock, 1)];
     const decided = await waiting(tenant, clock, 2);
-    await approveIntent(gate(clock), tenant.admin.viewer, decided, {});
+    await approveAndRun(gate(clock), tenant.admin.viewer, decided, {});
 
     // The inbox counts down from the TTL in force now.
     const inbox = await listInbox(t.db, tenant.seller.viewer, { limit: 10 });
@@ -227,7 +226,7 @@ describe(`signed one-time links (${TEST_PROVIDER})`, () => {
 
     const other = await waiting(a);
     const late = await mint(a.id, other);
-    await approveIntent(gate(), a.admin.viewer, other, {});
+    await approveAndRun(gate(), a.admin.viewer, other, {});
     const head = await t.db.ledgerHead.findUniqueOrThrow({ where: { tenantId: a.id } });
     const before = await t.db.actionIntent.findUniqueOrThrow({ where: { id: other } });
     const gone = await post(late.token, { decision: "reject" });

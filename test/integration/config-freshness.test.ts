@@ -27,11 +27,10 @@ import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestPull, runPerceptionTick } from "@/server/services/perception";
 import type { PullRunner } from "@/server/services/pullRunners";
-import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
-import { runDecisionNow } from "../helpers/gate";
+import { approveAndRun, runDecisionNow } from "../helpers/gate";
 
 /**
  * SPEC §4.1: "changes apply to the very next evaluation on every instance without restart — by
@@ -515,7 +514,7 @@ describe(`CLI webhook set: the next execution in this process goes to the new UR
         parameters: { fields: { tier: "gold" } },
       });
       expect(json.status).toBe("PENDING_APPROVAL");
-      const v = await approveIntent(
+      const v = await approveAndRun(
         { db: t.db, clock: systemClock, connectors: { smtp: null, fetch: fetchStub } },
         a.seller.viewer,
         json.action_intent_id as string,
@@ -647,7 +646,7 @@ describe(`connector settings (${TEST_PROVIDER}): disabling crm applies at once t
           clock: systemClock,
           connectors: { smtp: null, fetch: fetchStub, secretKey: secretKeyFrom(process.env.CONNECTOR_SECRET_KEY as string) },
         };
-        expect((await approveIntent(deps, a.seller.viewer, json.action_intent_id as string, {})).status).toBe("SUCCEEDED");
+        expect((await approveAndRun(deps, a.seller.viewer, json.action_intent_id as string, {})).status).toBe("SUCCEEDED");
       };
       const put = (body: unknown) =>
         connectorPut(

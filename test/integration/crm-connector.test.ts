@@ -17,10 +17,10 @@ import { completeExecution } from "@/server/services/executor";
 import { submitIntent } from "@/server/services/gate";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { requestPull } from "@/server/services/perception";
-import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
+import { approveAndRun } from "../helpers/gate";
 
 /**
  * The CRM connector against a HubSpot-like local server (test/helpers/fakeHubspot.ts): real HTTP,
@@ -463,7 +463,7 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     const id = await pending(acct.id, "UPDATE_ACCOUNT_FIELDS", { fields: { posture: "WATCH", industry: "Fintech" } });
     const before = f.writes().length;
     // Eight concurrent approvals of the same intent (double clicks, a retried Slack button).
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => approveIntent(gateDeps(), a.admin.viewer, id, {})));
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => approveAndRun(gateDeps(), a.admin.viewer, id, {})));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const writes = f.writes().slice(before);
     expect(writes).toHaveLength(1);
@@ -478,7 +478,7 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     const call = await t.db.toolCall.findFirstOrThrow({ where: { tenantId: a.id, executionId: exec.id } });
     expect(call).toMatchObject({ connector: "crm", status: "SUCCEEDED", idempotencyKey: `${exec.id}:crm` });
     // And once more, sequentially: refused as already decided, nothing sent.
-    await expect(approveIntent(gateDeps(), a.admin.viewer, id, {})).rejects.toThrow(/already/);
+    await expect(approveAndRun(gateDeps(), a.admin.viewer, id, {})).rejects.toThrow(/already/);
     expect(f.writes().length).toBe(before + 1);
   });
 
@@ -498,10 +498,10 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     const acct = await t.db.account.findFirstOrThrow({ where: { tenantId: a.id, externalId: { not: null } }, orderBy: { name: "desc" } });
     const before = f.writes().length;
     const create = await pending(acct.id, "CREATE_OPPORTUNITY", { name: "Expansion", amount: 5000, stage: "PROPOSAL" });
-    await approveIntent(gateDeps(), a.admin.viewer, create, {});
+    await approveAndRun(gateDeps(), a.admin.viewer, create, {});
     const opp = await t.db.opportunity.findFirstOrThrow({ where: { tenantId: a.id, accountId: acct.id } });
     const stage = await pending(acct.id, "UPDATE_OPPORTUNITY_STAGE", { opportunity_id: opp.id, stage: "NEGOTIATION" });
-    await approveIntent(gateDeps(), a.admin.viewer, stage, {});
+    await approveAndRun(gateDeps(), a.admin.viewer, stage, {});
     const writes = f.writes().slice(before);
     expect(writes.map((w) => `${w.method} ${w.path}`)).toEqual([
       "POST /crm/v3/objects/deals",
@@ -520,7 +520,7 @@ describe(`approved CRM writes (${TEST_PROVIDER})`, () => {
     const local = a.accounts.admin[0] as string;
     const before = f.writes().length;
     const id = await pending(local, "UPDATE_ACCOUNT_FIELDS", { fields: { posture: "WATCH" } });
-    const v = await approveIntent(gateDeps(), a.admin.viewer, id, {});
+    const v = await approveAndRun(gateDeps(), a.admin.viewer, id, {});
     expect(v.status).toBe("FAILED");
     const exec = await t.db.execution.findFirstOrThrow({ where: { tenantId: a.id, intentId: id } });
     expect(exec.error).toMatch(/not linked to a CRM company/);

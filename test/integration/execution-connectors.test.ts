@@ -5,10 +5,9 @@ import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyWebhookSignature } from "@/server/connectors/webhook";
 import { setWebhook } from "@/server/services/connectors";
-import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { clock, deps, intent, submitIntent } from "../helpers/gate";
+import { approveAndRun, clock, deps, intent, submitIntent } from "../helpers/gate";
 
 let t: TestDb;
 let a: TestTenant;
@@ -82,9 +81,9 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
       intent(account, { actionType: "REQUEST_RENEWAL_MEETING", riskLevel: "HIGH", parameters: { contact: "cfo@x.example" } }),
     );
     expect(r).toMatchObject({ status: "PENDING_APPROVAL", reason: "ACTION_TYPE_NOT_ALLOWLISTED" });
-    const first = await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {});
+    const first = await approveAndRun(deps(t.db), a.seller.viewer, r.actionIntentId, {});
     // A repeated delivery of the approval is a CONFLICT and starts nothing.
-    await expect(approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(approveAndRun(deps(t.db), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
     expect(first.status).toBe("SUCCEEDED");
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ verified: true, key: `${first.executionId}:webhook` });
@@ -104,7 +103,7 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
       a.admin.viewer,
       intent(a.accounts.seller[1] as string, { actionType: "REQUEST_DISCOVERY_CALL", riskLevel: "HIGH" }),
     );
-    const v = await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {});
+    const v = await approveAndRun(deps(t.db), a.seller.viewer, r.actionIntentId, {});
     expect(v.status).toBe("FAILED");
     expect(
       await t.db.outcome.findFirstOrThrow({ where: { intentId: r.actionIntentId, label: { startsWith: "EXECUTION" } } }),
@@ -122,8 +121,8 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
         parameters: { to: "cfo@acme.example", subject: "Renewal options", body: "Two options attached." },
       }),
     );
-    const v = await approveIntent(smtpDeps(), a.seller.viewer, r.actionIntentId, {});
-    await expect(approveIntent(smtpDeps(), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
+    const v = await approveAndRun(smtpDeps(), a.seller.viewer, r.actionIntentId, {});
+    await expect(approveAndRun(smtpDeps(), a.seller.viewer, r.actionIntentId, {})).rejects.toMatchObject({ code: "CONFLICT" });
     expect(v.status).toBe("SUCCEEDED");
     expect(mails).toHaveLength(1);
     expect(mails[0]).toMatchObject({ to: "cfo@acme.example", subject: "Renewal options", key: `${v.executionId}:email` });
@@ -140,7 +139,7 @@ describe(`execution through real connectors on ${TEST_PROVIDER}`, () => {
         parameters: { to: "x@y.example", subject: "s", body: "b" },
       }),
     );
-    const v = await approveIntent(deps(t.db), a.seller.viewer, r.actionIntentId, {});
+    const v = await approveAndRun(deps(t.db), a.seller.viewer, r.actionIntentId, {});
     expect(v.status).toBe("FAILED");
     expect((await t.db.execution.findUniqueOrThrow({ where: { id: v.executionId as string } })).error).toContain("SMTP");
   });

@@ -297,6 +297,7 @@ describe(`409s (${TEST_PROVIDER})`, () => {
     await seller.work.reject({ id: rejected, reason: "no" });
     await expect(seller.work.reject({ id: rejected, reason: "no" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect((await call(rejectPost, k.approve, { reason: "again", actor: "ops" }, { id: rejected })).status).toBe(409);
+    await drainQueue(t.db);
     expect(await t.db.execution.count({ where: { intentId: id } })).toBe(1);
   });
 
@@ -323,6 +324,7 @@ describe(`409s (${TEST_PROVIDER})`, () => {
       const versions = await t.db.actionIntent.findMany({ where: { tenantId: a.id, parentId: id } });
       expect(versions).toHaveLength(1);
       expect(await t.db.intentReview.count({ where: { intentId: id } })).toBe(1);
+      await drainQueue(t.db);
       expect(await t.db.execution.count({ where: { intentId: { in: [id, ...versions.map((v) => v.id)] } } })).toBe(1);
     },
   );

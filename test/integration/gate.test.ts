@@ -3,10 +3,10 @@ import { createCaller } from "@/server/api/root";
 import { putMode } from "@/server/services/autonomyConfig";
 import { explain } from "@/server/services/explanation";
 import { verifyLedger } from "@/server/services/ledger";
-import { approveIntent, rejectIntent } from "@/server/services/reviews";
+import { rejectIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { autonomous, clock, deps, intent, putKillSwitch, submitIntent } from "../helpers/gate";
+import { approveAndRun, autonomous, clock, deps, intent, putKillSwitch, submitIntent } from "../helpers/gate";
 
 let t: TestDb;
 let a: TestTenant;
@@ -155,8 +155,8 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
   it("approve runs it once with approval_source HUMAN; a duplicate approval is a CONFLICT and starts nothing", async () => {
     const id = await pending(a);
     const outs = await Promise.allSettled([
-      approveIntent(deps(t.db), a.seller.viewer, id, {}),
-      approveIntent(deps(t.db), a.seller.viewer, id, {}),
+      approveAndRun(deps(t.db), a.seller.viewer, id, {}),
+      approveAndRun(deps(t.db), a.seller.viewer, id, {}),
     ]);
     expect(await t.db.execution.count({ where: { intentId: id } })).toBe(1);
     const exec = await t.db.execution.findFirstOrThrow({ where: { intentId: id } });
@@ -164,7 +164,7 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
     expect(won).toHaveLength(1);
     expect(won[0]?.status === "fulfilled" && won[0].value.executionId).toBe(exec.id);
     expect(outs.find((o) => o.status === "rejected")).toMatchObject({ reason: { code: "CONFLICT" } });
-    await expect(approveIntent(deps(t.db), a.seller.viewer, id, {})).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(approveAndRun(deps(t.db), a.seller.viewer, id, {})).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await t.db.execution.findFirstOrThrow({ where: { intentId: id } })).toMatchObject({
       approvalSource: "HUMAN",
       autoExecuted: false,
@@ -174,7 +174,7 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
 
   it("edit-then-approve makes a new version, keeps the diff, and executes the edited parameters", async () => {
     const id = await pending(a);
-    const v = await approveIntent(deps(t.db), a.seller.viewer, id, { editedParameters: { subject: "Renewal — updated terms" } });
+    const v = await approveAndRun(deps(t.db), a.seller.viewer, id, { editedParameters: { subject: "Renewal — updated terms" } });
     expect(v.edited).toBe(true);
     expect(v.actionIntentId).not.toBe(id);
     const old = await t.db.actionIntent.findUniqueOrThrow({ where: { id } });
@@ -194,7 +194,7 @@ describe(`human path on ${TEST_PROVIDER}`, () => {
     const v = await rejectIntent(deps(t.db), a.seller.viewer, id, { reason: "Customer is mid-escalation" });
     expect(v.status).toBe("REJECTED");
     expect(await t.db.outcome.findFirstOrThrow({ where: { intentId: id } })).toMatchObject({ label: "IDEA_REJECTED" });
-    await expect(approveIntent(deps(t.db), a.seller.viewer, id, {})).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(approveAndRun(deps(t.db), a.seller.viewer, id, {})).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(rejectIntent(deps(t.db), a.seller.viewer, id, { reason: "again" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await t.db.intentReview.count({ where: { intentId: id } })).toBe(1);
   });

@@ -15,11 +15,11 @@ import { runExecution } from "@/server/services/executor";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { normalizationGap, runNormalizeTick } from "@/server/services/normalize";
-import { approveIntent, rejectIntent } from "@/server/services/reviews";
+import { rejectIntent } from "@/server/services/reviews";
 import { ingestSignal } from "@/server/services/signals";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { autonomous, clock, deps, intent, submitIntent } from "../helpers/gate";
+import { approveAndRun, autonomous, clock, deps, intent, submitIntent } from "../helpers/gate";
 
 const run = promisify(execFile);
 const H = 3_600_000;
@@ -106,7 +106,7 @@ async function sendOutreach(accountId: string, actionType = "REQUEST_RENEWAL_MEE
     intent(accountId, { actionType, riskLevel: "HIGH", parameters: { contact: "cfo@x.example" } }),
   );
   expect(r.status).toBe("PENDING_APPROVAL");
-  const v = await approveIntent(deps(t.db), a.admin.viewer, r.actionIntentId, edit ? { editedParameters: edit } : {});
+  const v = await approveAndRun(deps(t.db), a.admin.viewer, r.actionIntentId, edit ? { editedParameters: edit } : {});
   expect(v.status).toBe("SUCCEEDED");
   return { original: r.actionIntentId, executed: v.actionIntentId, executionId: v.executionId as string };
 }
@@ -182,7 +182,7 @@ describe(`normalize on ${TEST_PROVIDER}: every decided intent ends with its labe
       a.admin.viewer,
       intent(await newAccount(a), { actionType: "REQUEST_STAKEHOLDER_INTRO", riskLevel: "HIGH" }),
     );
-    const failed = await approveIntent(deps(t.db), a.admin.viewer, toFail.actionIntentId, {});
+    const failed = await approveAndRun(deps(t.db), a.admin.viewer, toFail.actionIntentId, {});
     expect(failed.status).toBe("FAILED");
 
     const blocked = await submitIntent(deps(t.db), a.admin.viewer, intent(await newAccount(a), { actionType: "LAUNCH_ROCKETS" }));

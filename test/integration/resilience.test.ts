@@ -1,11 +1,16 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
-import { invokeWithResilience, type ResilienceDeps } from "@/server/services/resilience";
+import { createDb, type Db } from "@/server/db";
+import { putConnector, setWebhook } from "@/server/services/connectors";
+import type { GateDeps } from "@/server/services/gate";
+import { DEFER_RETRY_SECONDS, invokeWithResilience, type ResilienceDeps } from "@/server/services/resilience";
+import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { drainApproved, intent, submitIntent } from "../helpers/gate";
 
 let t: TestDb;
 let a: TestTenant;
@@ -103,4 +108,219 @@ describe(`reliability read side and forced open (${TEST_PROVIDER})`, () => {
     });
     await expect(as(a.seller.session).reliability.connectors()).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
+});
+
+// ─────────────── the bar: two instances on one database, a real HTTP connector ───────────────
+
+/**
+ * A webhook receiver on 127.0.0.1: answers `status`; while `hold` is set every request waits for
+ * `release()`. Counts requests, in flight now and at most, and the idempotency keys it saw.
+ */
+async function receiver() {
+  const r = {
+    status: 200,
+    hold: false,
+    delayMs: 0,
+    hits: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    keys: [] as string[],
+    waiting: [] as (() => void)[],
+    url: "",
+    server: null as unknown as Server,
+    release() {
+      r.hold = false;
+      for (const w of r.waiting.splice(0)) w();
+    },
+  };
+  r.server = createServer((req, res) => {
+    r.hits++;
+    r.inFlight++;
+    r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
+    r.keys.push(String(req.headers["idempotency-key"]));
+    req.resume();
+    req.on("end", async () => {
+      if (r.hold) await new Promise<void>((ok) => r.waiting.push(ok));
+      if (r.delayMs) await new Promise((ok) => setTimeout(ok, r.delayMs));
+      r.inFlight--;
+      res.statusCode = r.status;
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((ok) => r.server.listen(0, "127.0.0.1", ok));
+  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
+  return r;
+}
+
+describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () => {
+  let db2: Db;
+  let c: TestTenant;
+  let d: TestTenant;
+  let failing: Awaited<ReturnType<typeof receiver>>;
+  let slow: Awaited<ReturnType<typeof receiver>>;
+  const clk = fixedClock("2026-11-26T13:00:00Z");
+  /** instance 1 and instance 2: separate Prisma clients (connection pools), separate worker ids */
+  const inst = (n: 1 | 2): GateDeps => ({ db: n === 1 ? t.db : db2, clock: clk, connectors: { smtp: null } });
+
+  beforeAll(async () => {
+    db2 = createDb(t.url);
+    c = await makeTenant(t.db);
+    d = await makeTenant(t.db);
+    failing = await receiver();
+    slow = await receiver();
+    const cfg = { db: t.db, clock: clk, secretKey: null, smtpConfigured: false };
+    await setWebhook(t.db, c.admin.viewer, { url: failing.url, enabled: true }, clk);
+    await putConnector(cfg, c.admin.viewer, "webhook", {
+      enabled: true,
+      breaker: { failure_threshold: 3, window_seconds: 60, cooldown_seconds: 30 },
+    });
+    await setWebhook(t.db, d.admin.viewer, { url: slow.url, enabled: true }, clk);
+    await putConnector(cfg, d.admin.viewer, "webhook", { enabled: true, maxConcurrency: 3 });
+  });
+  afterAll(async () => {
+    await db2.$disconnect();
+    await new Promise((ok) => failing.server.close(ok));
+    await new Promise((ok) => slow.server.close(ok));
+  });
+
+  /** Intents waiting for approval (a webhook action nobody allowlisted), distinct so none dedupes. */
+  async function pending(tn: TestTenant, n: number) {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await submitIntent(
+        inst(1),
+        tn.admin.viewer,
+        intent(tn.accounts.seller[i % 3] as string, {
+          actionType: "REQUEST_DISCOVERY_CALL",
+          riskLevel: "HIGH",
+          parameters: { n: i, run: Math.random() },
+        }),
+      );
+      expect(r.status).toBe("PENDING_APPROVAL");
+      ids.push(r.actionIntentId);
+    }
+    return ids;
+  }
+  /** Approve them all at once, alternating the two instances. */
+  const approveAll = (tn: TestTenant, ids: string[]) =>
+    Promise.all(ids.map((id, i) => approveIntent(inst(i % 2 === 0 ? 1 : 2), tn.admin.viewer, id, {})));
+  /** Four worker loops per instance drain the queue concurrently, as a fleet's workers would. */
+  const drainBoth = () =>
+    Promise.all([1, 2, 3, 4].flatMap((k) => [drainApproved(inst(1), `i1-w${k}`), drainApproved(inst(2), `i2-w${k}`)]));
+  const executions = (ids: string[]) => t.db.execution.findMany({ where: { intentId: { in: ids } } });
+  const breakerEntries = (tenantId: string) =>
+    t.db.ledgerEntry
+      .findMany({ where: { tenantId, type: "CONNECTOR_STATE_CHANGED" }, orderBy: { seq: "asc" } })
+      .then((rows) => rows.map((r) => JSON.parse(r.payload) as { from: string; to: string }));
+  const stateOf = async (tn: TestTenant) =>
+    (await as(tn.admin.session).reliability.connectors()).find((x) => x.connector === "webhook")?.state;
+
+  it("a failing connector opens the breaker after the threshold; while open nothing reaches it; after the cooldown 100 concurrent approvals across both instances send exactly one probe, whose success closes it", async () => {
+    failing.status = 500;
+    const first = await pending(c, 3);
+    await approveAll(c, first);
+    await drainBoth();
+    expect(failing.hits).toBe(3);
+    expect((await executions(first)).map((e) => e.status)).toEqual(["FAILED", "FAILED", "FAILED"]);
+    expect(await stateOf(c)).toBe("OPEN");
+    expect(await breakerEntries(c.id)).toEqual([expect.objectContaining({ from: "CLOSED", to: "OPEN", failures: 3 })]);
+
+    // Open: approvals still execute — and fail fast, with the reason, without a request.
+    const whileOpen = await pending(c, 6);
+    await approveAll(c, whileOpen);
+    await drainBoth();
+    expect(failing.hits).toBe(3);
+    const refused = await executions(whileOpen);
+    expect(refused).toHaveLength(6);
+    for (const e of refused) expect(e).toMatchObject({ status: "FAILED", error: expect.stringMatching(/^BREAKER_OPEN: /) });
+    expect(await t.db.toolCall.count({ where: { executionId: { in: refused.map((e) => e.id) } } })).toBe(0);
+
+    // Cooldown over: HALF_OPEN. The receiver now works but holds the probe until we let it go.
+    clk.advance(31_000);
+    expect(await stateOf(c)).toBe("HALF_OPEN");
+    failing.status = 200;
+    failing.hold = true;
+    const hundred = await pending(c, 100);
+    await approveAll(c, hundred);
+    const drained = drainBoth();
+    // Every approval but the probe is decided (failed fast) while the probe is still in flight.
+    await vi.waitFor(async () => expect(await t.db.execution.count({ where: { intentId: { in: hundred }, status: "FAILED" } })).toBe(99), {
+      timeout: 60_000,
+      interval: 50,
+    });
+    expect(failing.hits).toBe(4);
+    failing.release();
+    await drained;
+    expect(failing.hits).toBe(4);
+    const after = await executions(hundred);
+    expect(after.filter((e) => e.status === "SUCCEEDED")).toHaveLength(1);
+    expect(after.filter((e) => e.status === "FAILED" && e.error?.startsWith("BREAKER_OPEN: "))).toHaveLength(99);
+    expect(await stateOf(c)).toBe("CLOSED");
+    expect((await breakerEntries(c.id)).map((e) => `${e.from}>${e.to}`)).toEqual(["CLOSED>OPEN", "OPEN>HALF_OPEN", "HALF_OPEN>CLOSED"]);
+    // Every job ended exactly once; none is left queued or failed.
+    expect(await t.db.job.count({ where: { tenantId: c.id, kind: "EXECUTE_APPROVED", status: { not: "DONE" } } })).toBe(0);
+
+    // Closed again: the next approval is delivered.
+    const next = await pending(c, 1);
+    await approveAll(c, next);
+    await drainBoth();
+    expect(failing.hits).toBe(5);
+    expect((await executions(next))[0]?.status).toBe("SUCCEEDED");
+  }, 180_000);
+
+  it("force-open stops every call on both instances until an admin closes it; another tenant's force-open changes nothing here", async () => {
+    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "tenant D isolates" });
+    const ok = await pending(c, 2);
+    await approveAll(c, ok);
+    await drainBoth();
+    expect((await executions(ok)).map((e) => e.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "done" });
+
+    const hits = failing.hits;
+    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
+    const stopped = await pending(c, 8);
+    await approveAll(c, stopped);
+    await drainBoth();
+    expect(failing.hits).toBe(hits);
+    for (const e of await executions(stopped)) expect(e.error).toMatch(/^BREAKER_OPEN: .*forced open/);
+    clk.advance(3_600_000); // forced open has no cooldown
+    const still = await pending(c, 2);
+    await approveAll(c, still);
+    await drainBoth();
+    expect(failing.hits).toBe(hits);
+    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
+    const back = await pending(c, 1);
+    await approveAll(c, back);
+    await drainBoth();
+    expect(failing.hits).toBe(hits + 1);
+    expect((await breakerEntries(c.id)).slice(-2)).toEqual([
+      { connector: "webhook", from: "CLOSED", to: "FORCED_OPEN", reason: "vendor incident" },
+      { connector: "webhook", from: "FORCED_OPEN", to: "CLOSED", reason: "vendor recovered" },
+    ]);
+  }, 120_000);
+
+  it("a slow connector with max_concurrency 3 never has more than 3 calls in flight; 40 concurrent approvals all succeed exactly once, deferred through the queue", async () => {
+    slow.delayMs = 40;
+    const forty = await pending(d, 40);
+    await approveAll(d, forty);
+    let rounds = 0;
+    while ((await t.db.job.count({ where: { tenantId: d.id, kind: "EXECUTE_APPROVED", status: { not: "DONE" } } })) > 0) {
+      expect(++rounds).toBeLessThan(200);
+      await drainBoth();
+      // Deferred jobs wait DEFER_RETRY_SECONDS on the queue's (injected) clock.
+      clk.advance(DEFER_RETRY_SECONDS * 1000);
+    }
+    expect(slow.maxInFlight).toBeLessThanOrEqual(3);
+    expect(slow.maxInFlight).toBe(3);
+    const done = await executions(forty);
+    expect(done).toHaveLength(40);
+    expect(done.every((e) => e.status === "SUCCEEDED")).toBe(true);
+    expect(slow.hits).toBe(40);
+    expect(new Set(slow.keys).size).toBe(40);
+    // The cap was hit (some jobs waited) and waiting never spent an attempt or failed one.
+    const jobs = await t.db.job.findMany({ where: { tenantId: d.id, kind: "EXECUTE_APPROVED" } });
+    expect(jobs.some((j) => j.lastError?.includes("CONCURRENCY_LIMIT"))).toBe(true);
+    expect(jobs.every((j) => j.status === "DONE" && j.attempts === 1)).toBe(true);
+    expect(await t.db.connectorSlot.count({ where: { tenantId: d.id, holder: { not: null } } })).toBe(0);
+  }, 180_000);
 });

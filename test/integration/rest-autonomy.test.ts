@@ -14,6 +14,7 @@ import type { ApiKeyScope } from "@/server/schemas/common";
 import { createApiKey } from "@/server/services/apiKeys";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { drainQueue } from "../helpers/gate";
 
 let t: TestDb;
 let a: TestTenant;
@@ -138,7 +139,12 @@ describe(`REST intents on ${TEST_PROVIDER}`, () => {
       id: p1.json.action_intent_id as string,
       body: { actor: "slack:U123", reason: "looks right" },
     });
-    expect(ok.json).toMatchObject({ status: "SUCCEEDED", edited: false });
+    // Approval queues the execution (EXECUTE_APPROVED); the production worker runs it.
+    expect(ok.json).toMatchObject({ status: "APPROVED", edited: false, execution_id: null });
+    await drainQueue(t.db);
+    const executed = await call(intentGet, { key: k.read, id: p1.json.action_intent_id as string });
+    expect(executed.json).toMatchObject({ status: "SUCCEEDED", executions: [{ status: "SUCCEEDED", approval_source: "HUMAN" }] });
+    const executionId = (executed.json.executions as { id: string }[])[0]?.id;
     expect(
       (await call(rejectPost, { key: k.approve, id: p2.json.action_intent_id as string, body: { actor: "slack:U123" } })).json.error?.field,
     ).toBe("reason");
@@ -148,7 +154,7 @@ describe(`REST intents on ${TEST_PROVIDER}`, () => {
       body: { actor: "slack:U123", reason: "wrong contact" },
     });
     expect(rej.json).toMatchObject({ status: "REJECTED" });
-    const exp = await call(explanationGet, { key: k.read, qs: `execution_id=${ok.json.execution_id}` });
+    const exp = await call(explanationGet, { key: k.read, qs: `execution_id=${executionId}` });
     expect(exp.json).toMatchObject({
       approval_source: "HUMAN",
       auto_executed: false,

@@ -1,0 +1,98 @@
+import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { systemClock } from "../server/clock";
+import type { Db } from "../server/db";
+import { percentile } from "../server/engine/slo";
+import type { Viewer } from "../server/repos/scope";
+import { addMembership, createTenant } from "../server/repos/tenants";
+import { inTransaction } from "../server/repos/tx";
+import { putConnector, setWebhook } from "../server/services/connectors";
+import { invokeWithResilience } from "../server/services/resilience";
+import type { BenchRow } from "./ledger";
+
+async function timed(n: number, fn: () => Promise<unknown>) {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b);
+}
+
+/**
+ * The resilience wrapper's overhead per call (issue 12's bar: ≤ 1 ms at p99) against a local HTTP
+ * server: the same POST bare and through `invokeWithResilience` (breaker read, settings read,
+ * sample write; then also with a concurrency cap, which adds the slot claim and release), one call
+ * at a time, interleaved in rounds so both see the same machine. Reported: p50 / p99 of each and
+ * the wrapped-to-bare ratio.
+ */
+export async function resilienceBench(db: Db, label: string, n: number): Promise<BenchRow[]> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end("{}"));
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const viewer = await inTransaction(db, async (tx) => {
+    const tenant = await createTenant(tx, { slug: `bench-${randomUUID().slice(0, 8)}`, name: "bench" });
+    const user = await tx.user.create({ data: { email: `bench-${randomUUID()}@bench.test`, name: "bench" } });
+    await addMembership(tx, tenant.id, user.id, "ADMIN");
+    return { tenantId: tenant.id, actor: { type: "USER", id: user.id }, role: "ADMIN", userId: user.id } satisfies Viewer;
+  });
+  await setWebhook(db, viewer, { url, enabled: true }, systemClock);
+  const bare = () => fetch(url, { method: "POST", body: "{}" }).then((r) => r.text());
+  const wrapped = () =>
+    invokeWithResilience(
+      { db, clock: systemClock, instanceId: "bench" },
+      { tenantId: viewer.tenantId, connector: "webhook", operation: "bench", idempotent: false },
+      (signal) => fetch(url, { method: "POST", body: "{}", signal }).then((r) => r.text()),
+    );
+  const rows: BenchRow[] = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      await bare();
+      await wrapped();
+    }
+    const measure = async (capped: boolean) => {
+      await putConnector({ db, clock: systemClock, secretKey: null, smtpConfigured: false }, viewer, "webhook", {
+        enabled: true,
+        maxConcurrency: capped ? 8 : null,
+      });
+      const b: number[] = [];
+      const w: number[] = [];
+      // Rounds of 50 alternate the two so drift (GC, other load) hits both alike.
+      for (let r = 0; r < Math.ceil(n / 50); r++) {
+        b.push(...(await timed(50, bare)));
+        w.push(...(await timed(50, wrapped)));
+      }
+      b.sort((x, y) => x - y);
+      w.sort((x, y) => x - y);
+      const p = (xs: number[], q: number) => percentile(xs, q) ?? 0;
+      const overhead99 = p(w, 99) - p(b, 99);
+      const name = capped ? "wrapped, max_concurrency 8 (slot claim + release)" : "wrapped (breaker + settings read, sample write)";
+      rows.push({
+        suite: "resilience",
+        db: label,
+        case: `bare POST to 127.0.0.1 (baseline)${capped ? " [capped run]" : ""}`,
+        opsPerSec: 1000 / (b.reduce((s, x) => s + x, 0) / b.length),
+        ratio: null,
+        note: `p50 ${p(b, 50).toFixed(3)} ms, p99 ${p(b, 99).toFixed(3)} ms`,
+      });
+      rows.push({
+        suite: "resilience",
+        db: label,
+        case: name,
+        opsPerSec: 1000 / (w.reduce((s, x) => s + x, 0) / w.length),
+        ratio: p(w, 99) / p(b, 99),
+        note: `p50 ${p(w, 50).toFixed(3)} ms, p99 ${p(w, 99).toFixed(3)} ms; p99 overhead ${overhead99.toFixed(3)} ms (target ≤ 1 ms)`,
+      });
+    };
+    await measure(false);
+    await measure(true);
+  } finally {
+    await new Promise((ok) => server.close(ok));
+  }
+  return rows;
+}
