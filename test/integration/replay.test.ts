@@ -42,6 +42,8 @@ let http: Server;
 let base: string;
 /** the receiver answers 500 while this is above 0 (and counts down) */
 let failNext = 0;
+/** the receiver holds each answer this long */
+let holdMs = 0;
 const deliveries: { path: string; key: string | undefined; executionId: unknown }[] = [];
 const k: Record<string, string> = {};
 const clock = fixedClock("2026-03-02T10:00:00Z");
@@ -61,7 +63,7 @@ beforeAll(async () => {
       deliveries.push({ path: req.url ?? "", key: req.headers["idempotency-key"] as string | undefined, executionId: body.execution_id });
       res.statusCode = failNext > 0 ? 500 : 200;
       if (failNext > 0) failNext--;
-      res.end("ok");
+      setTimeout(() => res.end("ok"), holdMs);
     });
   });
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
@@ -277,6 +279,25 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     expect(await t.db.execution.count({ where: { intentId: x.intentId } })).toBe(2);
     expect(await story(x.intentId)).toEqual([]);
     await inTransaction(t.db, (tx) => finishExecution(tx, a.id, running.id, { status: "FAILED", error: "test cleanup" }, clock.now()));
+  });
+
+  it("concurrent replays of one execution (a double click): one runs, the others are 409 while it does", async () => {
+    const x = await outreach(a, "2026-03-02T13:30:00Z", "receiver-500");
+    const sent = deliveries.length;
+    holdMs = 1500;
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => caller(a.admin).executions.replay({ executionId: x.executionId, replayReason: "double click" })),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === "rejected"))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still running") });
+    } finally {
+      holdMs = 0;
+    }
+    expect(deliveries.length).toBe(sent + 1);
+    expect(await t.db.execution.count({ where: { replayOf: x.executionId } })).toBe(1);
+    expect((await story(x.intentId)).map((e) => e.type)).toEqual(["REPLAY_REQUESTED", "REPLAY_STARTED", "REPLAY_COMPLETED"]);
   });
 
   it("a kill switch refuses the replay: 409, REPLAY_FAILED with execution_id null, nothing sent", async () => {
