@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { describeEntry } from "@/components/ledger/describe";
 import { latestFailedPerIntent, previewReplay, replayRefusal, toolIdempotencyKey } from "@/server/engine/replay";
 
 const preview = (connector: string, statuses: string[], others: { connector: string; status: string }[] = []) =>
@@ -76,5 +77,18 @@ describe("latestFailedPerIntent", () => {
       [failedOriginal, laterReplay, lonelyFailure, failedOriginal3, failedReplay],
     );
     expect(picked.map((e) => e.id)).toEqual(["e3", "e5"]);
+  });
+});
+
+describe("REPLAY_* in the ledger explorer", () => {
+  it("reads as a sentence, naming who asked and why, and a refusal before any execution", () => {
+    const ids = { action_intent_id: "i1", original_execution_id: "e1" };
+    expect(describeEntry("REPLAY_REQUESTED", { ...ids, replay_reason: "receiver was down", requested_by: "ops@x.test" })).toBe(
+      "Replay of execution e1 requested by ops@x.test: “receiver was down”",
+    );
+    expect(describeEntry("REPLAY_COMPLETED", { ...ids, execution_id: "e2" })).toBe("Replay succeeded (execution e2)");
+    expect(describeEntry("REPLAY_FAILED", { ...ids, execution_id: null, error: "Refused: kill switch" })).toBe(
+      "Replay failed before it started: Refused: kill switch",
+    );
   });
 });
