@@ -9,6 +9,7 @@ import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
 import type { Db } from "@/server/db";
+import { EXECUTION_LEASE_MS } from "@/server/engine/recovery";
 import { queueHandlers } from "@/server/jobs/registry";
 import { finishExecution, insertExecution } from "@/server/repos/executions";
 import { inTransaction } from "@/server/repos/tx";
@@ -23,6 +24,7 @@ import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { bulkReplay, bulkReplayPreview, replayExecution, replayPreview } from "@/server/services/replay";
 import { approveIntent } from "@/server/services/reviews";
+import { sweepExecutions } from "@/server/services/sweeper";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
@@ -385,6 +387,36 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     await expect(caller(a.admin).executions.replay({ executionId: first.executionId, replayReason: "  " })).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
+  });
+
+  it("a replay a dead process left EXECUTING is finished by the sweeper: the original key, REPLAY_COMPLETED on the story", async () => {
+    const x = await outreach(a, "2026-03-08T09:00:00Z", "receiver-500");
+    // What a process killed right after REPLAY_STARTED leaves behind: the replay's row, EXECUTING, no call made.
+    const stuck = await inTransaction(t.db, (tx) =>
+      insertExecution(
+        tx,
+        {
+          tenantId: a.id,
+          intentId: x.intentId,
+          approvalSource: "HUMAN",
+          autoExecuted: false,
+          replayOf: x.executionId,
+          replayReason: "r",
+          requestedBy: "ops",
+        },
+        clock.now(),
+      ),
+    );
+    clock.advance(EXECUTION_LEASE_MS + 1000);
+    const sent = deliveries.length;
+    const out = await sweepExecutions({ db: t.db, clock, connectors: { smtp: null } });
+    expect(out.retried).toContainEqual({ executionId: stuck.id, status: "SUCCEEDED" });
+    expect(deliveries.slice(sent)).toEqual([{ path: "/a", key: `${x.executionId}:webhook`, executionId: stuck.id }]);
+    const ended = (await story(x.intentId)).filter((e) => e.type === "REPLAY_COMPLETED");
+    expect(ended.map((e) => JSON.parse(e.payload))).toEqual([
+      { action_intent_id: x.intentId, original_execution_id: x.executionId, execution_id: stuck.id },
+    ]);
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
   });
 
   it("bulk: only the range's failed executions (per intent the latest), previewed first, capped per request", async () => {
