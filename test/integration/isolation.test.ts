@@ -173,7 +173,7 @@ async function decideAfter(seconds: number) {
       synthesizer: rulesSynthesizer,
       connectors: connectorDepsFromEnv(),
       workerId: "w",
-      exports: { dir: EXPORT_DIR, databaseUrl: t.url },
+      exports: { dir: EXPORT_DIR, databaseUrl: t.url, observe: rec.observe },
     }),
     { owner: "w", leaseSeconds: 120, maxJobs: 50, clock },
   );
@@ -315,6 +315,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     // The recording saw the story: statements bound to A, A's rows, A's ledger, A's stream and export.
     expect(rec.statements.filter((s) => s.args.includes(a.id)).length).toBeGreaterThan(50);
     expect(rec.statements.some((s) => s.rows?.some((r) => r.includes(account)))).toBe(true);
+    // The export's scan (the plain driver, not Prisma) is recorded too, with the rows it read.
+    expect(rec.statements.some((s) => /^(SELECT "seq", "createdAt"|FETCH )/.test(s.sql) && (s.rows?.length ?? 0) > 0)).toBe(true);
     expect(written.filter((e) => e.tenantId === a.id).map((e) => e.type)).toEqual(
       expect.arrayContaining(["SIGNAL_RECEIVED", "EXECUTION_SUCCEEDED", "OUTCOME_RECORDED", "EXPORT_REQUESTED"]),
     );
