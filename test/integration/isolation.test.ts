@@ -21,8 +21,8 @@ import { OPERATIONS } from "@/server/http/openapi";
 import { queueHandlers } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
 import { runAuditStreamTick } from "@/server/services/auditStream";
-import { fireDueTriggers } from "@/server/services/decisions";
-import { runWorkerTick } from "@/server/services/jobQueue";
+import { fireDueTriggers, RUN_DECISION } from "@/server/services/decisions";
+import { enqueue, runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
@@ -58,7 +58,11 @@ process.env.APP_URL = "http://approvals.test";
 
 /**
  * Statements that span tenants by design; only their RESULT rows are exempt (their bound values
- * are still checked). Each is as narrow as its SQL allows.
+ * are still checked). Each must be as narrow as its SQL allows and say why. None is needed today:
+ * the statements of A's story not bound to A's tenant — the API key lookup by its unique prefix,
+ * the scheduler's scan of due trigger windows and its claim of due jobs — return only what is
+ * due or matches, and B has work queued for tomorrow (below), so a claim that ignored `runAt`
+ * would return B's job and fail here.
  */
 const ALLOWANCES: Allowance[] = [];
 
@@ -371,6 +375,12 @@ beforeAll(async () => {
   }
   // B's full data set first, so that a leak has something to leak; its jobs are drained.
   const bStory = await story(b);
+  // Work of B's that is not due during A's story.
+  await enqueue(
+    db,
+    { tenantId: b.id, kind: RUN_DECISION, payload: { runId: "tomorrow" }, dedupeKey: "isolation:tomorrow" },
+    fixedClock(new Date(Date.now() + 86_400_000)),
+  );
   theirs.account = bStory.account;
   theirs.export = bStory.exportId;
   theirs.intent = (await db.actionIntent.findFirstOrThrow({ where: { tenantId: b.id, actionType: "SEND_EMAIL" } })).id;
