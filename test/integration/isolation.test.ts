@@ -77,7 +77,7 @@ const ROUTE_EXCLUSIONS: Record<string, string> = {
 type Proc = { _def: { type: "query" | "mutation" | "subscription"; inputs: unknown[] } };
 
 /**
- * Inputs for one endpoint or procedure, built from its own zod schema with A's ids put in: the
+ * Inputs for one endpoint or procedure, built from its own zod schema with `ids` put in: the
  * smallest valid one (required fields only) and a fuller valid one, both checked against the
  * schema (generated values that fail it — or no schema at all — leave one `undefined` input).
  */
@@ -97,7 +97,7 @@ function inputsFor(schema: ZodType | undefined, kind: keyof Ids, ids: Ids): unkn
   return found.length ? found : [candidates[0]];
 }
 
-/** Which of A's objects an `id` of this path or procedure names. */
+/** Which kind of object an `id` of this path or procedure names. */
 function idKind(where: string): keyof Ids {
   if (/export/i.test(where)) return "export";
   if (/execution|replay/i.test(where)) return "execution";
