@@ -69,6 +69,14 @@ function describeParsed(type: string, stored: unknown): string {
       return `Ranking weights rolled back${e.payload.automatic ? " automatically by the promotion guard" : ""} (${humanize(e.payload.scope).toLowerCase()}), ${e.payload.restored_id ? "the previous version is ACTIVE again" : "the rules ranking ranks again"}: “${e.payload.reason}”`;
     case "LEDGER_DIGEST_PUBLISHED":
       return `Signed digest of the chain at entry #${e.payload.seq} published (key ${e.payload.key_id}, head ${e.payload.head_hash.slice(0, 12)}…)`;
+    case "REPLAY_REQUESTED":
+      return `Replay of execution ${e.payload.original_execution_id} requested by ${e.payload.requested_by}: “${e.payload.replay_reason}”`;
+    case "REPLAY_STARTED":
+      return `Replay started as execution ${e.payload.execution_id}`;
+    case "REPLAY_COMPLETED":
+      return `Replay succeeded (execution ${e.payload.execution_id})`;
+    case "REPLAY_FAILED":
+      return `Replay failed${e.payload.execution_id ? "" : " before it started"}: ${e.payload.error}`;
     case "UNRECOGNIZED":
       return humanize(e.entryType);
     default:

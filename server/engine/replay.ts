@@ -117,6 +117,20 @@ export function previewReplay(input: {
   }
 }
 
+/**
+ * The entry that ends a replay, for the transaction that finishes its execution — whoever finishes
+ * it: the request that started it, or the executions sweeper after a crash or a deferral.
+ */
+export function replayEndEntry(
+  ids: { actionIntentId: string; originalExecutionId: string; executionId: string },
+  result: { ok: true } | { ok: false; error: string },
+) {
+  const payload = { action_intent_id: ids.actionIntentId, original_execution_id: ids.originalExecutionId, execution_id: ids.executionId };
+  return result.ok
+    ? { type: "REPLAY_COMPLETED" as const, payload }
+    : { type: "REPLAY_FAILED" as const, payload: { ...payload, error: result.error } };
+}
+
 /** Which executions a replay may start from: terminal ones only (an EXECUTING one still owns its call). */
 export function replayRefusal(status: string): "NOT_TERMINAL" | null {
   return status === "SUCCEEDED" || status === "FAILED" ? null : "NOT_TERMINAL";

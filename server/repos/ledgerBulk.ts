@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import pg from "pg";
-import { providerOf } from "../db";
+import { providerOf, type StatementObserver } from "../db";
 import type { ExportEntry } from "../engine/auditExport";
 
 /**
@@ -53,7 +53,9 @@ const fromTuple = (t: RawTuple): ExportEntry => ({
   hash: t[9],
 });
 
-function sqliteScanner(url: string): LedgerScanner {
+const COLUMN_NAMES = COLUMNS.split(", ").map((c) => c.slice(1, -1));
+
+function sqliteScanner(url: string, observe?: StatementObserver): LedgerScanner {
   // Read-only on the same file: WAL lets the scan run beside writers without blocking them.
   const db = new Database(url.slice("file:".length).split("?")[0] ?? "", { readonly: true, fileMustExist: true });
   const where = (account: boolean) =>
@@ -67,21 +69,22 @@ function sqliteScanner(url: string): LedgerScanner {
   ];
   return {
     async count(tenantId, r) {
-      const row = db.prepare(`SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`).get(...args(tenantId, r)) as {
-        n: number;
-      };
+      const sql = `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`;
+      const row = db.prepare(sql).get(...args(tenantId, r)) as { n: number };
+      observe?.({ sql, args: args(tenantId, r), columns: ["n"], rows: [[row.n]] });
       return row.n;
     },
     async *pages(tenantId, r, pageRows) {
-      const stmt = db.prepare(
-        `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`,
-      );
+      const sql = `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`;
+      const stmt = db.prepare(sql);
       // Arrays, not objects: better-sqlite3 builds a row object key by key in C++, which cost more
       // than the query itself.
       stmt.raw(true);
       let after = 0;
       for (;;) {
-        const rows = (stmt.all(...args(tenantId, r), after, pageRows) as RawTuple[]).map(fromTuple);
+        const raw = stmt.all(...args(tenantId, r), after, pageRows) as RawTuple[];
+        observe?.({ sql, args: [...args(tenantId, r), after, pageRows], columns: COLUMN_NAMES, rows: raw });
+        const rows = raw.map(fromTuple);
         if (rows.length > 0) yield rows;
         const last = rows.at(-1);
         if (!last || rows.length < pageRows) return;
@@ -94,7 +97,7 @@ function sqliteScanner(url: string): LedgerScanner {
   };
 }
 
-function postgresScanner(url: string): LedgerScanner {
+function postgresScanner(url: string, observe?: StatementObserver): LedgerScanner {
   // Prisma's DateTime is `timestamp(3)` without zone, holding UTC: read it as UTC, not local time.
   const client = new pg.Client({
     connectionString: url,
@@ -116,10 +119,9 @@ function postgresScanner(url: string): LedgerScanner {
   return {
     async count(tenantId, r) {
       await connected;
-      const res = await client.query<{ n: string }>(
-        `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`,
-        args(tenantId, r),
-      );
+      const sql = `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`;
+      const res = await client.query<{ n: string }>(sql, args(tenantId, r));
+      observe?.({ sql, args: args(tenantId, r), columns: ["n"], rows: res.rows.map((row) => [row.n]) });
       return Number(res.rows[0]?.n ?? 0);
     },
     async *pages(tenantId, r, pageRows) {
@@ -129,14 +131,19 @@ function postgresScanner(url: string): LedgerScanner {
       // became a full scan and sort), and every page sees the same committed state.
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       try {
-        await client.query(
-          `DECLARE export_rows NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`,
-          args(tenantId, r),
-        );
+        const declare = `DECLARE export_rows NO SCROLL CURSOR FOR SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} ORDER BY "seq" ASC`;
+        await client.query(declare, args(tenantId, r));
+        observe?.({ sql: declare, args: args(tenantId, r) });
+        const fetchPage = `FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`;
         for (;;) {
-          const rows = (
-            await client.query<ExportEntry & { seq: string }>(`FETCH ${Math.max(1, Math.floor(pageRows))} FROM export_rows`)
-          ).rows.map((row) => ({ ...row, seq: Number(row.seq) }));
+          const res = await client.query<ExportEntry & { seq: string }>(fetchPage);
+          observe?.({
+            sql: fetchPage,
+            args: [],
+            columns: COLUMN_NAMES,
+            rows: res.rows.map((row) => COLUMN_NAMES.map((c) => row[c as keyof ExportEntry])),
+          });
+          const rows = res.rows.map((row) => ({ ...row, seq: Number(row.seq) }));
           if (rows.length > 0) yield rows;
           if (rows.length < pageRows) break;
         }
@@ -151,7 +158,10 @@ function postgresScanner(url: string): LedgerScanner {
   };
 }
 
-/** A scanner on the database at `url` (the app's DATABASE_URL); close it when done. */
-export function openLedgerScanner(url: string): LedgerScanner {
-  return providerOf(url) === "postgresql" ? postgresScanner(url) : sqliteScanner(url);
+/**
+ * A scanner on the database at `url` (the app's DATABASE_URL); close it when done. `observe` sees
+ * its statements as createDb's does (off by default; unset, nothing is built for it).
+ */
+export function openLedgerScanner(url: string, observe?: StatementObserver): LedgerScanner {
+  return providerOf(url) === "postgresql" ? postgresScanner(url, observe) : sqliteScanner(url, observe);
 }

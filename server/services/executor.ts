@@ -7,7 +7,7 @@ import { deliverWebhook } from "../connectors/webhook";
 import type { Db } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
-import { toolIdempotencyKey } from "../engine/replay";
+import { replayEndEntry, toolIdempotencyKey } from "../engine/replay";
 import { loadArtifactContext } from "../repos/artifacts";
 import {
   accountName,
@@ -268,6 +268,10 @@ export async function completeExecution(
       { ...base, type: "OUTCOME_RECORDED", payload: { action_intent_id: intent.id, execution_id: execution.id, label } },
       now,
     );
+    if (execution.replayOf) {
+      const ids = { actionIntentId: intent.id, originalExecutionId: execution.replayOf, executionId: execution.id };
+      await appendLedger(tx, { ...base, ...replayEndEntry(ids, result) }, now);
+    }
     return true;
   });
   if (!recorded) return { executionId: execution.id, status: (await findExecution(db, tenantId, execution.id))?.status ?? "UNKNOWN" };

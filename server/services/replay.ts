@@ -205,19 +205,8 @@ export async function replayExecution(
     return created;
   });
 
+  // REPLAY_COMPLETED / REPLAY_FAILED are written by completeExecution with the execution's end.
   const done = await completeExecution(deps, intent, replay, actor);
-  if (done.status === "SUCCEEDED" || done.status === "FAILED") {
-    const row = done.status === "FAILED" ? await findExecution(db, tenantId, replay.id) : null;
-    await inTransaction(db, (tx) =>
-      appendLedger(
-        tx,
-        done.status === "SUCCEEDED"
-          ? { ...base, type: "REPLAY_COMPLETED", payload: { ...ids, execution_id: replay.id } }
-          : { ...base, type: "REPLAY_FAILED", payload: { ...ids, execution_id: replay.id, error: row?.error ?? "The replay failed" } },
-        clock.now(),
-      ),
-    );
-  }
   return { executionId: replay.id, replayOf: execution.id, status: done.status };
 }
 

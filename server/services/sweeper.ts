@@ -4,6 +4,7 @@ import { activeKillSwitch } from "../engine/autonomy";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
+import { replayEndEntry } from "../engine/replay";
 import { enabledKillSwitches } from "../repos/autonomy";
 import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
 import { findIntent, transitionIntent } from "../repos/intents";
@@ -160,6 +161,10 @@ async function recoverOne(deps: SweepDeps, execution: StuckExecution, out: Sweep
       },
       at,
     );
+    if (execution.replayOf) {
+      const ids = { actionIntentId: execution.intentId, originalExecutionId: execution.replayOf, executionId: execution.id };
+      await appendLedger(tx, { ...base, ...replayEndEntry(ids, { ok: false, error }) }, at);
+    }
     return true;
   });
   if (failed) out.failed.push(execution.id);

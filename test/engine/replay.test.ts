@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { latestFailedPerIntent, previewReplay, replayRefusal, toolIdempotencyKey } from "@/server/engine/replay";
+import { describeEntry } from "@/components/ledger/describe";
+import { LEDGER_PAYLOAD_SCHEMAS } from "@/server/engine/ledgerPayloads";
+import { latestFailedPerIntent, previewReplay, replayEndEntry, replayRefusal, toolIdempotencyKey } from "@/server/engine/replay";
 
 const preview = (connector: string, statuses: string[], others: { connector: string; status: string }[] = []) =>
   previewReplay({
@@ -76,5 +78,30 @@ describe("latestFailedPerIntent", () => {
       [failedOriginal, laterReplay, lonelyFailure, failedOriginal3, failedReplay],
     );
     expect(picked.map((e) => e.id)).toEqual(["e3", "e5"]);
+  });
+});
+
+describe("REPLAY_* in the ledger explorer", () => {
+  it("reads as a sentence, naming who asked and why, and a refusal before any execution", () => {
+    const ids = { action_intent_id: "i1", original_execution_id: "e1" };
+    expect(describeEntry("REPLAY_REQUESTED", { ...ids, replay_reason: "receiver was down", requested_by: "ops@x.test" })).toBe(
+      "Replay of execution e1 requested by ops@x.test: “receiver was down”",
+    );
+    expect(describeEntry("REPLAY_COMPLETED", { ...ids, execution_id: "e2" })).toBe("Replay succeeded (execution e2)");
+    expect(describeEntry("REPLAY_FAILED", { ...ids, execution_id: null, error: "Refused: kill switch" })).toBe(
+      "Replay failed before it started: Refused: kill switch",
+    );
+  });
+});
+
+describe("replayEndEntry", () => {
+  it("ends a replay as REPLAY_COMPLETED or REPLAY_FAILED with its error, in the payload schemas' shape", () => {
+    const ids = { actionIntentId: "i1", originalExecutionId: "e1", executionId: "e2" };
+    const ok = replayEndEntry(ids, { ok: true });
+    const failed = replayEndEntry(ids, { ok: false, error: "Execution lease expired" });
+    expect(ok).toEqual({ type: "REPLAY_COMPLETED", payload: { action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" } });
+    expect(failed).toMatchObject({ type: "REPLAY_FAILED", payload: { execution_id: "e2", error: "Execution lease expired" } });
+    expect(LEDGER_PAYLOAD_SCHEMAS[ok.type].safeParse(ok.payload).success).toBe(true);
+    expect(LEDGER_PAYLOAD_SCHEMAS[failed.type].safeParse(failed.payload).success).toBe(true);
   });
 });

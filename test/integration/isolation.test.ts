@@ -21,8 +21,8 @@ import { OPERATIONS } from "@/server/http/openapi";
 import { queueHandlers } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
 import { runAuditStreamTick } from "@/server/services/auditStream";
-import { fireDueTriggers } from "@/server/services/decisions";
-import { runWorkerTick } from "@/server/services/jobQueue";
+import { fireDueTriggers, RUN_DECISION } from "@/server/services/decisions";
+import { enqueue, runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
@@ -58,7 +58,11 @@ process.env.APP_URL = "http://approvals.test";
 
 /**
  * Statements that span tenants by design; only their RESULT rows are exempt (their bound values
- * are still checked). Each is as narrow as its SQL allows.
+ * are still checked). Each must be as narrow as its SQL allows and say why. None is needed today:
+ * the statements of A's story not bound to A's tenant — the API key lookup by its unique prefix,
+ * the scheduler's scan of due trigger windows and its claim of due jobs — return only what is
+ * due or matches, and B has work queued for tomorrow (below), so a claim that ignored `runAt`
+ * would return B's job and fail here.
  */
 const ALLOWANCES: Allowance[] = [];
 
@@ -73,15 +77,15 @@ const ROUTE_EXCLUSIONS: Record<string, string> = {
 type Proc = { _def: { type: "query" | "mutation" | "subscription"; inputs: unknown[] } };
 
 /**
- * Inputs for one endpoint or procedure, built from its own zod schema with A's ids put in: the
+ * Inputs for one endpoint or procedure, built from its own zod schema with `ids` put in: the
  * smallest valid one (required fields only) and a fuller valid one, both checked against the
  * schema (generated values that fail it — or no schema at all — leave one `undefined` input).
  */
-function inputsFor(schema: ZodType | undefined, kind: keyof typeof own): unknown[] {
+function inputsFor(schema: ZodType | undefined, kind: keyof Ids, ids: Ids): unknown[] {
   if (!schema) return [undefined];
   const json = jsonSchemaOf(schema);
   const required = new Set(json.required ?? []);
-  const candidates = fc.sample(arbitraryFromJsonSchema(json), { numRuns: 40, seed: 7 }).map((v) => withOwnIds(v, kind));
+  const candidates = fc.sample(arbitraryFromJsonSchema(json), { numRuns: 40, seed: 7 }).map((v) => withIds(v, kind, ids));
   const valid = (v: unknown) => schema.safeParse(v).success;
   const full = candidates.find(valid);
   const smallest = candidates
@@ -93,15 +97,15 @@ function inputsFor(schema: ZodType | undefined, kind: keyof typeof own): unknown
   return found.length ? found : [candidates[0]];
 }
 
-/** Which of A's objects an `id` of this path or procedure names. */
-function idKind(where: string): keyof typeof own {
+/** Which kind of object an `id` of this path or procedure names. */
+function idKind(where: string): keyof Ids {
   if (/export/i.test(where)) return "export";
   if (/execution|replay/i.test(where)) return "execution";
   if (/intent|approval|work|review/i.test(where)) return "intent";
   return "account";
 }
 
-const ID_FIELDS: Record<string, keyof typeof own> = {
+const ID_FIELDS: Record<string, keyof Ids> = {
   account_id: "account",
   accountId: "account",
   action_intent_id: "intent",
@@ -114,15 +118,13 @@ const ID_FIELDS: Record<string, keyof typeof own> = {
   exportId: "export",
 };
 
-/** Put A's own ids where an input names an object, so calls reach A's rows rather than "not found". */
-function withOwnIds(v: unknown, kind: keyof typeof own): unknown {
+/** Put these ids where an input names an object (A's own, so calls reach A's rows rather than "not found"). */
+function withIds(v: unknown, kind: keyof Ids, ids: Ids): unknown {
   if (!v || typeof v !== "object" || Array.isArray(v)) return v;
   const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
-  if ("id" in out) out.id = own[kind];
-  if (Array.isArray(out.ids)) out.ids = [own[kind]];
-  if (Array.isArray(out.accountIds)) out.accountIds = [own.account];
-  if (Array.isArray(out.account_ids)) out.account_ids = [own.account];
-  for (const [k, which] of Object.entries(ID_FIELDS)) if (k in out) out[k] = own[which];
+  if ("id" in out) out.id = ids[kind];
+  if (Array.isArray(out.ids)) out.ids = [ids[kind]];
+  for (const [k, which] of Object.entries(ID_FIELDS)) if (k in out) out[k] = ids[which];
   // A generated cursor is junk by construction (cursors are opaque); the first page is the read.
   delete out.cursor;
   return out;
@@ -136,8 +138,15 @@ let b: TestTenant;
 let markers: Marker[];
 const keys: Record<string, Record<"admin" | "ingest" | "read" | "approve", string>> = {};
 const receivers: Record<string, string> = {};
-/** tenant A's own objects, for the ids the sweep puts into inputs */
-const own = { account: "", intent: "", execution: "", export: "" };
+interface Ids {
+  account: string;
+  intent: string;
+  execution: string;
+  export: string;
+}
+/** tenant A's own objects, for the ids the sweep puts into inputs; B's, for the hostile sweep */
+const own: Ids = { account: "", intent: "", execution: "", export: "" };
+const theirs: Ids = { account: "", intent: "", execution: "", export: "" };
 
 // biome-ignore lint/suspicious/noExplicitAny: route handlers differ only in their params' type
 type Handler = (req: Request, route: { params: Promise<any> }) => Promise<Response>;
@@ -173,7 +182,7 @@ async function decideAfter(seconds: number) {
       synthesizer: rulesSynthesizer,
       connectors: connectorDepsFromEnv(),
       workerId: "w",
-      exports: { dir: EXPORT_DIR, databaseUrl: t.url },
+      exports: { dir: EXPORT_DIR, databaseUrl: t.url, observe: rec.observe },
     }),
     { owner: "w", leaseSeconds: 120, maxJobs: 50, clock },
   );
@@ -270,6 +279,81 @@ async function story(tenant: TestTenant) {
   return { account, exportId, correlation };
 }
 
+/**
+ * Every REST operation (checked against the route files) and every tRPC procedure (enumerated
+ * from appRouter), called as tenant A — the op's own key scope; an admin and a seller session —
+ * with inputs built from their zod schemas and `ids` put where they name an object.
+ */
+async function sweep(ids: Ids) {
+  const ops = OPERATIONS.map((op) => ({ ...op, file: `/app${op.path.replace(/\{(\w+)\}/g, "[$1]")}/route.ts` }));
+  // Every route module's exported method is an operation (or excluded with a reason) ...
+  const listed = new Set([...ops.map((o) => `${o.file} ${o.method.toUpperCase()}`), ...Object.keys(ROUTE_EXCLUSIONS)]);
+  for (const [file, load] of Object.entries(ROUTES)) {
+    const mod = (await load()) as Record<string, unknown>;
+    for (const m of ["GET", "POST", "PUT", "PATCH", "DELETE"])
+      if (typeof mod[m] === "function") expect(listed, `${m} ${file}`).toContain(`${file} ${m}`);
+  }
+  const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, Proc>);
+  const calledRoutes = new Set<string>();
+  const calledProcedures = new Set<string>();
+  let passedValidation = 0;
+  let calls = 0;
+
+  // ... and each is called, with inputs built from its own zod schemas and the given ids.
+  for (const op of ops) {
+    const load = ROUTES[op.file];
+    if (!load) throw new Error(`no route module for ${op.path}`);
+    const handler = ((await load()) as Record<string, Handler>)[op.method.toUpperCase()] as Handler;
+    const kind = idKind(op.path);
+    const key = (keys[a.id] as Record<string, string>)[op.scopes[0] ?? "admin"] ?? (keys[a.id]?.admin as string);
+    const queries = inputsFor(op.query, kind, ids);
+    const bodies = op.method === "get" ? [undefined] : inputsFor(op.body, kind, ids);
+    for (let i = 0; i < Math.max(queries.length, bodies.length); i++) {
+      const params: Record<string, string> = {};
+      let url = op.path;
+      for (const [, name] of op.path.matchAll(/\{(\w+)\}/g)) {
+        const value = name === "name" ? "webhook" : name === "token" ? "not-a-token" : ids[kind];
+        params[name as string] = value;
+        url = url.replace(`{${name}}`, value);
+      }
+      const query = queries[i % queries.length];
+      if (query && typeof query === "object")
+        url += `?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]))}`;
+      const body = bodies[i % bodies.length];
+      const res = await rest(handler, key, url, { method: op.method.toUpperCase(), body, params });
+      calls++;
+      if (res.status !== 400 && res.status < 500) passedValidation++;
+      expect(res.status, `${op.method} ${url}: ${res.body.slice(0, 200)}`).toBeLessThan(500);
+    }
+    calledRoutes.add(`${op.file} ${op.method.toUpperCase()}`);
+  }
+  // An admin reaches every procedure; a seller takes the owner-filtered paths.
+  const callers = [a.admin, a.seller].map((u) => createCaller({ db, clock: systemClock, session: u.session }));
+  for (const [name, proc] of procedures) {
+    const kind = idKind(name);
+    for (const input of inputsFor(proc._def.inputs[0] as ZodType | undefined, kind, ids)) {
+      for (const caller of callers) {
+        const fn = name.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (
+          input?: unknown,
+        ) => Promise<unknown>;
+        calls++;
+        try {
+          rec.output(`tRPC ${name}`, await fn(input));
+          passedValidation++;
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          rec.output(`tRPC ${name} → ${e.code}`, e.message);
+          expect(e.code, `${name}: ${e.message}`).not.toBe("INTERNAL_SERVER_ERROR");
+          if (e.code !== "BAD_REQUEST") passedValidation++;
+        }
+      }
+    }
+    calledProcedures.add(name);
+  }
+
+  return { ops, procedures, calledRoutes, calledProcedures, calls, passedValidation };
+}
+
 beforeAll(async () => {
   t = await freshDb();
   db = createDb(t.url, { observe: rec.observe });
@@ -290,7 +374,17 @@ beforeAll(async () => {
     await alwaysOn(db, tenant.admin.viewer, [account]);
   }
   // B's full data set first, so that a leak has something to leak; its jobs are drained.
-  await story(b);
+  const bStory = await story(b);
+  // Work of B's that is not due during A's story.
+  await enqueue(
+    db,
+    { tenantId: b.id, kind: RUN_DECISION, payload: { runId: "tomorrow" }, dedupeKey: "isolation:tomorrow" },
+    fixedClock(new Date(Date.now() + 86_400_000)),
+  );
+  theirs.account = bStory.account;
+  theirs.export = bStory.exportId;
+  theirs.intent = (await db.actionIntent.findFirstOrThrow({ where: { tenantId: b.id, actionType: "SEND_EMAIL" } })).id;
+  theirs.execution = (await db.execution.findFirstOrThrow({ where: { tenantId: b.id } })).id;
   markers = await tenantMarkers(db, b.id, a.id);
 }, 60_000);
 
@@ -315,6 +409,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     // The recording saw the story: statements bound to A, A's rows, A's ledger, A's stream and export.
     expect(rec.statements.filter((s) => s.args.includes(a.id)).length).toBeGreaterThan(50);
     expect(rec.statements.some((s) => s.rows?.some((r) => r.includes(account)))).toBe(true);
+    // The export's scan (the plain driver, not Prisma) is recorded too, with the rows it read.
+    expect(rec.statements.some((s) => /^(SELECT "seq", "createdAt"|FETCH )/.test(s.sql) && (s.rows?.length ?? 0) > 0)).toBe(true);
     expect(written.filter((e) => e.tenantId === a.id).map((e) => e.type)).toEqual(
       expect.arrayContaining(["SIGNAL_RECEIVED", "EXECUTION_SUCCEEDED", "OUTCOME_RECORDED", "EXPORT_REQUESTED"]),
     );
@@ -339,71 +435,10 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
 
   it("every REST endpoint and tRPC procedure, called as tenant A with A's ids, touches nothing of tenant B (none forgotten)", async () => {
     expect(own.intent, "the story above ran").not.toBe("");
-    const ops = OPERATIONS.map((op) => ({ ...op, file: `/app${op.path.replace(/\{(\w+)\}/g, "[$1]")}/route.ts` }));
-    // Every route module's exported method is an operation (or excluded with a reason) ...
-    const listed = new Set([...ops.map((o) => `${o.file} ${o.method.toUpperCase()}`), ...Object.keys(ROUTE_EXCLUSIONS)]);
-    for (const [file, load] of Object.entries(ROUTES)) {
-      const mod = (await load()) as Record<string, unknown>;
-      for (const m of ["GET", "POST", "PUT", "PATCH", "DELETE"])
-        if (typeof mod[m] === "function") expect(listed, `${m} ${file}`).toContain(`${file} ${m}`);
-    }
-    const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, Proc>);
     const heads = await ledgerHeads(db);
-    const calledRoutes = new Set<string>();
-    const calledProcedures = new Set<string>();
-    let passedValidation = 0;
-    let calls = 0;
-
     rec.clear();
     rec.start();
-    // ... and each is called, with inputs built from its own zod schemas and A's ids.
-    for (const op of ops) {
-      const load = ROUTES[op.file];
-      if (!load) throw new Error(`no route module for ${op.path}`);
-      const handler = ((await load()) as Record<string, Handler>)[op.method.toUpperCase()] as Handler;
-      const kind = idKind(op.path);
-      const key = (keys[a.id] as Record<string, string>)[op.scopes[0] ?? "admin"] ?? (keys[a.id]?.admin as string);
-      const queries = inputsFor(op.query, kind);
-      const bodies = op.method === "get" ? [undefined] : inputsFor(op.body, kind);
-      for (let i = 0; i < Math.max(queries.length, bodies.length); i++) {
-        const params: Record<string, string> = {};
-        let url = op.path;
-        for (const [, name] of op.path.matchAll(/\{(\w+)\}/g)) {
-          const value = name === "name" ? "webhook" : name === "token" ? "not-a-token" : own[kind];
-          params[name as string] = value;
-          url = url.replace(`{${name}}`, value);
-        }
-        const query = queries[i % queries.length];
-        if (query && typeof query === "object")
-          url += `?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]))}`;
-        const body = bodies[i % bodies.length];
-        const res = await rest(handler, key, url, { method: op.method.toUpperCase(), body, params });
-        calls++;
-        if (res.status !== 400 && res.status < 500) passedValidation++;
-        expect(res.status, `${op.method} ${url}: ${res.body.slice(0, 200)}`).toBeLessThan(500);
-      }
-      calledRoutes.add(`${op.file} ${op.method.toUpperCase()}`);
-    }
-    const caller = createCaller({ db, clock: systemClock, session: a.admin.session });
-    for (const [name, proc] of procedures) {
-      const kind = idKind(name);
-      for (const input of inputsFor(proc._def.inputs[0] as ZodType | undefined, kind)) {
-        const fn = name.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], caller) as (
-          input?: unknown,
-        ) => Promise<unknown>;
-        calls++;
-        try {
-          rec.output(`tRPC ${name}`, await fn(input));
-          passedValidation++;
-        } catch (err) {
-          const e = err as { code?: string; message?: string };
-          rec.output(`tRPC ${name} → ${e.code}`, e.message);
-          expect(e.code, `${name}: ${e.message}`).not.toBe("INTERNAL_SERVER_ERROR");
-          if (e.code !== "BAD_REQUEST") passedValidation++;
-        }
-      }
-      calledProcedures.add(name);
-    }
+    const { ops, procedures, calledRoutes, calledProcedures, calls, passedValidation } = await sweep(own);
     rec.stop();
 
     expect([...calledRoutes].sort()).toEqual(ops.map((o) => `${o.file} ${o.method.toUpperCase()}`).sort());
@@ -413,6 +448,24 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     const written = await ledgerWrittenSince(db, heads);
     expect(written.every((e) => e.tenantId === a.id)).toBe(true);
     expect(describeLeaks(rec.leaks(markers, { allowances: ALLOWANCES, ledger: written }))).toBe("");
+  }, 120_000);
+
+  it("B's ids put into A's requests: the harness names every statement that carries them, and no statement returns B's rows, nothing answers or writes them", async () => {
+    const heads = await ledgerHeads(db);
+    rec.clear();
+    rec.start();
+    const { calls, passedValidation } = await sweep(theirs);
+    rec.stop();
+    const hostile = new Set(Object.values(theirs));
+    const leaks = rec.leaks(markers, { allowances: ALLOWANCES, ledger: await ledgerWrittenSince(db, heads) });
+    // The ids A sent are reported where they were bound (a lookup scoped by A's tenant id as well) ...
+    const named = leaks.filter((l) => l.channel === "sql-args");
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.every((l) => hostile.has(l.marker.value))).toBe(true);
+    // ... but the product scopes every read and write by tenant: none of B's rows came back, and
+    // no answer (not even an error echoing the id), ledger row, request or log line carries them.
+    expect(describeLeaks(leaks.filter((l) => l.channel !== "sql-args"))).toBe("");
+    expect(passedValidation / calls).toBeGreaterThan(0.8);
   }, 120_000);
 
   it("a cross-tenant read planted in A's request is reported, naming the statement and B's value (and so are a log line and a request)", async () => {

@@ -9,6 +9,7 @@ import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
 import { secretKeyFrom } from "@/server/connectors/secretBox";
 import type { Db } from "@/server/db";
+import { EXECUTION_LEASE_MS } from "@/server/engine/recovery";
 import { queueHandlers } from "@/server/jobs/registry";
 import { finishExecution, insertExecution } from "@/server/repos/executions";
 import { inTransaction } from "@/server/repos/tx";
@@ -23,6 +24,7 @@ import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { bulkReplay, bulkReplayPreview, replayExecution, replayPreview } from "@/server/services/replay";
 import { approveIntent } from "@/server/services/reviews";
+import { sweepExecutions } from "@/server/services/sweeper";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
@@ -42,6 +44,8 @@ let http: Server;
 let base: string;
 /** the receiver answers 500 while this is above 0 (and counts down) */
 let failNext = 0;
+/** the receiver holds each answer this long */
+let holdMs = 0;
 const deliveries: { path: string; key: string | undefined; executionId: unknown }[] = [];
 const k: Record<string, string> = {};
 const clock = fixedClock("2026-03-02T10:00:00Z");
@@ -61,7 +65,7 @@ beforeAll(async () => {
       deliveries.push({ path: req.url ?? "", key: req.headers["idempotency-key"] as string | undefined, executionId: body.execution_id });
       res.statusCode = failNext > 0 ? 500 : 200;
       if (failNext > 0) failNext--;
-      res.end("ok");
+      setTimeout(() => res.end("ok"), holdMs);
     });
   });
   await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
@@ -279,6 +283,25 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     await inTransaction(t.db, (tx) => finishExecution(tx, a.id, running.id, { status: "FAILED", error: "test cleanup" }, clock.now()));
   });
 
+  it("concurrent replays of one execution (a double click): one runs, the others are 409 while it does", async () => {
+    const x = await outreach(a, "2026-03-02T13:30:00Z", "receiver-500");
+    const sent = deliveries.length;
+    holdMs = 1500;
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => caller(a.admin).executions.replay({ executionId: x.executionId, replayReason: "double click" })),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === "rejected"))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still running") });
+    } finally {
+      holdMs = 0;
+    }
+    expect(deliveries.length).toBe(sent + 1);
+    expect(await t.db.execution.count({ where: { replayOf: x.executionId } })).toBe(1);
+    expect((await story(x.intentId)).map((e) => e.type)).toEqual(["REPLAY_REQUESTED", "REPLAY_STARTED", "REPLAY_COMPLETED"]);
+  });
+
   it("a kill switch refuses the replay: 409, REPLAY_FAILED with execution_id null, nothing sent", async () => {
     const x = await outreach(a, "2026-03-02T14:00:00Z", "receiver-500");
     await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: true, reason: "receiver is flapping" }, clock);
@@ -364,6 +387,36 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     await expect(caller(a.admin).executions.replay({ executionId: first.executionId, replayReason: "  " })).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
+  });
+
+  it("a replay a dead process left EXECUTING is finished by the sweeper: the original key, REPLAY_COMPLETED on the story", async () => {
+    const x = await outreach(a, "2026-03-08T09:00:00Z", "receiver-500");
+    // What a process killed right after REPLAY_STARTED leaves behind: the replay's row, EXECUTING, no call made.
+    const stuck = await inTransaction(t.db, (tx) =>
+      insertExecution(
+        tx,
+        {
+          tenantId: a.id,
+          intentId: x.intentId,
+          approvalSource: "HUMAN",
+          autoExecuted: false,
+          replayOf: x.executionId,
+          replayReason: "r",
+          requestedBy: "ops",
+        },
+        clock.now(),
+      ),
+    );
+    clock.advance(EXECUTION_LEASE_MS + 1000);
+    const sent = deliveries.length;
+    const out = await sweepExecutions({ db: t.db, clock, connectors: { smtp: null } });
+    expect(out.retried).toContainEqual({ executionId: stuck.id, status: "SUCCEEDED" });
+    expect(deliveries.slice(sent)).toEqual([{ path: "/a", key: `${x.executionId}:webhook`, executionId: stuck.id }]);
+    const ended = (await story(x.intentId)).filter((e) => e.type === "REPLAY_COMPLETED");
+    expect(ended.map((e) => JSON.parse(e.payload))).toEqual([
+      { action_intent_id: x.intentId, original_execution_id: x.executionId, execution_id: stuck.id },
+    ]);
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
   });
 
   it("bulk: only the range's failed executions (per intent the latest), previewed first, capped per request", async () => {

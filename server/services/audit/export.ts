@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { Clock } from "../../clock";
-import type { Db } from "../../db";
+import type { Db, StatementObserver } from "../../db";
 import {
   checkExportRange,
   EXPORT_CONTENT_TYPES,
@@ -188,6 +188,8 @@ export async function openExportDownload(db: Db, viewer: Viewer, id: string, dir
 export interface ExportSettings {
   dir: string;
   databaseUrl: string;
+  /** sees the scan's statements (the tenant-isolation harness); the scan bypasses Prisma's client */
+  observe?: StatementObserver;
 }
 
 export interface ExportRunDeps extends ExportSettings {
@@ -209,7 +211,7 @@ export async function runExport(deps: ExportRunDeps, tenantId: string, exportId:
   const row = await findAuditExport(db, tenantId, exportId);
   if (!row || row.status === "COMPLETED" || row.status === "FAILED") return { exportId, status: "NOTHING_TO_DO" };
   const range: ExportRange = { from: row.fromAt, to: row.toAt, accountId: row.accountId, maxSeq: await ledgerHeadSeq(db, tenantId) };
-  const scanner = openLedgerScanner(deps.databaseUrl);
+  const scanner = openLedgerScanner(deps.databaseUrl, deps.observe);
   try {
     const run = await startAuditExportRun(db, tenantId, exportId, await scanner.count(tenantId, range), clock.now());
     if (!run) return { exportId, status: "NOTHING_TO_DO" };
