@@ -298,6 +298,39 @@ describe(`executions that cannot hang, on ${TEST_PROVIDER}`, () => {
     await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: false, reason: "back" }, clock);
   }, 60_000);
 
+  it("an approval whose process died before the execution started is started by the sweeper past the lease, once under concurrent sweepers", async () => {
+    const r = await submitIntent(deps(t.db), a.admin.viewer, intent(a.accounts.seller[1] as string));
+    expect(r.status).toBe("PENDING_APPROVAL");
+    // What approveIntent leaves when its process dies between its two transactions: the approval
+    // committed, no execution.
+    const approvedAt = new Date();
+    await t.db.actionIntent.update({ where: { id: r.actionIntentId }, data: { status: "APPROVED", updatedAt: approvedAt } });
+
+    const at = (ms: number) => fixedClock(new Date(approvedAt.getTime() + ms));
+    expect(await sweepExecutions(sweepDeps(t.db, at(EXECUTION_LEASE_MS - 60_000)))).toMatchObject({ started: [] });
+    expect(await t.db.execution.count({ where: { intentId: r.actionIntentId } })).toBe(0);
+
+    const c = at(EXECUTION_LEASE_MS + 60_000);
+    const results = await Promise.all(sweeperClients(3).map((db) => sweepExecutions(sweepDeps(db, c))));
+    expect(results.every((x) => x.ok)).toBe(true);
+    expect(await t.db.execution.findMany({ where: { intentId: r.actionIntentId } })).toMatchObject([
+      { status: "SUCCEEDED", approvalSource: "HUMAN", autoExecuted: false, attempts: 1 },
+    ]);
+    expect(await t.db.actionIntent.findUniqueOrThrow({ where: { id: r.actionIntentId } })).toMatchObject({ status: "SUCCEEDED" });
+    const entries = (
+      await t.db.ledgerEntry.findMany({
+        where: {
+          tenantId: a.id,
+          correlationId: (await t.db.actionIntent.findUniqueOrThrow({ where: { id: r.actionIntentId } })).correlationId,
+        },
+        orderBy: { seq: "asc" },
+      })
+    ).map((e) => e.type);
+    expect(entries.filter((e) => e.startsWith("EXECUTION_"))).toEqual(["EXECUTION_STARTED", "EXECUTION_SUCCEEDED"]);
+    expect(await sweepExecutions(sweepDeps(t.db, c))).toMatchObject({ started: [] });
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+
   it("after the sweeper, no execution is left EXECUTING", async () => {
     expect(await t.db.execution.count({ where: { status: "EXECUTING" } })).toBe(0);
     expect(await t.db.toolCall.count({ where: { status: "STARTED" } })).toBe(0);
