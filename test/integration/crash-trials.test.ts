@@ -29,11 +29,12 @@ import { alwaysOn, autonomous, intent } from "../helpers/gate";
  * intent is left in flight, each autonomous execution took exactly one budget unit, every side
  * effect is explained by an execution's attempts, and the ledger verifies.
  *
- * Each trial adds work and starts one app process (test/helpers/crash-app.ts: the inbox's approve,
- * a queue worker tick, the scheduler's ticks — production entry points only) and SIGKILLs its
- * process group a random time after it starts. The next process starts either at once (only the
- * queue's short leases have expired) or "after downtime": its clock is ahead by more than every
- * lease, admission lock and cadence, which is what a restart after an outage looks like.
+ * Each wave adds work and starts a few app processes on the database (test/helpers/crash-app.ts:
+ * the inbox's approve, a queue worker tick, the scheduler's ticks — production entry points only),
+ * and SIGKILLs each one's process group at its own random step. The next wave starts either at
+ * once (only the queue's short leases have expired) or "after downtime": its clock is ahead by
+ * more than every lease, admission lock and cadence, which is what a restart after an outage looks
+ * like. Survivors then finish what is left, and the test looks at everything they left behind.
  * Reproduce a failure with CRASH_SEED=<seed printed in it>.
  */
 
@@ -75,7 +76,7 @@ let http: Server;
 let hubspot: FakeHubspot;
 /**
  * The app process, bundled once: started through tsx, each process would spend seconds of CPU
- * compiling the app again, and there are 30 of them on a shared CI machine. Inside the repository
+ * compiling the app again, and there are two dozen of them on a shared CI machine. Inside the repository
  * (data/ is ignored) so its imports resolve against node_modules.
  */
 const bundle = path.resolve("data", `.crash-app-${randomUUID()}.mjs`);
@@ -165,17 +166,17 @@ const pending = async () =>
   (await t.db.actionIntent.findMany({ where: { tenantId: a.id, status: "PENDING_APPROVAL" }, select: { id: true } })).map((i) => i.id);
 
 /** New work for the next process, entered the way the API enters it, at the app's time. */
-async function addWork(trial: number) {
+async function addWork(wave: number) {
   for (let i = 0; i < 2; i++) {
     await requestRun(
       t.db,
       a.admin.viewer,
-      { accountId: pick(accounts), triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: `trial:${trial}:${i}` },
+      { accountId: pick(accounts), triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: `wave:${wave}:${i}` },
       appClock,
     );
     const v = await submitIntent({ db: t.db, clock: appClock, connectors: { smtp: null } }, a.admin.viewer, {
       ...intent(pick(accounts), { actionType: WEBHOOK_TYPE, riskLevel: "HIGH" }),
-      idempotencyKey: `trial:${trial}:approve:${i}`,
+      idempotencyKey: `wave:${wave}:approve:${i}`,
     });
     expect(v.status, why).toBe("PENDING_APPROVAL");
   }
@@ -255,7 +256,7 @@ describe(`crash trials on ${TEST_PROVIDER}`, () => {
       const waiting = await pending();
       // Several instances at once, each approving the same inbox in its own order and killed at
       // its own random step: a random moment inside one of its first steps.
-      const wave_ = Array.from({ length: INSTANCES }, (_, i) => ({
+      const instances = Array.from({ length: INSTANCES }, (_, i) => ({
         app: spawnApp(
           `crash-${wave}-${i}`,
           [...waiting].sort(() => random() - 0.5),
@@ -264,7 +265,7 @@ describe(`crash trials on ${TEST_PROVIDER}`, () => {
         delay: Math.floor(random() * KILL_DELAY_MS),
       }));
       await Promise.all(
-        wave_.map(async ({ app, step, delay }) => {
+        instances.map(async ({ app, step, delay }) => {
           apps.push(app);
           await Promise.race([app.reached(step), app.exited, sleep(30_000)]);
           await sleep(delay);
