@@ -167,13 +167,15 @@ const pending = async () =>
 
 /** New work for the next process, entered the way the API enters it, at the app's time. */
 async function addWork(wave: number) {
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     await requestRun(
       t.db,
       a.admin.viewer,
       { accountId: pick(accounts), triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: `wave:${wave}:${i}` },
       appClock,
     );
+  }
+  for (let i = 0; i < 2; i++) {
     const v = await submitIntent({ db: t.db, clock: appClock, connectors: { smtp: null } }, a.admin.viewer, {
       ...intent(pick(accounts), { actionType: WEBHOOK_TYPE, riskLevel: "HIGH" }),
       idempotencyKey: `wave:${wave}:approve:${i}`,
