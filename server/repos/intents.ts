@@ -75,6 +75,19 @@ export async function transitionIntent(
   return res.count === 1;
 }
 
+/**
+ * A tenant's intents approved before `before` that never started (still APPROVED), oldest first —
+ * per tenant so the (tenantId, status, …) index answers it rather than a scan of every intent.
+ */
+export function stalledApprovals(db: DbOrTx, tenantId: string, before: Date, limit: number) {
+  return db.actionIntent.findMany({
+    where: tenantWhere(tenantId, { status: "APPROVED", updatedAt: { lte: before } }),
+    orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
+    take: limit,
+    select: { id: true },
+  });
+}
+
 export function insertPolicyEvaluation(
   tx: Tx,
   data: {

@@ -176,6 +176,19 @@ export async function finishPullJobs(
       });
 }
 
+/**
+ * End, across tenants, the pulls still RUNNING that were admitted before `before`: their process
+ * died during the run. Conditional on RUNNING, so a run that does finish late keeps its outcome
+ * and concurrent ticks end each pull once. Returns how many were ended.
+ */
+export async function failInterruptedPullJobs(db: DbOrTx, before: Date, error: string, now: Date) {
+  const res = await db.pullJob.updateMany({
+    where: { status: "RUNNING", createdAt: { lt: before } },
+    data: { status: "FAILED", error, finishedAt: now },
+  });
+  return res.count;
+}
+
 export function listPullJobs(db: DbOrTx, tenantId: string, take: number) {
   return db.pullJob.findMany({ where: tenantWhere(tenantId), orderBy: [{ createdAt: "desc" }, { id: "desc" }], take });
 }

@@ -39,6 +39,7 @@ import {
   countPullDecisions,
   deleteRateWindowsBefore,
   duePullStates,
+  failInterruptedPullJobs,
   findPerceptionSettings,
   finishPullJobs,
   heatTiersOf,
@@ -705,15 +706,32 @@ async function tickTenant(deps: PerceptionDeps, tenantId: string, opts: Required
   return out;
 }
 
+/**
+ * How long an admitted pull may stay RUNNING: far above a pull's own limits (each CRM request
+ * times out, and a throttled one waits at most crmMaxWaitMs), so a live, slow pull is never ended.
+ */
+export const PULL_LEASE_MS = 10 * 60_000;
+
 /** The `perception` job: for each tenant, pull what the cadence says is due, hottest first, within budget. */
 export async function runPerceptionTick(deps: PerceptionDeps, opts: PerceptionTickOptions = {}) {
   const o: Required<PerceptionTickOptions> = { maxCandidates: opts.maxCandidates ?? 5000, maxPulls: opts.maxPulls ?? 500 };
+  // A pull runs after its admission commits and is finished in another transaction: a process
+  // that died in between left it RUNNING. Its units stay spent (its calls may have been made) and
+  // the cadence already moved on, so the account's next slot pulls again; only the record ends.
+  const now = deps.clock.now();
+  const interrupted = await failInterruptedPullJobs(
+    deps.db,
+    new Date(now.getTime() - PULL_LEASE_MS),
+    "INTERRUPTED: the process running this pull stopped before it finished",
+    now,
+  );
   const tenants: Awaited<ReturnType<typeof tickTenant>>[] = [];
   for (const tenantId of await allTenantIds(deps.db)) tenants.push(await tickTenant(deps, tenantId, o));
   await deleteRateWindowsBefore(deps.db, rateWindow(deps.clock.now()) - 5);
   const sum = (k: "seeded" | "due" | "asked" | "run" | "deferred" | "skipped") => tenants.reduce((s, t) => s + t[k], 0);
   return {
     ok: true,
+    interrupted,
     tenants: tenants.length,
     seeded: sum("seeded"),
     due: sum("due"),

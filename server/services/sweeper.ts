@@ -5,13 +5,14 @@ import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
 import { replayEndEntry } from "../engine/replay";
-import { enabledKillSwitches } from "../repos/autonomy";
+import { allTenantIds, enabledKillSwitches } from "../repos/autonomy";
 import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
-import { findIntent, transitionIntent } from "../repos/intents";
+import { findIntent, stalledApprovals, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
 import { resolveConnector } from "./crmWrites";
-import { type ConnectorDeps, completeExecution } from "./executor";
+import { type ConnectorDeps, completeExecution, EXECUTE_APPROVED } from "./executor";
+import { enqueue } from "./jobQueue";
 
 const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
 
@@ -31,6 +32,8 @@ export interface SweepResult {
   failed: string[];
   /** claimed by another sweeper (or finished by their own process) between our read and our claim */
   lost: number;
+  /** approved intents found without their EXECUTE_APPROVED job, queued again (their ids) */
+  queued: string[];
 }
 
 /**
@@ -49,7 +52,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
   // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
   // invocation; the rest are the next minute's.
   const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
-  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0 };
+  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0, queued: [] };
 
   for (const execution of rows) {
     try {
@@ -60,7 +63,29 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
       console.error(`executions-sweep: execution ${execution.id} not recovered (${err instanceof Error ? err.name : "error"})`);
     }
   }
+  await requeueStalledApprovals(deps, out, opts.limit ?? 10);
   return out;
+}
+
+/**
+ * An approval is committed together with its EXECUTE_APPROVED job (services/reviews.ts), so an
+ * intent still APPROVED past the execution lease has lost its job — approved before approvals
+ * were queued, or its job was removed. Queue it again under the same dedupe key: a job that does
+ * exist (waiting out backpressure, say) makes this a no-op, so any number of sweepers queue it
+ * once, and the queue's worker runs it with backpressure and retries like any other.
+ */
+async function requeueStalledApprovals(deps: SweepDeps, out: SweepResult, limit: number) {
+  const before = new Date(deps.clock.now().getTime() - EXECUTION_LEASE_MS);
+  for (const tenantId of await allTenantIds(deps.db)) {
+    for (const intent of await stalledApprovals(deps.db, tenantId, before, limit)) {
+      const { created } = await enqueue(
+        deps.db,
+        { tenantId, kind: EXECUTE_APPROVED, payload: { intentId: intent.id, actor: SWEEPER }, dedupeKey: `execute:${intent.id}` },
+        deps.clock,
+      );
+      if (created) out.queued.push(intent.id);
+    }
+  }
 }
 
 type StuckExecution = Awaited<ReturnType<typeof stuckExecutions>>[number];

@@ -76,7 +76,15 @@ async function round(): Promise<boolean> {
   const decisions = await run("decisions", () => JOBS.decisions.run(deps));
   const perception = await run("perception", () => JOBS.perception.run(deps));
   const sweep = await run("executions-sweep", () => JOBS["executions-sweep"].run(deps));
-  const did = [tick?.claimed, decisions?.triggers.fired, decisions?.queue.claimed, perception?.run, sweep?.expired];
+  const did = [
+    tick?.claimed,
+    decisions?.triggers.fired,
+    decisions?.queue.claimed,
+    perception?.run,
+    perception?.interrupted,
+    sweep?.expired,
+    sweep?.queued.length,
+  ];
   return id !== undefined || did.some((n) => n === undefined || n > 0);
 }
 

@@ -293,6 +293,31 @@ describe(`RUN_DECISION on ${TEST_PROVIDER}`, () => {
     await saveDecisionSettings(t.db, a.admin.viewer, { costGate: { minSecondsBetweenRuns: 120 } }, clock);
   });
 
+  it("a run its dead worker left RUNNING: the job comes back until the run is stale, then ends it INTERRUPTED, once — never DONE with the run still RUNNING", async () => {
+    const account = a.accounts.seller2[0] as string;
+    const { runId } = await requestRun(
+      t.db,
+      a.admin.viewer,
+      { accountId: account, triggerType: "TIME_RITUAL_WEEKLY_REVIEW", idempotencyKey: "dies-mid-run" },
+      clock,
+    );
+    // What a worker that died mid-run leaves once its (short) job lease ran out: the run RUNNING, the job due again.
+    await t.db.decisionRun.update({ where: { id: runId }, data: { status: "RUNNING", updatedAt: clock.now() } });
+    const job = () => t.db.job.findFirstOrThrow({ where: { tenantId: a.id, payload: { contains: runId } } });
+    clock.advance(10_000);
+    await drain();
+    expect(await job()).toMatchObject({ status: "QUEUED", attempts: 1 });
+    expect((await job()).runAt.getTime()).toBeGreaterThan(clock.now().getTime() + 100_000);
+    expect(await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } })).toMatchObject({ status: "RUNNING" });
+
+    clock.advance(120_000);
+    await drain();
+    expect(await job()).toMatchObject({ status: "DONE", attempts: 2 });
+    expect(await t.db.decisionRun.findUniqueOrThrow({ where: { id: runId } })).toMatchObject({ status: "FAILED", reason: "INTERRUPTED" });
+    const ends = await t.db.ledgerEntry.findMany({ where: { tenantId: a.id, type: "DECISION_RUN_SKIPPED", payload: { contains: runId } } });
+    expect(ends.map((e) => JSON.parse(e.payload))).toEqual([{ run_id: runId, reason: "INTERRUPTED" }]);
+  });
+
   it("malformed model output → no intents, a ledgered error, no crash", async () => {
     const account = b.accounts.seller[0] as string;
     const model = scriptedModel('{"proposals": [{"action_type": "CREATE_INT');

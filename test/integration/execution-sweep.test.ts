@@ -7,9 +7,10 @@ import { fixedClock } from "@/server/clock";
 import { verifyWebhookSignature } from "@/server/connectors/webhook";
 import { createDb, type Db } from "@/server/db";
 import { EXECUTION_LEASE_MS } from "@/server/engine/recovery";
-import { JOBS } from "@/server/jobs/registry";
+import { JOBS, queueHandlers } from "@/server/jobs/registry";
 import { setWebhook } from "@/server/services/connectors";
-import { completeExecution } from "@/server/services/executor";
+import { completeExecution, EXECUTE_APPROVED } from "@/server/services/executor";
+import { runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
 import { sweepExecutions } from "@/server/services/sweeper";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
@@ -297,6 +298,52 @@ describe(`executions that cannot hang, on ${TEST_PROVIDER}`, () => {
     });
     await putKillSwitch(t.db, a.admin.viewer, { scope: "CONNECTOR", key: "webhook", enabled: false, reason: "back" }, clock);
   }, 60_000);
+
+  it("an approved intent without its job is queued again by the sweeper past the lease, once under concurrent sweepers, and runs once", async () => {
+    const r = await submitIntent(deps(t.db), a.admin.viewer, intent(a.accounts.seller[1] as string));
+    expect(r.status).toBe("PENDING_APPROVAL");
+    // An approval that lost its EXECUTE_APPROVED job (approved before approvals were queued, or
+    // the job row removed): APPROVED, no job, no execution.
+    const approvedAt = new Date();
+    await t.db.actionIntent.update({ where: { id: r.actionIntentId }, data: { status: "APPROVED", updatedAt: approvedAt } });
+
+    const at = (ms: number) => fixedClock(new Date(approvedAt.getTime() + ms));
+    expect(await sweepExecutions(sweepDeps(t.db, at(EXECUTION_LEASE_MS - 60_000)))).toMatchObject({ queued: [] });
+    expect(await t.db.job.count({ where: { tenantId: a.id, kind: EXECUTE_APPROVED, dedupeKey: `execute:${r.actionIntentId}` } })).toBe(0);
+
+    const c = at(EXECUTION_LEASE_MS + 60_000);
+    const results = await Promise.all(sweeperClients(3).map((db) => sweepExecutions(sweepDeps(db, c))));
+    expect(results.every((x) => x.ok)).toBe(true);
+    expect(results.flatMap((x) => x.queued)).toEqual([r.actionIntentId]);
+    expect(await t.db.execution.count({ where: { intentId: r.actionIntentId } })).toBe(0);
+    // The queue runs it, as it runs every approval.
+    const drained = await runWorkerTick(t.db, queueHandlers({ ...sweepDeps(t.db, c), synthesizer: undefined as never, workerId: "test" }), {
+      owner: "test",
+      leaseSeconds: 60,
+      maxJobs: 10,
+      clock: c,
+    });
+    expect(drained.failed).toBe(0);
+    expect(await t.db.job.findMany({ where: { tenantId: a.id, dedupeKey: `execute:${r.actionIntentId}` } })).toMatchObject([
+      { status: "DONE", attempts: 1 },
+    ]);
+    expect(await t.db.execution.findMany({ where: { intentId: r.actionIntentId } })).toMatchObject([
+      { status: "SUCCEEDED", approvalSource: "HUMAN", autoExecuted: false, attempts: 1 },
+    ]);
+    expect(await t.db.actionIntent.findUniqueOrThrow({ where: { id: r.actionIntentId } })).toMatchObject({ status: "SUCCEEDED" });
+    const entries = (
+      await t.db.ledgerEntry.findMany({
+        where: {
+          tenantId: a.id,
+          correlationId: (await t.db.actionIntent.findUniqueOrThrow({ where: { id: r.actionIntentId } })).correlationId,
+        },
+        orderBy: { seq: "asc" },
+      })
+    ).map((e) => e.type);
+    expect(entries.filter((e) => e.startsWith("EXECUTION_"))).toEqual(["EXECUTION_STARTED", "EXECUTION_SUCCEEDED"]);
+    expect(await sweepExecutions(sweepDeps(t.db, c))).toMatchObject({ queued: [] });
+    expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
 
   it("after the sweeper, no execution is left EXECUTING", async () => {
     expect(await t.db.execution.count({ where: { status: "EXECUTING" } })).toBe(0);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GET as budgetGet, PUT as budgetPut } from "@/app/api/v1/perception/budget/route";
 import { GET as cadenceGet, PUT as cadencePut } from "@/app/api/v1/perception/cadence/route";
 import { POST as pullsPost } from "@/app/api/v1/perception/pulls/route";
@@ -704,4 +704,50 @@ describe(`perception job (${TEST_PROVIDER})`, () => {
     });
     expect(runs).toBe(jobs.length);
   }, 300_000);
+});
+
+describe(`interrupted pulls (${TEST_PROVIDER})`, () => {
+  it("a pull whose process died mid-run ends FAILED (INTERRUPTED) once past its lease, once; a pull still inside it and a finished one are untouched", async () => {
+    const a = await makeTenant(t.db);
+    const clock = fixedClock("2026-03-04T10:00:00Z");
+    // Never settles: to the database this is a process that died during the run.
+    const dead: PullRunner = {
+      availability: async () => "READY",
+      rateLimits: { perTenantPerMinute: 100, globalPerMinute: 100 },
+      run: () => new Promise(() => {}),
+    };
+    const { runner } = probeRunner();
+    const deps = { db: t.db, clock, runners: { dead, probe: runner } };
+    const [account] = allAccounts(a) as [string];
+    void requestPull(deps, a.admin.viewer, {
+      accountId: account,
+      connector: "dead",
+      depth: "SHALLOW",
+      pullJobId: "dies-mid-run",
+      source: "api",
+    });
+    await requestPull(deps, a.admin.viewer, {
+      accountId: account,
+      connector: "probe",
+      depth: "SHALLOW",
+      pullJobId: "finishes",
+      source: "api",
+    });
+    const row = (pullJobId: string) => t.db.pullJob.findFirstOrThrow({ where: { tenantId: a.id, pullJobId } });
+    await vi.waitFor(async () => expect(await row("dies-mid-run")).toMatchObject({ status: "RUNNING" }));
+
+    const tickAt = (at: string) => runPerceptionTick({ db: t.db, clock: fixedClock(at), runners: {} });
+    expect(await tickAt("2026-03-04T10:09:00Z")).toMatchObject({ interrupted: 0 });
+    expect(await row("dies-mid-run")).toMatchObject({ status: "RUNNING", finishedAt: null });
+
+    expect(await tickAt("2026-03-04T10:11:00Z")).toMatchObject({ interrupted: 1 });
+    expect(await row("dies-mid-run")).toMatchObject({
+      status: "FAILED",
+      error: "INTERRUPTED: the process running this pull stopped before it finished",
+      finishedAt: new Date("2026-03-04T10:11:00Z"),
+      units: 1,
+    });
+    expect(await row("finishes")).toMatchObject({ status: "DONE" });
+    expect(await tickAt("2026-03-04T10:12:00Z")).toMatchObject({ interrupted: 0 });
+  });
 });

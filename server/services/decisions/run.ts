@@ -25,7 +25,7 @@ import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
 import { loadDecisionSettings } from "../decisionSettings";
 import { submitIntent } from "../gate";
-import { enqueue } from "../jobQueue";
+import { enqueue, JobError } from "../jobQueue";
 import { DEFAULT_MAX_OUTPUT_TOKENS, estimateTokens } from "../llmSynthesizer";
 import { type DecisionDeps, RUN_DECISION, SYSTEM } from "./shared";
 
@@ -49,11 +49,17 @@ export async function executeRun(deps: DecisionDeps, tenantId: string, runId: st
   if (!run) return { status: "MISSING" };
   if (run.status === "RUNNING") {
     // At most once: a run whose worker died mid-way is not run again; the next cycle will.
-    if (run.updatedAt.getTime() < clock.now().getTime() - LOCK_TTL_SECONDS * 1000) {
+    const staleAt = run.updatedAt.getTime() + LOCK_TTL_SECONDS * 1000;
+    if (staleAt < clock.now().getTime()) {
       await finish(deps, run, "FAILED", { reason: "INTERRUPTED" }, "DECISION_RUN_SKIPPED", { run_id: run.id, reason: "INTERRUPTED" });
       return { status: "FAILED" };
     }
-    return { status: "RUNNING" };
+    // Its worker may still be running it (the job's lease ran out first) or died moments ago.
+    // Completing the job now would leave a dead worker's run RUNNING for ever: come back once it
+    // would be stale, and either it has finished or it is ended above.
+    throw new JobError("the run is still in progress under an earlier lease", {
+      retryAfterSeconds: Math.ceil((staleAt - clock.now().getTime()) / 1000) + 1,
+    });
   }
   if (!["RESERVED", "DEFERRED"].includes(run.status)) return { status: run.status };
   if (!(await transitionRun(db, tenantId, runId, ["RESERVED", "DEFERRED"], { status: "RUNNING" }, clock.now()))) return { status: "RACED" };
