@@ -161,6 +161,8 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
   const clk = fixedClock("2026-11-26T13:00:00Z");
   /** instance 1 and instance 2: separate Prisma clients (connection pools), separate worker ids */
   const inst = (n: 1 | 2): GateDeps => ({ db: n === 1 ? t.db : db2, clock: clk, connectors: { smtp: null } });
+  /** tRPC on this describe's clock (the breaker reads its state at `now`) */
+  const asC = (s: TestTenant["admin"]["session"]) => createCaller({ db: t.db, clock: clk, session: s });
 
   beforeAll(async () => {
     db2 = createDb(t.url);
@@ -213,7 +215,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
       .findMany({ where: { tenantId, type: "CONNECTOR_STATE_CHANGED" }, orderBy: { seq: "asc" } })
       .then((rows) => rows.map((r) => JSON.parse(r.payload) as { from: string; to: string }));
   const stateOf = async (tn: TestTenant) =>
-    (await as(tn.admin.session).reliability.connectors()).find((x) => x.connector === "webhook")?.state;
+    (await asC(tn.admin.session).reliability.connectors()).find((x) => x.connector === "webhook")?.state;
 
   it("a failing connector opens the breaker after the threshold; while open nothing reaches it; after the cooldown 100 concurrent approvals across both instances send exactly one probe, whose success closes it", async () => {
     failing.status = 500;
@@ -269,15 +271,15 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
   }, 180_000);
 
   it("force-open stops every call on both instances until an admin closes it; another tenant's force-open changes nothing here", async () => {
-    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "tenant D isolates" });
+    await asC(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "tenant D isolates" });
     const ok = await pending(c, 2);
     await approveAll(c, ok);
     await drainBoth();
     expect((await executions(ok)).map((e) => e.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
-    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "done" });
+    await asC(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "done" });
 
     const hits = failing.hits;
-    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
+    await asC(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
     const stopped = await pending(c, 8);
     await approveAll(c, stopped);
     await drainBoth();
@@ -288,7 +290,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await approveAll(c, still);
     await drainBoth();
     expect(failing.hits).toBe(hits);
-    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
+    await asC(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
     const back = await pending(c, 1);
     await approveAll(c, back);
     await drainBoth();
