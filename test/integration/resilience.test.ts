@@ -147,6 +147,9 @@ async function receiver() {
       res.end("{}");
     });
   });
+  // Longer than any pause between calls here: a pooled keep-alive socket the server closed while
+  // idle would reset the next request before it arrives (a client-side race, not a connector fault).
+  r.server.keepAliveTimeout = 120_000;
   await new Promise<void>((ok) => r.server.listen(0, "127.0.0.1", ok));
   r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
   return r;
@@ -165,7 +168,11 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
   const asC = (s: TestTenant["admin"]["session"]) => createCaller({ db: t.db, clock: clk, session: s });
 
   beforeAll(async () => {
-    db2 = createDb(t.url);
+    // PostgreSQL: a second Prisma client, its own pool — a second instance. SQLite: better-sqlite3
+    // is synchronous, so a second connection in this process waiting on the file's write lock would
+    // block the event loop the first one needs to finish; there the instances share one client and
+    // differ by worker id (cross-process SQLite is covered by the child-process tests elsewhere).
+    db2 = TEST_PROVIDER === "postgres" ? createDb(t.url) : t.db;
     c = await makeTenant(t.db);
     d = await makeTenant(t.db);
     failing = await receiver();
@@ -180,7 +187,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await putConnector(cfg, d.admin.viewer, "webhook", { enabled: true, maxConcurrency: 3 });
   });
   afterAll(async () => {
-    await db2.$disconnect();
+    if (db2 !== t.db) await db2.$disconnect();
     await new Promise((ok) => failing.server.close(ok));
     await new Promise((ok) => slow.server.close(ok));
   });
@@ -203,9 +210,16 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     }
     return ids;
   }
-  /** Approve them all at once, alternating the two instances. */
-  const approveAll = (tn: TestTenant, ids: string[]) =>
-    Promise.all(ids.map((id, i) => approveIntent(inst(i % 2 === 0 ? 1 : 2), tn.admin.viewer, id, {})));
+  /**
+   * Approve them all at once, alternating the two instances. SQLite has one writer: a hundred
+   * transactions waiting on it at once time out, so there they go four at a time (the drains
+   * below stay fully concurrent on both).
+   */
+  async function approveAll(tn: TestTenant, ids: string[]) {
+    const approve = (id: string, i: number) => approveIntent(inst(i % 2 === 0 ? 1 : 2), tn.admin.viewer, id, {});
+    if (TEST_PROVIDER === "postgres") return Promise.all(ids.map(approve));
+    for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map((id, j) => approve(id, i + j)));
+  }
   /** Four worker loops per instance drain the queue concurrently, as a fleet's workers would. */
   const drainBoth = () =>
     Promise.all([1, 2, 3, 4].flatMap((k) => [drainApproved(inst(1), `i1-w${k}`), drainApproved(inst(2), `i2-w${k}`)]));
@@ -246,11 +260,13 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await approveAll(c, hundred);
     const drained = drainBoth();
     // Every approval but the probe is decided (failed fast) while the probe is still in flight.
-    await vi.waitFor(async () => expect(await t.db.execution.count({ where: { intentId: { in: hundred }, status: "FAILED" } })).toBe(99), {
-      timeout: 60_000,
-      interval: 50,
-    });
-    expect(failing.hits).toBe(4);
+    await vi.waitFor(
+      async () => {
+        expect(await t.db.execution.count({ where: { intentId: { in: hundred }, status: "FAILED" } })).toBe(99);
+        expect(failing.hits).toBe(4);
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     failing.release();
     await drained;
     expect(failing.hits).toBe(4);
