@@ -263,8 +263,3 @@ export async function callOutcomeCounts(db: DbOrTx, tenantId: string, since: Dat
   });
   return rows.map((r) => ({ connector: r.connector, outcome: r.outcome, count: r._count._all }));
 }
-
-/** Samples age out: the SLO window and the metrics window are far shorter than this. */
-export async function pruneCallSamples(db: DbOrTx, before: Date) {
-  return (await db.connectorCallSample.deleteMany({ where: { at: { lt: before } } })).count;
-}
