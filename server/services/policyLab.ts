@@ -148,6 +148,7 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   const changes = await checkChanges(db, viewer, body.changes);
   const cfg = await whatIfConfig(db, viewer.tenantId);
   const replay = new WhatIfReplay(changes, cfg);
+  const inputScope = replay.inputScope();
   const alwaysOn = alwaysOnNow(db, viewer.tenantId);
   const changed: ChangedEvaluation[] = [];
   const reasonChanged: ChangedEvaluation[] = [];
@@ -155,21 +156,16 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   let truncated = false;
   let after: { at: Date; id: string } | null = null;
   for (;;) {
-    const rows = await evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE);
+    // Most evaluations no change reaches are counted from their row: the page carries only the
+    // inputs the replay may need (the stored snapshot is most of a row's bytes).
+    const rows = await evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE, inputScope);
     const last = rows.at(-1);
     if (!last) break;
     after = { at: last.createdAt, id: last.id };
-    // Most evaluations no change reaches are counted from their row: only the inputs the replay
-    // may need are read (the stored snapshot is most of a row's bytes).
-    const inputs = await evaluationInputs(
-      db,
-      viewer.tenantId,
-      rows.filter((r) => replay.mayNeedInput(r)).map((r) => r.id),
-    );
     for (const r of rows) {
-      let input = inputs.get(r.id);
+      let input = r.input;
       if (replay.skip({ ...r, at: r.createdAt, input: input ?? "" })) continue;
-      // mayNeedInput covers every case skip can refuse; read one that was not foreseen all the same.
+      // inputScope covers every case skip can refuse; read one that was not foreseen all the same.
       input ??= (await evaluationInputs(db, viewer.tenantId, [r.id])).get(r.id) ?? "";
       const ev = readStoredEvaluation({ ...r, input });
       if (!ev) {
