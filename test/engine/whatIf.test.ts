@@ -230,7 +230,9 @@ describe("whatIf", () => {
             scope.actionTypes.includes(e.actionType) ||
             e.reason === "BUDGET_EXHAUSTED" ||
             (scope.autoExecuted && e.decision === "AUTO_EXECUTE");
-          const text = inScope ? canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget }) : "";
+          const text = inScope
+            ? canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget })
+            : "";
           if (
             fast.skip({ accountId: e.accountId, actionType: e.actionType, at: e.at, decision: e.decision, reason: e.reason, input: text })
           )
