@@ -49,12 +49,18 @@ export async function evaluationPage(
   const fold = pg
     ? Prisma.sql`COALESCE(json_agg(json_build_array(${columns}) ${order}), '[]'::json)::text`
     : Prisma.sql`json_group_array(json_array(${columns}) ${order})`;
+  // PostgreSQL hash-joined the page to a full scan of the tenant's intents; a LATERAL lookup (its
+  // LIMIT keeps the planner from turning it back into that join) reads the page's intents only.
+  const intent = pg
+    ? Prisma.sql`CROSS JOIN LATERAL (SELECT x."source", x."accountId", x."actionType" FROM "ActionIntent" x
+        WHERE x."id" = p."intentId" AND x."tenantId" = p."tenantId" LIMIT 1) i`
+    : Prisma.sql`JOIN "ActionIntent" i ON i."id" = p."intentId" AND i."tenantId" = p."tenantId"`;
   const [row] = await db.$queryRaw<{ j: string }[]>`SELECT ${fold} AS "j" FROM (
       SELECT e."id", e."intentId", e."decision", e."reason", e."createdAt", e."tenantId", e."input"
       FROM "PolicyEvaluation" e
       WHERE e."tenantId" = ${tenantId} AND e."createdAt" >= ${lower} AND e."createdAt" < ${to}${keyset}
       ORDER BY e."createdAt", e."id" LIMIT ${limit}
-    ) p JOIN "ActionIntent" i ON i."id" = p."intentId" AND i."tenantId" = p."tenantId"`;
+    ) p ${intent}`;
   const rows = JSON.parse(row?.j ?? "[]") as (string | null)[][];
   return rows.map((r) => ({
     id: r[0] as string,
