@@ -154,14 +154,22 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   const reasonChanged: ChangedEvaluation[] = [];
   let skipped = 0;
   let truncated = false;
-  let after: { at: Date; id: string } | null = null;
+  // Most evaluations no change reaches are counted from their row: a page carries only the inputs
+  // the replay may need (the stored snapshot is most of a row's bytes).
+  const page = (after: { at: Date; id: string } | null) => {
+    const read = evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE, inputScope);
+    // Awaited on the next turn of the loop; a failure meanwhile must not count as unhandled.
+    read.catch(() => undefined);
+    return read;
+  };
+  let next = page(null);
   for (;;) {
-    // Most evaluations no change reaches are counted from their row: the page carries only the
-    // inputs the replay may need (the stored snapshot is most of a row's bytes).
-    const rows = await evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE, inputScope);
+    const rows = await next;
     const last = rows.at(-1);
     if (!last) break;
-    after = { at: last.createdAt, id: last.id };
+    const more = rows.length === PAGE;
+    // The next page is read (on PostgreSQL, by the server) while this one is replayed.
+    if (more) next = page({ at: last.createdAt, id: last.id });
     for (const r of rows) {
       let input = r.input;
       if (replay.skip({ ...r, at: r.createdAt, input: input ?? "" })) continue;
@@ -179,7 +187,7 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
       if (list.length < MAX_LISTED) list.push(row);
       else truncated = true;
     }
-    if (rows.length < PAGE) break;
+    if (!more) break;
   }
   return { evaluated: replay.evaluated, skipped, changed, reasonChanged, truncated, byActionType: countsView(replay.byActionType) };
 }
