@@ -195,14 +195,20 @@ export class WhatIfReplay {
   }
 
   /**
-   * Whether `skip` may need this row's stored input, known before replaying the page: a change
-   * reaches it, or its budget outcome could move (a stopped one if units are freed; one that ran
-   * if a widening takes units first, or to read the counter it left for a later widened one).
+   * Which rows' stored inputs `skip` may need, as a filter a query applies while reading the page:
+   * the rows a change reaches (every row when a change has no action type — it may cover any type —
+   * or is a budget change, which may reach any account; else the changed types' rows), and those
+   * whose budget outcome could move (a stopped one if units are freed; under a widening change one
+   * that ran, as a widening takes units first, or to read the counter it left for a later one).
    */
-  mayNeedInput(row: { accountId: string; actionType: string; decision: string; reason: string | null }): boolean {
-    return (
-      this.covered(row.accountId, row.actionType) || row.reason === "BUDGET_EXHAUSTED" || (this.widening && row.decision === "AUTO_EXECUTE")
-    );
+  inputScope(): { all: true } | { all: false; actionTypes: string[]; autoExecuted: boolean } {
+    const types = new Set<string>();
+    for (const c of this.changes) {
+      if (c.maxAutonomousPerDay !== undefined || ((c.mode !== undefined || c.allowlist !== undefined) && c.actionType === undefined))
+        return { all: true };
+      if (c.actionType !== undefined) types.add(c.actionType);
+    }
+    return { all: false, actionTypes: [...types], autoExecuted: this.widening };
   }
 
   /**

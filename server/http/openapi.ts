@@ -114,7 +114,8 @@ export const OPERATIONS: Operation[] = [
   {
     method: "post",
     path: "/api/v1/intents/{id}/approve",
-    summary: "Approve (optionally with edited parameters); an already decided intent → 409",
+    summary:
+      "Approve (optionally with edited parameters): answers status APPROVED and queues the execution (EXECUTE_APPROVED) for the job worker; an already decided intent → 409",
     scopes: ["approve"],
     body: ReviewBody,
     success: 200,

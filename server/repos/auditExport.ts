@@ -96,7 +96,8 @@ export async function finishAuditExport(
 ) {
   const n = await db.auditExport.updateMany({
     where: tenantWhere(tenantId, { id, status: "RUNNING", startedAt: run }),
-    data: { ...data, ...(data.status === "COMPLETED" ? { rowsDone: data.rowCount } : {}), finishedAt: now },
+    // rows_total was an estimate while running (ledgerBulk.ts `estimate`); done, it is the count.
+    data: { ...data, ...(data.status === "COMPLETED" ? { rowsDone: data.rowCount, rowsTotal: data.rowCount } : {}), finishedAt: now },
   });
   return n.count === 1;
 }

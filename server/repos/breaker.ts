@@ -172,10 +172,13 @@ export async function setAdminPhase(
 
 // ───────────── concurrency slots (backpressure) ─────────────
 
-/** Slots 0..cap-1 of a (tenant | "*", connector) exist; extra rows past a lowered cap are ignored. */
+/**
+ * Slots 0..cap-1 of a (tenant | "*", connector) exist; extra rows past a lowered cap are ignored.
+ * True when rows were missing (created now, by us or a concurrent caller).
+ */
 export async function ensureSlots(db: DbOrTx, tenantId: string, connector: string, cap: number) {
   const have = await db.connectorSlot.count({ where: { tenantId, connector, slot: { lt: cap } } });
-  if (have >= cap) return;
+  if (have >= cap) return false;
   for (let slot = 0; slot < cap; slot++) {
     try {
       await db.connectorSlot.create({ data: { tenantId, connector, slot } });
@@ -183,6 +186,7 @@ export async function ensureSlots(db: DbOrTx, tenantId: string, connector: strin
       if ((err as { code?: string }).code !== "P2002") throw err;
     }
   }
+  return true;
 }
 
 /**
@@ -258,9 +262,4 @@ export async function callOutcomeCounts(db: DbOrTx, tenantId: string, since: Dat
     _count: { _all: true },
   });
   return rows.map((r) => ({ connector: r.connector, outcome: r.outcome, count: r._count._all }));
-}
-
-/** Samples age out: the SLO window and the metrics window are far shorter than this. */
-export async function pruneCallSamples(db: DbOrTx, before: Date) {
-  return (await db.connectorCallSample.deleteMany({ where: { at: { lt: before } } })).count;
 }

@@ -20,7 +20,14 @@ export interface ExportRange {
 }
 
 export interface LedgerScanner {
-  count(tenantId: string, r: ExportRange): Promise<number>;
+  /**
+   * About how many rows the range holds, for the progress bar (the finished export records the
+   * exact count). Exact when createdAt grows with seq, as appends make it (up to the few ms two
+   * concurrent appends' clocks may cross): the range's seq bounds are found by bisecting the
+   * dense seq (~20 point reads). A COUNT(*) of the range had to read every row of the tenant —
+   * createdAt is in no index of LedgerEntry — which cost a sixth of a 1M-row export's time.
+   */
+  estimate(tenantId: string, r: ExportRange): Promise<number>;
   /** ascending seq pages of at most `pageRows` entries; one page in memory at a time */
   pages(tenantId: string, r: ExportRange, pageRows: number): AsyncGenerator<ExportEntry[]>;
   close(): Promise<void>;
@@ -37,6 +44,25 @@ const sqliteTime = (d: Date) => d.toISOString().replace("Z", "+00:00");
  * anything else goes through Date.
  */
 const isoUtc = (s: string) => (s.length === 29 && s.endsWith("+00:00") ? `${s.slice(0, 23)}Z` : new Date(s).toISOString());
+
+/**
+ * The range's rows as [first seq at or after `from`, first seq at or after `to`) by bisection over
+ * seq 1..maxSeq, given the createdAt of one seq (undefined when absent: counted as before).
+ */
+async function seqBounds(r: ExportRange, at: (seq: number) => Promise<number | undefined>) {
+  const firstAtOrAfter = async (t: number) => {
+    let lo = 1;
+    let hi = r.maxSeq + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const c = await at(mid);
+      if (c !== undefined && c >= t) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  return { lo: await firstAtOrAfter(r.from.getTime()), hi: await firstAtOrAfter(r.to.getTime()) };
+}
 
 /** A row in COLUMNS order, as SQLite returns it. */
 type RawTuple = [number, string, string, string | null, string, string, string | null, string, string, string];
@@ -68,11 +94,20 @@ function sqliteScanner(url: string, observe?: StatementObserver): LedgerScanner 
     ...(r.accountId ? [r.accountId] : []),
   ];
   return {
-    async count(tenantId, r) {
-      const sql = `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`;
-      const row = db.prepare(sql).get(...args(tenantId, r)) as { n: number };
-      observe?.({ sql, args: args(tenantId, r), columns: ["n"], rows: [[row.n]] });
-      return row.n;
+    async estimate(tenantId, r) {
+      const atSql = `SELECT "createdAt" FROM "LedgerEntry" WHERE "tenantId" = ? AND "seq" = ?`;
+      const at = db.prepare(atSql).pluck();
+      const { lo, hi } = await seqBounds(r, async (seq) => {
+        const t = at.get(tenantId, seq) as string | undefined;
+        observe?.({ sql: atSql, args: [tenantId, seq], columns: ["createdAt"], rows: t === undefined ? [] : [[t]] });
+        return t === undefined ? undefined : Date.parse(t);
+      });
+      if (!r.accountId) return hi - lo;
+      // (tenantId, accountId, seq) answers this from the index alone.
+      const countSql = `SELECT COUNT(*) FROM "LedgerEntry" WHERE "tenantId" = ? AND "accountId" = ? AND "seq" >= ? AND "seq" < ?`;
+      const n = db.prepare(countSql).pluck().get(tenantId, r.accountId, lo, hi) as number;
+      observe?.({ sql: countSql, args: [tenantId, r.accountId, lo, hi], columns: ["n"], rows: [[n]] });
+      return n;
     },
     async *pages(tenantId, r, pageRows) {
       const sql = `SELECT ${COLUMNS} FROM "LedgerEntry" WHERE ${where(!!r.accountId)} AND "seq" > ? ORDER BY "seq" ASC LIMIT ?`;
@@ -117,11 +152,19 @@ function postgresScanner(url: string, observe?: StatementObserver): LedgerScanne
     ...(r.accountId ? [r.accountId] : []),
   ];
   return {
-    async count(tenantId, r) {
+    async estimate(tenantId, r) {
       await connected;
-      const sql = `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE ${where(!!r.accountId)}`;
-      const res = await client.query<{ n: string }>(sql, args(tenantId, r));
-      observe?.({ sql, args: args(tenantId, r), columns: ["n"], rows: res.rows.map((row) => [row.n]) });
+      const atSql = `SELECT "createdAt" AS t FROM "LedgerEntry" WHERE "tenantId" = $1 AND "seq" = $2`;
+      const { lo, hi } = await seqBounds(r, async (seq) => {
+        const res = await client.query<{ t: string }>(atSql, [tenantId, seq]);
+        observe?.({ sql: atSql, args: [tenantId, seq], columns: ["t"], rows: res.rows.map((row) => [row.t]) });
+        const t = res.rows[0]?.t;
+        return t === undefined ? undefined : Date.parse(t);
+      });
+      if (!r.accountId) return hi - lo;
+      const countSql = `SELECT COUNT(*) AS n FROM "LedgerEntry" WHERE "tenantId" = $1 AND "accountId" = $2 AND "seq" >= $3 AND "seq" < $4`;
+      const res = await client.query<{ n: string }>(countSql, [tenantId, r.accountId, lo, hi]);
+      observe?.({ sql: countSql, args: [tenantId, r.accountId, lo, hi], columns: ["n"], rows: res.rows.map((row) => [row.n]) });
       return Number(res.rows[0]?.n ?? 0);
     },
     async *pages(tenantId, r, pageRows) {

@@ -10,16 +10,24 @@ import { tenantWhere } from "./scope";
  * the active ones — a started proposal must be seen by the very next evaluation.
  */
 
+/** Which rows' stored inputs a page carries (engine/whatIf.ts `WhatIfReplay.inputScope`). */
+export type InputScope = { all: true } | { all: false; actionTypes: string[]; autoExecuted: boolean };
+
 /**
  * One page of a tenant's stored gate evaluations in [from, to), in time order (createdAt, id),
- * with each intent's account, type and source (always-on applies to decision runs only) — without
- * the stored input, which most rows of a what-if never need (see `evaluationInputs`).
+ * with each intent's account, type and source (always-on applies to decision runs only), and the
+ * stored input of the rows `inputs` names (null on the others: it is most of a row's bytes, and
+ * most rows of a what-if are counted from their row without it).
  *
  * One statement per page whose rows come back folded into one JSON text cell: a what-if reads
  * 100,000 evaluations, and converting them row by row through the client costs more than the
- * read itself (the same shape as learning.ts `decidedIntentsPage`). The cursor's instant is also
- * the lower bound of the range, so the (tenantId, createdAt) index scan starts at the cursor;
- * the rest of the keyset is a filter only (an OR there makes SQLite sort the remaining range).
+ * read itself (the same shape as learning.ts `decidedIntentsPage`). The page of evaluations is
+ * taken first, in a LIMITed subquery, and only then joined to its intents: as one join, SQLite's
+ * planner (with ANALYZE statistics) scanned every intent of the tenant and sorted the whole
+ * period for each page — what made a 100,000-row what-if superlinear (10× the plain read). The
+ * cursor's instant is also the lower bound of the range, so the (tenantId, createdAt) index scan
+ * starts at the cursor; the rest of the keyset is a filter only (an OR there makes SQLite sort
+ * the remaining range).
  */
 export async function evaluationPage(
   db: DbOrTx,
@@ -28,20 +36,31 @@ export async function evaluationPage(
   to: Date,
   after: { at: Date; id: string } | null,
   limit: number,
+  inputs: InputScope,
 ) {
   const pg = isPostgres(db);
   const lower = after && after.at > from ? after.at : from;
   const keyset = after ? Prisma.sql` AND NOT (e."createdAt" = ${after.at} AND e."id" <= ${after.id})` : Prisma.empty;
-  const columns = `p."id", p."intentId", p."decision", p."reason", p."createdAt", p."source", p."accountId", p."actionType"`;
+  const wanted = inputs.all
+    ? Prisma.sql`TRUE`
+    : Prisma.sql`(${inputs.actionTypes.length > 0 ? Prisma.sql`i."actionType" IN (${Prisma.join(inputs.actionTypes)}) OR ` : Prisma.empty}p."reason" = 'BUDGET_EXHAUSTED'${inputs.autoExecuted ? Prisma.sql` OR p."decision" = 'AUTO_EXECUTE'` : Prisma.empty})`;
+  const columns = Prisma.sql`p."id", p."intentId", p."decision", p."reason", p."createdAt", i."source", i."accountId", i."actionType", CASE WHEN ${wanted} THEN p."input" END`;
+  const order = Prisma.raw(`ORDER BY p."createdAt", p."id"`);
   const fold = pg
-    ? Prisma.raw(`COALESCE(json_agg(json_build_array(${columns}) ORDER BY p."createdAt", p."id"), '[]'::json)::text`)
-    : Prisma.raw(`json_group_array(json_array(${columns}) ORDER BY p."createdAt", p."id")`);
+    ? Prisma.sql`COALESCE(json_agg(json_build_array(${columns}) ${order}), '[]'::json)::text`
+    : Prisma.sql`json_group_array(json_array(${columns}) ${order})`;
+  // PostgreSQL hash-joined the page to a full scan of the tenant's intents; a LATERAL lookup (its
+  // LIMIT keeps the planner from turning it back into that join) reads the page's intents only.
+  const intent = pg
+    ? Prisma.sql`CROSS JOIN LATERAL (SELECT x."source", x."accountId", x."actionType" FROM "ActionIntent" x
+        WHERE x."id" = p."intentId" AND x."tenantId" = p."tenantId" LIMIT 1) i`
+    : Prisma.sql`JOIN "ActionIntent" i ON i."id" = p."intentId" AND i."tenantId" = p."tenantId"`;
   const [row] = await db.$queryRaw<{ j: string }[]>`SELECT ${fold} AS "j" FROM (
-      SELECT e."id", e."intentId", e."decision", e."reason", e."createdAt", i."source", i."accountId", i."actionType"
-      FROM "PolicyEvaluation" e JOIN "ActionIntent" i ON i."id" = e."intentId" AND i."tenantId" = e."tenantId"
+      SELECT e."id", e."intentId", e."decision", e."reason", e."createdAt", e."tenantId", e."input"
+      FROM "PolicyEvaluation" e
       WHERE e."tenantId" = ${tenantId} AND e."createdAt" >= ${lower} AND e."createdAt" < ${to}${keyset}
       ORDER BY e."createdAt", e."id" LIMIT ${limit}
-    ) p`;
+    ) p ${intent}`;
   const rows = JSON.parse(row?.j ?? "[]") as (string | null)[][];
   return rows.map((r) => ({
     id: r[0] as string,
@@ -52,6 +71,7 @@ export async function evaluationPage(
     source: r[5] as string,
     accountId: r[6] as string,
     actionType: r[7] as string,
+    input: r[8] ?? null,
   }));
 }
 

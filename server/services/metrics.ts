@@ -24,7 +24,6 @@ import {
 } from "../repos/metrics";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
-import { CONNECTOR_NAMES } from "../schemas/connectors";
 import { BREAKER_STATES } from "../schemas/reliability";
 import { authenticateApiKey } from "./apiKeys";
 
@@ -134,14 +133,16 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
   for (const o of outcomes) wrapperCalls.set({ connector: o.connector, outcome: o.outcome }, o.count);
   const breakerGauge = new Gauge({
     name: "autopilot_connector_breaker_state",
-    help: "1 for each connector's current breaker state (CLOSED | OPEN | HALF_OPEN | FORCED_OPEN), 0 for the others",
+    help: "1 for each used connector's current breaker state (CLOSED | OPEN | HALF_OPEN | FORCED_OPEN), 0 for the others; an unused connector is absent (CLOSED)",
     labelNames: ["connector", "state"],
     registers: [registry],
   });
-  const stateByConnector = new Map(breakers.map((b) => [b.connector, breakerState(b, now)]));
-  for (const connector of CONNECTOR_NAMES)
-    for (const state of BREAKER_STATES)
-      breakerGauge.set({ connector, state }, (stateByConnector.get(connector) ?? "CLOSED") === state ? 1 : 0);
+  // Only connectors this tenant's wrapper has touched (a breaker row exists): a connector the tenant
+  // never used is absent, not a row of zeros — absence reads as CLOSED.
+  for (const b of breakers) {
+    const current = breakerState(b, now);
+    for (const state of BREAKER_STATES) breakerGauge.set({ connector: b.connector, state }, current === state ? 1 : 0);
+  }
   const executionsTotal = new Counter({
     name: "autopilot_executions_total",
     help: "Executions so far, by status, outcome, approval source (HUMAN | POLICY) and whether autopilot ran it",

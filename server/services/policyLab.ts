@@ -148,28 +148,32 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
   const changes = await checkChanges(db, viewer, body.changes);
   const cfg = await whatIfConfig(db, viewer.tenantId);
   const replay = new WhatIfReplay(changes, cfg);
+  const inputScope = replay.inputScope();
   const alwaysOn = alwaysOnNow(db, viewer.tenantId);
   const changed: ChangedEvaluation[] = [];
   const reasonChanged: ChangedEvaluation[] = [];
   let skipped = 0;
   let truncated = false;
-  let after: { at: Date; id: string } | null = null;
+  // Most evaluations no change reaches are counted from their row: a page carries only the inputs
+  // the replay may need (the stored snapshot is most of a row's bytes).
+  const page = (after: { at: Date; id: string } | null) => {
+    const read = evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE, inputScope);
+    // Awaited on the next turn of the loop; a failure meanwhile must not count as unhandled.
+    read.catch(() => undefined);
+    return read;
+  };
+  let next = page(null);
   for (;;) {
-    const rows = await evaluationPage(db, viewer.tenantId, body.from, body.to, after, PAGE);
+    const rows = await next;
     const last = rows.at(-1);
     if (!last) break;
-    after = { at: last.createdAt, id: last.id };
-    // Most evaluations no change reaches are counted from their row: only the inputs the replay
-    // may need are read (the stored snapshot is most of a row's bytes).
-    const inputs = await evaluationInputs(
-      db,
-      viewer.tenantId,
-      rows.filter((r) => replay.mayNeedInput(r)).map((r) => r.id),
-    );
+    const more = rows.length === PAGE;
+    // The next page is read (on PostgreSQL, by the server) while this one is replayed.
+    if (more) next = page({ at: last.createdAt, id: last.id });
     for (const r of rows) {
-      let input = inputs.get(r.id);
+      let input = r.input;
       if (replay.skip({ ...r, at: r.createdAt, input: input ?? "" })) continue;
-      // mayNeedInput covers every case skip can refuse; read one that was not foreseen all the same.
+      // inputScope covers every case skip can refuse; read one that was not foreseen all the same.
       input ??= (await evaluationInputs(db, viewer.tenantId, [r.id])).get(r.id) ?? "";
       const ev = readStoredEvaluation({ ...r, input });
       if (!ev) {
@@ -183,7 +187,7 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
       if (list.length < MAX_LISTED) list.push(row);
       else truncated = true;
     }
-    if (rows.length < PAGE) break;
+    if (!more) break;
   }
   return { evaluated: replay.evaluated, skipped, changed, reasonChanged, truncated, byActionType: countsView(replay.byActionType) };
 }

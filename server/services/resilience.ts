@@ -172,11 +172,13 @@ async function takeSlots(deps: ResilienceDeps, target: CallTarget, tenantCap: nu
   if (global !== undefined && global > 0) caps.push(["*", global]);
   const held: Permit["slots"] = [];
   for (const [tenantId, cap] of caps) {
-    await ensureSlots(deps.db, tenantId, target.connector, cap);
     const holder = `${deps.instanceId ?? processInstance}:${randomUUID()}`;
     const now = deps.clock.now();
     const start = Math.floor((deps.random ?? Math.random)() * cap);
-    const slot = await claimSlot(deps.db, tenantId, target.connector, cap, holder, new Date(now.getTime() + leaseMs), now, start);
+    const claim = () => claimSlot(deps.db, tenantId, target.connector, cap, holder, new Date(now.getTime() + leaseMs), now, start);
+    // The slot rows are made on first use (and when the cap is raised): only a failed claim looks.
+    let slot = await claim();
+    if (slot === null && (await ensureSlots(deps.db, tenantId, target.connector, cap))) slot = await claim();
     if (slot === null) {
       await freeSlots(deps, target.connector, held);
       return null;

@@ -12,6 +12,7 @@ import { putAllowlist, putBudget, putMode } from "./autonomyConfig";
 import { type DecisionDeps, executeRun, fireDueTriggers, RUN_DECISION } from "./decisions";
 import { DEMO_HISTORY_ACTOR, DEMO_HISTORY_LABEL, prng } from "./demoHistory";
 import { saveDigestSettings } from "./digest/settings";
+import { EXECUTE_APPROVED, handleExecuteApprovedJob } from "./executor";
 import type { GateDeps } from "./gate";
 import { runWorkerTick } from "./jobQueue";
 import { parseFeatures } from "./learning/data";
@@ -270,6 +271,12 @@ async function reviewInbox(gate: GateDeps & { clock: Clock & { to(t: Date): void
         ...(v.edit ? { editedParameters: v.edit } : {}),
         actorLabel: DEMO_HISTORY_LABEL,
       });
+      // The approval queued its execution; the history's worker runs it at the history's time.
+      await runWorkerTick(
+        gate.db,
+        { [EXECUTE_APPROVED]: (payload, ctx) => handleExecuteApprovedJob(gate, payload, ctx) },
+        { owner: "demo-history", leaseSeconds: 120, maxJobs: 10, clock: gate.clock },
+      );
     } else {
       await rejectIntent(gate, reviewer, intent.id, { reason: v.reason, actorLabel: DEMO_HISTORY_LABEL });
     }

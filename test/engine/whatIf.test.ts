@@ -205,7 +205,7 @@ describe("whatIf", () => {
     );
   });
 
-  it("the fast path (skip, on the stored text) answers exactly as the full replay, whatever the changes", () => {
+  it("the fast path (skip, on the stored text, given only the inputs its input scope names) answers exactly as the full replay, whatever the changes", () => {
     const arbChange: fc.Arbitrary<PolicyChange> = fc.record(
       {
         accountId: fc.constantFrom(...ACCOUNTS),
@@ -221,13 +221,23 @@ describe("whatIf", () => {
         const evals = simulate(w);
         const full = whatIf(evals, changes, ctxOf(w));
         const fast = new WhatIfReplay(changes, ctxOf(w));
+        const scope = fast.inputScope();
         const changed = [];
         for (const e of evals) {
-          const text = canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget });
+          // What the service's page carries: the input only of the rows the scope names.
+          const inScope =
+            scope.all ||
+            scope.actionTypes.includes(e.actionType) ||
+            e.reason === "BUDGET_EXHAUSTED" ||
+            (scope.autoExecuted && e.decision === "AUTO_EXECUTE");
+          const text = inScope
+            ? canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget })
+            : "";
           if (
             fast.skip({ accountId: e.accountId, actionType: e.actionType, at: e.at, decision: e.decision, reason: e.reason, input: text })
           )
             continue;
+          expect(inScope).toBe(true);
           const row = fast.push(e);
           if (row) changed.push(row);
         }

@@ -13,6 +13,7 @@ import { GET as exportsList, POST as exportsPost } from "@/app/api/v1/autonomy/a
 import { createCaller } from "@/server/api/root";
 import { fixedClock, systemClock } from "@/server/clock";
 import { EXPORT_COLUMNS_V1 } from "@/server/engine/auditExport";
+import { openLedgerScanner } from "@/server/repos/ledgerBulk";
 import { createApiKey } from "@/server/services/apiKeys";
 import { handleExportJob, runExport } from "@/server/services/audit/export";
 import { writeFixtures } from "@/server/services/fixtures";
@@ -223,6 +224,30 @@ describe(`audit export (${TEST_PROVIDER})`, () => {
       expect(new Date(o.created_at as string).getTime()).toBeGreaterThanOrEqual(DAY10.getTime());
     }
   }, 120_000);
+
+  it("rows_total while running comes from bisecting seq: exact where createdAt grows with seq, off by at most the rows stamped out of order", async () => {
+    const maxSeq = (await t.db.ledgerHead.findUniqueOrThrow({ where: { tenantId: a.id } })).seq;
+    // The tenant's own entries (API keys, export requests) carry the real clock, after TO, some
+    // before the fixtures in seq: the only rows out of time order.
+    const outOfOrder = await t.db.ledgerEntry.count({ where: { tenantId: a.id, seq: { lte: maxSeq }, createdAt: { gte: TO } } });
+    const scanner = openLedgerScanner(t.url);
+    try {
+      for (const [from, to, accountId, slack] of [
+        [DAY10, DAY12, null, 0],
+        [DAY10, DAY12, accountA, 0],
+        [FROM, TO, null, outOfOrder],
+      ] as const) {
+        const counted = await t.db.ledgerEntry.count({
+          where: { tenantId: a.id, seq: { lte: maxSeq }, createdAt: { gte: from, lt: to }, ...(accountId ? { accountId } : {}) },
+        });
+        expect(counted).toBeGreaterThan(0);
+        const estimate = await scanner.estimate(a.id, { from, to, accountId, maxSeq });
+        expect(Math.abs(estimate - counted)).toBeLessThanOrEqual(slack);
+      }
+    } finally {
+      await scanner.close();
+    }
+  });
 
   it("another tenant: its export ids, downloads and accounts answer 404; tRPC is admin-only and tenant-scoped", async () => {
     expect((await status(keyB(), csvId)).status).toBe(404);

@@ -8,10 +8,10 @@ import type { GateDeps } from "@/server/services/gate";
 import { labelledRows } from "@/server/services/learning/data";
 import { activeRanker } from "@/server/services/learning/ranker";
 import { promoteWeights, rollbackWeights, saveLearningSettingsFor } from "@/server/services/learning/registry";
-import { approveIntent, rejectIntent } from "@/server/services/reviews";
+import { rejectIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { intent, submitIntent } from "../helpers/gate";
+import { approveAndRun, intent, submitIntent } from "../helpers/gate";
 
 /**
  * Learning never changes policy (SPEC §4.5, issue 9 item 7): the same corpus of intents through
@@ -61,7 +61,7 @@ async function judgedHistory() {
         a.admin.viewer,
         intent(acc, { actionType, rankScore, parameters: { title: `h${n}`, reason: `h${n}` } }),
       );
-      if (approve) await approveIntent(deps(), a.admin.viewer, r.actionIntentId, {});
+      if (approve) await approveAndRun(deps(), a.admin.viewer, r.actionIntentId, {});
       else await rejectIntent(deps(), a.admin.viewer, r.actionIntentId, { reason: "not now" });
     }
   };

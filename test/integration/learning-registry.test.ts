@@ -17,10 +17,10 @@ import { activeRanker } from "@/server/services/learning/ranker";
 import { learningSettingsView, promoteWeights, rollbackWeights, saveLearningSettingsFor } from "@/server/services/learning/registry";
 import { runShadowTick } from "@/server/services/learning/shadow";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
-import { approveIntent, rejectIntent } from "@/server/services/reviews";
+import { rejectIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
-import { intent, submitIntent } from "../helpers/gate";
+import { approveAndRun, intent, submitIntent } from "../helpers/gate";
 
 /**
  * The weights registry, shadow mode and guarded promotion (SPEC §4.5, issue 9 items 3–5) on the
@@ -91,7 +91,7 @@ async function ownerDay(tn: TestTenant, n: number, regime: Regime) {
       intent(acc, { actionType, rankScore, parameters: { title: `task ${serial}`, reason: `check ${serial}` } }),
     );
     expect(r.status).toBe("PENDING_APPROVAL");
-    if (approve) await approveIntent(deps(), tn.admin.viewer, r.actionIntentId, {});
+    if (approve) await approveAndRun(deps(), tn.admin.viewer, r.actionIntentId, {});
     else await rejectIntent(deps(), tn.admin.viewer, r.actionIntentId, { reason: "not now" });
   }
 }

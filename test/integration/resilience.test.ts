@@ -147,6 +147,9 @@ async function receiver() {
       res.end("{}");
     });
   });
+  // Longer than any pause between calls here: a pooled keep-alive socket the server closed while
+  // idle would reset the next request before it arrives (a client-side race, not a connector fault).
+  r.server.keepAliveTimeout = 120_000;
   await new Promise<void>((ok) => r.server.listen(0, "127.0.0.1", ok));
   r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
   return r;
@@ -161,9 +164,15 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
   const clk = fixedClock("2026-11-26T13:00:00Z");
   /** instance 1 and instance 2: separate Prisma clients (connection pools), separate worker ids */
   const inst = (n: 1 | 2): GateDeps => ({ db: n === 1 ? t.db : db2, clock: clk, connectors: { smtp: null } });
+  /** tRPC on this describe's clock (the breaker reads its state at `now`) */
+  const asC = (s: TestTenant["admin"]["session"]) => createCaller({ db: t.db, clock: clk, session: s });
 
   beforeAll(async () => {
-    db2 = createDb(t.url);
+    // PostgreSQL: a second Prisma client, its own pool — a second instance. SQLite: better-sqlite3
+    // is synchronous, so a second connection in this process waiting on the file's write lock would
+    // block the event loop the first one needs to finish; there the instances share one client and
+    // differ by worker id (cross-process SQLite is covered by the child-process tests elsewhere).
+    db2 = TEST_PROVIDER === "postgres" ? createDb(t.url) : t.db;
     c = await makeTenant(t.db);
     d = await makeTenant(t.db);
     failing = await receiver();
@@ -178,7 +187,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await putConnector(cfg, d.admin.viewer, "webhook", { enabled: true, maxConcurrency: 3 });
   });
   afterAll(async () => {
-    await db2.$disconnect();
+    if (db2 !== t.db) await db2.$disconnect();
     await new Promise((ok) => failing.server.close(ok));
     await new Promise((ok) => slow.server.close(ok));
   });
@@ -201,9 +210,16 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     }
     return ids;
   }
-  /** Approve them all at once, alternating the two instances. */
-  const approveAll = (tn: TestTenant, ids: string[]) =>
-    Promise.all(ids.map((id, i) => approveIntent(inst(i % 2 === 0 ? 1 : 2), tn.admin.viewer, id, {})));
+  /**
+   * Approve them all at once, alternating the two instances. SQLite has one writer: a hundred
+   * transactions waiting on it at once time out, so there they go four at a time (the drains
+   * below stay fully concurrent on both).
+   */
+  async function approveAll(tn: TestTenant, ids: string[]) {
+    const approve = (id: string, i: number) => approveIntent(inst(i % 2 === 0 ? 1 : 2), tn.admin.viewer, id, {});
+    if (TEST_PROVIDER === "postgres") return Promise.all(ids.map(approve));
+    for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map((id, j) => approve(id, i + j)));
+  }
   /** Four worker loops per instance drain the queue concurrently, as a fleet's workers would. */
   const drainBoth = () =>
     Promise.all([1, 2, 3, 4].flatMap((k) => [drainApproved(inst(1), `i1-w${k}`), drainApproved(inst(2), `i2-w${k}`)]));
@@ -213,7 +229,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
       .findMany({ where: { tenantId, type: "CONNECTOR_STATE_CHANGED" }, orderBy: { seq: "asc" } })
       .then((rows) => rows.map((r) => JSON.parse(r.payload) as { from: string; to: string }));
   const stateOf = async (tn: TestTenant) =>
-    (await as(tn.admin.session).reliability.connectors()).find((x) => x.connector === "webhook")?.state;
+    (await asC(tn.admin.session).reliability.connectors()).find((x) => x.connector === "webhook")?.state;
 
   it("a failing connector opens the breaker after the threshold; while open nothing reaches it; after the cooldown 100 concurrent approvals across both instances send exactly one probe, whose success closes it", async () => {
     failing.status = 500;
@@ -244,11 +260,13 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await approveAll(c, hundred);
     const drained = drainBoth();
     // Every approval but the probe is decided (failed fast) while the probe is still in flight.
-    await vi.waitFor(async () => expect(await t.db.execution.count({ where: { intentId: { in: hundred }, status: "FAILED" } })).toBe(99), {
-      timeout: 60_000,
-      interval: 50,
-    });
-    expect(failing.hits).toBe(4);
+    await vi.waitFor(
+      async () => {
+        expect(await t.db.execution.count({ where: { intentId: { in: hundred }, status: "FAILED" } })).toBe(99);
+        expect(failing.hits).toBe(4);
+      },
+      { timeout: 60_000, interval: 50 },
+    );
     failing.release();
     await drained;
     expect(failing.hits).toBe(4);
@@ -269,15 +287,15 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
   }, 180_000);
 
   it("force-open stops every call on both instances until an admin closes it; another tenant's force-open changes nothing here", async () => {
-    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "tenant D isolates" });
+    await asC(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "tenant D isolates" });
     const ok = await pending(c, 2);
     await approveAll(c, ok);
     await drainBoth();
     expect((await executions(ok)).map((e) => e.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
-    await as(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "done" });
+    await asC(d.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "done" });
 
     const hits = failing.hits;
-    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
+    await asC(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
     const stopped = await pending(c, 8);
     await approveAll(c, stopped);
     await drainBoth();
@@ -288,7 +306,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await approveAll(c, still);
     await drainBoth();
     expect(failing.hits).toBe(hits);
-    await as(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
+    await asC(c.admin.session).reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
     const back = await pending(c, 1);
     await approveAll(c, back);
     await drainBoth();

@@ -213,7 +213,7 @@ export async function runExport(deps: ExportRunDeps, tenantId: string, exportId:
   const range: ExportRange = { from: row.fromAt, to: row.toAt, accountId: row.accountId, maxSeq: await ledgerHeadSeq(db, tenantId) };
   const scanner = openLedgerScanner(deps.databaseUrl, deps.observe);
   try {
-    const run = await startAuditExportRun(db, tenantId, exportId, await scanner.count(tenantId, range), clock.now());
+    const run = await startAuditExportRun(db, tenantId, exportId, await scanner.estimate(tenantId, range), clock.now());
     if (!run) return { exportId, status: "NOTHING_TO_DO" };
     let reported = 0;
     let superseded = false;
