@@ -1,10 +1,8 @@
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import AxeBuilder from "@axe-core/playwright";
 import { type APIRequestContext, expect, test } from "@playwright/test";
-import { card, createApiKey, shot, signIn } from "./helpers";
+import { card, createApiKey, shot, signIn, tickDecisions } from "./helpers";
 
 /**
  * Approvals that behave (SPEC §4.6): an admin turns the approval webhook on, an intent that needs
@@ -21,15 +19,6 @@ async function api(request: APIRequestContext, method: "GET" | "POST" | "PUT", p
   const res = await request.fetch(path, { method, headers: { authorization: `Bearer ${key}` }, data });
   expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(300);
   return res.json();
-}
-
-/** The e2e server runs with SCHEDULER=off: drain the queue the way the scheduler would, with the server's signing secret and origin. */
-function tick() {
-  const secret = process.env.BETTER_AUTH_SECRET ?? fs.readFileSync("data/.better_auth_secret", "utf8").trim();
-  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
-    env: { ...process.env, DATABASE_URL: "file:./test-results/e2e.db", BETTER_AUTH_SECRET: secret, APP_URL: BASE },
-    stdio: "pipe",
-  });
 }
 
 test("an approval request goes to the webhook, and its link approves once while signed out", async ({ page, browser, request }) => {
@@ -77,7 +66,7 @@ test("an approval request goes to the webhook, and its link approves once while 
     })) as { action_intent_id: string; status: string };
     expect(intent.status).toBe("PENDING_APPROVAL");
 
-    tick();
+    tickDecisions();
     await expect.poll(() => received.length).toBeGreaterThan(0);
     const msg = received.at(-1);
     expect(msg?.text).toContain(acct.name);

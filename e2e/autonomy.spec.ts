@@ -1,5 +1,5 @@
 import { type APIRequestContext, expect, type Page, test } from "@playwright/test";
-import { createApiKey, shot, shotViewport, signIn } from "./helpers";
+import { createApiKey, shot, shotViewport, signIn, tickDecisions } from "./helpers";
 
 /**
  * The human side of the autonomy gate, end to end: an admin configures autonomy (allowlist, mode,
@@ -183,6 +183,8 @@ test("intents arrive over REST and the gate sorts them", async ({ request }) => 
 });
 
 test("the seller approves, edits then approves, rejects and batch-approves from the inbox", async ({ page }) => {
+  // A CLI tick (tsx start-up) runs at the end.
+  test.setTimeout(120_000);
   await signIn(page, "seller@demo.test");
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav.getByTestId("inbox-count")).toBeVisible();
@@ -237,6 +239,8 @@ test("the seller approves, edits then approves, rejects and batch-approves from 
   await page.getByRole("button", { name: "Approve selected" }).click();
   await expect(page.getByTestId("batch-results")).toContainText("Approved 2 of 2");
   await expect(item(ids.t1)).toHaveCount(0);
+  // Approved work runs on the job queue: the scheduler's tick carries it out.
+  tickDecisions();
 });
 
 test("the timeline says who acted, and the explanation answers why", async ({ page }) => {

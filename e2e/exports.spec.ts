@@ -1,23 +1,14 @@
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
-import { shot, signIn } from "./helpers";
+import { shot, signIn, tickDecisions } from "./helpers";
 
 /**
  * Audit export from the admin page (SPEC §4.6): request the demo tenant's last 30 days as CSV,
  * the queue writes it, the table shows the row count and sha256, and the downloaded file matches
  * both.
  */
-
-/** The e2e server runs with SCHEDULER=off: drain the queue the way the scheduler would. */
-function tick() {
-  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
-    env: { ...process.env, DATABASE_URL: "file:./test-results/e2e.db" },
-    stdio: "pipe",
-  });
-}
 
 test("admin requests a CSV export, it completes, and the download matches its row count and sha256", async ({ page }) => {
   await signIn(page, "admin@demo.test");
@@ -38,7 +29,7 @@ test("admin requests a CSV export, it completes, and the download matches its ro
   await expect(page.getByRole("status").filter({ hasText: "Export requested" })).toBeVisible();
   await expect(page.getByTestId("export-row-PENDING")).toBeVisible();
 
-  tick();
+  tickDecisions();
   const done = page.getByTestId("export-row-COMPLETED").first();
   await expect(done).toBeVisible({ timeout: 15_000 });
   const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import { expect, type Page } from "@playwright/test";
 
 export const PASSWORD = process.env.DEMO_PASSWORD ?? "autopilot-demo";
@@ -35,4 +37,22 @@ export async function shotViewport(page: Page, name: string) {
 /** A `Card` (its `<section>`) by the text of its heading. */
 export function card(page: Page, title: string | RegExp) {
   return page.locator("section").filter({ has: page.getByRole("heading", { level: 2, name: title }) });
+}
+
+/**
+ * The e2e server runs with SCHEDULER=off: run the `decisions` tick the way the scheduler would —
+ * due triggers, then the queue (decision runs, imports, exports, approved executions, approval
+ * messages) — with the server's database, signing secret and public origin.
+ */
+export function tickDecisions() {
+  const secret = process.env.BETTER_AUTH_SECRET ?? fs.readFileSync("data/.better_auth_secret", "utf8").trim();
+  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: "file:./test-results/e2e.db",
+      BETTER_AUTH_SECRET: secret,
+      APP_URL: `http://127.0.0.1:${process.env.E2E_PORT}`,
+    },
+    stdio: "pipe",
+  });
 }

@@ -1,7 +1,6 @@
-import { execFileSync } from "node:child_process";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page, test } from "@playwright/test";
-import { card, shot, signIn } from "./helpers";
+import { card, shot, signIn, tickDecisions } from "./helpers";
 
 /**
  * CSV import from the admin page (SPEC §4.4): a file with a multi-line quoted field, an unknown
@@ -20,14 +19,6 @@ const CSV = [
   "e2e-4,Tailspin Toys,nobody@nowhere.test,SUSPECT,OK,10,",
   "e2e-5,Wide World Importers,,,,-10,",
 ].join("\r\n");
-
-/** The e2e server runs with SCHEDULER=off: drain the queue the way the scheduler would. */
-function tick() {
-  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
-    env: { ...process.env, DATABASE_URL: "file:./test-results/e2e.db" },
-    stdio: "pipe",
-  });
-}
 
 /** The preview and result only exist after a file is chosen: axe them there (a11y.spec sees the empty page). */
 async function expectAccessible(page: Page) {
@@ -57,7 +48,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   await preview.getByRole("button", { name: /^Import accounts/ }).click();
   const result = card(page, "3. Result");
   await expect(result.getByRole("progressbar")).toBeVisible();
-  tick();
+  tickDecisions();
   await expect(result.getByText("completed")).toBeVisible({ timeout: 15_000 });
   await expect(result.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "5");
   const stat = (label: string) => result.locator("dl div").filter({ hasText: label }).locator("dd");
@@ -76,7 +67,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   // The same file again is idempotent by external id.
   await preview.getByRole("button", { name: /^Import accounts/ }).click();
   await expect(result.getByText("queued", { exact: false }).first()).toBeVisible();
-  tick();
+  tickDecisions();
   await expect(result.getByText("completed")).toBeVisible({ timeout: 15_000 });
   await expect(stat("Created")).toHaveText("0");
   await expect(stat("Updated")).toHaveText("0");

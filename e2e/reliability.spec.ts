@@ -1,9 +1,7 @@
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type APIRequestContext, expect, test } from "@playwright/test";
-import { createApiKey, shot, shotViewport, signIn } from "./helpers";
+import { createApiKey, shot, shotViewport, signIn, tickDecisions } from "./helpers";
 
 /**
  * The reliability page end to end (SPEC §4.7): an approved CRM write goes to a webhook receiver
@@ -15,22 +13,12 @@ import { createApiKey, shot, shotViewport, signIn } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
-const BASE = `http://127.0.0.1:${process.env.E2E_PORT}`;
 let key = "";
 
 async function api(request: APIRequestContext, method: "GET" | "POST" | "PUT", path: string, data?: unknown) {
   const res = await request.fetch(path, { method, headers: { authorization: `Bearer ${key}` }, data });
   expect(res.status(), `${method} ${path}: ${await res.text()}`).toBeLessThan(300);
   return res.json();
-}
-
-/** The e2e server runs with SCHEDULER=off: drain the queue the way the scheduler would. */
-function tick() {
-  const secret = process.env.BETTER_AUTH_SECRET ?? fs.readFileSync("data/.better_auth_secret", "utf8").trim();
-  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
-    env: { ...process.env, DATABASE_URL: "file:./test-results/e2e.db", BETTER_AUTH_SECRET: secret, APP_URL: BASE },
-    stdio: "pipe",
-  });
 }
 
 test("a failed execution is replayed from its preview, and a connector is isolated and closed", async ({ page, request }) => {
@@ -65,7 +53,7 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     })) as { action_intent_id: string; status: string };
     expect(intent.status).toBe("PENDING_APPROVAL");
     await api(request, "POST", `/api/v1/intents/${intent.action_intent_id}/approve`, { actor: "admin@demo.test" });
-    tick();
+    tickDecisions();
     await expect.poll(() => keys.length).toBe(1);
     const firstKey = keys[0] as string;
 

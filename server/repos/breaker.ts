@@ -105,21 +105,22 @@ export async function claimProbe(db: DbOrTx, tenantId: string, connector: string
   return r.count === 1;
 }
 
+/** A closed breaker with nothing counted and no probe: what a successful probe and an admin's close leave. */
+const CLEAN_CLOSED = {
+  phase: "CLOSED",
+  failures: 0,
+  windowStart: null,
+  openedAt: null,
+  retryAt: null,
+  probeOwner: null,
+  probeUntil: null,
+} as const;
+
 /** The probe succeeded: close, clean. Only the probe's owner can, and only while the breaker is still OPEN. */
 export async function closeAfterProbe(db: DbOrTx, tenantId: string, connector: string, owner: string, now: Date) {
   const r = await db.connectorBreaker.updateMany({
     where: { tenantId, connector, phase: "OPEN", probeOwner: owner },
-    data: {
-      phase: "CLOSED",
-      failures: 0,
-      windowStart: null,
-      openedAt: null,
-      retryAt: null,
-      probeOwner: null,
-      probeUntil: null,
-      lastError: null,
-      updatedAt: now,
-    },
+    data: { ...CLEAN_CLOSED, lastError: null, updatedAt: now },
   });
   return r.count === 1;
 }
@@ -155,17 +156,7 @@ export async function setAdminPhase(
     where: { tenantId, connector, phase: fromPhase },
     data: forcedOpen
       ? { phase: "FORCED_OPEN", forcedReason: reason, openedAt: now, retryAt: null, probeOwner: null, probeUntil: null, updatedAt: now }
-      : {
-          phase: "CLOSED",
-          forcedReason: null,
-          failures: 0,
-          windowStart: null,
-          openedAt: null,
-          retryAt: null,
-          probeOwner: null,
-          probeUntil: null,
-          updatedAt: now,
-        },
+      : { ...CLEAN_CLOSED, forcedReason: null, updatedAt: now },
   });
   return r.count === 1;
 }

@@ -21,6 +21,7 @@ import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
 import { alwaysOn, autonomous, intent } from "../helpers/gate";
+import { seededRandom } from "../helpers/seededRandom";
 
 /**
  * Issue 12 item 4 (SPEC §4.7 crash safety): kill -9 at random points of real work — decision runs
@@ -54,15 +55,8 @@ const WEBHOOK_TYPE = "REQUEST_RENEWAL_MEETING";
 const AUTO_TYPE = "CREATE_INTERNAL_TASK"; // what the weekly review proposes
 const AUTO_CAP_PER_DAY = 2;
 
-const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const { seed, random } = seededRandom();
 const why = `CRASH_SEED=${seed}`;
-let state = seed;
-function random() {
-  state = (state + 0x6d2b79f5) | 0;
-  let x = Math.imul(state ^ (state >>> 15), 1 | state);
-  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-  return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-}
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)] as T;
 
 /** The app's "now": real time plus every downtime the trials pretended so far. */

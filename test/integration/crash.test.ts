@@ -8,6 +8,7 @@ import { verifyLedger } from "@/server/services/ledger";
 import { CRASH_KIND } from "../helpers/crash-worker";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
+import { seededRandom } from "../helpers/seededRandom";
 
 /**
  * The issue's bar (SPEC §4.3): "A test kills the worker process at random points of a tick
@@ -24,14 +25,7 @@ let tenants: TestTenant[];
 const live = new Set<ChildProcess>();
 
 /** Reproducible randomness: rerun a failure with CRASH_SEED=<seed from the failure message>. */
-const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-let state = seed;
-function random() {
-  state = (state + 0x6d2b79f5) | 0;
-  let x = Math.imul(state ^ (state >>> 15), 1 | state);
-  x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-  return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-}
+const { seed, random } = seededRandom();
 
 interface Worker {
   child: ChildProcess;
