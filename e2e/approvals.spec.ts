@@ -66,7 +66,7 @@ test("an approval request goes to the webhook, and its link approves once while 
     })) as { action_intent_id: string; status: string };
     expect(intent.status).toBe("PENDING_APPROVAL");
 
-    tickDecisions();
+    await tickDecisions();
     await expect.poll(() => received.length).toBeGreaterThan(0);
     const msg = received.at(-1);
     expect(msg?.text).toContain(acct.name);

@@ -240,7 +240,7 @@ test("the seller approves, edits then approves, rejects and batch-approves from 
   await expect(page.getByTestId("batch-results")).toContainText("Approved 2 of 2");
   await expect(item(ids.t1)).toHaveCount(0);
   // Approved work runs on the job queue: the scheduler's tick carries it out.
-  tickDecisions();
+  await tickDecisions();
 });
 
 test("the timeline says who acted, and the explanation answers why", async ({ page }) => {

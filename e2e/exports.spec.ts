@@ -29,7 +29,7 @@ test("admin requests a CSV export, it completes, and the download matches its ro
   await expect(page.getByRole("status").filter({ hasText: "Export requested" })).toBeVisible();
   await expect(page.getByTestId("export-row-PENDING")).toBeVisible();
 
-  tickDecisions();
+  await tickDecisions();
   const done = page.getByTestId("export-row-COMPLETED").first();
   await expect(done).toBeVisible({ timeout: 15_000 });
   const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();

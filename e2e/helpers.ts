@@ -1,5 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
+import { promisify } from "node:util";
 import { expect, type Page } from "@playwright/test";
 
 export const PASSWORD = process.env.DEMO_PASSWORD ?? "autopilot-demo";
@@ -42,17 +43,17 @@ export function card(page: Page, title: string | RegExp) {
 /**
  * The e2e server runs with SCHEDULER=off: run the `decisions` tick the way the scheduler would —
  * due triggers, then the queue (decision runs, imports, exports, approved executions, approval
- * messages) — with the server's database, signing secret and public origin.
+ * messages) — with the server's database, signing secret and public origin. Asynchronous, so HTTP
+ * receivers the test runs in this process answer the tick's calls meanwhile.
  */
-export function tickDecisions() {
+export async function tickDecisions() {
   const secret = process.env.BETTER_AUTH_SECRET ?? fs.readFileSync("data/.better_auth_secret", "utf8").trim();
-  execFileSync("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
+  await promisify(execFile)("npx", ["tsx", "scripts/cli.ts", "tick", "decisions"], {
     env: {
       ...process.env,
       DATABASE_URL: "file:./test-results/e2e.db",
       BETTER_AUTH_SECRET: secret,
       APP_URL: `http://127.0.0.1:${process.env.E2E_PORT}`,
     },
-    stdio: "pipe",
   });
 }

@@ -48,7 +48,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   await preview.getByRole("button", { name: /^Import accounts/ }).click();
   const result = card(page, "3. Result");
   await expect(result.getByRole("progressbar")).toBeVisible();
-  tickDecisions();
+  await tickDecisions();
   await expect(result.getByText("completed")).toBeVisible({ timeout: 15_000 });
   await expect(result.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "5");
   const stat = (label: string) => result.locator("dl div").filter({ hasText: label }).locator("dd");
@@ -67,7 +67,7 @@ test("admin previews a CSV, imports it, and reads the row errors by line and col
   // The same file again is idempotent by external id.
   await preview.getByRole("button", { name: /^Import accounts/ }).click();
   await expect(result.getByText("queued", { exact: false }).first()).toBeVisible();
-  tickDecisions();
+  await tickDecisions();
   await expect(result.getByText("completed")).toBeVisible({ timeout: 15_000 });
   await expect(stat("Created")).toHaveText("0");
   await expect(stat("Updated")).toHaveText("0");

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { type APIRequestContext, expect, test } from "@playwright/test";
-import { card, createApiKey, shot, shotViewport, signIn } from "./helpers";
+import { card, createApiKey, shot, shotViewport, signIn, tickDecisions } from "./helpers";
 
 /**
  * The learning admin page against the real server (issue 9 item 8). SCHEDULER=off in e2e, so a
@@ -45,12 +45,14 @@ async function judgeOverRest(request: APIRequestContext, key: string, count: num
     });
     expect(decided.status(), await decided.text()).toBeLessThan(300);
   }
+  // Approved intents run on the job queue; their outcomes (what the shadow gate counts) come when it drains.
+  await tickDecisions();
 }
 
 test("learning: the seed's candidate is refused by the shadow gate; a calibration shows progress; live decisions pass the gate; promote and roll back", async ({
   page,
 }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(300_000);
   await signIn(page, "admin@demo.test");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Learning" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Learning" })).toBeVisible();

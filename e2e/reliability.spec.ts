@@ -53,7 +53,7 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     })) as { action_intent_id: string; status: string };
     expect(intent.status).toBe("PENDING_APPROVAL");
     await api(request, "POST", `/api/v1/intents/${intent.action_intent_id}/approve`, { actor: "admin@demo.test" });
-    tickDecisions();
+    await tickDecisions();
     await expect.poll(() => keys.length).toBe(1);
     const firstKey = keys[0] as string;
 

@@ -254,3 +254,15 @@ export async function callOutcomeCounts(db: DbOrTx, tenantId: string, since: Dat
   });
   return rows.map((r) => ({ connector: r.connector, outcome: r.outcome, count: r._count._all }));
 }
+
+/**
+ * Samples age out (the SLO window is 15 minutes, the metrics' 24 hours). One statement per
+ * connector so the (connector, at) index finds the old rows instead of a scan of the table.
+ */
+export async function pruneCallSamples(db: DbOrTx, connectors: readonly string[], before: Date) {
+  let deleted = 0;
+  for (const connector of connectors) {
+    deleted += (await db.connectorCallSample.deleteMany({ where: { connector, at: { lt: before } } })).count;
+  }
+  return deleted;
+}

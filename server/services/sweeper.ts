@@ -6,15 +6,19 @@ import type { Actor } from "../engine/ledger";
 import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
 import { replayEndEntry } from "../engine/replay";
 import { allTenantIds, enabledKillSwitches } from "../repos/autonomy";
+import { pruneCallSamples } from "../repos/breaker";
 import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
 import { findIntent, stalledApprovals, transitionIntent } from "../repos/intents";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
+import { CONNECTOR_NAMES } from "../schemas/connectors";
 import { resolveConnector } from "./crmWrites";
 import { type ConnectorDeps, completeExecution, EXECUTE_APPROVED } from "./executor";
 import { enqueue } from "./jobQueue";
 
 const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
+/** How long connector call samples are kept: the metrics read 24 hours, the page's charts 48. */
+export const SAMPLE_RETENTION_MS = 48 * 3_600_000;
 
 export interface SweepDeps {
   db: Db;
@@ -34,6 +38,8 @@ export interface SweepResult {
   lost: number;
   /** approved intents found without their EXECUTE_APPROVED job, queued again (their ids) */
   queued: string[];
+  /** connector call samples past SAMPLE_RETENTION_MS deleted */
+  prunedSamples: number;
 }
 
 /**
@@ -52,7 +58,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
   // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
   // invocation; the rest are the next minute's.
   const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
-  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0, queued: [] };
+  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0, queued: [], prunedSamples: 0 };
 
   for (const execution of rows) {
     try {
@@ -64,6 +70,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
     }
   }
   await requeueStalledApprovals(deps, out, opts.limit ?? 10);
+  out.prunedSamples = await pruneCallSamples(db, CONNECTOR_NAMES, new Date(now.getTime() - SAMPLE_RETENTION_MS));
   return out;
 }
 

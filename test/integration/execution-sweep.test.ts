@@ -12,7 +12,7 @@ import { setWebhook } from "@/server/services/connectors";
 import { completeExecution, EXECUTE_APPROVED } from "@/server/services/executor";
 import { runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
-import { sweepExecutions } from "@/server/services/sweeper";
+import { SAMPLE_RETENTION_MS, sweepExecutions } from "@/server/services/sweeper";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { clock, deps, intent, putKillSwitch, submitIntent } from "../helpers/gate";
@@ -343,6 +343,36 @@ describe(`executions that cannot hang, on ${TEST_PROVIDER}`, () => {
     expect(entries.filter((e) => e.startsWith("EXECUTION_"))).toEqual(["EXECUTION_STARTED", "EXECUTION_SUCCEEDED"]);
     expect(await sweepExecutions(sweepDeps(t.db, c))).toMatchObject({ queued: [] });
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+  });
+
+  it("the sweep deletes connector call samples older than the retention, of every tenant, and keeps the rest", async () => {
+    const b = await makeTenant(t.db);
+    const now = new Date();
+    const old = new Date(now.getTime() - SAMPLE_RETENTION_MS - 60_000);
+    const recent = new Date(now.getTime() - SAMPLE_RETENTION_MS + 60_000);
+    const sample = (tenantId: string, connector: string, at: Date) => ({
+      tenantId,
+      connector,
+      operation: "SEND_EMAIL",
+      ok: true,
+      outcome: "SUCCESS",
+      durationMs: 5,
+      at,
+    });
+    await t.db.connectorCallSample.createMany({
+      data: [sample(a.id, "webhook", old), sample(b.id, "crm", old), sample(a.id, "webhook", recent), sample(b.id, "email", recent)],
+    });
+    const res = await sweepExecutions(sweepDeps(t.db, fixedClock(now)));
+    expect(res.prunedSamples).toBe(2);
+    // Only the rows planted here (earlier tests left samples of their own calls, all recent).
+    const left = await t.db.connectorCallSample.findMany({
+      where: { tenantId: { in: [a.id, b.id] }, at: { in: [old, recent] } },
+      orderBy: { connector: "asc" },
+    });
+    expect(left.map((x) => [x.tenantId === a.id ? "a" : "b", x.connector, x.at.getTime()])).toEqual([
+      ["b", "email", recent.getTime()],
+      ["a", "webhook", recent.getTime()],
+    ]);
   });
 
   it("after the sweeper, no execution is left EXECUTING", async () => {
