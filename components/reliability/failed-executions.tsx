@@ -216,7 +216,7 @@ export function FailedExecutions() {
       ]),
     [],
   );
-  const refresh = () => qc.invalidateQueries({ queryKey: trpc.executions.failed.queryKey() });
+  const refresh = () => qc.invalidateQueries({ queryKey: trpc.executions.failed.pathKey() });
   const done = (n: Notice) => {
     setNotice(n);
     void refresh();
