@@ -38,6 +38,26 @@ const EnvSchema = z.object({
   APP_URL: z.string().url().optional(),
   /** where audit export files are written and served from (one directory shared by web and workers) */
   EXPORT_DIR: z.string().min(1).default("./data/exports"),
+  /**
+   * Calls in flight per connector across every tenant, shared by all instances (the resilience
+   * wrapper's "*" slots): `crm=20,webhook=50`. Unset: only each tenant's own `max_concurrency`.
+   */
+  CONNECTOR_MAX_CONCURRENCY: z
+    .string()
+    .regex(
+      /^\s*(internal|webhook|email|crm)\s*=\s*[1-9]\d{0,3}\s*(,\s*(internal|webhook|email|crm)\s*=\s*[1-9]\d{0,3}\s*)*$/,
+      "CONNECTOR_MAX_CONCURRENCY must look like crm=20,webhook=50 (connectors internal, webhook, email, crm; 1–9999)",
+    )
+    .transform(
+      (v) =>
+        Object.fromEntries(
+          v.split(",").map((pair) => {
+            const [name, n] = pair.split("=").map((x) => x.trim());
+            return [name, Number(n)];
+          }),
+        ) as Partial<Record<"internal" | "webhook" | "email" | "crm", number>>,
+    )
+    .optional(),
   DEMO_PASSWORD: z.string().min(8).default("autopilot-demo"),
   APP_VERSION: z.string().default("0.1.0"),
 });
@@ -46,14 +66,17 @@ export type Env = z.infer<typeof EnvSchema>;
 
 let cached: Env | undefined;
 
-export function env(): Env {
-  if (!cached) {
-    const parsed = EnvSchema.safeParse(process.env);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-      throw new Error(`Invalid environment: ${issues}`);
-    }
-    cached = parsed.data;
+/** Validate an environment (process.env at the edges); a bad value throws naming the variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid environment: ${issues}`);
   }
+  return parsed.data;
+}
+
+export function env(): Env {
+  cached ??= parseEnv(process.env);
   return cached;
 }

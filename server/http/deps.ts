@@ -14,6 +14,7 @@ export function connectorDepsFromEnv(): ConnectorDeps {
     smtp: e.SMTP_URL ? smtpConfigFromUrl(e.SMTP_URL, e.SMTP_FROM) : null,
     secretKey: connectorSecretKeyFromEnv(),
     publicUrl: (e.APP_URL ?? e.BETTER_AUTH_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ""),
+    ...(e.CONNECTOR_MAX_CONCURRENCY ? { resilience: { globalMaxConcurrency: e.CONNECTOR_MAX_CONCURRENCY } } : {}),
   };
 }
 
