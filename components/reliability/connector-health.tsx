@@ -70,12 +70,12 @@ function InFlight({ c }: { c: ConnectorHealth }) {
 }
 
 /** A figure against its target: red when the SLO says it is breached. */
-function Figure({ label, value, target, breached }: { label: string; value: string; target: string; breached: boolean }) {
+function Figure({ label, value, target, breached }: { label: string; value: string; target: string | null; breached: boolean }) {
   return (
     <div className={cx("rounded-md border px-2 py-1.5", breached ? "border-red-300 bg-red-50" : "border-slate-200")}>
       <div className="text-xs text-slate-600">{label}</div>
       <div className={cx("text-base font-semibold tabular-nums", breached ? "text-red-800" : "text-slate-900")}>{value}</div>
-      <div className="text-xs text-slate-600">target {target}</div>
+      <div className="text-xs text-slate-600">{target === null ? "median" : `target ${target}`}</div>
     </div>
   );
 }
@@ -83,6 +83,7 @@ function Figure({ label, value, target, breached }: { label: string; value: stri
 function ConnectorCard({ c, canWrite, onForce }: { c: ConnectorHealth; canWrite: boolean; onForce: (open: boolean) => void }) {
   const look = STATE[c.state];
   const forced = c.state === "FORCED_OPEN";
+  const closing = c.state !== "CLOSED";
   return (
     <li className="rounded-lg border border-slate-200 bg-white p-3" data-testid={`connector-health-${c.connector}`}>
       <div className="flex items-start justify-between gap-2">
@@ -104,7 +105,7 @@ function ConnectorCard({ c, canWrite, onForce }: { c: ConnectorHealth; canWrite:
         </p>
       )}
       <div className="mt-3 grid grid-cols-3 gap-2">
-        <Figure label="p50" value={ms(c.p50Ms)} target="—" breached={false} />
+        <Figure label="p50" value={ms(c.p50Ms)} target={null} breached={false} />
         <Figure label="p99" value={ms(c.p99Ms)} target={ms(c.slo.p99Ms)} breached={c.breached.includes("P99")} />
         <Figure label="Error rate" value={pct(c.errorRate)} target={pct(c.slo.errorRate)} breached={c.breached.includes("ERROR_RATE")} />
       </div>
@@ -145,8 +146,9 @@ function ConnectorCard({ c, canWrite, onForce }: { c: ConnectorHealth; canWrite:
       </dl>
       {canWrite && (
         <div className="mt-3">
-          <Button variant={forced ? "primary" : "danger"} onClick={() => onForce(!forced)}>
-            {forced || c.state !== "CLOSED" ? `Close ${connectorLabel(c.connector)} breaker` : `Isolate ${connectorLabel(c.connector)}`}
+          {/* Open, half-open or forced: the admin's move is to close it; closed: to isolate it. */}
+          <Button variant={closing ? "primary" : "secondary"} onClick={() => onForce(!closing)}>
+            {closing ? `Close ${connectorLabel(c.connector)} breaker` : `Isolate ${connectorLabel(c.connector)}`}
           </Button>
         </div>
       )}

@@ -52,8 +52,9 @@ function SeriesChart({
                 dataKey={c}
                 name={connectorLabel(c)}
                 stroke={COLORS[c] ?? "#334155"}
-                dot={false}
-                connectNulls
+                // A bucket without calls has no value: a gap, not a line drawn across hours of silence.
+                dot={{ r: 2 }}
+                connectNulls={false}
                 isAnimationActive={false}
               />
             ))}
