@@ -6,6 +6,7 @@ import { CircleCheck, CircleDashed, CircleSlash, Gauge, KeyRound, RefreshCw, Sav
 import { useId, useState } from "react";
 import { useForm } from "react-hook-form";
 import { z } from "zod";
+import { DEFAULT_BREAKER } from "@/server/engine/breaker";
 import { ConnectorPutInput, ConnectorToken } from "@/server/schemas/connectors";
 import { inputClass, type Notice, SaveNotice } from "../decisions/fields";
 import { PullUnitsChart } from "../perception/PullUnitsChart";
@@ -79,7 +80,11 @@ function Settings({ c }: { c: Connector }) {
             {c.breaker.failure_threshold} failures / {c.breaker.window_seconds}s, cool down {c.breaker.cooldown_seconds}s
           </span>
         ) : (
-          <span className="text-slate-500">Not set</span>
+          // Unset is not "off": the wrapper then enforces the default breaker.
+          <span className="text-slate-500">
+            Default: {DEFAULT_BREAKER.failureThreshold} failures / {DEFAULT_BREAKER.windowSeconds}s, cool down{" "}
+            {DEFAULT_BREAKER.cooldownSeconds}s
+          </span>
         )}
       </Row>
       <Row label="Last changed">{c.updatedAt ? <RelativeTime value={c.updatedAt} /> : <span className="text-slate-500">Never</span>}</Row>
