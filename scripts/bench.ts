@@ -35,7 +35,7 @@ const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
   {
     ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
-    gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
+    gate: { dbFree: () => policyBench(), perDb: (db, label, url) => gateBench(db, label, url, N) },
     perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
@@ -97,8 +97,35 @@ for (const n of names) {
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 console.log("");
-console.log("| suite | db | case | ops/s | ratio to baseline | note |");
-console.log("|---|---|---|---:|---:|---|");
+console.log("| suite | db | case | ops/s | ratio to baseline | bar | met | note |");
+console.log("|---|---|---|---:|---:|---|---|---|");
 for (const r of rows) {
-  console.log(`| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${r.note} |`);
+  const bar = r.target ? r.target.text : "";
+  const met = r.target ? (r.target.met ? "yes" : "**NO**") : "";
+  console.log(
+    `| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${bar} | ${met} | ${r.note} |`,
+  );
 }
+
+// The same rows as a JSON artifact (BENCH_JSON, default test-results/bench.json), with the machine they ran on.
+const out = process.env.BENCH_JSON ?? path.join("test-results", "bench.json");
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      suites: names,
+      machine: {
+        cpus: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: process.platform,
+      },
+      rows,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`\n(${rows.length} rows; JSON in ${out})`);
