@@ -10,6 +10,7 @@ import path from "node:path";
 import pg from "pg";
 import { exportBench } from "../bench/export";
 import { gateBench } from "../bench/gate";
+import { httpBench } from "../bench/http";
 import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
@@ -30,6 +31,9 @@ const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
 const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
 /** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
 const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
+/** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
+const HTTP_LEDGER_ROWS = Number(process.env.BENCH_HTTP_LEDGER_ROWS ?? 1_000_000);
+const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 3000);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
@@ -40,6 +44,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
+    http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
     resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
