@@ -137,7 +137,8 @@ const OTHER_ROUTES: Record<string, string> = {
   "PUT reliability/connectors/[name]":
     "breaker state (ConnectorBreaker), not configuration: read from its row by every connector call, never cached (test/integration/resilience.test.ts)",
   "POST executions/[id]/replay": "queues a re-run of one finished execution as a new one (ledgered REPLAY_*; not configuration)",
-  "POST executions/replay": "queues re-runs (or, dry_run, previews) of the failed executions of a range (ledgered REPLAY_*; not configuration)",
+  "POST executions/replay":
+    "queues re-runs (or, dry_run, previews) of the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {
