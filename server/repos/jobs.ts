@@ -187,17 +187,15 @@ export async function claimNextPg(
       FROM tenants t WHERE t.id IS NOT NULL
     ),
     due AS (
-      SELECT o.id, o.oldest, s."lastServedAt" AS served
-      FROM (
-        SELECT t.id, (
-          SELECT j."runAt" FROM "Job" j
-          WHERE j."tenantId" = t.id AND j."status" = 'QUEUED' AND j."runAt" <= ${at}${ofKind("j")}
-          ORDER BY j."runAt" LIMIT 1
-        ) AS oldest
-        FROM tenants t WHERE t.id IS NOT NULL
+      SELECT t.id, o."runAt" AS oldest, s."lastServedAt" AS served
+      FROM tenants t
+      CROSS JOIN LATERAL (
+        SELECT j."runAt" FROM "Job" j
+        WHERE j."tenantId" = t.id AND j."status" = 'QUEUED' AND j."runAt" <= ${at}${ofKind("j")}
+        ORDER BY j."runAt" LIMIT 1
       ) o
-      LEFT JOIN "TenantQueueState" s ON s."tenantId" = o.id
-      WHERE o.oldest IS NOT NULL
+      LEFT JOIN "TenantQueueState" s ON s."tenantId" = t.id
+      WHERE t.id IS NOT NULL
     ),
     stamp AS (
       SELECT GREATEST(${at}, MAX(served) + interval '1 millisecond') AS v FROM due
