@@ -15,6 +15,7 @@ import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
+import { queueBench } from "../bench/queue";
 import { resilienceBench } from "../bench/resilience";
 import { whatIfBench } from "../bench/whatif";
 import { createDb, type Db } from "../server/db";
@@ -29,6 +30,8 @@ const LEARNING_OPEN = Number(process.env.BENCH_LEARNING_OPEN ?? 1000);
 const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
 /** Ledger rows in the audit export suite (the issue's bar is 1,000,000). */
 const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
+/** Jobs the queue suite enqueues and drains per side (ours, pg-boss). */
+const QUEUE_N = Number(process.env.BENCH_QUEUE_N ?? 5000);
 /** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
 const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
 /** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
@@ -45,6 +48,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
     http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
+    queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
     resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 

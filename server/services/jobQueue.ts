@@ -3,6 +3,7 @@ import type { Db, DbOrTx } from "../db";
 import { redactSecrets, redactText } from "../engine/redact";
 import { badRequest } from "../errors";
 import {
+  claimNextPg,
   countJobsByKindAndStatus,
   countJobsByStatus,
   dueJobsOf,
@@ -10,6 +11,7 @@ import {
   expireExhaustedJob,
   finishLeasedJob,
   insertJob,
+  isPostgres,
   JOB_STATUSES,
   type JobFilter,
   type JobRow,
@@ -143,6 +145,7 @@ export function servedStamp(served: Map<string, Date>, now: Date): Date {
 export async function claimNext(db: Db, opts: ClaimOptions, clock: Clock): Promise<ClaimedJob | null> {
   if (opts.kinds && opts.kinds.length === 0) return null;
   if (!(opts.leaseSeconds > 0)) throw new Error("leaseSeconds must be positive");
+  if (isPostgres(db)) return claimNextOnPostgres(db, opts, clock);
   for (let round = 0; round < CLAIM_ROUNDS; round++) {
     const now = clock.now();
     const due = await dueTenants(db, now, opts.kinds);
@@ -166,6 +169,21 @@ export async function claimNext(db: Db, opts: ClaimOptions, clock: Clock): Promi
         }
       }
     }
+  }
+  return null;
+}
+
+/**
+ * PostgreSQL: the same order and guarantees in one statement per claim (`claimNextPg`: row locks
+ * with SKIP LOCKED instead of read-then-compare-and-set). A round that released expired leases
+ * claims again, since the released jobs become visible only to the next statement.
+ */
+async function claimNextOnPostgres(db: Db, opts: ClaimOptions, clock: Clock): Promise<ClaimedJob | null> {
+  for (let round = 0; round < CLAIM_ROUNDS; round++) {
+    const now = clock.now();
+    const leaseUntil = new Date(now.getTime() + opts.leaseSeconds * 1000);
+    const { job, released } = await claimNextPg(db, opts.owner, leaseUntil, now, opts.kinds);
+    if (job || released === 0) return job;
   }
   return null;
 }

@@ -210,6 +210,25 @@ describe(`durable job queue on ${TEST_PROVIDER}`, () => {
     expect(backoffSeconds(30)).toBe(BACKOFF_CAP_SECONDS);
   });
 
+  it("deferrals re-queue without spending an attempt, however often; the job still completes", async () => {
+    const clock = fixedClock(T0);
+    const kind = "t.defer";
+    const { job } = await enqueue(t.db, { tenantId: A.id, kind, payload: {}, maxAttempts: 2 }, clock);
+    // Four deferrals on a job with two attempts: each gives its lease's attempt back.
+    for (let i = 0; i < 4; i++) {
+      const leased = await mustClaim("w", kind, clock);
+      expect(leased.attempts).toBe(1);
+      const out = await failJob(t.db, leased, "w", new Error("connector at capacity"), { deferred: true, retryAfterSeconds: 3 }, clock);
+      expect(out).toEqual({ status: "QUEUED", runAt: new Date(clock.now().getTime() + 3000) });
+      expect(await row(A.id, job.id)).toMatchObject({ status: "QUEUED", attempts: 0, leaseOwner: null });
+      expect(await claim("w", kind, clock)).toBeNull(); // waits out retryAfterSeconds
+      clock.advance(3000);
+    }
+    const last = await mustClaim("w", kind, clock);
+    expect(await completeJob(t.db, last, "w", { ok: true }, clock)).toBe(true);
+    expect(await row(A.id, job.id)).toMatchObject({ status: "DONE", attempts: 1 });
+  });
+
   it("a job whose lease expires on its last attempt becomes FAILED instead of being claimed again", async () => {
     const clock = fixedClock(T0);
     const kind = "t.exhausted";
