@@ -1,10 +1,12 @@
 import path from "node:path";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
   test: {
     include: ["test/**/*.test.ts"],
+    // The scale-out run needs the production build: vitest.scaleout.config.ts runs it after `npm run build`.
+    exclude: [...configDefaults.exclude, "test/scaleout/**"],
     environment: "node",
     // Each file gets its own database (see test/helpers/db.ts), so files run in parallel safely.
     pool: "forks",

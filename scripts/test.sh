@@ -19,12 +19,15 @@ step "build";                npm run -s build
 step "end-to-end in Chromium (npm start on a fresh SQLite file)"
 bash scripts/ensure-chromium.sh
 PLAYWRIGHT_JSON_OUTPUT_NAME=test-results/playwright.json npx playwright test --reporter=list,json
+step "scale-out: two instances (npm start) and a worker on PostgreSQL behind HAProxy, one killed mid-run"
+bash scripts/ensure-haproxy.sh
+npx vitest run -c vitest.scaleout.config.ts --reporter=default --reporter=json --outputFile.json=test-results/vitest-scaleout.json
 
 # One plain closing line over all runners (each runner above already failed the script on a failure).
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ["vitest-sqlite", "vitest-postgres"]) {
+for (const f of ["vitest-sqlite", "vitest-postgres", "vitest-scaleout"]) {
   const r = JSON.parse(fs.readFileSync(`test-results/${f}.json`, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
 }

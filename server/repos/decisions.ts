@@ -139,11 +139,16 @@ export function dueWindows(db: DbOrTx, now: Date, take = 200) {
 }
 
 /**
- * Take a due window exactly once: only the caller whose delete removed it fires it. The fireAt
- * condition matters: a signal that extended the window after it was listed keeps it open.
+ * Take a due window exactly once: only the caller whose delete removed it fires it, and only as
+ * it was listed. A signal that joined the window after it was listed changed `events` (every
+ * extension adds one), so the delete misses and the window stays for the next tick, which fires
+ * it with that signal. The fireAt condition alone is not enough: once the window is past its
+ * maximum wait, an extension leaves fireAt where it was, and the fire would name the signals read
+ * before the extension, dropping the newcomer from its story (seen with two instances behind a
+ * load balancer, test/scaleout).
  */
-export async function takeWindow(tx: Tx, id: string, now: Date) {
-  const res = await tx.triggerWindow.deleteMany({ where: { id, fireAt: { lte: now } } });
+export async function takeWindow(tx: Tx, listed: { id: string; events: number }, now: Date) {
+  const res = await tx.triggerWindow.deleteMany({ where: { id: listed.id, events: listed.events, fireAt: { lte: now } } });
   return res.count === 1;
 }
 

@@ -6,7 +6,9 @@ import { POST as signalsPost } from "@/app/api/v1/signals/route";
 import { fixedClock } from "@/server/clock";
 import { MAX_WINDOW_SIGNALS } from "@/server/engine/triggers";
 import { queueHandlers } from "@/server/jobs/registry";
+import { dueWindows, takeWindow } from "@/server/repos/decisions";
 import type { Viewer } from "@/server/repos/scope";
+import { inTransaction } from "@/server/repos/tx";
 import { updateCrmAccount } from "@/server/services/accounts";
 import { createApiKey } from "@/server/services/apiKeys";
 import { saveDecisionSettings } from "@/server/services/decisionSettings";
@@ -527,6 +529,56 @@ describe(`scheduled sources on ${TEST_PROVIDER}`, () => {
 
   it("every ledger still verifies", async () => {
     expect(await verifyLedger(t.db, a.id)).toMatchObject({ ok: true });
+    expect(await verifyLedger(t.db, b.id)).toMatchObject({ ok: true });
+  });
+});
+
+describe(`a window taken while a signal joins it on ${TEST_PROVIDER}`, () => {
+  it("a signal that joins a window past its maximum wait after the ticker listed it is named by the fire, not dropped from the story", async () => {
+    const account = b.accounts.admin[2] as string;
+    const at = fixedClock("2026-04-09T09:00:00Z");
+    const start = at.now().getTime();
+    const push = async (n: number) =>
+      (
+        await ingestSignal(
+          t.db,
+          system(b),
+          {
+            accountId: account,
+            signalType: "SUPPORT_RISK_EMERGING",
+            severity: "high",
+            evidence: { n },
+            dedupeKey: `joiner-${n}`,
+            source: "test",
+          },
+          at,
+        )
+      ).signalId;
+    // A push every 50 s keeps the 60 s debounce from going quiet: the window is due at its 300 s maximum wait.
+    const ids: string[] = [];
+    for (let s = 0; s <= 300; s += 50) {
+      at.set(new Date(start + s * 1000));
+      ids.push(await push(s));
+    }
+    at.set(new Date(start + 301_000));
+    const listed = (await dueWindows(t.db, at.now())).find((w) => w.tenantId === b.id && w.accountId === account);
+    expect(listed?.events).toBe(ids.length);
+    // Another instance takes a push in between the ticker's listing and its take; past the maximum
+    // wait the window's fireAt stays where it was, so only the event count shows the newcomer.
+    ids.push(await push(301));
+    const joined = await t.db.triggerWindow.findFirstOrThrow({ where: { tenantId: b.id, accountId: account } });
+    expect(joined.fireAt).toEqual(listed?.fireAt);
+    expect(await inTransaction(t.db, (tx) => takeWindow(tx, listed as NonNullable<typeof listed>, at.now()))).toBe(false);
+    // The next tick takes it as it is now and names every signal it gathered.
+    expect((await fireDueTriggers(t.db, at)).fired).toBeGreaterThanOrEqual(1);
+    const fired = await t.db.ledgerEntry.findMany({ where: { tenantId: b.id, accountId: account, type: "TRIGGER_FIRED" } });
+    const bySignal = fired
+      .map((e) => JSON.parse(e.payload) as { trigger_type: string; signal_ids: string[] })
+      .filter((p) => p.trigger_type === "SIGNAL_ARRIVED");
+    expect(bySignal.map((p) => p.signal_ids)).toEqual([ids]);
+    const run = await t.db.decisionRun.findFirstOrThrow({ where: { tenantId: b.id, accountId: account, triggerType: "SIGNAL_ARRIVED" } });
+    expect(JSON.parse(run.signalIds)).toEqual(ids);
+    expect(await t.db.triggerWindow.count({ where: { tenantId: b.id, accountId: account } })).toBe(0);
     expect(await verifyLedger(t.db, b.id)).toMatchObject({ ok: true });
   });
 });

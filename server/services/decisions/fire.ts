@@ -30,7 +30,7 @@ export async function fireDueTriggers(db: Db, clock: Clock) {
   for (const w of await dueWindows(db, now)) {
     const settings = (await loadDecisionSettings(db, w.tenantId)).triggers;
     const outcome = await inTransaction(db, async (tx) => {
-      if (!(await takeWindow(tx, w.id, now))) return null; // another ticker fired it, or it was extended
+      if (!(await takeWindow(tx, w, now))) return null; // another ticker fired it, or a signal joined it since it was listed
       await ensureRunState(tx, w.tenantId, w.accountId);
       const state = await accountRunState(tx, w.tenantId, w.accountId);
       const type = w.triggerType as TriggerType;
