@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { exportBench } from "../bench/export";
+import { footprintBench } from "../bench/footprint";
 import { gateBench } from "../bench/gate";
 import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
@@ -40,6 +41,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
+    footprint: { dbFree: () => footprintBench() },
     resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
@@ -100,5 +102,7 @@ console.log("");
 console.log("| suite | db | case | ops/s | ratio to baseline | note |");
 console.log("|---|---|---|---:|---:|---|");
 for (const r of rows) {
-  console.log(`| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${r.note} |`);
+  console.log(
+    `| ${r.suite} | ${r.db} | ${r.case} | ${r.display ?? fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${r.note} |`,
+  );
 }
