@@ -4,7 +4,9 @@
  * the local scheduler (SCHEDULER=off to skip it, e.g. when an external cron calls
  * /api/cron/<job>) — all in this one Node process. Separate processes for the server and the
  * scheduler (and a TypeScript loader for each) cost ~1.2 GB resident at idle; one compiled
- * process stays under the 350 MiB the bench (`npm run bench -- footprint`) checks.
+ * process stays under the 350 MiB the bench (`npm run bench -- footprint`) checks; the V8 flags
+ * package.json's start script passes (small young generation, optimize for size) are part of that
+ * (docs/ARCHITECTURE.md, "Production footprint").
  */
 import { systemClock } from "../server/clock";
 import { createDb, getDb } from "../server/db";
