@@ -10,6 +10,8 @@ export interface BenchRow {
   db: string;
   case: string;
   opsPerSec: number;
+  /** shown instead of ops/s when a row measures something else (e.g. "312 MiB") */
+  display?: string;
   ratio: number | null;
   note: string;
   /** the bar for this row, when it has one: what it asks, and whether this run met it */

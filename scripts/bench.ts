@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { exportBench } from "../bench/export";
+import { footprintBench } from "../bench/footprint";
 import { gateBench } from "../bench/gate";
 import { httpBench } from "../bench/http";
 import { learningBench } from "../bench/learning";
@@ -49,6 +50,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
     http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
     queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
+    footprint: { dbFree: () => footprintBench() },
     resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
@@ -112,7 +114,7 @@ for (const r of rows) {
   const bar = r.target ? r.target.text : "";
   const met = r.target ? (r.target.met ? "yes" : "**NO**") : "";
   console.log(
-    `| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${bar} | ${met} | ${r.note} |`,
+    `| ${r.suite} | ${r.db} | ${r.case} | ${r.display ?? fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${bar} | ${met} | ${r.note} |`,
   );
 }
 

@@ -1,14 +1,22 @@
 /**
- * `npm start`: apply pending migrations, seed the demo when the database is empty, then serve on
- * PORT (default 3000) and run the local scheduler beside it (SCHEDULER=off to skip it, e.g. when
- * an external cron calls /api/cron/<job>).
+ * `npm start` (`node dist/start.js`, built from this file by `npm run build`): apply pending
+ * migrations, seed the demo when the database is empty, then serve on PORT (default 3000) and run
+ * the local scheduler (SCHEDULER=off to skip it, e.g. when an external cron calls
+ * /api/cron/<job>) — all in this one Node process. Separate processes for the server and the
+ * scheduler (and a TypeScript loader for each) cost ~1.2 GB resident at idle; one compiled
+ * process stays under the 350 MiB the bench (`npm run bench -- footprint`) checks, with the V8
+ * flags package.json's start script passes and the idle collection below (docs/ARCHITECTURE.md,
+ * "Production footprint").
  */
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { systemClock } from "../server/clock";
-import { createDb } from "../server/db";
+import { createDb, getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
+import { startScheduler } from "../server/jobs/scheduler";
+import { flushAllCallSamples } from "../server/services/callSamples";
 import { seedDemo } from "../server/services/seed";
 import { ensureLocalSecret } from "./runtime-env";
+import { serveNext } from "./web";
 
 process.env.NEXT_TELEMETRY_DISABLED = "1";
 process.env.DATABASE_URL ??= "file:./data/autopilot.db";
@@ -36,30 +44,31 @@ async function prepare() {
   }
 }
 
-function run(name: string, cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { stdio: "inherit", env: process.env });
-  child.on("exit", (code, signal) => {
-    console.log(`[${name}] exited (${signal ?? code})`);
-    shutdown(code ?? 1);
-  });
-  return child;
-}
+const seeded = await prepare();
+const server = await serveNext();
+// The process-wide client (server/db.ts keeps it on globalThis), which the route handlers share:
+// one SQLite connection per process, so a scheduler write never waits on a request's lock in the
+// same thread.
+const scheduler = process.env.SCHEDULER === "off" ? null : startScheduler(getDb());
+if (scheduler) console.log(`[scheduler] ${scheduler.describe()}`);
 
-const children: ChildProcess[] = [];
+releaseMemoryWhenQuiet(server);
+
 let stopping = false;
-function shutdown(code: number) {
+function shutdown() {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-  setTimeout(() => process.exit(code), 500).unref();
+  scheduler?.stop();
+  server.close();
+  // In-flight requests and a tick in hand get a moment; keep-alive sockets do not hold the exit.
+  setTimeout(() => process.exit(0), 500).unref();
+  // Buffered call samples (services/callSamples.ts) go out before the client closes.
+  flushAllCallSamples()
+    .then(() => getDb().$disconnect())
+    .catch(() => undefined);
 }
-process.on("SIGINT", () => shutdown(0));
-process.on("SIGTERM", () => shutdown(0));
-
-const seeded = await prepare();
-// scripts/web.ts serves the Next build (like `next start`) and stamps the real client address.
-children.push(run("web", "./node_modules/.bin/tsx", ["scripts/web.ts"]));
-if (process.env.SCHEDULER !== "off") children.push(run("scheduler", "./node_modules/.bin/tsx", ["scripts/scheduler.ts"]));
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
 
 const base = process.env.BETTER_AUTH_URL;
 console.log("");
@@ -69,3 +78,29 @@ for (const t of seeded.tenants) {
 }
 console.log(`  password for every demo user: ${password}`);
 console.log("");
+
+/**
+ * After a burst of work — start-up above all: migrations, the seed and Next's preparation leave
+ * ~100 MiB of garbage — V8 keeps the heap pages it grew into, and an idle server holds them for
+ * good. Once the server has answered no request for a whole interval since the last collection, a
+ * full collection hands them back (tens of milliseconds, only while nobody is waiting). Needs
+ * `--expose-gc` (package.json's start script passes it); without it this does nothing.
+ */
+function releaseMemoryWhenQuiet(http: import("node:http").Server, everyMs = 5000) {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  let requests = 1; // start-up counts as activity
+  let dirty = true;
+  http.on("request", () => {
+    requests++;
+  });
+  setInterval(() => {
+    if (requests > 0) {
+      requests = 0;
+      dirty = true;
+    } else if (dirty) {
+      dirty = false;
+      gc();
+    }
+  }, everyMs).unref();
+}
