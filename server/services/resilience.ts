@@ -16,7 +16,7 @@ import {
 } from "../engine/breaker";
 import type { Actor } from "../engine/ledger";
 import { redactText } from "../engine/redact";
-import { type CallOutcome, DEFAULT_SLO, jitteredBackoffMs, type SloTarget, sloStatus } from "../engine/slo";
+import { type CallOutcome, jitteredBackoffMs, type SloTarget, sloStatus, sloTarget } from "../engine/slo";
 import {
   callSamples,
   claimProbe,
@@ -421,7 +421,11 @@ export interface ConnectorReliability {
 /** Percentiles are computed from at most this many of the window's newest samples. */
 const SLO_SAMPLE_LIMIT = 5000;
 
-/** Each connector of the viewer's tenant: breaker state as of now, calls in flight, SLO over its window. */
+/**
+ * Each connector of the viewer's tenant: breaker state as of now, calls in flight, and its calls
+ * over its own SLO window against its own target (the connector's `slo` setting, read fresh; unset
+ * = DEFAULT_SLO).
+ */
 export async function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Viewer): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
   const tenantId = viewer.tenantId;
@@ -431,7 +435,7 @@ export async function connectorReliability(deps: { db: Db; clock: Clock }, viewe
   const out: ConnectorReliability[] = [];
   for (const connector of CONNECTOR_NAMES) {
     const settings = await connectorResilienceSettings(db, tenantId, connector);
-    const slo = DEFAULT_SLO;
+    const slo = sloTarget(settings.slo);
     const samples = await callSamples(db, tenantId, connector, new Date(now.getTime() - slo.windowSeconds * 1000), SLO_SAMPLE_LIMIT);
     const status = sloStatus(samples, slo);
     const row = byName.get(connector) ?? null;
