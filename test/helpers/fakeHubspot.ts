@@ -60,6 +60,8 @@ export class FakeHubspot {
   readonly requests: LoggedRequest[] = [];
   whileBlocked = 0;
   rateLimited = 0;
+  /** non-zero: every authenticated request is answered with this status (an outage), still logged */
+  failStatus = 0;
   private seq = 1000;
   private window = { start: 0, count: 0 };
   private searchWindow = { start: 0, count: 0 };
@@ -175,6 +177,7 @@ export class FakeHubspot {
       });
     }
     if (now < this.blockedUntil) this.whileBlocked++;
+    if (this.failStatus) return send(this.failStatus, { status: "error", message: "Service unavailable", category: "OUTAGE" });
 
     const isSearch = log.method === "POST" && url.pathname.endsWith("/search");
     if (isSearch) {
