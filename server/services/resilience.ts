@@ -513,24 +513,46 @@ export const refusedError = (connector: string, r: Refusal) =>
   new CallRefusedError(r.reason, refusalError(connector, r), r.retryAfterSeconds);
 
 /**
+ * How long one request of a running sync or pull waits for a free concurrency slot before it
+ * gives up (then CallRefusedError CONCURRENCY_LIMIT). The job was admitted and its budget spent;
+ * slots free in milliseconds — failing the whole pull for a momentary full cap turned ordinary
+ * backpressure into FAILED pulls (test/integration/resilience-callers.test.ts). Half the CRM
+ * client's own 10 s request timeout, whose clock runs while this waits; never past its signal.
+ */
+export const SLOT_WAIT_MS = 5_000;
+const SLOT_WAIT_ROUNDS = 40;
+
+/**
  * A `fetch` whose every request goes through the wrapper (the CRM client's sync and pull reads:
  * many requests per job, each admitted, sampled and counted on its own). A 5xx or a transport
  * error is the connector's fault; a 4xx is not (a 429 is the client's rate limiter's business).
- * GETs and searches are reads, so they are retried; a refusal throws CallRefusedError.
+ * GETs and searches are reads, so they are retried. No free slot: the request waits (jittered,
+ * up to SLOT_WAIT_MS) for one; an open breaker, or a slot still not free, throws CallRefusedError.
  */
 export function resilientFetch(deps: ResilienceDeps, target: Omit<CallTarget, "idempotent">, base: typeof fetch = fetch): typeof fetch {
+  const sleep = deps.sleep ?? realSleep;
+  const random = deps.random ?? Math.random;
   return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const method = (init?.method ?? "GET").toUpperCase();
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const read = method === "GET" || (method === "POST" && new URL(url).pathname.endsWith("/search"));
-    const r = await invokeWithResilience(
-      deps,
-      { ...target, idempotent: read },
-      (signal) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
-      (res): Verdict => (res.ok ? { ok: true } : { ok: false, fault: res.status >= 500, error: `HTTP ${res.status}` }),
-    );
-    if (r.kind !== "DONE") throw refusedError(target.connector, r);
-    return r.value;
+    let waited = 0;
+    for (let round = 0; ; round++) {
+      const r = await invokeWithResilience(
+        deps,
+        { ...target, idempotent: read },
+        (signal) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+        (res): Verdict => (res.ok ? { ok: true } : { ok: false, fault: res.status >= 500, error: `HTTP ${res.status}` }),
+      );
+      if (r.kind === "DONE") return r.value;
+      const pause = 10 + jitteredBackoffMs(round, random(), 50, 1000);
+      if (r.kind === "FAIL_FAST" || round + 1 >= SLOT_WAIT_ROUNDS || waited + pause > SLOT_WAIT_MS || init?.signal?.aborted)
+        throw refusedError(target.connector, r);
+      await sleep(pause);
+      waited += pause;
+      // The caller's own timeout ran out while this waited: nothing was sent, so it is still a refusal, not a fault.
+      if (init?.signal?.aborted) throw refusedError(target.connector, r);
+    }
   }) as typeof fetch;
 }
 

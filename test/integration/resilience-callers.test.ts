@@ -28,7 +28,7 @@ import { FakeHubspot } from "../helpers/fakeHubspot";
 
 // The edge reads these when env() is first called (after this module's top level ran).
 process.env.CONNECTOR_SECRET_KEY = "resilience-callers-connector-key";
-process.env.CONNECTOR_MAX_CONCURRENCY = "webhook=2";
+process.env.CONNECTOR_MAX_CONCURRENCY = "webhook=2,crm=2";
 
 let t: TestDb;
 /** near the real time: the REST routes read the system clock, tRPC and the jobs this one */
@@ -254,4 +254,53 @@ describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PR
     ).toBe(0);
     expect(await t.db.connectorSlot.count({ where: { holder: { not: null } } })).toBe(0);
   }, 180_000);
+
+  it("two tenants' CRM pulls and syncs at once against one slow HubSpot, crm cap 2 across tenants: never more than 2 in flight there; a request that finds no free slot waits for one instead of failing its pull or sync", async () => {
+    const e = await makeTenant(t.db);
+    const f = await makeTenant(t.db);
+    const token = `pat-na1-${randomUUID()}`;
+    const hub = await new FakeHubspot({ token, now: () => clock.now().getTime() }).start();
+    try {
+      const keys: Record<string, string> = {};
+      for (const tn of [e, f]) {
+        keys[tn.id] = await keyOf(tn.id, ["admin"]);
+        expect((await rest(connectorPut as never, keys[tn.id] as string, { enabled: true, base_url: hub.url, token }, "crm")).status).toBe(
+          200,
+        );
+        for (const [i, accountId] of tn.accounts.seller.entries()) {
+          const company = hub.add("companies", { name: `Cap ${tn.id} ${i}`, domain: `cap${i}.${tn.id}.example` });
+          await t.db.account.update({ where: { id: accountId }, data: { externalId: company } });
+        }
+      }
+      hub.delayMs = 40;
+      const pulls = [e, f].flatMap((tn) =>
+        tn.accounts.seller.map((accountId) =>
+          rest(pullPost as never, keys[tn.id] as string, {
+            account_id: accountId,
+            connector: "crm",
+            depth: "SHALLOW",
+            pull_job_id: `pj-${randomUUID()}`,
+          }),
+        ),
+      );
+      const syncs = [e, f].map((tn) => as(tn.admin).connectors.syncNow());
+      const [pulled, synced] = await Promise.all([Promise.all(pulls), Promise.all(syncs)]);
+      expect(hub.maxInFlight).toBeLessThanOrEqual(2);
+      expect(hub.maxInFlight).toBe(2);
+      // The cap was hit: requests were turned away (sampled DEFERRED) — and waited, so every pull
+      // ran to the end and both syncs finished. Before, each of these pulls ended FAILED with
+      // "CONCURRENCY_LIMIT: the crm connector has no free slot" after spending its unit.
+      expect(
+        await t.db.connectorCallSample.count({ where: { tenantId: { in: [e.id, f.id] }, connector: "crm", outcome: "DEFERRED" } }),
+      ).toBeGreaterThan(0);
+      for (const p of pulled) expect(p.json).toMatchObject({ result: "RUN", reason: "ADMITTED", run: { status: "DONE" } });
+      expect((await t.db.pullJob.findMany({ where: { tenantId: { in: [e.id, f.id] } } })).map((j) => j.status)).toEqual(
+        Array(pulled.length).fill("DONE"),
+      );
+      for (const x of synced) expect(x).toMatchObject({ ok: true, status: "OK" });
+      expect(await t.db.connectorSlot.count({ where: { connector: "crm", holder: { not: null } } })).toBe(0);
+    } finally {
+      await hub.stop();
+    }
+  }, 120_000);
 });
