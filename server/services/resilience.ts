@@ -426,9 +426,13 @@ const SLO_SAMPLE_LIMIT = 5000;
  * over its own SLO window against its own target (the connector's `slo` setting, read fresh; unset
  * = DEFAULT_SLO).
  */
-export async function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Viewer): Promise<ConnectorReliability[]> {
+export function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Viewer): Promise<ConnectorReliability[]> {
+  return tenantReliability(deps, viewer.tenantId);
+}
+
+/** The same for a tenant named by its credential, not a session (the `/api/metrics` scrape). */
+export async function tenantReliability(deps: { db: Db; clock: Clock }, tenantId: string): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
-  const tenantId = viewer.tenantId;
   const now = clock.now();
   const [breakers, inFlight] = await Promise.all([listBreakers(db, tenantId), slotsInFlight(db, tenantId, now)]);
   const byName = new Map(breakers.map((b) => [b.connector, b]));

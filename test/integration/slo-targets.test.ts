@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GET as metricsGet } from "@/app/api/metrics/route";
 import { GET as connectorGet, PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { GET as reliabilityGet } from "@/app/api/v1/reliability/connectors/route";
 import { createCaller } from "@/server/api/root";
@@ -180,6 +181,20 @@ describe(`per-connector SLO targets (${TEST_PROVIDER})`, () => {
     // B made the same calls and has no target of its own: no alert there.
     expect(await view(b)).toMatchObject({ calls: 25, errorRate: 0.04, alert: false, slo: DEFAULT_SLO });
     expect((await reliability(k.bAdmin)).find((c) => c.connector === "webhook")).toMatchObject({ alert: false, slo: { error_rate: 0.05 } });
+
+    // /api/metrics exports the same judgement per tenant, for Prometheus alerting.
+    const scrape = async (key: string) =>
+      (await metricsGet(new Request("http://127.0.0.1/api/metrics", { headers: { authorization: `Bearer ${key}` } }))).text();
+    const aText = await scrape(k.aAdmin);
+    expect(aText).toMatch(/^autopilot_connector_slo_alert\{connector="webhook"\} 1$/m);
+    expect(aText).toMatch(/^autopilot_connector_slo_target_error_ratio\{connector="webhook"\} 0\.01$/m);
+    expect(aText).toMatch(/^autopilot_connector_slo_error_ratio\{connector="webhook"\} 0\.04$/m);
+    expect(aText).toMatch(/^autopilot_connector_slo_target_p99_seconds\{connector="webhook"\} 2$/m);
+    // No calls, nothing to judge: an unused connector is absent.
+    expect(aText).not.toMatch(/autopilot_connector_slo_alert\{connector="crm"\}/);
+    const bText = await scrape(k.bAdmin);
+    expect(bText).toMatch(/^autopilot_connector_slo_alert\{connector="webhook"\} 0$/m);
+    expect(bText).toMatch(/^autopilot_connector_slo_target_error_ratio\{connector="webhook"\} 0\.05$/m);
 
     // The charts' series carry each connector's own target (B: the default).
     const seriesA = await as(a.auditor).reliability.series({ hours: 1 });
