@@ -12,6 +12,8 @@ const RANGES = [1, 6, 24, 48] as const;
 
 const clock = (t: number) => new Date(t).toISOString().slice(11, 16);
 
+const LABEL_AT = ["insideTopRight", "insideBottomLeft", "insideTopLeft", "insideBottomRight"] as const;
+
 /** A dashed target line: one per distinct target among the charted connectors. */
 interface Target {
   value: number;
@@ -63,13 +65,16 @@ function SeriesChart({
             <YAxis tick={{ fill: "#475569", fontSize: 11 }} stroke="#94a3b8" unit={unit} width={64} />
             <Tooltip labelFormatter={(t) => `${clock(Number(t))} UTC`} />
             <Legend wrapperStyle={{ fontSize: 12 }} formatter={(value) => <span style={{ color: "#334155" }}>{value}</span>} />
-            {targets.map((g) => (
+            {targets.map((g, i) => (
               <ReferenceLine
                 key={g.value}
                 y={g.value}
                 stroke={g.color}
                 strokeDasharray="4 4"
-                label={{ value: g.label, fill: g.color, fontSize: 11, position: "insideTopRight" }}
+                // A target above every point still shows (the axis grows to it); neighbouring
+                // targets' labels take turns at the right and the left so they do not overlap.
+                ifOverflow="extendDomain"
+                label={{ value: g.label, fill: g.color, fontSize: 11, position: LABEL_AT[i % LABEL_AT.length] }}
               />
             ))}
             {connectors.map((c) => (
