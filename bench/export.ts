@@ -10,7 +10,7 @@ import { createTenant } from "../server/repos/tenants";
 import { inTransaction } from "../server/repos/tx";
 import { requestExport } from "../server/services/audit/export";
 import { writeFixtures } from "../server/services/fixtures";
-import type { BenchRow } from "./ledger";
+import { atMost, type BenchRow } from "./ledger";
 
 const MiB = 1024 * 1024;
 
@@ -82,7 +82,8 @@ export async function exportBench(db: Db, label: string, url: string, n: number)
         case: "audit export CSV (queue tick, own process)",
         opsPerSec: (lines / r.ms) * 1000,
         ratio: r.ms / baseMs,
-        note: `time ×${(r.ms / baseMs).toFixed(2)} of sqlite3 (target ≤ 2); peak RSS rise ${rise.toFixed(0)} MiB (target ≤ 150)`,
+        note: `time ×${(r.ms / baseMs).toFixed(2)} of sqlite3; peak RSS rise ${rise.toFixed(0)} MiB (bar ≤ 150 MiB: ${rise <= 150 ? "met" : "NOT met"})`,
+        target: atMost(r.ms / baseMs, 2),
       },
     ];
   } finally {

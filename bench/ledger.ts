@@ -12,7 +12,13 @@ export interface BenchRow {
   opsPerSec: number;
   ratio: number | null;
   note: string;
+  /** the issue's bar for this row, when it has one: what it asks, and whether this run met it */
+  target?: { text: string; met: boolean } | null;
 }
+
+/** A row's bar: `atLeast` for rates and ratios that should be high, `atMost` for time ratios and sizes. */
+export const atLeast = (value: number, bar: number, unit = "×"): BenchRow["target"] => ({ text: `≥ ${bar}${unit}`, met: value >= bar });
+export const atMost = (value: number, bar: number, unit = "×"): BenchRow["target"] => ({ text: `≤ ${bar}${unit}`, met: value <= bar });
 
 async function rate(n: number, fn: (i: number) => Promise<unknown>) {
   const t0 = performance.now();

@@ -47,7 +47,7 @@ import {
 import { ACTION_TYPE_NAMES, ACTION_TYPES, actionSpec, RISK_LEVELS, type RiskLevel, riskAtMost } from "../server/engine/actions";
 import { AUTONOMY_MODES, type AutonomyMode, KILL_SWITCH_SCOPES } from "../server/engine/autonomy";
 import { evaluatePolicy, type PolicyDecision, type PolicyInput, type PolicyThresholds, type ReasonCode } from "../server/engine/policy";
-import type { BenchRow } from "./ledger";
+import { atLeast, type BenchRow } from "./ledger";
 
 // ───────────────────────────── exact doubles for Cedar ─────────────────────────────
 
@@ -451,13 +451,14 @@ export async function policyBench(opts?: { n?: number }): Promise<BenchRow[]> {
 
   const ratio = ours.perSec / cedar.perSec;
   const runs = (r: { ops: number; ms: number }) => `${r.ops.toLocaleString("en-US")} calls in ${(r.ms / 1000).toFixed(1)} s`;
-  const row = (c: string, opsPerSec: number, r: number, note: string): BenchRow => ({
+  const row = (c: string, opsPerSec: number, r: number, note: string, target: BenchRow["target"] = null): BenchRow => ({
     suite: "gate",
     db: "—",
     case: c,
     opsPerSec,
     ratio: r,
     note,
+    target,
   });
   return [
     row(
@@ -473,6 +474,7 @@ export async function policyBench(opts?: { n?: number }): Promise<BenchRow[]> {
       floor.perSec / cedar.perSec,
       `not equivalent: request marshalling + call overhead only; ${runs(floor)}`,
     ),
-    row("evaluatePolicy (ours)", ours.perSec, ratio, `target ≥ 100× — ${ratio >= 100 ? "met" : "NOT met"}; ${runs(ours)}`),
+    // Issue 13 raised the bar from 100× to 500× of Cedar pre-parsed (explanation and clause ids produced).
+    row("evaluatePolicy (ours)", ours.perSec, ratio, runs(ours), atLeast(ratio, 500)),
   ];
 }

@@ -24,9 +24,10 @@ async function timed(n: number, fn: () => Promise<unknown>) {
 /**
  * The resilience wrapper's overhead per call (issue 12's bar: ≤ 1 ms at p99) against a local HTTP
  * server: the same POST bare and through `invokeWithResilience` (breaker read, settings read,
- * sample write; then also with a concurrency cap, which adds the slot claim and release), one call
- * at a time, interleaved in rounds so both see the same machine. Reported: p50 / p99 of each and
- * the wrapped-to-bare ratio.
+ * sample buffered; then also with a concurrency cap, which adds the slot claim and release), one
+ * call at a time, interleaved in rounds so both see the same machine. Reported: p50 / p99 of each,
+ * the wrapped-to-bare p99 ratio, and the bar's number — the wrapper's own time per call (wrapped
+ * minus the wrapped call itself) at p50 / p99.
  */
 export async function resilienceBench(db: Db, label: string, n: number): Promise<BenchRow[]> {
   const server = createServer((req, res) => {
@@ -43,12 +44,27 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
   });
   await setWebhook(db, viewer, { url, enabled: true }, systemClock);
   const bare = () => fetch(url, { method: "POST", body: "{}" }).then((r) => r.text());
-  const wrapped = () =>
-    invokeWithResilience(
+  // The wrapper's own cost per call: the wrapped call's time minus the time spent inside the
+  // call it wraps (admission before, bookkeeping and release after). Measured per call, so a
+  // slow HTTP round trip (noise of the machine, not of the wrapper) does not count as overhead.
+  let inner = 0;
+  const overheads: number[] = [];
+  const wrapped = async () => {
+    const t0 = performance.now();
+    await invokeWithResilience(
       { db, clock: systemClock, instanceId: "bench" },
       { tenantId: viewer.tenantId, connector: "webhook", operation: "bench", idempotent: false },
-      (signal) => fetch(url, { method: "POST", body: "{}", signal }).then((r) => r.text()),
+      async (signal) => {
+        const c0 = performance.now();
+        try {
+          return await fetch(url, { method: "POST", body: "{}", signal }).then((r) => r.text());
+        } finally {
+          inner = performance.now() - c0;
+        }
+      },
     );
+    overheads.push(performance.now() - t0 - inner);
+  };
   const rows: BenchRow[] = [];
   try {
     for (let i = 0; i < 50; i++) {
@@ -62,6 +78,7 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
       });
       const b: number[] = [];
       const w: number[] = [];
+      overheads.length = 0;
       // Rounds of 50 alternate the two so drift (GC, other load) hits both alike.
       for (let r = 0; r < Math.ceil(n / 50); r++) {
         b.push(...(await timed(50, bare)));
@@ -69,9 +86,9 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
       }
       b.sort((x, y) => x - y);
       w.sort((x, y) => x - y);
+      const o = [...overheads].sort((x, y) => x - y);
       const p = (xs: number[], q: number) => percentile(xs, q) ?? 0;
-      const overhead99 = p(w, 99) - p(b, 99);
-      const name = capped ? "wrapped, max_concurrency 8 (slot claim + release)" : "wrapped (breaker + settings read, sample write)";
+      const name = capped ? "wrapped, max_concurrency 8 (+ slot claim and release)" : "wrapped (one admission read; sample buffered)";
       rows.push({
         suite: "resilience",
         db: label,
@@ -86,7 +103,8 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
         case: name,
         opsPerSec: 1000 / (w.reduce((s, x) => s + x, 0) / w.length),
         ratio: p(w, 99) / p(b, 99),
-        note: `p50 ${p(w, 50).toFixed(3)} ms, p99 ${p(w, 99).toFixed(3)} ms; p99 overhead ${overhead99.toFixed(3)} ms (target ≤ 1 ms)`,
+        note: `p50 ${p(w, 50).toFixed(3)} ms, p99 ${p(w, 99).toFixed(3)} ms; wrapper's own time per call p50 ${p(o, 50).toFixed(3)} ms, p99 ${p(o, 99).toFixed(3)} ms`,
+        target: { text: "wrapper's own time p99 ≤ 1 ms", met: p(o, 99) <= 1 },
       });
     };
     await measure(false);

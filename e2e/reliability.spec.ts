@@ -7,7 +7,8 @@ import { createApiKey, shot, shotViewport, signIn, tickDecisions } from "./helpe
  * The reliability page end to end (SPEC §4.7): an approved CRM write goes to a webhook receiver
  * that is down, fails, and shows in "Failed executions"; the receiver comes back, the admin opens
  * the replay, sees which call repeats and under which idempotency key, gives a reason and replays —
- * the receiver gets the same key again. Then the admin isolates the webhook connector and closes
+ * the replay is queued, the queue runs it and the receiver gets the same key again; the row shows
+ * it queued, then its result. Then the admin isolates the webhook connector and closes
  * it, each with a reason.
  */
 
@@ -84,9 +85,17 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     await shotViewport(page, "reliability-replay-preview");
     await dialog.getByLabel("Why replay it").fill("CRM middleware was down; it is back");
     await dialog.getByRole("button", { name: "Replay", exact: true }).click();
-    await expect(page.getByTestId("replay-notice")).toContainText("succeeded");
+    // Queued, not run in the request: nothing has reached the receiver yet.
+    await expect(page.getByTestId("replay-notice")).toContainText("queued");
+    await expect(row).toContainText("replay queued");
+    expect(keys).toEqual([firstKey]);
+    await shot(page, "reliability-replay-queued");
+    // The queue runs it (the scheduler is off here: one decisions tick), with the original key;
+    // the list's own refetch shows the result — no reload.
+    await tickDecisions();
+    await expect.poll(() => keys.length).toBe(2);
     expect(keys).toEqual([firstKey, firstKey]);
-    await expect(row).toContainText("replayed: succeeded");
+    await expect(row).toContainText("replayed: succeeded", { timeout: 20_000 });
 
     // Isolate the webhook connector, then close it again.
     const health = page.getByTestId("connector-health-webhook");

@@ -10,6 +10,7 @@ import path from "node:path";
 import pg from "pg";
 import { exportBench } from "../bench/export";
 import { gateBench } from "../bench/gate";
+import { httpBench } from "../bench/http";
 import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
 import { perceptionBench } from "../bench/perception";
@@ -30,16 +31,20 @@ const LEARNING_REPEATS = Number(process.env.BENCH_LEARNING_REPEATS ?? 3);
 const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
 /** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
 const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
+/** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
+const HTTP_LEDGER_ROWS = Number(process.env.BENCH_HTTP_LEDGER_ROWS ?? 1_000_000);
+const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 3000);
 
 /** Suites that need a database run once per database; `dbFree` ones run once. */
 const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
   {
     ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
-    gate: { dbFree: () => policyBench(), perDb: (db, label) => gateBench(db, label, N) },
+    gate: { dbFree: () => policyBench(), perDb: (db, label, url) => gateBench(db, label, url, N) },
     perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
     learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
     export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
     whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
+    http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
     resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
@@ -97,8 +102,35 @@ for (const n of names) {
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 console.log("");
-console.log("| suite | db | case | ops/s | ratio to baseline | note |");
-console.log("|---|---|---|---:|---:|---|");
+console.log("| suite | db | case | ops/s | ratio to baseline | bar | met | note |");
+console.log("|---|---|---|---:|---:|---|---|---|");
 for (const r of rows) {
-  console.log(`| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${r.note} |`);
+  const bar = r.target ? r.target.text : "";
+  const met = r.target ? (r.target.met ? "yes" : "**NO**") : "";
+  console.log(
+    `| ${r.suite} | ${r.db} | ${r.case} | ${fmt(r.opsPerSec)} | ${r.ratio === null ? "—" : r.ratio.toFixed(2)} | ${bar} | ${met} | ${r.note} |`,
+  );
 }
+
+// The same rows as a JSON artifact (BENCH_JSON, default test-results/bench.json), with the machine they ran on.
+const out = process.env.BENCH_JSON ?? path.join("test-results", "bench.json");
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(
+  out,
+  `${JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      suites: names,
+      machine: {
+        cpus: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: process.platform,
+      },
+      rows,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`\n(${rows.length} rows; JSON in ${out})`);

@@ -30,6 +30,7 @@ import { KillSwitchScope } from "../server/schemas/autonomy";
 import { ApiKeyScope } from "../server/schemas/common";
 import { createApiKey, listTenantApiKeys } from "../server/services/apiKeys";
 import { putKillSwitch } from "../server/services/autonomyConfig";
+import { flushAllCallSamples } from "../server/services/callSamples";
 import { setWebhook } from "../server/services/connectors";
 import { syncCrm } from "../server/services/crmSync";
 import { writeFixtures } from "../server/services/fixtures";
@@ -314,6 +315,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2))
   .then(async (code) => {
+    // `cli tick` and `crm sync` call connectors: their buffered call samples go out first.
+    await flushAllCallSamples();
     await getDb().$disconnect();
     process.exit(code);
   })
@@ -327,6 +330,7 @@ main(process.argv.slice(2))
           ? `error: ${err.message}${err.field ? ` (${err.field})` : ""}`
           : `error: unexpected ${err instanceof Error ? err.name : "failure"}`;
     console.error(message);
+    await flushAllCallSamples();
     await getDb().$disconnect();
     process.exit(2);
   });

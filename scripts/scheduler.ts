@@ -10,6 +10,7 @@ import { getDb } from "../server/db";
 import { reportUnexpected } from "../server/errors";
 import { jobDepsFromEnv } from "../server/http/deps";
 import { JOB_LIST, JOBS, type JobName } from "../server/jobs/registry";
+import { flushCallSamples } from "../server/services/callSamples";
 
 const db = getDb();
 const deps = jobDepsFromEnv(db, systemClock, `scheduler:${hostname()}:${process.pid}`);
@@ -37,7 +38,9 @@ console.log(`[scheduler] ${crons.length} job(s): ${crons.map((c) => `${c.name} (
 
 function stop() {
   for (const c of crons) c.stop();
-  db.$disconnect().finally(() => process.exit(0));
+  flushCallSamples(db)
+    .then(() => db.$disconnect())
+    .finally(() => process.exit(0));
 }
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

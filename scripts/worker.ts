@@ -8,6 +8,7 @@
  * number of machines; SIGINT/SIGTERM finish the job in hand and exit 0. A worker killed outright
  * loses nothing: its leases expire and the jobs are claimed again.
  */
+
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +18,7 @@ import { createDb, type Db } from "../server/db";
 import { env } from "../server/env";
 import { startWorker, type WorkerStats } from "../server/jobs/worker";
 import { pingDatabase } from "../server/repos/health";
+import { flushCallSamples } from "../server/services/callSamples";
 import { describeError, type JobHandlers, type JobRun, type TickSummary } from "../server/services/jobQueue";
 
 export interface WorkerMainOptions {
@@ -122,6 +124,8 @@ export async function main(opts: WorkerMainOptions): Promise<WorkerStats> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    // The last jobs' call samples (buffered off the call path) go out before the client closes.
+    await flushCallSamples(db);
     await db.$disconnect();
   }
 }

@@ -106,6 +106,36 @@ function observedAdapter(factory: SqlDriverAdapterFactory, observe: StatementObs
   };
 }
 
+/**
+ * SQLite transactions start with BEGIN IMMEDIATE (the write lock at once) instead of the adapter's
+ * plain BEGIN. Why: with a deferred BEGIN, a transaction that reads and then writes while another
+ * process committed in between cannot upgrade its stale snapshot — SQLite answers SQLITE_BUSY at
+ * once, without the busy timeout (measured: 64 of 360 read-then-write transactions from three
+ * processes failed — `npm start`'s server and scheduler, a CLI, a worker share a file like this).
+ * IMMEDIATE makes the second writer wait its turn under the busy timeout instead. Every
+ * interactive transaction here writes, so nothing that could have run beside a writer is
+ * serialised.
+ *
+ * The adapter (@prisma/adapter-better-sqlite3 7.10.0, pinned) sends "BEGIN" through its
+ * better-sqlite3 connection's `prepare`, the one seam it offers; the connection is its `client`.
+ * test/integration/db-multiprocess.test.ts fails without this.
+ */
+function immediateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect(): Promise<SqlDriverAdapter> {
+      const adapter = await factory.connect();
+      const client = (adapter as unknown as { client?: Database.Database }).client;
+      if (!client || typeof client.prepare !== "function")
+        throw new Error("The SQLite driver adapter changed shape: its connection is not where BEGIN IMMEDIATE expects it");
+      const prepare = client.prepare.bind(client);
+      client.prepare = ((sql: string) => prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql)) as typeof client.prepare;
+      return adapter;
+    },
+  };
+}
+
 export function createDb(url: string, options: CreateDbOptions = {}): Db {
   const withObserver = (factory: SqlDriverAdapterFactory) => (options.observe ? observedAdapter(factory, options.observe) : factory);
   if (providerOf(url) === "postgresql") {
@@ -122,7 +152,7 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
   raw.close();
   // `timeout` is SQLite's busy timeout: a writer waits for another process's write lock instead
   // of failing at once with SQLITE_BUSY.
-  const adapter = withObserver(new PrismaBetterSqlite3({ url: file, timeout: 15_000 }));
+  const adapter = withObserver(immediateTransactions(new PrismaBetterSqlite3({ url: file, timeout: 15_000 })));
   return new SqliteClient({ adapter });
 }
 

@@ -70,7 +70,7 @@ function describeParsed(type: string, stored: unknown): string {
     case "LEDGER_DIGEST_PUBLISHED":
       return `Signed digest of the chain at entry #${e.payload.seq} published (key ${e.payload.key_id}, head ${e.payload.head_hash.slice(0, 12)}…)`;
     case "REPLAY_REQUESTED":
-      return `Replay of execution ${e.payload.original_execution_id} requested by ${e.payload.requested_by}: “${e.payload.replay_reason}”`;
+      return `Replay of execution ${e.payload.original_execution_id} requested by ${e.payload.requested_by}: “${e.payload.replay_reason}”${e.payload.execution_id ? ` — queued as execution ${e.payload.execution_id}` : ""}`;
     case "REPLAY_STARTED":
       return `Replay started as execution ${e.payload.execution_id}`;
     case "REPLAY_COMPLETED":

@@ -55,7 +55,10 @@ function ReplayDialog({ execution, onClose, onDone }: { execution: Failed | null
   const replay = useMutation(
     trpc.executions.replay.mutationOptions({
       onSuccess: (r) => {
-        onDone({ ok: r.status !== "FAILED", text: `Replay ${r.executionId} of ${r.replayOf}: ${r.status.toLowerCase()}.` });
+        onDone({
+          ok: true,
+          text: `Replay ${r.executionId} of ${r.replayOf}: ${r.status.toLowerCase()}. It runs on the job queue; its result shows in the list.`,
+        });
         onClose();
       },
     }),
@@ -66,7 +69,7 @@ function ReplayDialog({ execution, onClose, onDone }: { execution: Failed | null
       onClose={onClose}
       onConfirm={(reason) => execution && replay.mutate({ executionId: execution.executionId, replayReason: reason })}
       title={`Replay ${execution?.actionType ?? ""}?`}
-      description="A new execution runs the same call; the original stays as it is. Tools that dedupe get the original idempotency key."
+      description="A new execution is queued and runs the same call; the original stays as it is. Tools that dedupe get the original idempotency key."
       confirmLabel="Replay"
       pending={replay.isPending || preview.isPending}
       error={replay.error?.message ?? null}
@@ -99,11 +102,11 @@ function BulkReplay({ onDone }: { onDone: (n: Notice) => void }) {
   const run = useMutation(
     trpc.executions.bulkReplay.mutationOptions({
       onSuccess: (r) => {
-        const ok = r.items.filter((i) => i.status === "SUCCEEDED").length;
-        const refused = r.items.filter((i) => i.status === "REFUSED").length;
+        const queued = r.items.filter((i) => i.status === "QUEUED").length;
+        const refused = r.items.length - queued;
         onDone({
-          ok: ok === r.items.length,
-          text: `Replayed ${r.items.length}: ${ok} succeeded, ${r.items.length - ok - refused} failed, ${refused} refused${r.truncated ? ` (only the first ${r.cap}; replay again for the rest)` : ""}.`,
+          ok: refused === 0,
+          text: `Queued ${queued} ${queued === 1 ? "replay" : "replays"}, ${refused} refused${r.truncated ? ` (only the first ${r.cap}; replay again for the rest)` : ""}. They run on the job queue; their results show in the list.`,
         });
         setOpen(false);
       },
@@ -142,7 +145,7 @@ function BulkReplay({ onDone }: { onDone: (n: Notice) => void }) {
         onClose={() => setOpen(false)}
         onConfirm={(reason) => range && run.mutate({ ...range, replayReason: reason })}
         title="Replay the failed executions of this range?"
-        description="Each intent's latest failed execution runs again as a new execution; the originals stay as they are."
+        description="Each intent's latest failed execution is queued to run again as a new execution; the originals stay as they are."
         confirmLabel="Replay all"
         pending={run.isPending || preview.isPending}
         error={run.error?.message ?? null}
@@ -164,6 +167,16 @@ function BulkReplay({ onDone }: { onDone: (n: Notice) => void }) {
   );
 }
 
+/** A replay's execution that the queue has not finished yet. */
+const PENDING = new Set(["QUEUED", "EXECUTING"]);
+
+/** Where the row's replay is: waiting for its job, running, or its result. */
+function ReplayState({ status }: { status: string }) {
+  if (status === "QUEUED") return <Badge tone="blue">replay queued</Badge>;
+  if (status === "EXECUTING") return <Badge tone="blue">replay running</Badge>;
+  return <Badge tone={status === "SUCCEEDED" ? "green" : "slate"}>replayed: {status.toLowerCase()}</Badge>;
+}
+
 /** The tenant's failed executions, newest first, each with a replay that shows its preview first (SPEC §4.7). */
 export function FailedExecutions() {
   const trpc = useTRPC();
@@ -172,7 +185,9 @@ export function FailedExecutions() {
   const [notice, setNotice] = useState<Notice>(null);
   const q = useInfiniteQuery({
     ...trpc.executions.failed.infiniteQueryOptions({ limit: 25 }, { getNextPageParam: (p) => p.nextCursor ?? undefined }),
-    refetchInterval: 15_000,
+    // A queued or running replay's result comes from the job queue: refetch sooner while one is pending.
+    refetchInterval: (query) =>
+      query.state.data?.pages.some((p) => p.items.some((e) => e.laterExecution && PENDING.has(e.laterExecution.status))) ? 3_000 : 15_000,
   });
   const rows = useMemo(() => q.data?.pages.flatMap((p) => p.items) ?? [], [q.data]);
   const columns = useMemo(
@@ -196,12 +211,7 @@ export function FailedExecutions() {
           header: "Replay",
           cell: (c) => {
             const e = c.row.original;
-            if (e.laterExecution)
-              return (
-                <Badge tone={e.laterExecution.status === "SUCCEEDED" ? "green" : "slate"}>
-                  replayed: {e.laterExecution.status.toLowerCase()}
-                </Badge>
-              );
+            if (e.laterExecution) return <ReplayState status={e.laterExecution.status} />;
             return (
               <Button onClick={() => setPicked(e)}>
                 Replay

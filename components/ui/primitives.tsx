@@ -68,7 +68,10 @@ export function Badge({ tone = "slate", children, title }: { tone?: Tone; childr
   return (
     <span
       title={title}
-      className={cx("inline-flex items-center gap-1 rounded px-1.5 py-0.5 text-xs font-medium ring-1 ring-inset", TONES[tone])}
+      className={cx(
+        "inline-flex items-center gap-1 whitespace-nowrap rounded px-1.5 py-0.5 text-xs font-medium ring-1 ring-inset",
+        TONES[tone],
+      )}
     >
       {children}
     </span>

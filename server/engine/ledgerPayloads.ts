@@ -374,12 +374,17 @@ const core = {
     original_execution_id: id,
     replay_reason: text,
     requested_by: text,
+    /** the new execution, queued with its job; absent when a kill switch refused the request */
+    execution_id: id.optional(),
   }),
-  /** The replay's new execution began; its tool calls carry the original idempotency keys. */
+  /** The replay's job started its new execution; its tool calls carry the original idempotency keys. */
   REPLAY_STARTED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id }),
   /** The replay's execution succeeded. */
   REPLAY_COMPLETED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id }),
-  /** The replay's execution failed (or was refused by a kill switch) — `error` says why. */
+  /**
+   * The replay's execution failed, or never started — refused by a kill switch (at the request:
+   * `execution_id` null; at its job's start: the queued execution), or its job gave up — `error` says why.
+   */
   REPLAY_FAILED: z.looseObject({ action_intent_id: id, original_execution_id: id, execution_id: id.nullable(), error: text }),
 };
 

@@ -9,7 +9,7 @@
  * key are "the intent's calls on that connector", not a lookup by the row key.
  */
 
-/** At most this many executions per bulk replay request (it runs inline); the answer says when more matched. */
+/** At most this many executions per bulk replay request (each one queues a job); the answer says when more matched. */
 export const BULK_REPLAY_CAP = 100;
 
 export type ToolCallStatus = "STARTED" | "SUCCEEDED" | "FAILED";
@@ -131,9 +131,46 @@ export function replayEndEntry(
     : { type: "REPLAY_FAILED" as const, payload: { ...payload, error: result.error } };
 }
 
-/** Which executions a replay may start from: terminal ones only (an EXECUTING one still owns its call). */
+/** Which executions a replay may start from: terminal ones only (a QUEUED or EXECUTING one still owns its call). */
 export function replayRefusal(status: string): "NOT_TERMINAL" | null {
   return status === "SUCCEEDED" || status === "FAILED" ? null : "NOT_TERMINAL";
+}
+
+/**
+ * An execution of the intent that is still to run (QUEUED: a replay waiting for its job) or running
+ * (EXECUTING): while one exists, another replay of the intent is refused (REPLAY_IN_PROGRESS).
+ */
+export function pendingExecution(status: string): boolean {
+  return status === "QUEUED" || status === "EXECUTING";
+}
+
+/** The replay job's dedupe key: one job per replay execution, however often its enqueue is retried. */
+export function replayJobKey(executionId: string): string {
+  return `replay:${executionId}`;
+}
+
+/** Why a replay is refused by a kill switch — the sentence in the 409, the execution's error and REPLAY_FAILED. */
+export function killSwitchRefusal(kill: { scope: string; key: string; reason: string }): string {
+  return `Refused: the ${kill.scope} kill switch${kill.key ? ` ${kill.key}` : ""} is on (${kill.reason})`;
+}
+
+/**
+ * What becomes of a QUEUED replay execution given its job (looked up by `replayJobKey`). The job is
+ * queued in the transaction that creates the execution, so while that job can still run (QUEUED,
+ * LEASED) the replay waits for it — however long backpressure defers it. A job that ended without
+ * starting it (FAILED after its last attempt; DONE or missing cannot happen but must not strand
+ * it either) leaves nobody to start it: the replay ends FAILED.
+ */
+export function queuedReplayFate(
+  job: { status: string; lastError: string | null } | null,
+): { kind: "WAIT" } | { kind: "FAIL"; error: string } {
+  if (job && (job.status === "QUEUED" || job.status === "LEASED")) return { kind: "WAIT" };
+  const why = !job
+    ? "its job is missing"
+    : job.status === "FAILED"
+      ? `its job failed${job.lastError ? ` (${job.lastError})` : ""}`
+      : "its job ended without starting it";
+  return { kind: "FAIL", error: `REPLAY_JOB_FAILED: the replay never started: ${why}` };
 }
 
 /**

@@ -554,7 +554,7 @@ export const OPERATIONS: Operation[] = [
     method: "post",
     path: "/api/v1/executions/{id}/replay",
     summary:
-      "Replay a finished execution as a new one (replay_of, replay_reason, requested_by), sending tools the original idempotency key; the original stays untouched; REPLAY_REQUESTED / STARTED / COMPLETED / FAILED on the intent's story → 201 { execution_id, replay_of, status } (202 while still running); still EXECUTING, another replay running or a kill switch on → 409",
+      "Replay a finished execution as a new one (replay_of, replay_reason, requested_by), sending tools the original idempotency key; the original stays untouched. Queued: the new execution is created QUEUED with its job and the job runs it → 201 { execution_id, replay_of, status: QUEUED }; its result is the execution's status (replay-preview of execution_id). REPLAY_REQUESTED, then STARTED and COMPLETED / FAILED as the job runs, on the intent's story; still QUEUED / EXECUTING, another replay pending or a kill switch on → 409",
     scopes: ["admin"],
     body: ReplayBody,
     success: 201,
@@ -563,7 +563,7 @@ export const OPERATIONS: Operation[] = [
     method: "post",
     path: "/api/v1/executions/replay",
     summary:
-      "Bulk replay of the failed executions of [from, to) (per intent its latest execution, when that one failed), newest first, at most 100 per request ({ items, cap, truncated }); dry_run → the same list with each one's side_effects, nothing replayed; to ≤ from → 422",
+      "Bulk replay of the failed executions of [from, to) (per intent its latest execution, when that one failed), newest first, at most 100 per request, each queued as a replay job ({ items: [{ replay_of, execution_id, status: QUEUED | REFUSED, error }], cap, truncated }); dry_run → the same list with each one's side_effects, nothing replayed; to ≤ from → 422",
     scopes: ["admin"],
     body: BulkReplayBody,
     success: 200,

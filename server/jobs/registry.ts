@@ -16,6 +16,7 @@ import { runShadowTick } from "../services/learning/shadow";
 import type { Synthesizer } from "../services/llmSynthesizer";
 import { runNormalizeTick } from "../services/normalize";
 import { runPerceptionTick } from "../services/perception";
+import { handleReplayJob, REPLAY_EXECUTION } from "../services/replay";
 import { runRitualTick } from "../services/rituals";
 import { sweepExecutions } from "../services/sweeper";
 import { runCrmSyncTick } from "./crmSync";
@@ -62,17 +63,17 @@ export function queueHandlers(deps: JobDeps): JobHandlers {
     },
     [APPROVAL_WEBHOOK]: (payload, ctx) =>
       handleApprovalWebhookJob({ db: deps.db, clock: deps.clock, connectors: deps.connectors }, payload, ctx),
-    [EXECUTE_APPROVED]: (payload, ctx) =>
-      handleExecuteApprovedJob(
-        {
-          db: deps.db,
-          clock: deps.clock,
-          // probe claims and slot leases name this worker
-          connectors: { ...deps.connectors, resilience: { ...deps.connectors.resilience, instanceId: deps.workerId } },
-        },
-        payload,
-        ctx,
-      ),
+    [EXECUTE_APPROVED]: (payload, ctx) => handleExecuteApprovedJob(workerExecDeps(deps), payload, ctx),
+    [REPLAY_EXECUTION]: (payload, ctx) => handleReplayJob(workerExecDeps(deps), payload, ctx),
+  };
+}
+
+/** What an execution run by this worker needs; probe claims and slot leases name the worker. */
+function workerExecDeps(deps: JobDeps) {
+  return {
+    db: deps.db,
+    clock: deps.clock,
+    connectors: { ...deps.connectors, resilience: { ...deps.connectors.resilience, instanceId: deps.workerId } },
   };
 }
 
@@ -94,7 +95,7 @@ async function runCalibrateTick(deps: JobDeps) {
   };
 }
 
-/** Fire due trigger windows, then drain the queue — decision runs, imports, audit exports (bounded per tick). */
+/** Fire due trigger windows, then drain the queue — decision runs, approved executions, replays, imports, audit exports (bounded per tick). */
 async function runDecisionsTick(deps: JobDeps) {
   const triggers = await fireDueTriggers(deps.db, deps.clock);
   const queue = await runWorkerTick(deps.db, queueHandlers(deps), {
@@ -115,7 +116,7 @@ export const JOBS = {
   decisions: {
     schedule: "* * * * *",
     localSchedule: "*/15 * * * * *",
-    description: "Fire due decision triggers and run queued jobs: decision runs, human-approved executions, imports, exports",
+    description: "Fire due decision triggers and run queued jobs: decision runs, human-approved executions, replays, imports, exports",
     run: runDecisionsTick,
   },
   rituals: {

@@ -9,6 +9,8 @@ import { tenantWhere } from "./scope";
 export function insertExecution(
   tx: Tx,
   data: {
+    /** chosen by the caller when an entry written before the row must name it (a replay's REPLAY_REQUESTED) */
+    id?: string;
     tenantId: string;
     intentId: string;
     approvalSource: "HUMAN" | "POLICY";
@@ -16,8 +18,11 @@ export function insertExecution(
     replayOf?: string | null;
     replayReason?: string | null;
     requestedBy?: string | null;
-    /** created already terminal when the work ran inside the same transaction */
-    status?: "EXECUTING" | "SUCCEEDED";
+    /**
+     * created already terminal when the work ran inside the same transaction; QUEUED when a job
+     * will start it (a replay), EXECUTING (the default) when the caller goes on to make the call
+     */
+    status?: "QUEUED" | "EXECUTING" | "SUCCEEDED";
     finishedAt?: Date;
   },
   now: Date,
@@ -40,6 +45,37 @@ export async function finishExecution(
     data: { ...data, finishedAt: now },
   });
   return res.count === 1;
+}
+
+/**
+ * A queued execution's job starts it: QUEUED → EXECUTING, conditional so of any number of
+ * deliveries of the job exactly one starts it. `startedAt` becomes the real start, so the implicit
+ * lease (startedAt + EXECUTION_LEASE_MS) counts from here however long it waited in the queue.
+ */
+export async function startQueuedExecution(tx: Tx, tenantId: string, id: string, now: Date) {
+  const res = await tx.execution.updateMany({
+    where: tenantWhere(tenantId, { id, status: "QUEUED" }),
+    data: { status: "EXECUTING", startedAt: now, leaseExpiresAt: null },
+  });
+  return res.count === 1;
+}
+
+/** A queued execution that will never start (kill switch, its job failed) ends FAILED; only a QUEUED row moves. */
+export async function failQueuedExecution(tx: Tx, tenantId: string, id: string, error: string, now: Date) {
+  const res = await tx.execution.updateMany({
+    where: tenantWhere(tenantId, { id, status: "QUEUED" }),
+    data: { status: "FAILED", error, finishedAt: now },
+  });
+  return res.count === 1;
+}
+
+/** QUEUED executions across tenants, oldest first (the executions sweeper looks for ones whose job is gone). */
+export function queuedExecutions(db: DbOrTx, limit: number) {
+  return db.execution.findMany({
+    where: { status: "QUEUED" },
+    orderBy: [{ startedAt: "asc" }, { id: "asc" }],
+    take: limit,
+  });
 }
 
 export function findExecution(db: DbOrTx, tenantId: string, id: string) {

@@ -51,6 +51,14 @@ export function findJob(db: DbOrTx, tenantId: string, id: string) {
   return db.job.findFirst({ where: tenantWhere(tenantId, { id }) });
 }
 
+/** The jobs queued under these dedupe keys (one tenant, one query); a key with no job is absent. */
+export function jobsByDedupeKeys(db: DbOrTx, tenantId: string, keys: string[]) {
+  return db.job.findMany({
+    where: tenantWhere(tenantId, { dedupeKey: { in: [...new Set(keys)] } }),
+    select: { dedupeKey: true, status: true, lastError: true },
+  });
+}
+
 /**
  * Claimable now: queued and due, or leased with an expired lease (its worker died or stalled).
  * At exactly `leaseUntil` the lease still holds (see `finishLeasedJob`), so there is no instant

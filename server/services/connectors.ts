@@ -361,6 +361,14 @@ export async function connectorLimits(db: DbOrTx, tenantId: string, name: Connec
  */
 export async function connectorResilienceSettings(db: DbOrTx, tenantId: string, name: ConnectorName) {
   const row = await findConnectorConfig(db, tenantId, KIND[name]);
-  const cfg = readConfig(row?.config);
+  return resilienceSettingsOf(row?.config ?? null);
+}
+
+/** The same, from a stored config already read (the wrapper reads it together with the breaker). */
+export function resilienceSettingsOf(stored: string | null) {
+  const cfg = readConfig(stored ?? undefined);
   return { breaker: cfg.breaker ?? null, maxConcurrency: cfg.max_concurrency ?? null, slo: cfg.slo ?? null };
 }
+
+/** The ConnectorConfig kind a connector's settings are stored under. */
+export const connectorKind = (name: ConnectorName) => KIND[name];

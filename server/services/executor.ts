@@ -137,9 +137,18 @@ export async function runExecution(
 }
 
 /** A connector admission made before the execution started: the connector it resolved and the wrapper's answer. */
-interface Admission {
+export interface Admission {
   connector: string;
   permit: Permit | Exclude<Refusal, { kind: "DEFER" }>;
+}
+
+/**
+ * Ask the wrapper for a slot for an execution that has not started yet (a queued replay's job):
+ * DEFER means "start nothing, come back after retry_after"; anything else is the admission to hand
+ * to `completeExecution` once the execution has started.
+ */
+export function admitExecution(deps: ExecDeps, tenantId: string, connector: string, actionType: string) {
+  return acquirePermit(resilienceDeps(deps), executionTarget(deps, tenantId, connector, actionType));
 }
 
 /**

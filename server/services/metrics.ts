@@ -26,6 +26,7 @@ import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { BREAKER_STATES } from "../schemas/reliability";
 import { authenticateApiKey } from "./apiKeys";
+import { flushCallSamples } from "./callSamples";
 import { tenantReliability } from "./resilience";
 
 /**
@@ -83,6 +84,8 @@ function aggregatedHistogram(name: string, help: string, bounds: readonly number
 }
 
 export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
+  // This process's buffered call samples count too (services/callSamples.ts).
+  await flushCallSamples(db);
   const now = clock.now();
   const since = new Date(now.getTime() - LATENCY_WINDOW_MS);
   const dateKey = utcDateKey(now);

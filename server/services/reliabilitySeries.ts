@@ -5,6 +5,7 @@ import { type SeriesPoint, sloSeries } from "../engine/sloSeries";
 import { callSamplesInRange } from "../repos/callSeries";
 import type { Viewer } from "../repos/scope";
 import { CONNECTOR_NAMES, type ConnectorName } from "../schemas/connectors";
+import { flushCallSamples } from "./callSamples";
 import { connectorResilienceSettings } from "./connectors";
 
 /** Points per chart: enough to see a spike, few enough to read. */
@@ -27,6 +28,7 @@ export async function connectorSeries(
   viewer: Viewer,
   input: { hours: number },
 ): Promise<{ from: Date; to: Date; bucketMs: number; connectors: ConnectorSeries[] }> {
+  await flushCallSamples(deps.db);
   const to = deps.clock.now();
   const bucketMs = Math.ceil((input.hours * 3_600_000) / BUCKETS);
   const from = new Date(to.getTime() - bucketMs * BUCKETS);

@@ -1,19 +1,31 @@
+import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock";
 import type { Db } from "../db";
 import { actionSpec } from "../engine/actions";
 import { activeKillSwitch } from "../engine/autonomy";
 import type { Actor } from "../engine/ledger";
-import { BULK_REPLAY_CAP, latestFailedPerIntent, previewReplay, type ReplaySideEffect, replayRefusal } from "../engine/replay";
+import {
+  BULK_REPLAY_CAP,
+  killSwitchRefusal,
+  latestFailedPerIntent,
+  pendingExecution,
+  previewReplay,
+  type ReplaySideEffect,
+  replayJobKey,
+  replayRefusal,
+} from "../engine/replay";
 import { AppError, notFound } from "../errors";
 import { accountNames } from "../repos/accounts";
 import { enabledKillSwitches } from "../repos/autonomy";
 import {
   executionsForIntent,
   executionsForIntents,
+  failQueuedExecution,
   findExecution,
   insertExecution,
   intentsByIds,
   listFailedExecutions,
+  startQueuedExecution,
   toolCallsForExecutions,
 } from "../repos/executions";
 import { findIntent } from "../repos/intents";
@@ -22,7 +34,9 @@ import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import type { Page } from "../schemas/common";
 import { resolveConnector } from "./crmWrites";
-import { type ConnectorDeps, completeExecution } from "./executor";
+import { admitExecution, type ConnectorDeps, completeExecution } from "./executor";
+import { enqueue, type JobContext, JobError } from "./jobQueue";
+import { releasePermit, resilienceDeps } from "./resilience";
 
 /**
  * Replay (SPEC §4.7, §5.1 `executions/:id/replay-preview`, `executions/:id/replay`): an admin re-runs
@@ -32,7 +46,13 @@ import { type ConnectorDeps, completeExecution } from "./executor";
  * execution's idempotency key (engine/replay.ts). REPLAY_REQUESTED / STARTED / COMPLETED / FAILED
  * go on the intent's correlation id, so they are part of its story.
  *
- * The replay runs inline in the request, like a human approval does today.
+ * The replay runs on the durable queue, like a human approval (EXECUTE_APPROVED): the request
+ * checks, then in ONE transaction writes REPLAY_REQUESTED, creates the new execution QUEUED and
+ * enqueues its REPLAY_EXECUTION job — so a replay is never committed without the job that runs it.
+ * The job (`handleReplayJob`, drained by the `decisions` tick) checks the kill switch again, waits
+ * out backpressure, starts the execution (QUEUED → EXECUTING, REPLAY_STARTED) and finishes it
+ * through the executor like any other. A QUEUED row is never the executions sweeper's stalled
+ * EXECUTING one; a replay whose job ended without starting it is ended FAILED by the sweeper.
  */
 
 export interface ReplayDeps {
@@ -57,7 +77,10 @@ export interface ReplayPreviewView {
 export interface ReplayResult {
   executionId: string;
   replayOf: string;
-  /** SUCCEEDED | FAILED, or EXECUTING when a sweeper took the call over before it finished */
+  /**
+   * QUEUED: the new execution exists and its job will run it; its result (SUCCEEDED | FAILED) is
+   * the execution's status once the queue has drained it.
+   */
   status: string;
 }
 
@@ -157,7 +180,7 @@ export async function replayExecution(
 
   const { kill } = await replayRoute(db, intent);
   if (kill) {
-    const error = `Refused: the ${kill.scope} kill switch${kill.key ? ` ${kill.key}` : ""} is on (${kill.reason})`;
+    const error = killSwitchRefusal(kill);
     await inTransaction(db, async (tx) => {
       const now = clock.now();
       await appendLedger(tx, { ...base, type: "REPLAY_REQUESTED", payload: requested }, now);
@@ -174,22 +197,25 @@ export async function replayExecution(
     throw new AppError("CONFLICT", error, undefined, "KILL_SWITCH_ACTIVE", { kill_switch: { scope: kill.scope, key: kill.key } });
   }
 
-  const replay = await inTransaction(db, async (tx) => {
+  // The id is chosen here so REPLAY_REQUESTED (written first, see below) can name the execution it queues.
+  const replayId = randomUUID();
+  await inTransaction(db, async (tx) => {
     const now = clock.now();
     // REPLAY_REQUESTED first: its ledger append takes the tenant's chain lock, so two concurrent
-    // replays of one intent check for each other's running execution one after the other.
-    await appendLedger(tx, { ...base, type: "REPLAY_REQUESTED", payload: requested }, now);
-    const running = (await executionsForIntent(tx, tenantId, intent.id)).find((e) => e.status === "EXECUTING");
-    if (running)
+    // replays of one intent check for each other's queued or running execution one after the other.
+    await appendLedger(tx, { ...base, type: "REPLAY_REQUESTED", payload: { ...requested, execution_id: replayId } }, now);
+    const pending = (await executionsForIntent(tx, tenantId, intent.id)).find((e) => pendingExecution(e.status));
+    if (pending)
       throw new AppError(
         "CONFLICT",
-        `Execution ${running.id} of this intent is still running; replay once it has finished`,
+        `Execution ${pending.id} of this intent is still ${pending.status === "QUEUED" ? "queued" : "running"}; replay once it has finished`,
         "id",
         "REPLAY_IN_PROGRESS",
       );
-    const created = await insertExecution(
+    await insertExecution(
       tx,
       {
+        id: replayId,
         tenantId,
         intentId: intent.id,
         // A person (or their API key) asked for this run; the policy's approval was for the original.
@@ -198,16 +224,145 @@ export async function replayExecution(
         replayOf: execution.id,
         replayReason: opts.replayReason,
         requestedBy: opts.requestedBy,
+        status: "QUEUED",
       },
       now,
     );
-    await appendLedger(tx, { ...base, type: "REPLAY_STARTED", payload: { ...ids, execution_id: created.id } }, now);
-    return created;
+    await enqueue(
+      tx,
+      { tenantId, kind: REPLAY_EXECUTION, payload: { executionId: replayId, actor }, dedupeKey: replayJobKey(replayId) },
+      clock,
+    );
   });
+  return { executionId: replayId, replayOf: execution.id, status: "QUEUED" };
+}
 
+// ─────────────────────────── the replay job ───────────────────────────
+
+/**
+ * The durable-queue job that runs a queued replay (payload `{ executionId, actor }`, dedupe key
+ * `replay:<execution id>`), queued by `replayExecution` in the transaction that created the
+ * execution. Idempotent: only the delivery that moves the execution QUEUED → EXECUTING calls the
+ * tool; a repeat finds it moved and reports its status (a crash mid-call is the executions
+ * sweeper's, as for any EXECUTING row). Kill switch at the start → the replay ends FAILED with
+ * the switch's reason (REPLAY_FAILED, nothing sent); over the connector's concurrency cap it is
+ * deferred — re-queued after retry_after without spending an attempt, the execution still QUEUED.
+ */
+export const REPLAY_EXECUTION = "REPLAY_EXECUTION";
+
+const ACTOR_TYPES = ["USER", "API_KEY", "SYSTEM"] as const;
+
+export async function handleReplayJob(deps: ReplayDeps, payload: unknown, ctx: JobContext) {
+  const { db, clock } = deps;
+  const p = (payload ?? {}) as { executionId?: unknown; actor?: { type?: unknown; id?: unknown } };
+  const actor = p.actor;
+  if (
+    typeof p.executionId !== "string" ||
+    !actor ||
+    !(ACTOR_TYPES as readonly unknown[]).includes(actor.type) ||
+    typeof actor.id !== "string"
+  )
+    throw new JobError("REPLAY_EXECUTION needs { executionId, actor: { type, id } }", { permanent: true });
+  const tenantId = ctx.job.tenantId;
+  const execution = await findExecution(db, tenantId, p.executionId);
+  if (!execution?.replayOf) throw new JobError(`no replay execution ${p.executionId} in this tenant`, { permanent: true });
+  const replayOf = execution.replayOf;
+  if (execution.status !== "QUEUED") return { executionId: execution.id, status: execution.status };
+  const intent = await findIntent(db, tenantId, execution.intentId);
+  // An execution always has its intent (same transaction); the sweeper ends one whose job gave up.
+  if (!intent) throw new JobError(`the intent of replay ${execution.id} is missing`, { permanent: true });
+
+  // The kill switch is read again now: one turned on while the replay waited is a person saying stop.
+  const { connector, kill } = await replayRoute(db, intent);
+  if (kill) {
+    const ended = await endQueuedReplay(deps, execution, intent, actor as Actor, killSwitchRefusal(kill), {
+      kill_switch: { scope: kill.scope, key: kill.key },
+    });
+    return {
+      executionId: execution.id,
+      status: ended ? "FAILED" : await statusOf(db, tenantId, execution.id),
+      reason: "KILL_SWITCH_ACTIVE",
+    };
+  }
+  const permit = await admitExecution(deps, tenantId, connector, intent.actionType);
+  if (permit.kind === "DEFER")
+    throw new JobError(`CONCURRENCY_LIMIT: the connector has no free slot; retrying in ${permit.retryAfterSeconds} s`, {
+      deferred: true,
+      retryAfterSeconds: permit.retryAfterSeconds,
+    });
+  let started: boolean;
+  try {
+    started = await inTransaction(db, async (tx) => {
+      const now = clock.now();
+      if (!(await startQueuedExecution(tx, tenantId, execution.id, now))) return false;
+      await appendLedger(
+        tx,
+        {
+          tenantId,
+          accountId: intent.accountId,
+          correlationId: intent.correlationId,
+          actor: actor as Actor,
+          type: "REPLAY_STARTED",
+          payload: { action_intent_id: intent.id, original_execution_id: replayOf, execution_id: execution.id },
+        },
+        now,
+      );
+      return true;
+    });
+  } catch (err) {
+    if (permit.kind === "PERMIT") await releasePermit(resilienceDeps(deps), permit);
+    throw err;
+  }
+  if (!started) {
+    if (permit.kind === "PERMIT") await releasePermit(resilienceDeps(deps), permit);
+    return { executionId: execution.id, status: await statusOf(db, tenantId, execution.id) };
+  }
   // REPLAY_COMPLETED / REPLAY_FAILED are written by completeExecution with the execution's end.
-  const done = await completeExecution(deps, intent, replay, actor);
-  return { executionId: replay.id, replayOf: execution.id, status: done.status };
+  return completeExecution(deps, intent, execution, actor as Actor, { connector, permit });
+}
+
+async function statusOf(db: Db, tenantId: string, executionId: string) {
+  return (await findExecution(db, tenantId, executionId))?.status ?? "UNKNOWN";
+}
+
+/**
+ * End a replay that will never start — a kill switch at its start, or (the executions sweeper)
+ * its job gave up: QUEUED → FAILED with `error`, and REPLAY_FAILED naming the execution. Nothing
+ * was sent, so there is no tool call, outcome or EXECUTION_* entry — as for a replay the request
+ * itself refused. Conditional on QUEUED: false when the job started it meanwhile.
+ */
+export async function endQueuedReplay(
+  deps: { db: Db; clock: Clock },
+  execution: { id: string; tenantId: string; intentId: string; replayOf: string | null },
+  intent: { accountId: string; correlationId: string } | null,
+  actor: Actor,
+  error: string,
+  extra: Record<string, unknown>,
+): Promise<boolean> {
+  const { tenantId } = execution;
+  return inTransaction(deps.db, async (tx) => {
+    const now = deps.clock.now();
+    if (!(await failQueuedExecution(tx, tenantId, execution.id, error, now))) return false;
+    await appendLedger(
+      tx,
+      {
+        tenantId,
+        accountId: intent?.accountId ?? null,
+        correlationId: intent?.correlationId ?? execution.id,
+        actor,
+        type: "REPLAY_FAILED",
+        payload: {
+          action_intent_id: execution.intentId,
+          original_execution_id: execution.replayOf ?? execution.id,
+          execution_id: execution.id,
+          error,
+          ...extra,
+        },
+      },
+      now,
+    );
+    return true;
+  });
 }
 
 // ─────────────────────────── failed executions and bulk replay ───────────────────────────
@@ -304,7 +459,11 @@ export async function bulkReplayPreview(
   return { items, cap, truncated };
 }
 
-/** Replays each one in turn; a refusal (kill switch, one already running) is reported, not thrown. */
+/**
+ * Queues a replay of each one (its own transaction and job, as a single replay), at most `cap`; a
+ * refusal (kill switch, one already queued or running) is reported, not thrown. Nothing is sent
+ * in the request: the queue runs them.
+ */
 export async function bulkReplay(
   deps: ReplayDeps,
   viewer: Viewer,

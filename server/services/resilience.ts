@@ -18,6 +18,7 @@ import type { Actor } from "../engine/ledger";
 import { redactText } from "../engine/redact";
 import { type CallOutcome, jitteredBackoffMs, type SloTarget, sloStatus, sloTarget } from "../engine/slo";
 import {
+  admissionState,
   callSamples,
   claimProbe,
   claimSlot,
@@ -26,7 +27,6 @@ import {
   ensureBreaker,
   ensureSlots,
   findBreaker,
-  insertCallSample,
   listBreakers,
   releaseSlot,
   reopenAfterProbe,
@@ -38,7 +38,8 @@ import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { CONNECTOR_NAMES, type ConnectorName } from "../schemas/connectors";
-import { connectorResilienceSettings } from "./connectors";
+import { flushCallSamples, recordCallSample } from "./callSamples";
+import { connectorKind, connectorResilienceSettings, resilienceSettingsOf } from "./connectors";
 
 /**
  * `invokeWithResilience`: the one wrapper every outbound connector call goes through (SPEC §4.7) —
@@ -192,8 +193,9 @@ async function freeSlots(deps: ResilienceDeps, connector: string, held: Permit["
   for (const s of held) await releaseSlot(deps.db, s.tenantId, connector, s.slot, s.holder);
 }
 
-async function sample(deps: ResilienceDeps, target: CallTarget, outcome: CallOutcome, durationMs: number) {
-  await insertCallSample(
+/** Buffered, written off the call path (services/callSamples.ts). */
+function sample(deps: ResilienceDeps, target: CallTarget, outcome: CallOutcome, durationMs: number) {
+  recordCallSample(
     deps.db,
     {
       tenantId: target.tenantId,
@@ -216,16 +218,15 @@ async function sample(deps: ResilienceDeps, target: CallTarget, outcome: CallOut
  */
 export async function acquirePermit(deps: ResilienceDeps, target: CallTarget): Promise<Permit | Refusal> {
   const admitted = await admitCall(deps, target);
-  if (admitted.kind !== "PERMIT") await sample(deps, target, admitted.kind === "FAIL_FAST" ? "FAIL_FAST" : "DEFERRED", 0);
+  if (admitted.kind !== "PERMIT") sample(deps, target, admitted.kind === "FAIL_FAST" ? "FAIL_FAST" : "DEFERRED", 0);
   return admitted;
 }
 
 async function admitCall(deps: ResilienceDeps, target: CallTarget): Promise<Permit | Refusal> {
   const { db, clock } = deps;
-  const [settings, row] = await Promise.all([
-    connectorResilienceSettings(db, target.tenantId, target.connector),
-    findBreaker(db, target.tenantId, target.connector),
-  ]);
+  const state = await admissionState(db, target.tenantId, target.connector, connectorKind(target.connector));
+  const settings = resilienceSettingsOf(state.config);
+  const row = state.breaker;
   const config = breakerConfig(settings.breaker);
   const now = clock.now();
   const a = admit(row, config, now);
@@ -378,7 +379,7 @@ export async function callWithPermit<T>(
         outcome = err instanceof ConnectorTimeoutError ? "TIMEOUT" : "ERROR";
         v = { ok: false, fault: true, error: err instanceof Error ? `${err.name}: ${err.message}` : "error" };
       }
-      await sample(deps, target, outcome, performance.now() - started);
+      sample(deps, target, outcome, performance.now() - started);
       const last = attempt + 1 >= attempts || v.ok || !v.fault;
       if (!last) {
         await sleep(jitteredBackoffMs(attempt, random()));
@@ -433,6 +434,7 @@ export function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Vie
 /** The same for a tenant named by its credential, not a session (the `/api/metrics` scrape). */
 export async function tenantReliability(deps: { db: Db; clock: Clock }, tenantId: string): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
+  await flushCallSamples(db);
   const now = clock.now();
   const [breakers, inFlight] = await Promise.all([listBreakers(db, tenantId), slotsInFlight(db, tenantId, now)]);
   const byName = new Map(breakers.map((b) => [b.connector, b]));
@@ -570,10 +572,7 @@ export async function breakerRefusal(
   tenantId: string,
   connector: ConnectorName,
 ): Promise<Extract<Refusal, { kind: "FAIL_FAST" }> | null> {
-  const [settings, row] = await Promise.all([
-    connectorResilienceSettings(deps.db, tenantId, connector),
-    findBreaker(deps.db, tenantId, connector),
-  ]);
-  const a = admit(row, breakerConfig(settings.breaker), deps.clock.now());
+  const state = await admissionState(deps.db, tenantId, connector, connectorKind(connector));
+  const a = admit(state.breaker, breakerConfig(resilienceSettingsOf(state.config).breaker), deps.clock.now());
   return a.kind === "REJECT" ? { kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: a.state, retryAfterSeconds: a.retryAfterSeconds } : null;
 }

@@ -4,17 +4,26 @@ import { activeKillSwitch } from "../engine/autonomy";
 import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import { decideRecovery, EXECUTION_LEASE_MS, LEASE_EXPIRED, leaseEnd, leaseExpired, recoveryError } from "../engine/recovery";
-import { replayEndEntry } from "../engine/replay";
+import { queuedReplayFate, replayEndEntry, replayJobKey } from "../engine/replay";
 import { allTenantIds, enabledKillSwitches } from "../repos/autonomy";
 import { pruneCallSamples } from "../repos/breaker";
-import { claimExecutionRetry, failExpiredExecution, failStartedToolCalls, insertOutcome, stuckExecutions } from "../repos/executions";
+import {
+  claimExecutionRetry,
+  failExpiredExecution,
+  failStartedToolCalls,
+  insertOutcome,
+  queuedExecutions,
+  stuckExecutions,
+} from "../repos/executions";
 import { findIntent, stalledApprovals, transitionIntent } from "../repos/intents";
+import { jobsByDedupeKeys } from "../repos/jobs";
 import { appendLedger } from "../repos/ledger";
 import { inTransaction } from "../repos/tx";
 import { CONNECTOR_NAMES } from "../schemas/connectors";
 import { resolveConnector } from "./crmWrites";
 import { type ConnectorDeps, completeExecution, EXECUTE_APPROVED } from "./executor";
 import { enqueue } from "./jobQueue";
+import { endQueuedReplay } from "./replay";
 
 const SWEEPER: Actor = { type: "SYSTEM", id: "executions-sweep" };
 /** How long connector call samples are kept: the metrics read 24 hours, the page's charts 48. */
@@ -38,6 +47,8 @@ export interface SweepResult {
   lost: number;
   /** approved intents found without their EXECUTE_APPROVED job, queued again (their ids) */
   queued: string[];
+  /** QUEUED replay executions whose job ended without starting them, ended FAILED (their ids) */
+  strandedReplays: string[];
   /** connector call samples past SAMPLE_RETENTION_MS deleted */
   prunedSamples: number;
 }
@@ -58,7 +69,16 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
   // A retry may wait out a connector's 10 s timeout, so a tick takes few enough to fit in one cron
   // invocation; the rest are the next minute's.
   const rows = (await stuckExecutions(db, now, EXECUTION_LEASE_MS, opts.limit ?? 10)).filter((e) => leaseExpired(e, now));
-  const out: SweepResult = { ok: true, expired: rows.length, retried: [], failed: [], lost: 0, queued: [], prunedSamples: 0 };
+  const out: SweepResult = {
+    ok: true,
+    expired: rows.length,
+    retried: [],
+    failed: [],
+    lost: 0,
+    queued: [],
+    strandedReplays: [],
+    prunedSamples: 0,
+  };
 
   for (const execution of rows) {
     try {
@@ -70,6 +90,7 @@ export async function sweepExecutions(deps: SweepDeps, opts: { limit?: number } 
     }
   }
   await requeueStalledApprovals(deps, out, opts.limit ?? 10);
+  await endStrandedReplays(deps, out, opts.limit ?? 10);
   out.prunedSamples = await pruneCallSamples(db, CONNECTOR_NAMES, new Date(now.getTime() - SAMPLE_RETENTION_MS));
   return out;
 }
@@ -91,6 +112,40 @@ async function requeueStalledApprovals(deps: SweepDeps, out: SweepResult, limit:
         deps.clock,
       );
       if (created) out.queued.push(intent.id);
+    }
+  }
+}
+
+/** How many QUEUED executions one sweep looks at: replays waiting out backpressure are QUEUED too. */
+const QUEUED_SCAN = 1000;
+
+/**
+ * A replay's execution is created QUEUED together with its job (services/replay.ts), and only that
+ * job starts it. A job that ended without starting it — FAILED after its last attempt (a worker
+ * killed on every attempt, an error that kept coming back) — would leave the replay QUEUED for
+ * ever and block every later replay of the intent (REPLAY_IN_PROGRESS). The engine decides from
+ * the job (`queuedReplayFate`); the end is conditional on QUEUED, so a job that starts the
+ * execution meanwhile wins and concurrent sweepers end it once.
+ */
+async function endStrandedReplays(deps: SweepDeps, out: SweepResult, limit: number) {
+  const queued = await queuedExecutions(deps.db, QUEUED_SCAN);
+  const byTenant = new Map<string, typeof queued>();
+  for (const e of queued) byTenant.set(e.tenantId, [...(byTenant.get(e.tenantId) ?? []), e]);
+  for (const [tenantId, rows] of byTenant) {
+    if (out.strandedReplays.length >= limit) return;
+    const jobs = await jobsByDedupeKeys(
+      deps.db,
+      tenantId,
+      rows.map((r) => replayJobKey(r.id)),
+    );
+    const jobOf = new Map(jobs.map((j) => [j.dedupeKey, j]));
+    for (const execution of rows) {
+      const fate = queuedReplayFate(jobOf.get(replayJobKey(execution.id)) ?? null);
+      if (fate.kind === "WAIT") continue;
+      const intent = await findIntent(deps.db, tenantId, execution.intentId);
+      if (await endQueuedReplay(deps, execution, intent, SWEEPER, fate.error, { reason: "REPLAY_JOB_FAILED" }))
+        out.strandedReplays.push(execution.id);
+      if (out.strandedReplays.length >= limit) return;
     }
   }
 }

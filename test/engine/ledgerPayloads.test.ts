@@ -334,12 +334,29 @@ const WRITTEN: { [T in (typeof TYPED_LEDGER_ENTRY_TYPES)[number]]: Record<string
     { connector: "webhook", from: "CLOSED", to: "FORCED_OPEN", reason: "vendor incident" },
     { connector: "crm", from: "HALF_OPEN", to: "CLOSED", reason: null },
   ],
-  REPLAY_REQUESTED: [{ action_intent_id: "i1", original_execution_id: "e1", replay_reason: "tool was down", requested_by: "u1" }],
+  REPLAY_REQUESTED: [
+    { action_intent_id: "i1", original_execution_id: "e1", replay_reason: "tool was down", requested_by: "u1" },
+    { action_intent_id: "i1", original_execution_id: "e1", replay_reason: "tool was down", requested_by: "u1", execution_id: "e2" },
+  ],
   REPLAY_STARTED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
   REPLAY_COMPLETED: [{ action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2" }],
   REPLAY_FAILED: [
     { action_intent_id: "i1", original_execution_id: "e1", execution_id: "e2", error: "timeout" },
     { action_intent_id: "i1", original_execution_id: "e1", execution_id: null, error: "kill switch on" },
+    {
+      action_intent_id: "i1",
+      original_execution_id: "e1",
+      execution_id: "e2",
+      error: "Refused: the CONNECTOR kill switch webhook is on (flapping)",
+      kill_switch: { scope: "CONNECTOR", key: "webhook" },
+    },
+    {
+      action_intent_id: "i1",
+      original_execution_id: "e1",
+      execution_id: "e2",
+      error: "REPLAY_JOB_FAILED: the replay never started: its job failed",
+      reason: "REPLAY_JOB_FAILED",
+    },
   ],
 };
 

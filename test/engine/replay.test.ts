@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { describeEntry } from "@/components/ledger/describe";
 import { LEDGER_PAYLOAD_SCHEMAS } from "@/server/engine/ledgerPayloads";
-import { latestFailedPerIntent, previewReplay, replayEndEntry, replayRefusal, toolIdempotencyKey } from "@/server/engine/replay";
+import {
+  killSwitchRefusal,
+  latestFailedPerIntent,
+  pendingExecution,
+  previewReplay,
+  queuedReplayFate,
+  replayEndEntry,
+  replayJobKey,
+  replayRefusal,
+  toolIdempotencyKey,
+} from "@/server/engine/replay";
 
 const preview = (connector: string, statuses: string[], others: { connector: string; status: string }[] = []) =>
   previewReplay({
@@ -62,6 +72,41 @@ describe("replayRefusal", () => {
     expect(replayRefusal("SUCCEEDED")).toBeNull();
     expect(replayRefusal("FAILED")).toBeNull();
     expect(replayRefusal("EXECUTING")).toBe("NOT_TERMINAL");
+    expect(replayRefusal("QUEUED")).toBe("NOT_TERMINAL");
+  });
+
+  it("a queued or running execution of the intent blocks another replay; a finished one does not", () => {
+    expect(pendingExecution("QUEUED")).toBe(true);
+    expect(pendingExecution("EXECUTING")).toBe(true);
+    expect(pendingExecution("SUCCEEDED")).toBe(false);
+    expect(pendingExecution("FAILED")).toBe(false);
+  });
+});
+
+describe("queued replays", () => {
+  it("one job per replay execution, keyed by it", () => {
+    expect(replayJobKey("e2")).toBe("replay:e2");
+  });
+
+  it("wait while their job can still run, however long backpressure defers it", () => {
+    expect(queuedReplayFate({ status: "QUEUED", lastError: "CONCURRENCY_LIMIT: …" })).toEqual({ kind: "WAIT" });
+    expect(queuedReplayFate({ status: "LEASED", lastError: null })).toEqual({ kind: "WAIT" });
+  });
+
+  it("end FAILED once their job ended without starting them, saying why", () => {
+    expect(queuedReplayFate({ status: "FAILED", lastError: "lease expired after 5 attempts" })).toEqual({
+      kind: "FAIL",
+      error: "REPLAY_JOB_FAILED: the replay never started: its job failed (lease expired after 5 attempts)",
+    });
+    expect(queuedReplayFate(null)).toMatchObject({ kind: "FAIL", error: expect.stringContaining("its job is missing") });
+    expect(queuedReplayFate({ status: "DONE", lastError: null })).toMatchObject({ kind: "FAIL" });
+  });
+
+  it("a kill switch's refusal names the switch and its reason", () => {
+    expect(killSwitchRefusal({ scope: "CONNECTOR", key: "webhook", reason: "vendor incident" })).toBe(
+      "Refused: the CONNECTOR kill switch webhook is on (vendor incident)",
+    );
+    expect(killSwitchRefusal({ scope: "TENANT", key: "", reason: "stop" })).toBe("Refused: the TENANT kill switch is on (stop)");
   });
 });
 
@@ -87,6 +132,9 @@ describe("REPLAY_* in the ledger explorer", () => {
     expect(describeEntry("REPLAY_REQUESTED", { ...ids, replay_reason: "receiver was down", requested_by: "ops@x.test" })).toBe(
       "Replay of execution e1 requested by ops@x.test: “receiver was down”",
     );
+    expect(
+      describeEntry("REPLAY_REQUESTED", { ...ids, replay_reason: "receiver was down", requested_by: "ops@x.test", execution_id: "e2" }),
+    ).toBe("Replay of execution e1 requested by ops@x.test: “receiver was down” — queued as execution e2");
     expect(describeEntry("REPLAY_COMPLETED", { ...ids, execution_id: "e2" })).toBe("Replay succeeded (execution e2)");
     expect(describeEntry("REPLAY_FAILED", { ...ids, execution_id: null, error: "Refused: kill switch" })).toBe(
       "Replay failed before it started: Refused: kill switch",

@@ -5,6 +5,7 @@ import path from "node:path";
 import pg from "pg";
 import { createDb, type Db } from "@/server/db";
 import { applyMigrations } from "@/server/db/migrate";
+import { flushAllCallSamples } from "@/server/services/callSamples";
 
 /**
  * A fresh, migrated database per test file — real SQLite or real PostgreSQL, never a fake.
@@ -39,6 +40,8 @@ export async function freshDb(): Promise<TestDb> {
       db,
       url,
       async cleanup() {
+        // Samples buffered by this file's calls go out before the database does (services/callSamples.ts).
+        await flushAllCallSamples();
         await db.$disconnect();
         const c = new pg.Client({ connectionString: pgAdminUrl() });
         await c.connect();
@@ -55,6 +58,7 @@ export async function freshDb(): Promise<TestDb> {
     db,
     url,
     async cleanup() {
+      await flushAllCallSamples();
       await db.$disconnect();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -96,8 +96,8 @@ const OTHER_PROCEDURES: Record<string, string> = {
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
   "reliability.setForcedOpen":
     "breaker state (ConnectorBreaker), not configuration: read from its row by every connector call, never cached (test/integration/resilience.test.ts: force-open stops the very next call)",
-  "executions.replay": "re-runs one finished execution as a new one (ledgered REPLAY_*; not configuration)",
-  "executions.bulkReplay": "re-runs the failed executions of a range (ledgered REPLAY_*; not configuration)",
+  "executions.replay": "queues a re-run of one finished execution as a new one (ledgered REPLAY_*; not configuration)",
+  "executions.bulkReplay": "queues re-runs of the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
 /** Perception configuration (pull budget, cadence table): read fresh by every pull and tick; scenarios at the end. */
 const PERCEPTION_CONFIG_PROCEDURES = ["perception.setBudget", "perception.setCadence"] as const;
@@ -137,8 +137,9 @@ const OTHER_ROUTES: Record<string, string> = {
   "POST autonomy/audit/exports": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
   "PUT reliability/connectors/[name]":
     "breaker state (ConnectorBreaker), not configuration: read from its row by every connector call, never cached (test/integration/resilience.test.ts)",
-  "POST executions/[id]/replay": "re-runs one finished execution as a new one (ledgered REPLAY_*; not configuration)",
-  "POST executions/replay": "re-runs (or, dry_run, previews) the failed executions of a range (ledgered REPLAY_*; not configuration)",
+  "POST executions/[id]/replay": "queues a re-run of one finished execution as a new one (ledgered REPLAY_*; not configuration)",
+  "POST executions/replay":
+    "queues re-runs (or, dry_run, previews) of the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
 const GATE_CONFIG_CLI = ["killswitch"] as const;
 const OTHER_CLI: Record<string, string> = {

@@ -10,6 +10,7 @@ import { fixedClock } from "@/server/clock";
 import { jobDepsFromEnv } from "@/server/http/deps";
 import { JOBS } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
+import { flushCallSamples } from "@/server/services/callSamples";
 import { DEFER_RETRY_SECONDS } from "@/server/services/resilience";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -248,6 +249,7 @@ describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PR
     expect(jobs.some((j) => j.lastError?.includes("CONCURRENCY_LIMIT"))).toBe(true);
     expect(jobs.every((j) => j.status === "DONE" && j.attempts === 1)).toBe(true);
     // The refusals were sampled as DEFERRED, never as errors; no slot is left held.
+    await flushCallSamples(t.db); // samples are written in batches off the call path
     expect(await t.db.connectorCallSample.count({ where: { tenantId: { in: [c.id, d.id] }, outcome: "DEFERRED" } })).toBeGreaterThan(0);
     expect(
       await t.db.connectorCallSample.count({ where: { tenantId: { in: [c.id, d.id] }, ok: false, outcome: { not: "DEFERRED" } } }),
@@ -287,6 +289,7 @@ describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PR
       const [pulled, synced] = await Promise.all([Promise.all(pulls), Promise.all(syncs)]);
       expect(hub.maxInFlight).toBeLessThanOrEqual(2);
       expect(hub.maxInFlight).toBe(2);
+      await flushCallSamples(t.db); // samples are written in batches off the call path
       // The cap was hit: requests were turned away (sampled DEFERRED) — and waited, so every pull
       // ran to the end and both syncs finished. Before, each of these pulls ended FAILED with
       // "CONCURRENCY_LIMIT: the crm connector has no free slot" after spending its unit.

@@ -8,8 +8,10 @@ export const dynamic = "force-dynamic";
 
 /**
  * Bulk replay of the failed executions of [from, to) — per intent its latest execution when that
- * one failed, newest first, at most `cap` per request (`truncated` says more matched).
- * `dry_run: true` → the list with each one's side effects, nothing replayed.
+ * one failed, newest first, at most `cap` per request (`truncated` says more matched). Each one is
+ * queued (a new QUEUED execution and its job; item status QUEUED) or refused (REFUSED with the
+ * reason); nothing is sent in the request. `dry_run: true` → the list with each one's side effects,
+ * nothing replayed.
  */
 export const POST = restRoute(["admin"], async ({ req, db, clock, viewer }) => {
   const b = await jsonBody(req, BulkReplayBody);

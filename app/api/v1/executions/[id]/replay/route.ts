@@ -8,8 +8,10 @@ import { replayExecution } from "@/server/services/replay";
 export const dynamic = "force-dynamic";
 
 /**
- * SPEC §5.1: `{ replay_reason, requested_by }` → 201 `{ execution_id, replay_of, status }` once the
- * replay finished, 202 while a sweeper still owns its call; still EXECUTING or a kill switch on → 409.
+ * SPEC §5.1: `{ replay_reason, requested_by }` → 201 `{ execution_id, replay_of, status: "QUEUED" }`:
+ * the new execution exists and its job is queued (the `decisions` tick runs it); its result is the
+ * execution's status (`GET …/executions/<execution_id>/replay-preview`). Still running or queued,
+ * another replay of the intent pending, or a kill switch on → 409.
  */
 export const POST = restRoute<{ id: string }>(["admin"], async ({ req, params, db, clock, viewer }) => {
   const { id } = IdParam.parse(params);
@@ -18,5 +20,5 @@ export const POST = restRoute<{ id: string }>(["admin"], async ({ req, params, d
     replayReason: b.replay_reason,
     requestedBy: b.requested_by,
   });
-  return Response.json(replayResultDto(r), { status: r.status === "EXECUTING" ? 202 : 201 });
+  return Response.json(replayResultDto(r), { status: 201 });
 });
