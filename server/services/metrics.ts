@@ -85,7 +85,7 @@ function aggregatedHistogram(name: string, help: string, bounds: readonly number
 
 export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
   // This process's buffered call samples count too (services/callSamples.ts).
-  await flushCallSamples(db);
+  await flushCallSamples(db, tenantId);
   const now = clock.now();
   const since = new Date(now.getTime() - LATENCY_WINDOW_MS);
   const dateKey = utcDateKey(now);

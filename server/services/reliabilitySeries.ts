@@ -28,7 +28,7 @@ export async function connectorSeries(
   viewer: Viewer,
   input: { hours: number },
 ): Promise<{ from: Date; to: Date; bucketMs: number; connectors: ConnectorSeries[] }> {
-  await flushCallSamples(deps.db);
+  await flushCallSamples(deps.db, viewer.tenantId);
   const to = deps.clock.now();
   const bucketMs = Math.ceil((input.hours * 3_600_000) / BUCKETS);
   const from = new Date(to.getTime() - bucketMs * BUCKETS);

@@ -434,7 +434,7 @@ export function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Vie
 /** The same for a tenant named by its credential, not a session (the `/api/metrics` scrape). */
 export async function tenantReliability(deps: { db: Db; clock: Clock }, tenantId: string): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
-  await flushCallSamples(db);
+  await flushCallSamples(db, tenantId);
   const now = clock.now();
   const [breakers, inFlight] = await Promise.all([listBreakers(db, tenantId), slotsInFlight(db, tenantId, now)]);
   const byName = new Map(breakers.map((b) => [b.connector, b]));
