@@ -40,6 +40,8 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     await api(request, "PUT", "/api/v1/connectors/webhook", {
       enabled: true,
       base_url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/crm-middleware`,
+      // the webhook's own SLO target: the card and the charts measure it against this, not the default
+      slo: { p99_ms: 250, error_rate: 0.01, window_seconds: 600 },
       reason: "e2e reliability",
     });
     const accounts = (await api(request, "GET", "/api/v1/accounts?limit=200")) as { items: { id: string; name: string }[] };
@@ -63,6 +65,13 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     const table = page.getByTestId("failed-executions");
     const row = table.locator("tr").filter({ hasText: acct.name }).filter({ hasText: "UPDATE_ACCOUNT_FIELDS" }).first();
     await expect(row).toContainText("503");
+    const card = page.getByTestId("connector-health-webhook");
+    await expect(card).toContainText("target 250 ms");
+    await expect(card).toContainText("target 1.0 %");
+    await expect(card).toContainText("in the last 10 minutes");
+    await expect(page.getByTestId("chart-p99")).toContainText("Targets:");
+    await expect(page.getByTestId("chart-p99")).toContainText("Webhook: 250 ms");
+    await expect(page.getByTestId("chart-errors")).toContainText("Webhook: 1 %");
     await shot(page, "reliability");
 
     // The receiver is back: replay, after reading what would repeat.
@@ -101,7 +110,7 @@ test("a failed execution is replayed from its preview, and a connector is isolat
     await page.getByRole("dialog").getByRole("button", { name: "Close breaker", exact: true }).click();
     await expect(page.getByTestId("breaker-state-webhook")).toHaveText("Closed");
   } finally {
-    await api(request, "PUT", "/api/v1/connectors/webhook", { enabled: false, reason: "e2e done" });
+    await api(request, "PUT", "/api/v1/connectors/webhook", { enabled: false, slo: null, reason: "e2e done" });
     receiver.close();
   }
 });

@@ -7,6 +7,7 @@ import { useId, useState } from "react";
 import { useForm } from "react-hook-form";
 import { z } from "zod";
 import { DEFAULT_BREAKER } from "@/server/engine/breaker";
+import { DEFAULT_SLO } from "@/server/engine/slo";
 import { ConnectorPutInput, ConnectorToken } from "@/server/schemas/connectors";
 import { inputClass, type Notice, SaveNotice } from "../decisions/fields";
 import { PullUnitsChart } from "../perception/PullUnitsChart";
@@ -53,6 +54,9 @@ function Row({ label, children }: { label: string; children: React.ReactNode }) 
   );
 }
 
+const pct = (rate: number) => `${Math.round(rate * 1000) / 10} %`;
+const minutes = (seconds: number) => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);
+
 function Settings({ c }: { c: Connector }) {
   return (
     <dl className="divide-y divide-slate-100 px-4 py-2 text-sm">
@@ -84,6 +88,18 @@ function Settings({ c }: { c: Connector }) {
           <span className="text-slate-500">
             Default: {DEFAULT_BREAKER.failureThreshold} failures / {DEFAULT_BREAKER.windowSeconds}s, cool down{" "}
             {DEFAULT_BREAKER.cooldownSeconds}s
+          </span>
+        )}
+      </Row>
+      <Row label="SLO target">
+        {c.slo ? (
+          <span>
+            p99 ≤ {c.slo.p99_ms} ms, errors ≤ {pct(c.slo.error_rate)} over {minutes(c.slo.window_seconds)}
+          </span>
+        ) : (
+          // Unset is the default target the reliability page alerts against.
+          <span className="text-slate-600">
+            Default: p99 ≤ {DEFAULT_SLO.p99Ms} ms, errors ≤ {pct(DEFAULT_SLO.errorRate)} over {minutes(DEFAULT_SLO.windowSeconds)}
           </span>
         )}
       </Row>

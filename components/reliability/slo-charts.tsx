@@ -12,13 +12,36 @@ const RANGES = [1, 6, 24, 48] as const;
 
 const clock = (t: number) => new Date(t).toISOString().slice(11, 16);
 
+const LABEL_AT = ["insideTopRight", "insideBottomLeft", "insideTopLeft", "insideBottomRight"] as const;
+
+/** A dashed target line: one per distinct target among the charted connectors. */
+interface Target {
+  value: number;
+  label: string;
+  color: string;
+}
+
+/**
+ * Each connector's own SLO target as lines: connectors that share a value share a line ("target"
+ * when all do; else named, in the connector's colour when it is alone on it).
+ */
+function targetLines(targets: { connector: string; value: number }[]): Target[] {
+  const byValue = new Map<number, string[]>();
+  for (const t of targets) byValue.set(t.value, [...(byValue.get(t.value) ?? []), t.connector]);
+  return [...byValue.entries()].map(([value, names]) => ({
+    value,
+    label: byValue.size === 1 ? "target" : `${names.map(connectorLabel).join(", ")} target`,
+    color: names.length === 1 && byValue.size > 1 ? (COLORS[names[0] as string] ?? "#b91c1c") : "#b91c1c",
+  }));
+}
+
 /** One line per connector over time; the figures are also summed up in the caption (colour is never the only cue). */
 function SeriesChart({
   title,
   rows,
   connectors,
   unit,
-  target,
+  targets,
   summary,
   testId,
 }: {
@@ -26,7 +49,7 @@ function SeriesChart({
   rows: Record<string, number | null>[];
   connectors: string[];
   unit: string;
-  target: number | null;
+  targets: Target[];
   summary: string;
   testId: string;
 }) {
@@ -42,9 +65,18 @@ function SeriesChart({
             <YAxis tick={{ fill: "#475569", fontSize: 11 }} stroke="#94a3b8" unit={unit} width={64} />
             <Tooltip labelFormatter={(t) => `${clock(Number(t))} UTC`} />
             <Legend wrapperStyle={{ fontSize: 12 }} formatter={(value) => <span style={{ color: "#334155" }}>{value}</span>} />
-            {target !== null && (
-              <ReferenceLine y={target} stroke="#b91c1c" strokeDasharray="4 4" label={{ value: "target", fill: "#b91c1c", fontSize: 11 }} />
-            )}
+            {targets.map((g, i) => (
+              <ReferenceLine
+                key={g.value}
+                y={g.value}
+                stroke={g.color}
+                strokeDasharray="4 4"
+                // A target above every point still shows (the axis grows to it); neighbouring
+                // targets' labels take turns at the right and the left so they do not overlap.
+                ifOverflow="extendDomain"
+                label={{ value: g.label, fill: g.color, fontSize: 11, position: LABEL_AT[i % LABEL_AT.length] }}
+              />
+            ))}
             {connectors.map((c) => (
               <Line
                 key={c}
@@ -68,8 +100,8 @@ function SeriesChart({
   );
 }
 
-/** p99 latency and error rate per connector over the chosen hours, against the SLO targets. */
-export function SloCharts({ p99TargetMs, errorRateTarget }: { p99TargetMs: number | null; errorRateTarget: number | null }) {
+/** p99 latency and error rate per connector over the chosen hours, each against its connector's own SLO target. */
+export function SloCharts() {
   const trpc = useTRPC();
   const [hours, setHours] = useState<(typeof RANGES)[number]>(6);
   const selectId = useId();
@@ -105,24 +137,24 @@ export function SloCharts({ p99TargetMs, errorRateTarget }: { p99TargetMs: numbe
           rows={latency}
           connectors={used.map((c) => c.connector)}
           unit=" ms"
-          target={p99TargetMs}
+          targets={targetLines(used.map((c) => ({ connector: c.connector, value: c.slo.p99Ms })))}
           testId="chart-p99"
           summary={`Highest p99 per ${Math.round(q.data.bucketMs / 60_000)}-minute bucket: ${perConnector((c) => {
             const w = worst(c, "p99Ms");
             return w === null ? "no calls" : `${w} ms`;
-          })}.`}
+          })}. Targets: ${perConnector((c) => `${c.slo.p99Ms} ms`)}.`}
         />
         <SeriesChart
           title="Error rate (%)"
           rows={errors}
           connectors={used.map((c) => c.connector)}
           unit=" %"
-          target={errorRateTarget === null ? null : errorRateTarget * 100}
+          targets={targetLines(used.map((c) => ({ connector: c.connector, value: Math.round(c.slo.errorRate * 1000) / 10 })))}
           testId="chart-errors"
           summary={`Highest error rate per bucket: ${perConnector((c) => {
             const w = worst(c, "errorRate");
             return w === null ? "no calls" : `${Math.round(w * 1000) / 10} %`;
-          })}; calls turned away by a breaker or the cap: ${perConnector((c) => String(c.points.reduce((n, p) => n + p.refused, 0)))}.`}
+          })}; calls turned away by a breaker or the cap: ${perConnector((c) => String(c.points.reduce((n, p) => n + p.refused, 0)))}. Targets: ${perConnector((c) => `${Math.round(c.slo.errorRate * 1000) / 10} %`)}.`}
         />
       </div>
     );

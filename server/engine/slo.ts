@@ -16,6 +16,24 @@ export interface SloTarget {
 /** The same target for every connector unless one is given: 2 s p99, 5 % errors, over 15 minutes. */
 export const DEFAULT_SLO: SloTarget = { p99Ms: 2000, errorRate: 0.05, windowSeconds: 15 * 60, minSamples: 20 };
 
+/**
+ * A connector's own target from its stored settings (`slo` of `PUT /api/v1/connectors/:name`,
+ * snake_case as stored), field by field falling back to DEFAULT_SLO: a missing or damaged value
+ * never disables alerting, it reads as the default.
+ */
+export function sloTarget(
+  stored: { p99_ms?: unknown; error_rate?: unknown; window_seconds?: unknown; min_samples?: unknown } | null | undefined,
+): SloTarget {
+  const whole = (v: unknown, d: number) => (typeof v === "number" && Number.isInteger(v) && v >= 1 ? v : d);
+  const rate = stored?.error_rate;
+  return {
+    p99Ms: whole(stored?.p99_ms, DEFAULT_SLO.p99Ms),
+    errorRate: typeof rate === "number" && Number.isFinite(rate) && rate >= 0 && rate <= 1 ? rate : DEFAULT_SLO.errorRate,
+    windowSeconds: whole(stored?.window_seconds, DEFAULT_SLO.windowSeconds),
+    minSamples: whole(stored?.min_samples, DEFAULT_SLO.minSamples),
+  };
+}
+
 /** Outcomes a sample can record; only SUCCESS, ERROR and TIMEOUT were calls that reached the connector. */
 export const CALL_OUTCOMES = ["SUCCESS", "ERROR", "TIMEOUT", "FAIL_FAST", "DEFERRED"] as const;
 export type CallOutcome = (typeof CALL_OUTCOMES)[number];

@@ -20,6 +20,7 @@ export function connectorDto(v: ConnectorView) {
     max_concurrency: v.maxConcurrency,
     breaker: v.breaker,
     breaker_enforced: v.breakerEnforced,
+    slo: v.slo,
     detail: v.detail,
     updated_at: v.updatedAt?.toISOString() ?? null,
     sync: v.sync

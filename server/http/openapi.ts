@@ -328,7 +328,7 @@ export const OPERATIONS: Operation[] = [
     method: "put",
     path: "/api/v1/connectors/{name}",
     summary:
-      "Set a connector's settings; token is write-only (stored encrypted); breaker ({ failure_threshold, window_seconds, cooldown_seconds }) and max_concurrency are enforced for every call; approved CRM writes go through crm once it is enabled",
+      "Set a connector's settings; token is write-only (stored encrypted); breaker ({ failure_threshold, window_seconds, cooldown_seconds }) and max_concurrency are enforced for every call; slo ({ p99_ms, error_rate, window_seconds, min_samples? }, null = the default) is the target reliability/connectors alerts against; approved CRM writes go through crm once it is enabled",
     scopes: ["admin"],
     body: ConnectorPutBody,
     success: 200,

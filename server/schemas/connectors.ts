@@ -18,6 +18,21 @@ export const BreakerSettings = z.strictObject({
 });
 export type BreakerSettings = z.infer<typeof BreakerSettings>;
 
+/**
+ * A connector's service-level target (SPEC §4.7): the reliability page alerts when its p99 latency
+ * or its error rate over the last `window_seconds` is above it, once `min_samples` real calls were
+ * made. The same field names as the `slo` that `GET /api/v1/reliability/connectors` reports, so a
+ * target read there can be written back here. Unset → the default (engine/slo.ts DEFAULT_SLO).
+ * The window is at most a day: call samples are kept 48 hours (services/sweeper.ts).
+ */
+export const SloSettings = z.strictObject({
+  p99_ms: z.number().int().min(1).max(600_000),
+  error_rate: z.number().min(0).max(1),
+  window_seconds: z.number().int().min(60).max(86_400),
+  min_samples: z.number().int().min(1).max(100_000).optional(),
+});
+export type SloSettings = z.infer<typeof SloSettings>;
+
 /** A private-app token: one line of printable characters (HubSpot's are `pat-<region>-<uuid>`). */
 export const ConnectorToken = z
   .string()
@@ -33,6 +48,7 @@ export const ConnectorPutBody = z.strictObject({
   rate_limit_per_minute: z.number().int().min(1).max(100_000).nullable().optional(),
   max_concurrency: z.number().int().min(1).max(1000).nullable().optional(),
   breaker: BreakerSettings.nullable().optional(),
+  slo: SloSettings.nullable().optional(),
   /** why (kept in CONFIG_CHANGED); the admin page asks for one before widening */
   reason: z.string().trim().min(1).max(500).optional(),
 });
@@ -47,6 +63,7 @@ export const ConnectorPutInput = z.strictObject({
   rateLimitPerMinute: z.number().int().min(1).max(100_000).nullable().optional(),
   maxConcurrency: z.number().int().min(1).max(1000).nullable().optional(),
   breaker: BreakerSettings.nullable().optional(),
+  slo: SloSettings.nullable().optional(),
   reason: z.string().trim().min(1).max(500).optional(),
 });
 export type ConnectorPutInput = z.infer<typeof ConnectorPutInput>;

@@ -44,17 +44,28 @@ export function recordCallSample(db: Db, sample: CallSample, at: Date): void {
 }
 
 /**
- * Write whatever is buffered for this database and wait for it (and for a batch already being
- * written). A failed batch is dropped with one log line naming the count: a sample is not worth
- * retrying into a database that is refusing writes, and never worth failing a caller.
+ * Write whatever is buffered for this database — or, given a tenant, only that tenant's samples
+ * (a reader answering tenant A writes A's rows, never B's: the isolation harness holds every
+ * request to that) — and wait for it (and for a batch already being written). A failed batch is
+ * dropped with one log line naming the count: a sample is not worth retrying into a database that
+ * is refusing writes, and never worth failing a caller.
  */
-export async function flushCallSamples(db: Db): Promise<void> {
+export async function flushCallSamples(db: Db, tenantId?: string): Promise<void> {
   const p = buffers.get(db);
   if (!p) return;
-  if (p.timer) clearTimeout(p.timer);
-  p.timer = null;
-  const rows = p.rows;
-  p.rows = [];
+  let rows: Pending["rows"];
+  if (tenantId === undefined) {
+    rows = p.rows;
+    p.rows = [];
+  } else {
+    rows = p.rows.filter((r) => r.tenantId === tenantId);
+    p.rows = p.rows.filter((r) => r.tenantId !== tenantId);
+  }
+  // Other tenants' rows stay for their own timer; nothing left, no timer.
+  if (!p.rows.length && p.timer) {
+    clearTimeout(p.timer);
+    p.timer = null;
+  }
   if (!rows.length) return p.writing;
   const previous = p.writing;
   const write = previous.then(async () => {

@@ -10,7 +10,7 @@ import { findConnectorState } from "../repos/connectorState";
 import { findConnectorConfig, saveConnectorConfig } from "../repos/connectors";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
-import type { BreakerSettings, ConnectorName } from "../schemas/connectors";
+import type { BreakerSettings, ConnectorName, SloSettings } from "../schemas/connectors";
 
 /**
  * Per-tenant connector settings (SPEC §5.1 `GET/PUT /api/v1/connectors/:name`). Secrets are
@@ -24,7 +24,8 @@ import type { BreakerSettings, ConnectorName } from "../schemas/connectors";
  * written through withConfigWrite, read fresh by every execution and sync.
  * `rate_limit_per_minute` feeds the perception scheduler's rate windows; `max_concurrency` (the
  * tenant's cap on calls in flight) and `breaker` are enforced by the resilience wrapper
- * (services/resilience.ts) on every call, with its defaults when unset.
+ * (services/resilience.ts) on every call, with its defaults when unset; `slo` is the target the
+ * reliability read side (page, REST, charts) measures the connector's calls against.
  */
 
 const KIND: Record<ConnectorName, string> = { internal: "INTERNAL", webhook: "WEBHOOK", email: "EMAIL", crm: "CRM" };
@@ -36,6 +37,7 @@ export interface ConnectorSettingsInput {
   rateLimitPerMinute?: number | null;
   maxConcurrency?: number | null;
   breaker?: BreakerSettings | null;
+  slo?: SloSettings | null;
   reason?: string;
 }
 
@@ -53,6 +55,7 @@ interface StoredConfig {
   rate_limit_per_minute?: number | null;
   max_concurrency?: number | null;
   breaker?: BreakerSettings | null;
+  slo?: SloSettings | null;
 }
 
 function parseHttpUrl(raw: string, field: string): URL {
@@ -71,6 +74,7 @@ function readConfig(raw: string | undefined): StoredConfig {
   const o = raw ? storedObject(raw) : {};
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
   const b = o.breaker as Record<string, unknown> | null | undefined;
+  const slo = o.slo as Record<string, unknown> | null | undefined;
   return {
     url: typeof o.url === "string" ? o.url : undefined,
     base_url: typeof o.base_url === "string" ? o.base_url : undefined,
@@ -82,6 +86,15 @@ function readConfig(raw: string | undefined): StoredConfig {
             failure_threshold: Number(b.failure_threshold),
             window_seconds: Number(b.window_seconds),
             cooldown_seconds: Number(b.cooldown_seconds),
+          }
+        : null,
+    slo:
+      slo && typeof slo === "object"
+        ? {
+            p99_ms: Number(slo.p99_ms),
+            error_rate: Number(slo.error_rate),
+            window_seconds: Number(slo.window_seconds),
+            ...(slo.min_samples !== undefined ? { min_samples: Number(slo.min_samples) } : {}),
           }
         : null,
   };
@@ -98,6 +111,8 @@ export interface ConnectorView {
   breaker: BreakerSettings | null;
   /** the resilience wrapper enforces the breaker (defaults when `breaker` is unset) on every call */
   breakerEnforced: true;
+  /** the SLO target as set; null = the default (engine/slo.ts DEFAULT_SLO) */
+  slo: SloSettings | null;
   detail: string;
   updatedAt: Date | null;
   sync: {
@@ -122,6 +137,7 @@ async function connectorView(db: DbOrTx, tenantId: string, name: ConnectorName, 
     maxConcurrency: cfg.max_concurrency ?? null,
     breaker: cfg.breaker ?? null,
     breakerEnforced: true as const,
+    slo: cfg.slo ?? null,
     updatedAt: row?.updatedAt ?? null,
     sync: state
       ? {
@@ -197,6 +213,7 @@ function ledgerView(enabled: boolean, cfg: StoredConfig) {
     rate_limit_per_minute: cfg.rate_limit_per_minute ?? null,
     max_concurrency: cfg.max_concurrency ?? null,
     breaker: cfg.breaker ?? null,
+    slo: cfg.slo ?? null,
   };
 }
 
@@ -226,6 +243,7 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
       rate_limit_per_minute: input.rateLimitPerMinute !== undefined ? input.rateLimitPerMinute : (prev.rate_limit_per_minute ?? null),
       max_concurrency: input.maxConcurrency !== undefined ? input.maxConcurrency : (prev.max_concurrency ?? null),
       breaker: input.breaker !== undefined ? input.breaker : (prev.breaker ?? null),
+      slo: input.slo !== undefined ? input.slo : (prev.slo ?? null),
     };
     if (input.enabled && name === "crm") {
       if (!next.base_url) throw badRequest("base_url", "base_url is required to enable the crm connector");
@@ -338,7 +356,8 @@ export async function connectorLimits(db: DbOrTx, tenantId: string, name: Connec
 /**
  * What the resilience wrapper needs of a connector, read fresh on every call (an admin's new
  * threshold or cap applies to the very next call): its breaker settings and concurrency cap, null
- * when unset (the wrapper's defaults apply / no tenant cap).
+ * when unset (the wrapper's defaults apply / no tenant cap); and its SLO target for the read side
+ * (null: DEFAULT_SLO).
  */
 export async function connectorResilienceSettings(db: DbOrTx, tenantId: string, name: ConnectorName) {
   const row = await findConnectorConfig(db, tenantId, KIND[name]);
@@ -348,7 +367,7 @@ export async function connectorResilienceSettings(db: DbOrTx, tenantId: string, 
 /** The same, from a stored config already read (the wrapper reads it together with the breaker). */
 export function resilienceSettingsOf(stored: string | null) {
   const cfg = readConfig(stored ?? undefined);
-  return { breaker: cfg.breaker ?? null, maxConcurrency: cfg.max_concurrency ?? null };
+  return { breaker: cfg.breaker ?? null, maxConcurrency: cfg.max_concurrency ?? null, slo: cfg.slo ?? null };
 }
 
 /** The ConnectorConfig kind a connector's settings are stored under. */

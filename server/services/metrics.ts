@@ -27,6 +27,7 @@ import { inTransaction } from "../repos/tx";
 import { BREAKER_STATES } from "../schemas/reliability";
 import { authenticateApiKey } from "./apiKeys";
 import { flushCallSamples } from "./callSamples";
+import { tenantReliability } from "./resilience";
 
 /**
  * `GET /api/metrics` (SPEC §5.1): Prometheus text for one tenant — the one its admin API key or
@@ -84,11 +85,11 @@ function aggregatedHistogram(name: string, help: string, bounds: readonly number
 
 export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
   // This process's buffered call samples count too (services/callSamples.ts).
-  await flushCallSamples(db);
+  await flushCallSamples(db, tenantId);
   const now = clock.now();
   const since = new Date(now.getTime() - LATENCY_WINDOW_MS);
   const dateKey = utcDateKey(now);
-  const [calls, pulls, executions, runs, jobs, budget, pullBudget, wrapped, outcomes, breakers] = await Promise.all([
+  const [calls, pulls, executions, runs, jobs, budget, pullBudget, wrapped, outcomes, breakers, reliability] = await Promise.all([
     toolCallLatency(db, tenantId, since, LATENCY_BUCKETS),
     pullDuration(db, tenantId, since, LATENCY_BUCKETS),
     executionCounts(db, tenantId),
@@ -99,6 +100,7 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
     wrapperCallLatency(db, tenantId, since, LATENCY_BUCKETS),
     callOutcomeCounts(db, tenantId, since),
     listBreakers(db, tenantId),
+    tenantReliability({ db, clock }, tenantId),
   ]);
 
   const registry = new Registry();
@@ -145,6 +147,37 @@ export async function renderMetrics(db: Db, tenantId: string, clock: Clock) {
   for (const b of breakers) {
     const current = breakerState(b, now);
     for (const state of BREAKER_STATES) breakerGauge.set({ connector: b.connector, state }, current === state ? 1 : 0);
+  }
+  // Each connector's SLO over its own window against its own target (its `slo` setting, else the
+  // default): what the reliability page shows, for alerting from Prometheus. Like the breaker
+  // gauge, only connectors with calls in their window: no calls, nothing to judge.
+  const sloFamilies = {
+    alert: [
+      "autopilot_connector_slo_alert",
+      "1 when the connector's p99 latency or error rate breaches its SLO target over its window, else 0",
+    ],
+    p99: ["autopilot_connector_slo_p99_seconds", "p99 latency of the connector's calls over its SLO window"],
+    errors: ["autopilot_connector_slo_error_ratio", "Error rate (0..1) of the connector's calls over its SLO window"],
+    targetP99: ["autopilot_connector_slo_target_p99_seconds", "The connector's p99 latency target (its slo setting, else the default 2 s)"],
+    targetErrors: [
+      "autopilot_connector_slo_target_error_ratio",
+      "The connector's error-rate target, 0..1 (its slo setting, else the default 0.05)",
+    ],
+  } as const;
+  const slo = Object.fromEntries(
+    Object.entries(sloFamilies).map(([k, [name, help]]) => [
+      k,
+      new Gauge({ name, help, labelNames: ["connector"], registers: [registry] }),
+    ]),
+  ) as Record<keyof typeof sloFamilies, Gauge>;
+  for (const c of reliability) {
+    if (c.calls === 0) continue;
+    const connector = c.connector;
+    slo.alert.set({ connector }, c.alert ? 1 : 0);
+    if (c.p99Ms !== null) slo.p99.set({ connector }, c.p99Ms / 1000);
+    if (c.errorRate !== null) slo.errors.set({ connector }, c.errorRate);
+    slo.targetP99.set({ connector }, c.slo.p99Ms / 1000);
+    slo.targetErrors.set({ connector }, c.slo.errorRate);
   }
   const executionsTotal = new Counter({
     name: "autopilot_executions_total",

@@ -16,7 +16,7 @@ import {
 } from "../engine/breaker";
 import type { Actor } from "../engine/ledger";
 import { redactText } from "../engine/redact";
-import { type CallOutcome, DEFAULT_SLO, jitteredBackoffMs, type SloTarget, sloStatus } from "../engine/slo";
+import { type CallOutcome, jitteredBackoffMs, type SloTarget, sloStatus, sloTarget } from "../engine/slo";
 import {
   admissionState,
   callSamples,
@@ -422,18 +422,26 @@ export interface ConnectorReliability {
 /** Percentiles are computed from at most this many of the window's newest samples. */
 const SLO_SAMPLE_LIMIT = 5000;
 
-/** Each connector of the viewer's tenant: breaker state as of now, calls in flight, SLO over its window. */
-export async function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Viewer): Promise<ConnectorReliability[]> {
+/**
+ * Each connector of the viewer's tenant: breaker state as of now, calls in flight, and its calls
+ * over its own SLO window against its own target (the connector's `slo` setting, read fresh; unset
+ * = DEFAULT_SLO).
+ */
+export function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Viewer): Promise<ConnectorReliability[]> {
+  return tenantReliability(deps, viewer.tenantId);
+}
+
+/** The same for a tenant named by its credential, not a session (the `/api/metrics` scrape). */
+export async function tenantReliability(deps: { db: Db; clock: Clock }, tenantId: string): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
-  const tenantId = viewer.tenantId;
-  await flushCallSamples(db);
+  await flushCallSamples(db, tenantId);
   const now = clock.now();
   const [breakers, inFlight] = await Promise.all([listBreakers(db, tenantId), slotsInFlight(db, tenantId, now)]);
   const byName = new Map(breakers.map((b) => [b.connector, b]));
   const out: ConnectorReliability[] = [];
   for (const connector of CONNECTOR_NAMES) {
     const settings = await connectorResilienceSettings(db, tenantId, connector);
-    const slo = DEFAULT_SLO;
+    const slo = sloTarget(settings.slo);
     const samples = await callSamples(db, tenantId, connector, new Date(now.getTime() - slo.windowSeconds * 1000), SLO_SAMPLE_LIMIT);
     const status = sloStatus(samples, slo);
     const row = byName.get(connector) ?? null;
@@ -511,24 +519,46 @@ export const refusedError = (connector: string, r: Refusal) =>
   new CallRefusedError(r.reason, refusalError(connector, r), r.retryAfterSeconds);
 
 /**
+ * How long one request of a running sync or pull waits for a free concurrency slot before it
+ * gives up (then CallRefusedError CONCURRENCY_LIMIT). The job was admitted and its budget spent;
+ * slots free in milliseconds — failing the whole pull for a momentary full cap turned ordinary
+ * backpressure into FAILED pulls (test/integration/resilience-callers.test.ts). Half the CRM
+ * client's own 10 s request timeout, whose clock runs while this waits; never past its signal.
+ */
+export const SLOT_WAIT_MS = 5_000;
+const SLOT_WAIT_ROUNDS = 40;
+
+/**
  * A `fetch` whose every request goes through the wrapper (the CRM client's sync and pull reads:
  * many requests per job, each admitted, sampled and counted on its own). A 5xx or a transport
  * error is the connector's fault; a 4xx is not (a 429 is the client's rate limiter's business).
- * GETs and searches are reads, so they are retried; a refusal throws CallRefusedError.
+ * GETs and searches are reads, so they are retried. No free slot: the request waits (jittered,
+ * up to SLOT_WAIT_MS) for one; an open breaker, or a slot still not free, throws CallRefusedError.
  */
 export function resilientFetch(deps: ResilienceDeps, target: Omit<CallTarget, "idempotent">, base: typeof fetch = fetch): typeof fetch {
+  const sleep = deps.sleep ?? realSleep;
+  const random = deps.random ?? Math.random;
   return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const method = (init?.method ?? "GET").toUpperCase();
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const read = method === "GET" || (method === "POST" && new URL(url).pathname.endsWith("/search"));
-    const r = await invokeWithResilience(
-      deps,
-      { ...target, idempotent: read },
-      (signal) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
-      (res): Verdict => (res.ok ? { ok: true } : { ok: false, fault: res.status >= 500, error: `HTTP ${res.status}` }),
-    );
-    if (r.kind !== "DONE") throw refusedError(target.connector, r);
-    return r.value;
+    let waited = 0;
+    for (let round = 0; ; round++) {
+      const r = await invokeWithResilience(
+        deps,
+        { ...target, idempotent: read },
+        (signal) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal }),
+        (res): Verdict => (res.ok ? { ok: true } : { ok: false, fault: res.status >= 500, error: `HTTP ${res.status}` }),
+      );
+      if (r.kind === "DONE") return r.value;
+      const pause = 10 + jitteredBackoffMs(round, random(), 50, 1000);
+      if (r.kind === "FAIL_FAST" || round + 1 >= SLOT_WAIT_ROUNDS || waited + pause > SLOT_WAIT_MS || init?.signal?.aborted)
+        throw refusedError(target.connector, r);
+      await sleep(pause);
+      waited += pause;
+      // The caller's own timeout ran out while this waited: nothing was sent, so it is still a refusal, not a fault.
+      if (init?.signal?.aborted) throw refusedError(target.connector, r);
+    }
   }) as typeof fetch;
 }
 

@@ -10,7 +10,8 @@ import {
   onFailure,
   onProbeResult,
 } from "@/server/engine/breaker";
-import { jitteredBackoffMs, percentile, sloStatus } from "@/server/engine/slo";
+import { DEFAULT_SLO, jitteredBackoffMs, percentile, sloStatus, sloTarget } from "@/server/engine/slo";
+import { SloSettings } from "@/server/schemas/connectors";
 
 const T0 = new Date("2026-11-26T12:00:00Z");
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -175,6 +176,50 @@ describe("SLO math", () => {
     ];
     expect(sloStatus(samples, target)).toMatchObject({ calls: 20, errorRate: 0.05, p99Ms: 10_000, breached: ["P99"], alert: true });
     expect(sloStatus(samples.slice(0, 5), target)).toMatchObject({ calls: 5, alert: false, breached: [] });
+  });
+
+  it("a connector's stored slo is its target; unset, missing or damaged fields read as the default, never as 'no alerting'", () => {
+    expect(sloTarget(null)).toEqual(DEFAULT_SLO);
+    expect(sloTarget(undefined)).toEqual(DEFAULT_SLO);
+    expect(sloTarget({ p99_ms: 300, error_rate: 0, window_seconds: 60, min_samples: 5 })).toEqual({
+      p99Ms: 300,
+      errorRate: 0,
+      windowSeconds: 60,
+      minSamples: 5,
+    });
+    expect(sloTarget({ p99_ms: 300, error_rate: 0.01, window_seconds: 60 })).toEqual({
+      ...DEFAULT_SLO,
+      p99Ms: 300,
+      errorRate: 0.01,
+      windowSeconds: 60,
+    });
+    expect(sloTarget({ p99_ms: Number.NaN, error_rate: 2, window_seconds: 0, min_samples: 1.5 })).toEqual(DEFAULT_SLO);
+    expect(sloTarget({ p99_ms: "300", error_rate: null, window_seconds: -60 })).toEqual(DEFAULT_SLO);
+  });
+
+  it("every slo the connector schema accepts is read back as exactly that target", () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            p99_ms: fc.integer({ min: 1, max: 600_000 }),
+            error_rate: fc.double({ min: 0, max: 1, noNaN: true }),
+            window_seconds: fc.integer({ min: 60, max: 86_400 }),
+            min_samples: fc.integer({ min: 1, max: 100_000 }),
+          },
+          { requiredKeys: ["p99_ms", "error_rate", "window_seconds"] },
+        ),
+        (raw) => {
+          const stored = SloSettings.parse(raw);
+          expect(sloTarget(JSON.parse(JSON.stringify(stored)))).toEqual({
+            p99Ms: stored.p99_ms,
+            errorRate: stored.error_rate + 0, // JSON has no -0
+            windowSeconds: stored.window_seconds,
+            minSamples: stored.min_samples ?? DEFAULT_SLO.minSamples,
+          });
+        },
+      ),
+    );
   });
 
   it("full-jitter backoff stays within [0, min(cap, base·2^attempt))", () => {

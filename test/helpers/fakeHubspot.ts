@@ -60,6 +60,12 @@ export class FakeHubspot {
   readonly requests: LoggedRequest[] = [];
   whileBlocked = 0;
   rateLimited = 0;
+  /** non-zero: every authenticated request is answered with this status (an outage), still logged */
+  failStatus = 0;
+  /** non-zero: every request is answered this many ms late (a slow CRM); in flight now and at most */
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
   private seq = 1000;
   private window = { start: 0, count: 0 };
   private searchWindow = { start: 0, count: 0 };
@@ -77,7 +83,13 @@ export class FakeHubspot {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => this.handle(req, Buffer.concat(chunks).toString("utf8"), res));
+      req.on("end", async () => {
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        res.on("finish", () => this.inFlight--);
+        if (this.delayMs) await new Promise((ok) => setTimeout(ok, this.delayMs));
+        this.handle(req, Buffer.concat(chunks).toString("utf8"), res);
+      });
     });
     await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -175,6 +187,7 @@ export class FakeHubspot {
       });
     }
     if (now < this.blockedUntil) this.whileBlocked++;
+    if (this.failStatus) return send(this.failStatus, { status: "error", message: "Service unavailable", category: "OUTAGE" });
 
     const isSearch = log.method === "POST" && url.pathname.endsWith("/search");
     if (isSearch) {

@@ -83,6 +83,29 @@ describe("call samples are written off the call path", () => {
     expect(after - before).toBe(4);
   });
 
+  it("a flush for tenant A (what a reader answering A does) writes only A's buffered samples; B's wait for their own batch", async () => {
+    await flushCallSamples(observed);
+    const [a0, b0] = [await sampleCount(a.id), await sampleCount(b.id)];
+    const sample = (tenantId: string) =>
+      recordCallSample(
+        observed,
+        { tenantId, connector: "webhook", operation: "post", ok: true, outcome: "SUCCESS", durationMs: 1 },
+        clock.now(),
+      );
+    for (let i = 0; i < 3; i++) {
+      sample(a.id);
+      sample(b.id);
+    }
+    statements.length = 0;
+    await flushCallSamples(observed, a.id);
+    // A's flush sent A's batch and no statement carrying B's id (an unscoped flush also wrote B's).
+    expect(statements.filter((st) => SAMPLE_INSERT.test(st.sql) && JSON.stringify(st).includes(a.id))).toHaveLength(1);
+    expect(statements.filter((st) => JSON.stringify(st).includes(b.id))).toEqual([]);
+    expect(await sampleCount(a.id)).toBe(a0 + 3);
+    await flushCallSamples(observed);
+    expect(await sampleCount(b.id)).toBe(b0 + 3);
+  });
+
   it("a batch the database refuses is dropped with one log line naming the count; nothing throws", async () => {
     // A database without the table: every insert fails.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "samples-"));

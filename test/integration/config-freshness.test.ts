@@ -27,6 +27,7 @@ import { inTransaction } from "@/server/repos/tx";
 import { createApiKey } from "@/server/services/apiKeys";
 import { requestPull, runPerceptionTick } from "@/server/services/perception";
 import type { PullRunner } from "@/server/services/pullRunners";
+import { invokeWithResilience } from "@/server/services/resilience";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
@@ -682,6 +683,36 @@ describe(`connector settings (${TEST_PROVIDER}): disabling crm applies at once t
       await hub.stop();
     }
   }, 60_000);
+});
+
+describe(`connector settings (${TEST_PROVIDER}): a connector's slo target applies to the very next reliability read`, () => {
+  it("PUT /connectors/email { slo } → the next tRPC read (this warm process) alerts on the same calls; tRPC slo null → the default again", async () => {
+    // 25 calls through the wrapper, 1 of them failing: 4 %, inside the default 5 %.
+    for (let i = 0; i < 25; i++)
+      await invokeWithResilience(
+        { db: t.db, clock: systemClock, sleep: async () => undefined },
+        { tenantId: a.id, connector: "email", operation: "freshness", idempotent: false },
+        async () => i !== 0,
+        (ok) => (ok ? { ok: true } : { ok: false, fault: false, error: "rejected" }),
+      );
+    const email = async () => (await admin().reliability.connectors()).find((c) => c.connector === "email");
+    expect(await email()).toMatchObject({ calls: 25, alert: false, breached: [] });
+    const put = (body: unknown) =>
+      connectorPut(
+        new Request("http://127.0.0.1/api/v1/connectors/email", {
+          method: "PUT",
+          headers: { authorization: `Bearer ${k.admin}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        }),
+        { params: Promise.resolve({ name: "email" }) },
+      );
+    const v0 = await version();
+    expect((await put({ enabled: true, slo: { p99_ms: 2000, error_rate: 0.01, window_seconds: 900 } })).status).toBe(200);
+    expect(await version()).toBeGreaterThan(v0);
+    expect(await email()).toMatchObject({ alert: true, breached: ["ERROR_RATE"], slo: { errorRate: 0.01 } });
+    await admin().connectors.put({ name: "email", enabled: true, slo: null });
+    expect(await email()).toMatchObject({ alert: false, breached: [], slo: { errorRate: 0.05 } });
+  });
 });
 
 describe(`perception configuration: the very next pull or tick obeys (${TEST_PROVIDER})`, () => {

@@ -21,6 +21,7 @@ import { OPERATIONS } from "@/server/http/openapi";
 import { queueHandlers } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
 import { runAuditStreamTick } from "@/server/services/auditStream";
+import { flushAllCallSamples } from "@/server/services/callSamples";
 import { fireDueTriggers, RUN_DECISION } from "@/server/services/decisions";
 import { enqueue, runWorkerTick } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
@@ -401,6 +402,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
       expect.arrayContaining(["tenant id", "account id", "contact email", "user id", "user email", "API key prefix"]),
     );
     const heads = await ledgerHeads(db);
+    // Call samples buffered by the setup (B's calls too) are written now, not by a timer mid-recording.
+    await flushAllCallSamples();
     rec.start();
     const { account, exportId } = await story(a);
     rec.stop();
@@ -437,6 +440,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     expect(own.intent, "the story above ran").not.toBe("");
     const heads = await ledgerHeads(db);
     rec.clear();
+    // Call samples buffered by the setup (B's calls too) are written now, not by a timer mid-recording.
+    await flushAllCallSamples();
     rec.start();
     const { ops, procedures, calledRoutes, calledProcedures, calls, passedValidation } = await sweep(own);
     rec.stop();
@@ -453,6 +458,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
   it("B's ids put into A's requests: the harness names every statement that carries them, and no statement returns B's rows, nothing answers or writes them", async () => {
     const heads = await ledgerHeads(db);
     rec.clear();
+    // Call samples buffered by the setup (B's calls too) are written now, not by a timer mid-recording.
+    await flushAllCallSamples();
     rec.start();
     const { calls, passedValidation } = await sweep(theirs);
     rec.stop();
@@ -479,6 +486,8 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
       return accountGet(req, route);
     };
     rec.clear();
+    // Call samples buffered by the setup (B's calls too) are written now, not by a timer mid-recording.
+    await flushAllCallSamples();
     rec.start();
     const mine = a.accounts.seller[0] as string;
     const res = await rest(leaky, keys[a.id]?.read as string, `/api/v1/accounts/${mine}`, { params: { id: mine } });

@@ -3,7 +3,6 @@ import { FailedExecutions } from "@/components/reliability/failed-executions";
 import { SloCharts } from "@/components/reliability/slo-charts";
 import { PageHeader } from "@/components/ui/primitives";
 import { requireViewer } from "@/server/auth/page";
-import { DEFAULT_SLO } from "@/server/engine/slo";
 
 export const dynamic = "force-dynamic";
 
@@ -23,7 +22,7 @@ export default async function ReliabilityPage() {
       />
       <div className="space-y-4">
         <ConnectorHealthPanel canWrite={admin} />
-        <SloCharts p99TargetMs={DEFAULT_SLO.p99Ms} errorRateTarget={DEFAULT_SLO.errorRate} />
+        <SloCharts />
         {admin && <FailedExecutions />}
       </div>
     </>

@@ -27,6 +27,7 @@ export const PUT = restRoute<Params>(["admin"], async ({ req, params, db, viewer
       rateLimitPerMinute: b.rate_limit_per_minute,
       maxConcurrency: b.max_concurrency,
       breaker: b.breaker,
+      slo: b.slo,
       reason: b.reason,
     },
   );
