@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { systemClock } from "../server/clock";
 import type { Db } from "../server/db";
 import type { Viewer } from "../server/repos/scope";
@@ -8,7 +7,7 @@ import { inTransaction } from "../server/repos/tx";
 import { putAllowlist, putBudget, putMode } from "../server/services/autonomyConfig";
 import { submitIntent } from "../server/services/gate";
 import { atLeast, type BenchRow } from "./ledger";
-import { sqliteRaw } from "./raw";
+import { driverInsertRate } from "./raw";
 
 async function rate(n: number, fn: (i: number) => Promise<unknown>) {
   const t0 = performance.now();
@@ -95,8 +94,9 @@ export async function gateBench(db: Db, label: string, url: string, n: number): 
 }
 
 /** The plain driver's single-row commit rate on this database (see gateBench). */
-async function driverRate(label: string, url: string, tenantId: string, n: number): Promise<number> {
-  const row = (i: number, date: unknown) => [
+function driverRate(label: string, url: string, tenantId: string, n: number): Promise<number> {
+  const columns = ["id", "tenantId", "seq", "correlationId", "type", "actorType", "actorId", "payload", "createdAt", "prevHash", "hash"];
+  return driverInsertRate(label, url, "LedgerEntry", columns, n, (i, date) => [
     `drv-${randomUUID()}`,
     tenantId,
     20_000_000 + i,
@@ -108,32 +108,7 @@ async function driverRate(label: string, url: string, tenantId: string, n: numbe
     date,
     "",
     "",
-  ];
-  const cols = `"id", "tenantId", "seq", "correlationId", "type", "actorType", "actorId", "payload", "createdAt", "prevHash", "hash"`;
-  if (label === "sqlite") {
-    const raw = sqliteRaw(url);
-    try {
-      const sql = `INSERT INTO "LedgerEntry" (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-      return await rate(n, (i) => raw.tx((exec) => exec(sql, row(i, raw.date(new Date())))));
-    } finally {
-      await raw.close();
-    }
-  }
-  const pool = new pg.Pool({ connectionString: url, max: 8 });
-  try {
-    const sql = `INSERT INTO "LedgerEntry" (${cols}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
-    await Promise.all(Array.from({ length: 8 }, (_, w) => pool.query(sql, row(-1 - w, new Date()))));
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (let i = next++; i < n; i = next++) await pool.query(sql, row(i, new Date()));
-      }),
-    );
-    return n / ((performance.now() - t0) / 1000);
-  } finally {
-    await pool.end();
-  }
+  ]);
 }
 
 function ormInsert(db: Db, tenantId: string, i: number) {

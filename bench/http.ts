@@ -11,7 +11,7 @@ import { createApiKey } from "../server/services/apiKeys";
 import { writeFixtures } from "../server/services/fixtures";
 import { seedDemo } from "../server/services/seed";
 import { atLeast, type BenchRow } from "./ledger";
-import { pgRaw, sqliteRaw } from "./raw";
+import { driverInsertRate, pgRaw, sqliteRaw } from "./raw";
 
 /**
  * Issue 13's HTTP rows, against the built app (`npm start`, the production server) on the bench's
@@ -277,9 +277,22 @@ export async function httpBench(db: Db, label: string, url: string, rows: number
 }
 
 /** The plain driver's single-row insert rate into Signal on this database (see httpBench). */
-async function driverSignalRate(label: string, url: string, tenantId: string, accountId: string, n: number) {
+function driverSignalRate(label: string, url: string, tenantId: string, accountId: string, n: number) {
   const run = randomUUID().slice(0, 8);
-  const row = (i: number, date: unknown) => [
+  const columns = [
+    "id",
+    "tenantId",
+    "accountId",
+    "type",
+    "severity",
+    "evidence",
+    "dedupeKey",
+    "source",
+    "correlationId",
+    "occurredAt",
+    "receivedAt",
+  ];
+  return driverInsertRate(label, url, "Signal", columns, n, (i, date) => [
     `drv-${randomUUID()}`,
     tenantId,
     accountId,
@@ -291,32 +304,5 @@ async function driverSignalRate(label: string, url: string, tenantId: string, ac
     randomUUID(),
     date,
     date,
-  ];
-  const cols = `"id", "tenantId", "accountId", "type", "severity", "evidence", "dedupeKey", "source", "correlationId", "occurredAt", "receivedAt"`;
-  if (label === "sqlite") {
-    const raw = sqliteRaw(url);
-    try {
-      const sql = `INSERT INTO "Signal" (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) await raw.tx((exec) => exec(sql, row(i, raw.date(new Date()))));
-      return n / ((performance.now() - t0) / 1000);
-    } finally {
-      await raw.close();
-    }
-  }
-  const { default: pg } = await import("pg");
-  const pool = new pg.Pool({ connectionString: url, max: 8 });
-  try {
-    const sql = `INSERT INTO "Signal" (${cols}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`;
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (let i = next++; i < n; i = next++) await pool.query(sql, row(i, new Date()));
-      }),
-    );
-    return n / ((performance.now() - t0) / 1000);
-  } finally {
-    await pool.end();
-  }
+  ]);
 }

@@ -82,3 +82,47 @@ export async function insertRows(raw: Raw, table: string, columns: string[], row
     });
   }
 }
+
+/**
+ * The physical limit for single-row writes into `table`, measured with the plain driver: on SQLite
+ * one single-row transaction at a time (better-sqlite3 on the app's own file and settings), on
+ * PostgreSQL 8 connections of autocommit single-row inserts. `row(i, date)` gives the i-th row's
+ * values in `columns` order, `date` already in the database's form. Rows per second.
+ */
+export async function driverInsertRate(
+  label: string,
+  url: string,
+  table: string,
+  columns: string[],
+  n: number,
+  row: (i: number, date: unknown) => unknown[],
+): Promise<number> {
+  const cols = columns.map((c) => `"${c}"`).join(", ");
+  if (label !== "postgres") {
+    const raw = sqliteRaw(url);
+    try {
+      const sql = `INSERT INTO "${table}" (${cols}) VALUES (${columns.map(() => "?").join(", ")})`;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await raw.tx((exec) => exec(sql, row(i, raw.date(new Date()))));
+      return n / ((performance.now() - t0) / 1000);
+    } finally {
+      await raw.close();
+    }
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  try {
+    const sql = `INSERT INTO "${table}" (${cols}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`;
+    // One warm-up insert per connection, so the pool is open before the clock starts.
+    await Promise.all(Array.from({ length: 8 }, (_, w) => pool.query(sql, row(-1 - w, new Date()))));
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < n; i = next++) await pool.query(sql, row(i, new Date()));
+      }),
+    );
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await pool.end();
+  }
+}
