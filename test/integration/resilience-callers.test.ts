@@ -1,6 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PUT as connectorPut } from "@/app/api/v1/connectors/[name]/route";
 import { POST as intentsPost } from "@/app/api/v1/intents/route";
@@ -15,6 +13,7 @@ import { DEFER_RETRY_SECONDS } from "@/server/services/resilience";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
+import { receiver } from "../helpers/receiver";
 
 /**
  * The resilience wrapper's other callers, through their production entry points (REST routes,
@@ -162,37 +161,16 @@ describe(`CRM sync and pull behind an open crm breaker (${TEST_PROVIDER})`, () =
   });
 });
 
-/** A slow receiver: counts requests, in flight now and at most, and the idempotency keys it saw. */
-async function slowReceiver(delayMs: number) {
-  const r = { hits: 0, inFlight: 0, maxInFlight: 0, keys: [] as string[], url: "", server: null as unknown as Server };
-  r.server = createServer((req, res) => {
-    r.hits++;
-    r.inFlight++;
-    r.maxInFlight = Math.max(r.maxInFlight, r.inFlight);
-    r.keys.push(String(req.headers["idempotency-key"]));
-    req.resume();
-    req.on("end", () =>
-      setTimeout(() => {
-        r.inFlight--;
-        res.end("{}");
-      }, delayMs),
-    );
-  });
-  r.server.keepAliveTimeout = 120_000;
-  await new Promise<void>((ok) => r.server.listen(0, "127.0.0.1", ok));
-  r.url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
-  return r;
-}
-
 describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PROVIDER})`, () => {
   let c: TestTenant;
   let d: TestTenant;
-  let slow: Awaited<ReturnType<typeof slowReceiver>>;
+  let slow: Awaited<ReturnType<typeof receiver>>;
 
   beforeAll(async () => {
     c = await makeTenant(t.db);
     d = await makeTenant(t.db);
-    slow = await slowReceiver(40);
+    slow = await receiver();
+    slow.delayMs = 40;
     // No tenant cap (max_concurrency unset): only the cap across tenants applies.
     for (const tn of [c, d]) await as(tn.admin).autonomy.setWebhook({ url: slow.url, enabled: true });
   });
