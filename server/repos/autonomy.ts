@@ -107,9 +107,21 @@ export async function assertConfigUnchanged(tx: Tx, tenantId: string, version: n
 export function findVisibleAccount(db: DbOrTx, viewer: Viewer, accountId: string) {
   return db.account.findFirst({
     where: accountWhere(viewer, { id: accountId }),
-    select: { id: true, name: true, lifecycle: true, posture: true, momentum: true, ownerId: true },
+    select: GATE_ACCOUNT,
   });
 }
+
+/**
+ * The accounts of a group of admissions, in one read. Tenant-scoped only: the admissions may come
+ * from different viewers, so each one checks its own with `accountVisibleTo`.
+ */
+export async function gateAccounts(db: DbOrTx, tenantId: string, ids: string[]) {
+  const rows = await db.account.findMany({ where: tenantWhere(tenantId, { id: { in: [...new Set(ids)] } }), select: GATE_ACCOUNT });
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+const GATE_ACCOUNT = { id: true, name: true, lifecycle: true, posture: true, momentum: true, ownerId: true } as const;
+export type GateAccount = NonNullable<Awaited<ReturnType<typeof findVisibleAccount>>>;
 
 /** Every tenant id (a GLOBAL switch is ledgered in each tenant's chain). */
 export async function allTenantIds(db: DbOrTx) {

@@ -113,6 +113,41 @@ export function insertToolCall(
   return tx.toolCall.create({ data: { ...data, status: data.status ?? "STARTED", startedAt: now } });
 }
 
+/**
+ * Executions the gate ran inside its own transaction (autonomous internal actions): each with its
+ * tool call, artifact and outcome, already terminal. Multi-row inserts, one per table, for a whole
+ * group of admissions; ids are the caller's because the ledger entries name them.
+ */
+export async function insertCompletedExecutions(
+  tx: Tx,
+  rows: {
+    execution: { id: string; tenantId: string; intentId: string; approvalSource: "POLICY"; autoExecuted: true };
+    toolCall: { id: string; connector: string; operation: string; idempotencyKey: string; request: string; response: string };
+    artifact: { accountId: string; kind: string; title: string; body: string };
+    outcome: { label: string; details: string };
+  }[],
+  now: Date,
+) {
+  if (rows.length === 0) return;
+  const base = (r: (typeof rows)[number]) => ({ tenantId: r.execution.tenantId, executionId: r.execution.id });
+  await tx.execution.createMany({
+    data: rows.map((r) => ({ ...r.execution, nonReplayKey: r.execution.intentId, status: "SUCCEEDED", startedAt: now, finishedAt: now })),
+  });
+  await tx.toolCall.createMany({
+    data: rows.map((r) => ({ ...base(r), ...r.toolCall, status: "SUCCEEDED", startedAt: now, finishedAt: now })),
+  });
+  await tx.internalArtifact.createMany({ data: rows.map((r) => ({ ...base(r), ...r.artifact, createdAt: now })) });
+  await tx.outcome.createMany({
+    data: rows.map((r) => ({
+      tenantId: r.execution.tenantId,
+      intentId: r.execution.intentId,
+      executionId: r.execution.id,
+      ...r.outcome,
+      createdAt: now,
+    })),
+  });
+}
+
 export function finishToolCall(tx: Tx, id: string, data: { status: "SUCCEEDED" | "FAILED"; response?: string; error?: string }, now: Date) {
   return tx.toolCall.update({ where: { id }, data: { ...data, finishedAt: now } });
 }

@@ -88,9 +88,17 @@ export function stalledApprovals(db: DbOrTx, tenantId: string, before: Date, lim
   });
 }
 
-export function insertPolicyEvaluation(
+/** The gate's rows for a group of admissions: one multi-row insert each (see gate/intake.ts). */
+export async function insertIntents(tx: Tx, rows: (NewIntent & { id: string })[], now: Date) {
+  if (rows.length === 0) return;
+  await tx.actionIntent.createMany({
+    data: rows.map((data) => ({ ...data, status: data.status ?? "PROPOSED", createdAt: now, updatedAt: now })),
+  });
+}
+
+export async function insertPolicyEvaluations(
   tx: Tx,
-  data: {
+  rows: {
     tenantId: string;
     intentId: string;
     decision: string;
@@ -99,10 +107,11 @@ export function insertPolicyEvaluation(
     policyVersion: string;
     clauses: string;
     input: string;
-  },
+  }[],
   now: Date,
 ) {
-  return tx.policyEvaluation.create({ data: { ...data, createdAt: now } });
+  if (rows.length === 0) return;
+  await tx.policyEvaluation.createMany({ data: rows.map((data) => ({ ...data, createdAt: now })) });
 }
 
 export function insertReview(

@@ -25,3 +25,8 @@ export function accountWhere<W extends object>(viewer: Viewer, where?: W): W & {
   const base = tenantWhere(viewer.tenantId, where);
   return viewer.role === "SELLER" && viewer.userId ? { ...base, ownerId: viewer.userId } : base;
 }
+
+/** `accountWhere`'s rule for an account already read: whether this viewer may see it. */
+export function accountVisibleTo(viewer: Viewer, account: { ownerId: string | null }) {
+  return !(viewer.role === "SELLER" && viewer.userId) || account.ownerId === viewer.userId;
+}

@@ -226,15 +226,24 @@ describe(`reserve first, budgets and kill switches under concurrency (${TEST_PRO
 
   it("a kill switch turned on while intents are in flight: no execution commits after the switch's transaction", async () => {
     const account = a.accounts.admin[0] as string;
-    const inflight = Array.from({ length: 40 }, (_, i) =>
-      new Promise((r) => setTimeout(r, i * 4)).then(() => post(account, { action_type: "CREATE_INTERNAL_NOTE" })),
-    );
-    // The switch goes on once some intents have executed, while the later ones are still arriving.
-    const kill = (inflight[3] as Promise<unknown>).then(() =>
-      admin().autonomy.setKillSwitch({ scope: "TENANT", enabled: true, reason: "mid-flight stop" }),
-    );
-    const results = await Promise.all(inflight);
+    // Intents keep arriving every few milliseconds from before the switch until after it
+    // committed, so some are in flight (and some in an admission group) while it commits.
+    const inflight: Promise<{ status: number; json: Record<string, unknown> }>[] = [];
+    const send = () => inflight.push(post(account, { action_type: "CREATE_INTERNAL_NOTE" }));
+    for (let i = 0; i < 8; i++) send();
+    await Promise.all(inflight.slice(0, 4));
+    let switched = false;
+    const kill = admin()
+      .autonomy.setKillSwitch({ scope: "TENANT", enabled: true, reason: "mid-flight stop" })
+      .then(() => {
+        switched = true;
+      });
+    for (let after = 0; after < 5; after += switched ? 1 : 0) {
+      send();
+      await new Promise((r) => setTimeout(r, 2));
+    }
     await kill;
+    const results = await Promise.all(inflight);
     try {
       // Ledger order is commit order (appenders serialise on the chain head).
       const ks = await t.db.ledgerEntry.findFirstOrThrow({

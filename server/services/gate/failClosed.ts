@@ -13,7 +13,7 @@ import { intentView } from "./view";
  * execution — so record the intent as waiting for a human (GATE_ERROR), ledgered, and answer.
  */
 export async function admitFailClosed(
-  deps: GateDeps,
+  deps: Pick<GateDeps, "db" | "clock">,
   viewer: Viewer,
   input: IntentInput,
   err: unknown,

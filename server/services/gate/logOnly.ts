@@ -4,7 +4,6 @@ import type { BudgetSettings } from "../../engine/budget";
 import type { PolicyInput, PolicyResult } from "../../engine/policy";
 import { readStoredChanges, type StoredEvaluation, WhatIfReplay } from "../../engine/whatIf";
 import { usageFor } from "../../repos/autonomy";
-import { insertLogOnlyEvaluations } from "../../repos/policyLab";
 import type { BudgetOutcome } from "./budget";
 import { alwaysOnMissingNow } from "./evaluate";
 
@@ -13,9 +12,9 @@ import { alwaysOnMissingNow } from "./evaluate";
  * the what-if replay what the proposal would have decided on this very input, and records both
  * answers. Inside the admission transaction, after the active decision is final: nothing here
  * feeds back into it. With no active proposal this costs nothing (the list comes from the
- * gate's cached configuration).
+ * gate's cached configuration). Returns the rows; the intake inserts a group's rows together.
  */
-export async function recordLogOnly(
+export async function logOnlyRows(
   tx: Tx,
   tenantId: string,
   ev: {
@@ -35,7 +34,7 @@ export async function recordLogOnly(
   },
   now: Date,
 ) {
-  if (ev.proposals.length === 0) return;
+  if (ev.proposals.length === 0) return [];
   const dateKey = ev.budget?.dateKey ?? now.toISOString().slice(0, 10);
   // A decision run's proposal the active policy did not allow never asked always-on; a proposal
   // that would allow it must, exactly as the gate would.
@@ -82,5 +81,5 @@ export async function recordLogOnly(
       proposedReason: proposed.reason,
     });
   }
-  if (rows.length > 0) await insertLogOnlyEvaluations(tx, rows, now);
+  return rows;
 }
