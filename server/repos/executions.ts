@@ -1,5 +1,7 @@
 import type { DbOrTx, Tx } from "../db";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { newRowId } from "./ids";
+import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
 
 /**
@@ -128,24 +130,54 @@ export async function insertCompletedExecutions(
   }[],
   now: Date,
 ) {
-  if (rows.length === 0) return;
-  const base = (r: (typeof rows)[number]) => ({ tenantId: r.execution.tenantId, executionId: r.execution.id });
-  await tx.execution.createMany({
-    data: rows.map((r) => ({ ...r.execution, nonReplayKey: r.execution.intentId, status: "SUCCEEDED", startedAt: now, finishedAt: now })),
-  });
-  await tx.toolCall.createMany({
-    data: rows.map((r) => ({ ...base(r), ...r.toolCall, status: "SUCCEEDED", startedAt: now, finishedAt: now })),
-  });
-  await tx.internalArtifact.createMany({ data: rows.map((r) => ({ ...base(r), ...r.artifact, createdAt: now })) });
-  await tx.outcome.createMany({
-    data: rows.map((r) => ({
-      tenantId: r.execution.tenantId,
-      intentId: r.execution.intentId,
-      executionId: r.execution.id,
-      ...r.outcome,
-      createdAt: now,
-    })),
-  });
+  await insertRows(
+    tx,
+    "Execution",
+    ["id", "tenantId", "intentId", "nonReplayKey", "approvalSource", "autoExecuted", "status", "startedAt", "finishedAt", "attempts"],
+    rows.map(({ execution: e }) => [e.id, e.tenantId, e.intentId, e.intentId, e.approvalSource, e.autoExecuted, "SUCCEEDED", now, now, 1]),
+  );
+  await insertRows(
+    tx,
+    "ToolCall",
+    [
+      "id",
+      "tenantId",
+      "executionId",
+      "connector",
+      "operation",
+      "idempotencyKey",
+      "request",
+      "response",
+      "status",
+      "startedAt",
+      "finishedAt",
+    ],
+    rows.map(({ execution: e, toolCall: c }) => [
+      c.id,
+      e.tenantId,
+      e.id,
+      c.connector,
+      c.operation,
+      c.idempotencyKey,
+      c.request,
+      c.response,
+      "SUCCEEDED",
+      now,
+      now,
+    ]),
+  );
+  await insertRows(
+    tx,
+    "InternalArtifact",
+    ["id", "tenantId", "accountId", "executionId", "kind", "title", "body", "createdAt"],
+    rows.map(({ execution: e, artifact: a }) => [newRowId(), e.tenantId, a.accountId, e.id, a.kind, a.title, a.body, now]),
+  );
+  await insertRows(
+    tx,
+    "Outcome",
+    ["id", "tenantId", "intentId", "executionId", "label", "details", "createdAt"],
+    rows.map(({ execution: e, outcome: o }) => [newRowId(), e.tenantId, e.intentId, e.id, o.label, o.details, now]),
+  );
 }
 
 export function finishToolCall(tx: Tx, id: string, data: { status: "SUCCEEDED" | "FAILED"; response?: string; error?: string }, now: Date) {

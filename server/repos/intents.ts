@@ -1,5 +1,7 @@
 import type { DbOrTx, Tx } from "../db";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { newRowId } from "./ids";
+import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
 
 export interface NewIntent {
@@ -88,12 +90,74 @@ export function stalledApprovals(db: DbOrTx, tenantId: string, before: Date, lim
   });
 }
 
-/** The gate's rows for a group of admissions: one multi-row insert each (see gate/intake.ts). */
+const INTENT_COLUMNS = [
+  "id",
+  "tenantId",
+  "accountId",
+  "correlationId",
+  "actionType",
+  "target",
+  "parameters",
+  "why",
+  "confidence",
+  "riskLevel",
+  "blockingUnknowns",
+  "rankScore",
+  "source",
+  "idempotencyKey",
+  "requestHash",
+  "createdBy",
+  "features",
+  "version",
+  "parentId",
+  "status",
+  "decision",
+  "reason",
+  "explanation",
+  "policyVersion",
+  "policyClause",
+  "decidedAt",
+  "createdAt",
+  "updatedAt",
+] as const;
+
+/** The gate's rows for a group of admissions: one multi-row insert per table (see rows.ts for why raw). */
 export async function insertIntents(tx: Tx, rows: (NewIntent & { id: string })[], now: Date) {
-  if (rows.length === 0) return;
-  await tx.actionIntent.createMany({
-    data: rows.map((data) => ({ ...data, status: data.status ?? "PROPOSED", createdAt: now, updatedAt: now })),
-  });
+  await insertRows(
+    tx,
+    "ActionIntent",
+    INTENT_COLUMNS,
+    rows.map((r) => [
+      r.id,
+      r.tenantId,
+      r.accountId,
+      r.correlationId,
+      r.actionType,
+      r.target,
+      r.parameters,
+      r.why,
+      r.confidence,
+      r.riskLevel,
+      r.blockingUnknowns,
+      r.rankScore,
+      r.source,
+      r.idempotencyKey,
+      r.requestHash ?? null,
+      r.createdBy,
+      r.features ?? null,
+      r.version ?? 1,
+      r.parentId ?? null,
+      r.status ?? "PROPOSED",
+      r.decision ?? null,
+      r.reason ?? null,
+      r.explanation ?? null,
+      r.policyVersion ?? null,
+      r.policyClause ?? null,
+      r.decidedAt ?? null,
+      now,
+      now,
+    ]),
+  );
 }
 
 export async function insertPolicyEvaluations(
@@ -110,8 +174,12 @@ export async function insertPolicyEvaluations(
   }[],
   now: Date,
 ) {
-  if (rows.length === 0) return;
-  await tx.policyEvaluation.createMany({ data: rows.map((data) => ({ ...data, createdAt: now })) });
+  await insertRows(
+    tx,
+    "PolicyEvaluation",
+    ["id", "tenantId", "intentId", "decision", "reason", "explanation", "policyVersion", "clauses", "input", "createdAt"],
+    rows.map((r) => [newRowId(), r.tenantId, r.intentId, r.decision, r.reason, r.explanation, r.policyVersion, r.clauses, r.input, now]),
+  );
 }
 
 export function insertReview(

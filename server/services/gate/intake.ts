@@ -9,6 +9,7 @@ import { loadArtifactContext } from "../../repos/artifacts";
 import { assertConfigUnchanged, ConfigChangedError, configVersion, type GateAccount, gateAccounts } from "../../repos/autonomy";
 import { insertCompletedExecutions } from "../../repos/executions";
 import { heatOf } from "../../repos/heat";
+import { newRowId } from "../../repos/ids";
 import { findIntentByKey, insertIntents, insertPolicyEvaluations } from "../../repos/intents";
 import { appendLedgerBatch } from "../../repos/ledger";
 import { insertLogOnlyEvaluations } from "../../repos/policyLab";
@@ -278,7 +279,7 @@ async function decide(tx: Tx, a: Admission, account: GateAccount, tier: string |
       : null;
   const status = result.decision === "AUTO_EXECUTE" && artifact !== null ? "SUCCEEDED" : STATUS_FOR[result.decision];
   // Ids are chosen here rather than by the database: the ledger entries of the same group name them.
-  const intentId = randomUUID();
+  const intentId = newRowId();
   const logOnly = await logOnlyRows(
     tx,
     tenantId,
@@ -322,8 +323,8 @@ async function decide(tx: Tx, a: Admission, account: GateAccount, tier: string |
   ];
   let execution: Decided["execution"] = null;
   if (status === "SUCCEEDED" && artifact) {
-    const executionId = randomUUID();
-    const toolCallId = randomUUID();
+    const executionId = newRowId();
+    const toolCallId = newRowId();
     const response = { kind: artifact.kind, title: artifact.title };
     execution = {
       execution: { id: executionId, tenantId, intentId, approvalSource: "POLICY", autoExecuted: true },
