@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Db, DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
+import { Prisma } from "../generated/sqlite/client.ts";
+import { isPostgres } from "./jobs";
 import { activeProposals } from "./policyLab";
 import { accountWhere, tenantWhere, type Viewer } from "./scope";
 import { inTransaction } from "./tx";
@@ -239,43 +241,38 @@ export const DEFAULT_TENANT_POLICY = { minConfidence: 0.75, prospectMinConfidenc
 
 // ───────────────────────────── budget counters ─────────────────────────────
 
-/**
- * Consume one unit if under the cap and return the new count, or null when the cap is reached.
- * A conditional UPDATE (`consumed < cap`) so concurrent callers can never overshoot — the
- * database serialises the row, not our code. The day's row is created on first use with
- * `INSERT … ON CONFLICT DO NOTHING`: the same SQL on SQLite and PostgreSQL and, unlike catching
- * a unique violation, it does not abort a PostgreSQL transaction when another caller won.
- */
-export async function tryConsume(
-  tx: Tx,
-  tenantId: string,
-  accountId: string,
-  dateKey: string,
-  actionType: string,
-  cap: number,
-): Promise<number | null> {
-  if (cap <= 0) return null;
-  const bump = () =>
-    tx.budgetUsage.updateManyAndReturn({
-      where: { tenantId, accountId, dateKey, actionType, consumed: { lt: cap } },
-      data: { consumed: { increment: 1 } },
-      select: { consumed: true },
-    });
-  let rows = await bump();
-  if (rows.length === 0) {
-    await tx.$executeRaw`INSERT INTO "BudgetUsage" ("id", "tenantId", "accountId", "dateKey", "actionType", "consumed")
-      VALUES (${randomUUID()}, ${tenantId}, ${accountId}, ${dateKey}, ${actionType}, 0)
-      ON CONFLICT ("tenantId", "accountId", "dateKey", "actionType") DO NOTHING`;
-    rows = await bump();
-  }
-  return rows[0]?.consumed ?? null;
+/** One budget counter: an account's units of a UTC day, for all action types ("") or one type. */
+export interface CounterKey {
+  accountId: string;
+  dateKey: string;
+  actionType: string;
 }
 
-export async function refund(tx: Tx, tenantId: string, accountId: string, dateKey: string, actionType: string) {
-  await tx.budgetUsage.updateMany({
-    where: { tenantId, accountId, dateKey, actionType, consumed: { gt: 0 } },
-    data: { consumed: { decrement: 1 } },
-  });
+/**
+ * Read a budget counter and hold it for the rest of the transaction, so the caller can take units
+ * from it in memory and write the total back once (the gate's admission groups; see
+ * services/gate/budget.ts). The day's row is created at 0 if missing with `INSERT … ON CONFLICT
+ * DO NOTHING` (same SQL on both databases, and unlike catching a unique violation it does not
+ * abort a PostgreSQL transaction when another caller created it first). Then it is read: on
+ * PostgreSQL `FOR UPDATE`, which another instance's admission waits on until this commits; on
+ * SQLite the transaction holds the database write lock from its first statement (BEGIN
+ * IMMEDIATE). Either way nobody else moves the counter until this transaction ends, so units
+ * counted in memory are exact — the reserve-first contract, without a statement per unit.
+ */
+export async function lockBudgetCounter(tx: Tx, tenantId: string, k: CounterKey): Promise<{ id: string; consumed: number }> {
+  await tx.$executeRaw`INSERT INTO "BudgetUsage" ("id", "tenantId", "accountId", "dateKey", "actionType", "consumed")
+    VALUES (${randomUUID()}, ${tenantId}, ${k.accountId}, ${k.dateKey}, ${k.actionType}, 0)
+    ON CONFLICT ("tenantId", "accountId", "dateKey", "actionType") DO NOTHING`;
+  const forUpdate = isPostgres(tx) ? Prisma.sql` FOR UPDATE` : Prisma.empty;
+  const [row] = await tx.$queryRaw<{ id: string; consumed: number | bigint }[]>`SELECT "id", "consumed" FROM "BudgetUsage"
+    WHERE "tenantId" = ${tenantId} AND "accountId" = ${k.accountId} AND "dateKey" = ${k.dateKey} AND "actionType" = ${k.actionType}${forUpdate}`;
+  if (!row) throw new Error("budget counter missing right after it was created");
+  return { id: row.id, consumed: Number(row.consumed) };
+}
+
+/** Write back counters read with `lockBudgetCounter` in the same transaction. */
+export async function setBudgetCounter(tx: Tx, tenantId: string, id: string, consumed: number) {
+  await tx.budgetUsage.updateMany({ where: tenantWhere(tenantId, { id }), data: { consumed } });
 }
 
 export async function usageFor(db: DbOrTx, tenantId: string, accountId: string, dateKeys: string[]) {

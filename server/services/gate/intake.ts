@@ -17,7 +17,7 @@ import { accountVisibleTo, type Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
 import { enqueueApprovalNotice } from "../approvals/webhook";
 import { GroupCommit, groupPer, type Settled } from "../groupCommit";
-import { settleBudget } from "./budget";
+import { GroupBudget, settleBudget } from "./budget";
 import { evaluate } from "./evaluate";
 import { admitFailClosed } from "./failClosed";
 import { logOnlyRows } from "./logOnly";
@@ -197,6 +197,7 @@ async function admit(tx: Tx, deps: GroupDeps, group: Admission[]): Promise<Verdi
   const version = await configVersion(tx, tenantId);
   const accountIds = group.map((a) => a.input.accountId);
   const [accounts, heat] = await Promise.all([gateAccounts(tx, tenantId, accountIds), heatOf(tx, tenantId, accountIds)]);
+  const counters = new GroupBudget(tx, tenantId);
   const verdicts: Verdict[] = [];
   const decided: Decided[] = [];
   for (const a of group) {
@@ -207,7 +208,7 @@ async function admit(tx: Tx, deps: GroupDeps, group: Admission[]): Promise<Verdi
     }
     let d: Decided;
     try {
-      d = await decide(tx, a, account, heat.get(a.input.accountId)?.tier ?? null, version, now);
+      d = await decide(tx, counters, a, account, heat.get(a.input.accountId)?.tier ?? null, version, now);
     } catch (err) {
       // Unreadable stored configuration is found while evaluating, before this admission took a
       // budget unit or wrote anything: it alone fails closed, after the group commits.
@@ -220,6 +221,7 @@ async function admit(tx: Tx, deps: GroupDeps, group: Admission[]): Promise<Verdi
     decided.push(d);
     verdicts.push({ view: d.view });
   }
+  await counters.flush();
   await insertIntents(
     tx,
     decided.map((d) => d.intent),
@@ -259,12 +261,20 @@ async function admit(tx: Tx, deps: GroupDeps, group: Admission[]): Promise<Verdi
  * earlier members took; an artifact that lists an account's open approvals does not list one
  * proposed earlier in the same group.
  */
-async function decide(tx: Tx, a: Admission, account: GateAccount, tier: string | null, version: number, now: Date): Promise<Decided> {
+async function decide(
+  tx: Tx,
+  counters: GroupBudget,
+  a: Admission,
+  account: GateAccount,
+  tier: string | null,
+  version: number,
+  now: Date,
+): Promise<Decided> {
   const { viewer, input } = a;
   const tenantId = viewer.tenantId;
   const correlationId = input.correlationId ?? randomUUID();
   const ev = await evaluate(tx, tenantId, { ...input, lifecycle: account.lifecycle, ownerId: account.ownerId }, version);
-  const { result, budget } = await settleBudget(tx, tenantId, input.accountId, input.actionType, ev.result, ev.budget, now);
+  const { result, budget } = await settleBudget(tx, counters, tenantId, input.accountId, input.actionType, ev.result, ev.budget, now);
 
   const spec = actionSpec(input.actionType);
   // Autonomy only ever reaches internal actions (external and CRM types can never pass policy),
@@ -282,6 +292,7 @@ async function decide(tx: Tx, a: Admission, account: GateAccount, tier: string |
   const intentId = newRowId();
   const logOnly = await logOnlyRows(
     tx,
+    counters,
     tenantId,
     {
       intentId,

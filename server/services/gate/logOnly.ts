@@ -3,8 +3,7 @@ import type { ModeSource } from "../../engine/autonomy";
 import type { BudgetSettings } from "../../engine/budget";
 import type { PolicyInput, PolicyResult } from "../../engine/policy";
 import { readStoredChanges, type StoredEvaluation, WhatIfReplay } from "../../engine/whatIf";
-import { usageFor } from "../../repos/autonomy";
-import type { BudgetOutcome } from "./budget";
+import type { BudgetOutcome, GroupBudget } from "./budget";
 import { alwaysOnMissingNow } from "./evaluate";
 
 /**
@@ -16,6 +15,7 @@ import { alwaysOnMissingNow } from "./evaluate";
  */
 export async function logOnlyRows(
   tx: Tx,
+  counters: GroupBudget,
   tenantId: string,
   ev: {
     intentId: string;
@@ -45,8 +45,7 @@ export async function logOnlyRows(
   // Without a budget outcome the replay needs today's counter to know whether a unit is left.
   const levels = new Map<string, number>();
   if (!ev.budget) {
-    const used = await usageFor(tx, tenantId, ev.accountId, [dateKey]);
-    levels.set(`${ev.accountId}|${dateKey}`, used.find((u) => u.actionType === "")?.consumed ?? 0);
+    levels.set(`${ev.accountId}|${dateKey}`, await counters.level({ accountId: ev.accountId, dateKey, actionType: "" }));
   }
   const stored: StoredEvaluation = {
     intentId: ev.intentId,
