@@ -45,11 +45,14 @@ export async function evaluationPage(
   const wanted = inputs.all
     ? Prisma.sql`TRUE`
     : Prisma.sql`(${inputs.actionTypes.length > 0 ? Prisma.sql`i."actionType" IN (${Prisma.join(inputs.actionTypes)}) OR ` : Prisma.empty}p."reason" = 'BUDGET_EXHAUSTED'${inputs.autoExecuted ? Prisma.sql` OR p."decision" = 'AUTO_EXECUTE'` : Prisma.empty})`;
-  const columns = Prisma.sql`p."id", p."intentId", p."decision", p."reason", p."createdAt", i."source", i."accountId", i."actionType", CASE WHEN ${wanted} THEN p."input" END`;
+  // PostgreSQL: every cell text (the time as fixed-width ISO UTC), folded as text arrays —
+  // json_build_array looks up each argument's type per row, a fifth of the server's work per page.
+  const at = pg ? Prisma.raw(`to_char(p."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`) : Prisma.raw(`p."createdAt"`);
+  const columns = Prisma.sql`p."id", p."intentId", p."decision", p."reason", ${at}, i."source", i."accountId", i."actionType", CASE WHEN ${wanted} THEN p."input" END`;
   const fold = (ordered: boolean) => {
     const order = ordered ? Prisma.raw(`ORDER BY p."createdAt", p."id"`) : Prisma.empty;
     return pg
-      ? Prisma.sql`COALESCE(json_agg(json_build_array(${columns}) ${order}), '[]'::json)::text`
+      ? Prisma.sql`COALESCE(json_agg(ARRAY[${columns}] ${order}), '[]'::json)::text`
       : Prisma.sql`json_group_array(json_array(${columns}) ${order})`;
   };
   // PostgreSQL hash-joined the page to a full scan of the tenant's intents; a LATERAL lookup (its
