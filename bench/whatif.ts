@@ -10,7 +10,7 @@ import { inTransaction } from "../server/repos/tx";
 import { runWhatIf } from "../server/services/policyLab";
 import { atLeast, type BenchRow } from "./ledger";
 import { mulberry32 } from "./policy";
-import { insertRows, rawFor } from "./raw";
+import { insertRows, type Raw, rawFor } from "./raw";
 
 /**
  * Policy what-if over a large history (issue 11 bar: ≥ 100,000 evaluations/s over 100,000 stored
@@ -33,7 +33,7 @@ const ACCOUNTS = 500;
 const SPAN_DAYS = 60;
 const TYPES = ["CREATE_INTERNAL_TASK", "CREATE_INTERNAL_NOTE", "FLAG_FOR_REVIEW", "SEND_EMAIL", "UPDATE_ACCOUNT_FIELDS"];
 const SOURCES: ModeSource[] = ["TENANT_DEFAULT", "TENANT_TYPE", "ACCOUNT_TYPE"];
-const CHANGES: PolicyChange[] = [{ actionType: "CREATE_INTERNAL_TASK", mode: "APPROVAL_REQUIRED" }];
+export const CHANGES: PolicyChange[] = [{ actionType: "CREATE_INTERNAL_TASK", mode: "APPROVAL_REQUIRED" }];
 
 function fixture(tenantId: string, accounts: string[], n: number, now: Date, date: (d: Date) => unknown) {
   const rnd = mulberry32(11);
@@ -96,48 +96,45 @@ async function timed<T>(fn: () => Promise<T> | T) {
   return { value, ms: performance.now() - t0 };
 }
 
+/**
+ * The bench's fixture on `raw`'s database: ACCOUNTS accounts and `n` stored evaluations with their
+ * intents for `tenantId` (also used by one-off profiling scripts to replay the same data).
+ */
+export async function writeWhatIfFixture(raw: Raw, label: string, tenantId: string, n: number, now: Date) {
+  const created = raw.date(new Date(now.getTime() - 365 * DAY));
+  const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `bench-wi-acc-${tenantId}-${i}`);
+  await insertRows(
+    raw,
+    "Account",
+    ["id", "tenantId", "name", "createdAt", "updatedAt"],
+    accounts.map((id, i) => [id, tenantId, `Account ${i}`, created, created]),
+  );
+  const fx = fixture(tenantId, accounts, n, now, raw.date);
+  await insertRows(
+    raw,
+    "ActionIntent",
+    ["id", "tenantId", "accountId", "correlationId", "actionType", "confidence", "riskLevel", "status", "source", "createdAt", "updatedAt"],
+    fx.intents,
+  );
+  await insertRows(
+    raw,
+    "PolicyEvaluation",
+    ["id", "tenantId", "intentId", "decision", "reason", "explanation", "policyVersion", "clauses", "input", "createdAt"],
+    fx.evals,
+  );
+  if (label === "postgres") {
+    for (const t of ["ActionIntent", "PolicyEvaluation"]) await raw.tx((exec) => exec(`ANALYZE "${t}"`, []));
+  } else await raw.tx((exec) => exec("ANALYZE", []));
+  return { from: fx.from, to: fx.to };
+}
+
 export async function whatIfBench(db: Db, label: string, url: string, n: number, repeats = 3): Promise<BenchRow[]> {
   const now = new Date("2026-06-01T12:00:00Z");
   const tenant = await inTransaction(db, (tx) => createTenant(tx, { slug: `bench-${randomUUID().slice(0, 8)}`, name: "bench" }));
   const raw = await rawFor(label, url);
   try {
     const t0 = performance.now();
-    const created = raw.date(new Date(now.getTime() - 365 * DAY));
-    const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `bench-wi-acc-${tenant.id}-${i}`);
-    await insertRows(
-      raw,
-      "Account",
-      ["id", "tenantId", "name", "createdAt", "updatedAt"],
-      accounts.map((id, i) => [id, tenant.id, `Account ${i}`, created, created]),
-    );
-    const fx = fixture(tenant.id, accounts, n, now, raw.date);
-    await insertRows(
-      raw,
-      "ActionIntent",
-      [
-        "id",
-        "tenantId",
-        "accountId",
-        "correlationId",
-        "actionType",
-        "confidence",
-        "riskLevel",
-        "status",
-        "source",
-        "createdAt",
-        "updatedAt",
-      ],
-      fx.intents,
-    );
-    await insertRows(
-      raw,
-      "PolicyEvaluation",
-      ["id", "tenantId", "intentId", "decision", "reason", "explanation", "policyVersion", "clauses", "input", "createdAt"],
-      fx.evals,
-    );
-    if (label === "postgres") {
-      for (const t of ["ActionIntent", "PolicyEvaluation"]) await raw.tx((exec) => exec(`ANALYZE "${t}"`, []));
-    } else await raw.tx((exec) => exec("ANALYZE", []));
+    const fx = await writeWhatIfFixture(raw, label, tenant.id, n, now);
     console.log(`whatif/${label}: fixture ${Math.round(performance.now() - t0)} ms: ${n} stored evaluations over ${SPAN_DAYS} days`);
 
     const p = raw.p;
@@ -154,12 +151,11 @@ export async function whatIfBench(db: Db, label: string, url: string, n: number,
     const asStored = rows.map((r) => ({
       accountId: r.accountId as string,
       actionType: r.actionType as string,
-      at: new Date(r.createdAt as string),
       intentId: r.intentId as string,
       decision: r.decision as string,
       reason: r.reason as string | null,
       input: r.input as string,
-      createdAt: new Date(r.createdAt as string),
+      createdAt: new Date(r.createdAt as string).toISOString(),
       source: r.source as string,
     }));
     const engine = () => {
@@ -167,7 +163,7 @@ export async function whatIfBench(db: Db, label: string, url: string, n: number,
       let changed = 0;
       for (const r of asStored) {
         if (replay.skip(r)) continue;
-        if (replay.push(readStoredEvaluation(r) as StoredEvaluation)) changed++;
+        if (replay.push(readStoredEvaluation({ ...r, createdAt: new Date(r.createdAt) }) as StoredEvaluation)) changed++;
       }
       return changed;
     };

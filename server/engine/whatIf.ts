@@ -163,7 +163,10 @@ function proposedCap(ev: StoredEvaluation, changes: readonly PolicyChange[], ctx
 export class WhatIfReplay {
   private readonly level = new Map<string, number>();
   private readonly delta = new Map<string, number>();
-  private readonly coverage = new Map<string, boolean>();
+  private readonly coverage = new Map<string, Map<string, boolean>>();
+  private readonly typeCoverage = new Map<string, boolean>();
+  /** some change names an account or a budget: coverage depends on the account too */
+  private readonly perAccount: boolean;
   /** only a widening change can turn an answer into AUTO_EXECUTE, the one case that reads `level` */
   private readonly widening: boolean;
   evaluated = 0;
@@ -177,19 +180,29 @@ export class WhatIfReplay {
   ) {
     if (initialLevels) for (const [k, v] of initialLevels) this.level.set(k, v);
     this.widening = changes.some(widens);
+    this.perAccount = changes.some((c) => c.accountId !== undefined || c.maxAutonomousPerDay !== undefined);
   }
 
-  /** Does any change reach this account and type (its mode, its allowlisting or the account's budget)? */
+  /**
+   * Does any change reach this account and type (its mode, its allowlisting or the account's
+   * budget)? Cached per account, then type: nested maps, because a what-if asks once per stored
+   * evaluation and building a combined key string per row cost more than the lookup. When no
+   * change names an account or a budget, the answer depends on the type alone: one map.
+   */
   private covered(accountId: string, actionType: string): boolean {
-    const k = `${accountId}|${actionType}`;
-    let hit = this.coverage.get(k);
+    let byType = this.perAccount ? this.coverage.get(accountId) : this.typeCoverage;
+    if (!byType) {
+      byType = new Map();
+      this.coverage.set(accountId, byType);
+    }
+    let hit = byType.get(actionType);
     if (hit === undefined) {
       hit = this.changes.some(
         (c) =>
           ((c.mode !== undefined || c.allowlist !== undefined) && covers(c, accountId, actionType)) ||
           (c.maxAutonomousPerDay !== undefined && (c.accountId === accountId || (!c.accountId && !this.ctx.budgetCaps.has(accountId)))),
       );
-      this.coverage.set(k, hit);
+      byType.set(actionType, hit);
     }
     return hit;
   }
@@ -216,23 +229,34 @@ export class WhatIfReplay {
    * reaches the evaluation and the consumption changed so far that day cannot alter its budget
    * outcome (units freed never stop one that ran; units taken never free one that was stopped),
    * its answer is the recorded one — counted without parsing or re-running the policy. Returns
-   * false when the row needs the full replay (`push`).
+   * false when the row needs the full replay (`push`). `createdAt` is the evaluation's
+   * time as ISO-8601 UTC text, whose first ten characters are its UTC day (a Date per row cost the
+   * service a tenth of its time); `input` is null when the page did not carry it.
    */
-  skip(row: { accountId: string; actionType: string; at: Date; decision: string; reason: string | null; input: string }): boolean {
+  skip(row: {
+    accountId: string;
+    actionType: string;
+    createdAt: string;
+    decision: string;
+    reason: string | null;
+    input: string | null;
+  }): boolean {
     if (this.covered(row.accountId, row.actionType)) return false;
-    const key = `${row.accountId}|${utcDateKey(row.at)}`;
-    const delta = this.delta.get(key) ?? 0;
     const consumed = row.decision === "AUTO_EXECUTE";
     const exhausted = row.reason === "BUDGET_EXHAUSTED";
-    if ((consumed && delta > 0) || (exhausted && delta < 0)) return false;
-    if (this.widening && (consumed || exhausted)) {
-      const budget = peekBudget(row.input);
-      if (!budget) return false;
-      this.noteLevel(key, budget);
+    // Only a row that consumed a unit or was stopped for want of one reads the day's counters.
+    if (consumed || exhausted) {
+      const key = `${row.accountId}|${row.createdAt.slice(0, 10)}`;
+      const delta = this.delta.get(key) ?? 0;
+      if ((consumed && delta > 0) || (exhausted && delta < 0)) return false;
+      if (this.widening) {
+        const budget = row.input === null ? null : peekBudget(row.input);
+        if (!budget) return false;
+        this.noteLevel(key, budget);
+      }
     }
     this.evaluated++;
-    const same = { decision: row.decision, reason: row.reason };
-    this.tally(row.actionType, same, same);
+    this.tallySame(row.actionType, row.decision);
     return true;
   }
 
@@ -282,11 +306,7 @@ export class WhatIfReplay {
   }
 
   private tally(actionType: string, before: Outcome, after: Outcome) {
-    let counts = this.byActionType.get(actionType);
-    if (!counts) {
-      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map(), before: new Map(), after: new Map() };
-      this.byActionType.set(actionType, counts);
-    }
+    const counts = this.countsOf(actionType);
     counts.evaluated++;
     counts.before.set(before.decision, (counts.before.get(before.decision) ?? 0) + 1);
     counts.after.set(after.decision, (counts.after.get(after.decision) ?? 0) + 1);
@@ -295,6 +315,23 @@ export class WhatIfReplay {
       const pair = `${before.decision}→${after.decision}`;
       counts.transitions.set(pair, (counts.transitions.get(pair) ?? 0) + 1);
     } else if (after.reason !== before.reason) counts.reasonChanged++;
+  }
+
+  /** `tally` of an unchanged answer, without building outcome objects (the fast path's every row). */
+  private tallySame(actionType: string, decision: string) {
+    const counts = this.countsOf(actionType);
+    counts.evaluated++;
+    counts.before.set(decision, (counts.before.get(decision) ?? 0) + 1);
+    counts.after.set(decision, (counts.after.get(decision) ?? 0) + 1);
+  }
+
+  private countsOf(actionType: string): ActionTypeCounts {
+    let counts = this.byActionType.get(actionType);
+    if (!counts) {
+      counts = { evaluated: 0, changed: 0, reasonChanged: 0, transitions: new Map(), before: new Map(), after: new Map() };
+      this.byActionType.set(actionType, counts);
+    }
+    return counts;
   }
 
   /** The stored counter after this evaluation: what it consumed up to, or the cap it hit. */

@@ -169,13 +169,20 @@ export async function runWhatIf(db: Db, viewer: Viewer, body: WhatIfBody): Promi
     if (!last) break;
     const more = rows.length === PAGE;
     // The next page is read (on PostgreSQL, by the server) while this one is replayed.
-    if (more) next = page({ at: last.createdAt, id: last.id });
+    if (more) next = page({ at: new Date(last.createdAt), id: last.id });
     for (const r of rows) {
-      let input = r.input;
-      if (replay.skip({ ...r, at: r.createdAt, input: input ?? "" })) continue;
+      // The row as read: no copy or Date per row on the fast path, where most rows end.
+      if (replay.skip(r)) continue;
       // inputScope covers every case skip can refuse; read one that was not foreseen all the same.
-      input ??= (await evaluationInputs(db, viewer.tenantId, [r.id])).get(r.id) ?? "";
-      const ev = readStoredEvaluation({ ...r, input });
+      const input = r.input ?? (await evaluationInputs(db, viewer.tenantId, [r.id])).get(r.id) ?? "";
+      const ev = readStoredEvaluation({
+        intentId: r.intentId,
+        decision: r.decision,
+        reason: r.reason,
+        input,
+        createdAt: new Date(r.createdAt),
+        source: r.source,
+      });
       if (!ev) {
         skipped++;
         continue;

@@ -232,9 +232,16 @@ describe("whatIf", () => {
             (scope.autoExecuted && e.decision === "AUTO_EXECUTE");
           const text = inScope
             ? canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget })
-            : "";
+            : null;
           if (
-            fast.skip({ accountId: e.accountId, actionType: e.actionType, at: e.at, decision: e.decision, reason: e.reason, input: text })
+            fast.skip({
+              accountId: e.accountId,
+              actionType: e.actionType,
+              createdAt: e.at.toISOString(),
+              decision: e.decision,
+              reason: e.reason,
+              input: text,
+            })
           )
             continue;
           expect(inScope).toBe(true);
@@ -278,7 +285,7 @@ describe("whatIf", () => {
     const out = [];
     for (const e of evals) {
       const text = canonicalJson({ ...e.input, modeSource: e.modeSource, account: { id: e.accountId }, budget: e.budget });
-      if (!fast.skip({ ...e, input: text })) out.push(fast.push(e));
+      if (!fast.skip({ ...e, createdAt: e.at.toISOString(), input: text })) out.push(fast.push(e));
     }
     expect(out.map((c) => [c?.actionIntentId, c?.after.decision])).toEqual(expected);
   });
