@@ -10,6 +10,7 @@ import { inTransaction } from "../server/repos/tx";
 import { putConnector, setWebhook } from "../server/services/connectors";
 import { invokeWithResilience } from "../server/services/resilience";
 import type { BenchRow } from "./ledger";
+import { rawFor } from "./raw";
 
 async function timed(n: number, fn: () => Promise<unknown>) {
   const ms: number[] = [];
@@ -27,9 +28,12 @@ async function timed(n: number, fn: () => Promise<unknown>) {
  * sample buffered; then also with a concurrency cap, which adds the slot claim and release), one
  * call at a time, interleaved in rounds so both see the same machine. Reported: p50 / p99 of each,
  * the wrapped-to-bare p99 ratio, and the bar's number — the wrapper's own time per call (wrapped
- * minus the wrapped call itself) at p50 / p99.
+ * minus the wrapped call itself) at p50 / p99. A third row per run is the floor under that number:
+ * one `SELECT 1` through the plain driver (pg / better-sqlite3) on its own connection, interleaved
+ * the same way — the wrapper's admission is at least one such round trip, so on a loaded machine
+ * its p99 is bounded below by this row's p99, which no change to the wrapper can move.
  */
-export async function resilienceBench(db: Db, label: string, n: number): Promise<BenchRow[]> {
+export async function resilienceBench(db: Db, label: string, dbUrl: string, n: number): Promise<BenchRow[]> {
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () => res.end("{}"));
@@ -44,6 +48,8 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
   });
   await setWebhook(db, viewer, { url, enabled: true }, systemClock);
   const bare = () => fetch(url, { method: "POST", body: "{}" }).then((r) => r.text());
+  const raw = await rawFor(label, dbUrl);
+  const roundTrip = () => raw.all("SELECT 1", []);
   // The wrapper's own cost per call: the wrapped call's time minus the time spent inside the
   // call it wraps (admission before, bookkeeping and release after). Measured per call, so a
   // slow HTTP round trip (noise of the machine, not of the wrapper) does not count as overhead.
@@ -70,6 +76,7 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
     for (let i = 0; i < 50; i++) {
       await bare();
       await wrapped();
+      await roundTrip();
     }
     const measure = async (capped: boolean) => {
       await putConnector({ db, clock: systemClock, secretKey: null, smtpConfigured: false }, viewer, "webhook", {
@@ -78,13 +85,16 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
       });
       const b: number[] = [];
       const w: number[] = [];
+      const d: number[] = [];
       overheads.length = 0;
       // Rounds of 50 alternate the two so drift (GC, other load) hits both alike.
       for (let r = 0; r < Math.ceil(n / 50); r++) {
         b.push(...(await timed(50, bare)));
         w.push(...(await timed(50, wrapped)));
+        d.push(...(await timed(50, roundTrip)));
       }
       b.sort((x, y) => x - y);
+      d.sort((x, y) => x - y);
       w.sort((x, y) => x - y);
       const o = [...overheads].sort((x, y) => x - y);
       const p = (xs: number[], q: number) => percentile(xs, q) ?? 0;
@@ -100,6 +110,14 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
       rows.push({
         suite: "resilience",
         db: label,
+        case: `bare driver SELECT 1 (${label === "postgres" ? "pg" : "better-sqlite3"}; the round-trip floor)${capped ? " [capped run]" : ""}`,
+        opsPerSec: 1000 / (d.reduce((s, x) => s + x, 0) / d.length),
+        ratio: null,
+        note: `p50 ${p(d, 50).toFixed(3)} ms, p99 ${p(d, 99).toFixed(3)} ms`,
+      });
+      rows.push({
+        suite: "resilience",
+        db: label,
         case: name,
         opsPerSec: 1000 / (w.reduce((s, x) => s + x, 0) / w.length),
         ratio: p(w, 99) / p(b, 99),
@@ -110,6 +128,7 @@ export async function resilienceBench(db: Db, label: string, n: number): Promise
     await measure(false);
     await measure(true);
   } finally {
+    await raw.close();
     await new Promise((ok) => server.close(ok));
   }
   return rows;

@@ -51,7 +51,7 @@ const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => P
     http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
     queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
     footprint: { dbFree: () => footprintBench() },
-    resilience: { perDb: (db, label) => resilienceBench(db, label, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
+    resilience: { perDb: (db, label, url) => resilienceBench(db, label, url, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
   };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {
