@@ -70,3 +70,14 @@ export function reportUnexpected(where: string, err: unknown, log: ErrorLogger =
 
 /** The message a client sees for an unexpected error: generic, with the id to quote to support. */
 export const internalMessage = (errorId: string) => `Something went wrong on our side (error id ${errorId})`;
+
+/**
+ * A unique index refused a write. Prisma reports it as P2002 from model queries, but from typed
+ * raw queries (the gate's multi-row INSERTs) as P2010 carrying the driver adapter's
+ * UniqueConstraintViolation — on both SQLite and PostgreSQL.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
+  return e.code === "P2002" || (e.code === "P2010" && e.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation");
+}

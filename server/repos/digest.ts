@@ -64,10 +64,6 @@ export function finishDigestRun(
   return db.digestRun.update({ where: { id }, data });
 }
 
-export function isUniqueViolation(err: unknown) {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "P2002";
-}
-
 /** The member's role in the tenant, or null when the user is not a member (another tenant's user). */
 export async function memberRole(db: DbOrTx, tenantId: string, userId: string): Promise<string | null> {
   const m = await db.membership.findUnique({ where: { tenantId_userId: { tenantId, userId } }, select: { role: true } });

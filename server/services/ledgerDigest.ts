@@ -10,7 +10,7 @@ import {
   SignedDigest,
   signDigest,
 } from "../engine/ledgerDigest";
-import { AppError, notFound } from "../errors";
+import { AppError, isUniqueViolation, notFound } from "../errors";
 import { appendLedger, ledgerHead } from "../repos/ledger";
 import { insertLedgerDigest, latestLedgerDigest, ledgerHashAt } from "../repos/ledgerDigest";
 import type { Viewer } from "../repos/scope";
@@ -19,10 +19,6 @@ import { inTransaction } from "../repos/tx";
 import { verifyLedger } from "./ledger";
 
 const PUBLISHER = { type: "SYSTEM" as const, id: "ledger-verify" };
-
-function isUniqueViolation(err: unknown) {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "P2002";
-}
 
 function toSigned(
   tenant: { id: string; slug: string },

@@ -2,13 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../../clock";
 import type { Db } from "../../db";
 import type { TriggerType } from "../../engine/triggers";
+import { isUniqueViolation } from "../../errors";
 import { findRunByKey, insertRun } from "../../repos/decisions";
 import { appendLedger } from "../../repos/ledger";
 import type { Viewer } from "../../repos/scope";
 import { inTransaction } from "../../repos/tx";
 import { requireTenantAccount } from "../guards";
 import { enqueue } from "../jobQueue";
-import { isUniqueViolation, RUN_DECISION } from "./shared";
+import { RUN_DECISION } from "./shared";
 
 export type RunRequestResult = { runId: string; result: "QUEUED" | "SKIP"; reason?: "DUPLICATE_IDEMPOTENCY_KEY" };
 

@@ -13,7 +13,3 @@ export interface DecisionDeps {
 
 export const RUN_DECISION = "RUN_DECISION";
 export const SYSTEM: Actor = { type: "SYSTEM", id: "decisions" };
-
-export function isUniqueViolation(err: unknown) {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "P2002";
-}

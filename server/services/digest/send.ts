@@ -3,12 +3,11 @@ import { sendMail } from "../../connectors/email";
 import type { Db } from "../../db";
 import { DIGEST_LIST_CAP, type DigestRunStatus, digestDue } from "../../engine/digest";
 import { redactText } from "../../engine/redact";
-import { internalMessage, reportUnexpected } from "../../errors";
+import { internalMessage, isUniqueViolation, reportUnexpected } from "../../errors";
 import {
   findDigestRun,
   finishDigestRun,
   insertDigestRun,
-  isUniqueViolation,
   listEnabledDigestSettings,
   memberRole,
   reclaimFailedDigestRun,

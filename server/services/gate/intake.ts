@@ -4,7 +4,7 @@ import { renderInternalArtifact } from "../../connectors/internal";
 import type { Db, Tx } from "../../db";
 import { actionSpec } from "../../engine/actions";
 import { canonicalJson } from "../../engine/canonical";
-import { AppError } from "../../errors";
+import { AppError, isUniqueViolation } from "../../errors";
 import { loadArtifactContext } from "../../repos/artifacts";
 import { assertConfigUnchanged, ConfigChangedError, configVersion, type GateAccount, gateAccounts } from "../../repos/autonomy";
 import { insertCompletedExecutions } from "../../repos/executions";
@@ -48,10 +48,6 @@ import { intentView } from "./view";
  * one ledger append for the whole group — while each keeps its own decision, budget unit and
  * answer. A group is decided in arrival order, so budgets are taken first come, first served.
  */
-
-function isUniqueViolation(err: unknown) {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "P2002";
-}
 
 /** What an idempotency key stands for: the canonical request, so a different body under it is caught. */
 function requestHash(input: IntentInput) {
