@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { defineConfig } from "@playwright/test";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, VIEWPORT } from "./e2e/chromium";
 
 // A free port, chosen once: the config is loaded again in every worker process, and they inherit
 // E2E_PORT from the runner, so all of them talk to the one server the runner started.
@@ -23,20 +24,8 @@ export default defineConfig({
   reporter: [["list"]],
   use: {
     baseURL: BASE,
-    viewport: { width: 1366, height: 860 },
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    },
+    viewport: VIEWPORT,
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
   webServer: {
     command: "rm -f test-results/e2e.db* && npm start",

@@ -26,9 +26,9 @@ import { driverInsertRate, pgRaw, sqliteRaw } from "./raw";
  */
 
 const CONNECTIONS = 32;
-const PASSWORD = "bench-password";
+export const PASSWORD = "bench-password";
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", reject);
@@ -39,7 +39,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(url: string, child: ChildProcess, ms = 120_000) {
+export async function waitFor(url: string, child: ChildProcess, ms = 120_000) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`the app exited (${child.exitCode}) before answering ${url}`);
@@ -54,7 +54,7 @@ async function waitFor(url: string, child: ChildProcess, ms = 120_000) {
   throw new Error(`${url} did not answer within ${ms / 1000} s`);
 }
 
-function stop(child: ChildProcess) {
+export function stop(child: ChildProcess) {
   return new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.pid === undefined) return resolve();
     const group = -child.pid;
@@ -137,14 +137,33 @@ async function load(
 
 const statusNote = (s: Map<number, number>) => [...s].map(([k, v]) => `${v}× ${k}`).join(", ");
 
-/** A bare Node HTTP server in its own process: the most this machine serves to this client. */
-async function bareServer(): Promise<{ base: string; child: ChildProcess }> {
+/**
+ * The built app (`npm start`, the production server) on `url`, on a free port, with the scheduler
+ * off and the demo users' password set to PASSWORD; in its own process group, so `stop` ends npm
+ * and everything it started. Call `waitFor(\`${base}/api/health\`, child)` before using it.
+ */
+export async function startApp(url: string): Promise<{ base: string; child: ChildProcess }> {
+  if (!fs.existsSync(".next/BUILD_ID")) throw new Error("this suite serves the built app: run `npm run build` first");
+  const port = await freePort();
+  const child = spawn("npm", ["start"], {
+    env: { ...process.env, DATABASE_URL: url, PORT: String(port), SCHEDULER: "off", DEMO_PASSWORD: PASSWORD, HOST: "127.0.0.1" },
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
+  return { base: `http://127.0.0.1:${port}`, child };
+}
+
+/**
+ * A bare Node HTTP server in its own process, answering every request with `body`: the most this
+ * machine serves to this client.
+ */
+export async function bareServer(body = '{"items":[]}', contentType = "application/json"): Promise<{ base: string; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
     [
       "-e",
-      `require("http").createServer((q,s)=>{q.resume();q.on("end",()=>{s.setHeader("content-type","application/json");s.end('{"items":[]}')})}).listen(${port},"127.0.0.1")`,
+      `const b=${JSON.stringify(body)};require("http").createServer((q,s)=>{q.resume();q.on("end",()=>{s.setHeader("content-type",${JSON.stringify(contentType)});s.end(b)})}).listen(${port},"127.0.0.1")`,
     ],
     { stdio: "ignore", detached: true },
   );
@@ -172,16 +191,10 @@ export async function httpBench(db: Db, label: string, url: string, rows: number
   const account = accounts[0]?.id as string;
   const auth = { authorization: `Bearer ${key.key}` };
 
-  const port = await freePort();
-  const app = spawn("npm", ["start"], {
-    env: { ...process.env, DATABASE_URL: url, PORT: String(port), SCHEDULER: "off", DEMO_PASSWORD: PASSWORD, HOST: "127.0.0.1" },
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true,
-  });
+  const { base, child: app } = await startApp(url);
   const bare = await bareServer();
   const raw = label === "postgres" ? await pgRaw(url) : sqliteRaw(url);
   try {
-    const base = `http://127.0.0.1:${port}`;
     await waitFor(`${base}/api/health`, app);
     const out: BenchRow[] = [];
 

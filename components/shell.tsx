@@ -1,64 +1,14 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
-import {
-  Activity,
-  BookLock,
-  Brain,
-  Building2,
-  FileDown,
-  FileUp,
-  Flame,
-  FlaskConical,
-  GraduationCap,
-  History,
-  Inbox,
-  KeyRound,
-  ListChecks,
-  ListOrdered,
-  LogOut,
-  Mail,
-  OctagonPause,
-  Plug,
-  Radar,
-  ScanEye,
-  ShieldCheck,
-  SlidersHorizontal,
-} from "lucide-react";
+import { LogOut, Radar } from "lucide-react";
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import type { ReactNode } from "react";
-import { authClient } from "./auth-client";
+import { NAV, type Role } from "./nav";
 import { Providers, useTRPC } from "./trpc";
 import { Badge, cx } from "./ui/primitives";
 import { KillSwitchBanner } from "./work/kill-switch-banner";
-
-type Role = "ADMIN" | "SELLER" | "AUDITOR";
-
-const ALL: Role[] = ["ADMIN", "SELLER", "AUDITOR"];
-
-const NAV: { href: string; label: string; icon: typeof Building2; roles: Role[]; section: string; badge?: "inbox" }[] = [
-  { href: "/inbox", label: "Inbox", icon: Inbox, roles: ALL, section: "Work", badge: "inbox" },
-  { href: "/next", label: "Next actions", icon: ListOrdered, roles: ["ADMIN", "SELLER"], section: "Work" },
-  { href: "/timeline", label: "Timeline", icon: History, roles: ALL, section: "Work" },
-  { href: "/accounts", label: "Accounts", icon: Building2, roles: ALL, section: "Work" },
-  { href: "/ledger", label: "Ledger", icon: BookLock, roles: ["ADMIN", "AUDITOR"], section: "Audit" },
-  { href: "/admin/exports", label: "Exports", icon: FileDown, roles: ["ADMIN"], section: "Audit" },
-  { href: "/admin/autonomy", label: "Autonomy", icon: SlidersHorizontal, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/kill-switches", label: "Kill switches", icon: OctagonPause, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/decisions", label: "Decisions", icon: Brain, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/jobs", label: "Job queue", icon: ListChecks, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/api-keys", label: "API keys", icon: KeyRound, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/import", label: "CSV import", icon: FileUp, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/connectors", label: "Connectors", icon: Plug, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
-  { href: "/admin/perception", label: "Perception", icon: ScanEye, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/learning", label: "Learning", icon: GraduationCap, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
-  { href: "/admin/monitoring", label: "Monitoring", icon: Activity, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/what-if", label: "Policy what-if", icon: FlaskConical, roles: ["ADMIN"], section: "Admin" },
-  { href: "/admin/reliability", label: "Reliability", icon: ShieldCheck, roles: ["ADMIN", "AUDITOR"], section: "Admin" },
-  { href: "/heat", label: "Heat", icon: Flame, roles: ALL, section: "Work" },
-  { href: "/digest", label: "Daily digest", icon: Mail, roles: ALL, section: "Work" },
-];
 
 /** Pending-approval count for the nav; one small page of the inbox, so "50+" past that. */
 function InboxCount() {
@@ -92,6 +42,8 @@ export function Shell({
   const sections = [...new Set(items.map((i) => i.section))];
 
   async function signOut() {
+    // The auth client (~12 KB gzip) is needed for this click only, not for every page's first load.
+    const { authClient } = await import("./auth-client");
     await authClient.signOut();
     router.push("/sign-in");
     router.refresh();

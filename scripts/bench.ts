@@ -14,6 +14,7 @@ import { gateBench } from "../bench/gate";
 import { httpBench } from "../bench/http";
 import { learningBench } from "../bench/learning";
 import { type BenchRow, ledgerBench } from "../bench/ledger";
+import { pagesBench } from "../bench/pages";
 import { perceptionBench } from "../bench/perception";
 import { policyBench } from "../bench/policy";
 import { queueBench } from "../bench/queue";
@@ -38,21 +39,27 @@ const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
 /** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
 const HTTP_LEDGER_ROWS = Number(process.env.BENCH_HTTP_LEDGER_ROWS ?? 1_000_000);
 const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 3000);
+/** Pages suite (needs `npm run build` and Chromium): ledger rows behind the long lists (the bar: 1,000,000), measured loads per page. */
+const PAGES_LEDGER_ROWS = Number(process.env.BENCH_PAGES_LEDGER_ROWS ?? 1_000_000);
+const PAGES_LOADS = Number(process.env.BENCH_PAGES_LOADS ?? 3);
 
-/** Suites that need a database run once per database; `dbFree` ones run once. */
-const SUITES: Record<string, { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]> }> =
-  {
-    ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
-    gate: { dbFree: () => policyBench(), perDb: (db, label, url) => gateBench(db, label, url, N) },
-    perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
-    learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
-    export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
-    whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
-    http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
-    queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
-    footprint: { dbFree: () => footprintBench() },
-    resilience: { perDb: (db, label, url) => resilienceBench(db, label, url, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
-  };
+/** Suites that need a database run once per database (`sqliteOnly`: on SQLite alone); `dbFree` ones run once. */
+const SUITES: Record<
+  string,
+  { perDb?: (db: Db, label: string, url: string) => Promise<BenchRow[]>; dbFree?: () => Promise<BenchRow[]>; sqliteOnly?: boolean }
+> = {
+  ledger: { perDb: (db, label) => ledgerBench(db, label, N) },
+  gate: { dbFree: () => policyBench(), perDb: (db, label, url) => gateBench(db, label, url, N) },
+  perception: { perDb: (db, label, url) => perceptionBench(db, label, url, ACCOUNTS) },
+  learning: { perDb: (db, label, url) => learningBench(db, label, url, LEARNING_ROWS, LEARNING_OPEN, LEARNING_REPEATS) },
+  export: { perDb: (db, label, url) => exportBench(db, label, url, EXPORT_ROWS) },
+  whatif: { perDb: (db, label, url) => whatIfBench(db, label, url, WHATIF_ROWS) },
+  http: { perDb: (db, label, url) => httpBench(db, label, url, HTTP_LEDGER_ROWS, HTTP_REQUESTS) },
+  pages: { perDb: (db, label, url) => pagesBench(db, label, url, PAGES_LEDGER_ROWS, PAGES_LOADS), sqliteOnly: true },
+  queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
+  footprint: { dbFree: () => footprintBench() },
+  resilience: { perDb: (db, label, url) => resilienceBench(db, label, url, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
+};
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "autopilot-bench-"));
@@ -102,7 +109,7 @@ for (const n of names) {
   const perDb = suite.perDb;
   if (perDb) {
     rows.push(...(await withSqlite((db, url) => perDb(db, "sqlite", url))));
-    rows.push(...((await withPostgres((db, url) => perDb(db, "postgres", url))) ?? []));
+    if (!suite.sqliteOnly) rows.push(...((await withPostgres((db, url) => perDb(db, "postgres", url))) ?? []));
   }
 }
 

@@ -3,6 +3,7 @@
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { CircleCheck, CircleDashed, CircleSlash, Gauge, KeyRound, RefreshCw, Save, TriangleAlert } from "lucide-react";
+import dynamic from "next/dynamic";
 import { useId, useState } from "react";
 import { useForm } from "react-hook-form";
 import { z } from "zod";
@@ -10,12 +11,17 @@ import { DEFAULT_BREAKER } from "@/server/engine/breaker";
 import { DEFAULT_SLO } from "@/server/engine/slo";
 import { ConnectorPutInput, ConnectorToken } from "@/server/schemas/connectors";
 import { inputClass, type Notice, SaveNotice } from "../decisions/fields";
-import { PullUnitsChart } from "../perception/PullUnitsChart";
 import { useTRPC } from "../trpc";
 import { ReasonDialog } from "../ui/dialog";
 import { Badge, Button, Card, cx, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import type { RouterOutputs } from "../work/types";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const PullUnitsChart = dynamic(() => import("../perception/PullUnitsChart").then((m) => m.PullUnitsChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 /** A connector as the settings service returns it (one definition: server/services/connectors.ts). */
 type Connector = RouterOutputs["connectors"]["list"][number];

@@ -1,14 +1,20 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useId, useState } from "react";
 import { humanCode as human, readableWhy, localTime as time, localWhen as when } from "@/server/engine/digest";
 import { useTRPC } from "../trpc";
 import { Badge, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import type { RouterOutputs } from "../work/types";
-import { DigestBudgetChart } from "./budget-chart";
 import { DigestSettingsCard } from "./digest-settings";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const DigestBudgetChart = dynamic(() => import("./budget-chart").then((m) => m.DigestBudgetChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 type Digest = RouterOutputs["digest"]["get"];
 

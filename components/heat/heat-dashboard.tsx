@@ -1,10 +1,10 @@
 "use client";
 
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useMemo } from "react";
-import { Bar, BarChart, CartesianGrid, Cell, LabelList, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { HeatBadge, TIER_COLOR } from "../accounts/heat-badge";
+import { HeatBadge } from "../accounts/heat-badge";
 import { useTRPC } from "../trpc";
 import { DataTable, dataColumns, infiniteListProps } from "../ui/data-table";
 import { Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
@@ -12,6 +12,12 @@ import { RelativeTime } from "../ui/time";
 import type { RouterOutputs } from "../work/types";
 
 const TIERS = ["HOT", "WARM", "COLD"] as const;
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const TierChart = dynamic(() => import("./tier-chart").then((m) => m.TierChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 const RANK: Record<string, number> = { COLD: 0, WARM: 1, HOT: 2 };
 
 type Hot = RouterOutputs["heat"]["hottest"]["items"][number] & { rank: number };
@@ -80,23 +86,7 @@ export function HeatDashboard() {
           ) : (
             <figure className="px-2 py-3" aria-label={`Accounts per tier: ${TIERS.map((t) => `${t} ${dist.data.tiers[t]}`).join(", ")}`}>
               <div className="h-72">
-                <ResponsiveContainer width="100%" height="100%">
-                  <BarChart
-                    data={TIERS.map((t) => ({ tier: t, accounts: dist.data.tiers[t] }))}
-                    margin={{ top: 20, right: 16, bottom: 0, left: 0 }}
-                  >
-                    <CartesianGrid stroke="#e2e8f0" strokeDasharray="3 3" vertical={false} />
-                    <XAxis dataKey="tier" tick={{ fontSize: 12, fill: "#334155" }} />
-                    <YAxis allowDecimals={false} tick={{ fontSize: 11, fill: "#475569" }} width={36} />
-                    <Tooltip formatter={(v: unknown) => [String(v), "accounts"]} />
-                    <Bar dataKey="accounts" radius={[4, 4, 0, 0]} isAnimationActive={false}>
-                      {TIERS.map((t) => (
-                        <Cell key={t} fill={TIER_COLOR[t]} />
-                      ))}
-                      <LabelList dataKey="accounts" position="top" style={{ fontSize: 12, fill: "#0f172a" }} />
-                    </Bar>
-                  </BarChart>
-                </ResponsiveContainer>
+                <TierChart tiers={TIERS} counts={dist.data.tiers} />
               </div>
               <figcaption className="sr-only">{TIERS.map((t) => `${t}: ${dist.data.tiers[t]} accounts`).join("; ")}</figcaption>
             </figure>

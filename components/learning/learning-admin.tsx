@@ -2,6 +2,7 @@
 
 import { useQuery } from "@tanstack/react-query";
 import { Eye, Gauge, ListOrdered, ShieldCheck } from "lucide-react";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useState } from "react";
 import { shortId } from "../decisions/labels";
@@ -11,10 +12,15 @@ import { useTRPC } from "../trpc";
 import { Badge, Card, EmptyState, ErrorState, LoadingState } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
 import { CalibrateCard } from "./calibrate";
-import { ShadowHistoryChart } from "./charts";
 import { fmtInt, type HistoryView, metric, type WeightsView } from "./format";
 import { SettingsCard } from "./settings";
 import { ProvenanceCard, VersionsCard } from "./versions";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const ShadowHistoryChart = dynamic(() => import("./charts").then((m) => m.ShadowHistoryChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 const REFRESH_MS = 30_000;
 const HISTORY_DAYS = 30;

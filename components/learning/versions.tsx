@@ -2,15 +2,21 @@
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Archive, CircleCheck, CircleDashed, CircleX, FlaskConical, Undo2, Upload } from "lucide-react";
+import dynamic from "next/dynamic";
 import { useMemo, useState } from "react";
 import { errorInfo, shortId } from "../decisions/labels";
 import { useTRPC } from "../trpc";
 import { DataTable, dataColumns } from "../ui/data-table";
 import { ReasonDialog } from "../ui/dialog";
-import { Badge, Button, Card, cx, EmptyState, type Tone } from "../ui/primitives";
+import { Badge, Button, Card, cx, EmptyState, LoadingState, type Tone } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
-import { ReliabilityChart } from "./charts";
 import { fmtInt, gateReason, metric, type Version, type WeightsView } from "./format";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const ReliabilityChart = dynamic(() => import("./charts").then((m) => m.ReliabilityChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 const STATUS: Record<Version["status"], { tone: Tone; icon: typeof CircleCheck; text: string }> = {
   ACTIVE: { tone: "green", icon: CircleCheck, text: "Active" },

@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Gauge, Hourglass, OctagonX, TimerReset } from "lucide-react";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useId, useState } from "react";
 import { FormActions, inputClass, type Notice, NumberField, parseWhole, SaveNotice } from "../decisions/fields";
@@ -11,7 +12,12 @@ import { useSyncedForm } from "../decisions/use-settings";
 import { useTRPC } from "../trpc";
 import { Badge, Card, cx, EmptyState, ErrorState, LoadingState, type Tone } from "../ui/primitives";
 import { RelativeTime } from "../ui/time";
-import { PullUnitsChart } from "./PullUnitsChart";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const PullUnitsChart = dynamic(() => import("./PullUnitsChart").then((m) => m.PullUnitsChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 const fmt = new Intl.NumberFormat("en-US");
 const REFRESH_MS = 15_000;

@@ -3,6 +3,7 @@
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Bot, CircleSlash, FlaskConical, Hand, Plus, Trash2 } from "lucide-react";
+import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useId, useState } from "react";
 import { useFieldArray, useForm } from "react-hook-form";
@@ -17,7 +18,12 @@ import { Badge, Button, Card, EmptyState, ErrorState, LoadingState } from "../ui
 import { RelativeTime } from "../ui/time";
 import { useToast } from "../ui/toast";
 import type { RouterOutputs } from "../work/types";
-import { DecisionChart } from "./decision-chart";
+
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const DecisionChart = dynamic(() => import("./decision-chart").then((m) => m.DecisionChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 /**
  * Policy what-if and log-only mode (SPEC §4.8): compose configuration changes, replay the stored

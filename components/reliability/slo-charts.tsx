@@ -1,25 +1,21 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
+import dynamic from "next/dynamic";
 import { useId, useState } from "react";
-import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { useTRPC } from "../trpc";
 import { Card, ErrorState, LoadingState } from "../ui/primitives";
 import { connectorLabel } from "./connector-health";
+import type { Target } from "./slo-line-chart";
 
 const COLORS: Record<string, string> = { internal: "#1d4ed8", webhook: "#b45309", email: "#047857", crm: "#7c3aed" };
 const RANGES = [1, 6, 24, 48] as const;
 
-const clock = (t: number) => new Date(t).toISOString().slice(11, 16);
-
-const LABEL_AT = ["insideTopRight", "insideBottomLeft", "insideTopLeft", "insideBottomRight"] as const;
-
-/** A dashed target line: one per distinct target among the charted connectors. */
-interface Target {
-  value: number;
-  label: string;
-  color: string;
-}
+// Recharts is ~115 KB gzip: it loads after the page, only where a chart is drawn.
+const SloLineChart = dynamic(() => import("./slo-line-chart").then((m) => m.SloLineChart), {
+  ssr: false,
+  loading: () => <LoadingState label="Loading chart…" />,
+});
 
 /**
  * Each connector's own SLO target as lines: connectors that share a value share a line ("target"
@@ -58,40 +54,7 @@ function SeriesChart({
     <figure className="space-y-1" data-testid={testId}>
       <h3 className="text-sm font-medium text-slate-800">{title}</h3>
       <div role="img" aria-labelledby={captionId} className="h-52 w-full">
-        <ResponsiveContainer width="100%" height="100%">
-          <LineChart data={rows} margin={{ top: 4, right: 16, bottom: 4, left: 0 }} accessibilityLayer={false}>
-            <CartesianGrid stroke="#e2e8f0" />
-            <XAxis dataKey="t" tickFormatter={clock} tick={{ fill: "#475569", fontSize: 11 }} stroke="#94a3b8" />
-            <YAxis tick={{ fill: "#475569", fontSize: 11 }} stroke="#94a3b8" unit={unit} width={64} />
-            <Tooltip labelFormatter={(t) => `${clock(Number(t))} UTC`} />
-            <Legend wrapperStyle={{ fontSize: 12 }} formatter={(value) => <span style={{ color: "#334155" }}>{value}</span>} />
-            {targets.map((g, i) => (
-              <ReferenceLine
-                key={g.value}
-                y={g.value}
-                stroke={g.color}
-                strokeDasharray="4 4"
-                // A target above every point still shows (the axis grows to it); neighbouring
-                // targets' labels take turns at the right and the left so they do not overlap.
-                ifOverflow="extendDomain"
-                label={{ value: g.label, fill: g.color, fontSize: 11, position: LABEL_AT[i % LABEL_AT.length] }}
-              />
-            ))}
-            {connectors.map((c) => (
-              <Line
-                key={c}
-                type="monotone"
-                dataKey={c}
-                name={connectorLabel(c)}
-                stroke={COLORS[c] ?? "#334155"}
-                // A bucket without calls has no value: a gap, not a line drawn across hours of silence.
-                dot={{ r: 2 }}
-                connectNulls={false}
-                isAnimationActive={false}
-              />
-            ))}
-          </LineChart>
-        </ResponsiveContainer>
+        <SloLineChart rows={rows} connectors={connectors} colors={COLORS} unit={unit} targets={targets} />
       </div>
       <figcaption id={captionId} className="text-xs text-slate-600">
         {summary}
