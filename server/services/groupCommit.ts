@@ -80,3 +80,25 @@ export class GroupCommit<I, O> {
     }
   }
 }
+
+/**
+ * One GroupCommit per (database, clock) pair, made on first use. Why both: tests and the
+ * scale-out harness run several databases and instances in one process, and a group must share
+ * the `now` its members are decided at, so only callers with the same clock may share one.
+ */
+export function groupPer<A extends object, B extends object, I, O>(make: (a: A, b: B) => GroupCommit<I, O>) {
+  const byA = new WeakMap<A, WeakMap<B, GroupCommit<I, O>>>();
+  return (a: A, b: B): GroupCommit<I, O> => {
+    let byB = byA.get(a);
+    if (!byB) {
+      byB = new WeakMap();
+      byA.set(a, byB);
+    }
+    let group = byB.get(b);
+    if (!group) {
+      group = make(a, b);
+      byB.set(b, group);
+    }
+    return group;
+  };
+}
