@@ -70,17 +70,40 @@ export function recentSignals(db: DbOrTx, tenantId: string, accountId: string, s
   });
 }
 
-export function findWindows(db: DbOrTx, tenantId: string, accountIds: string[], triggerType: string) {
-  if (accountIds.length === 0) return Promise.resolve([]);
-  return db.triggerWindow.findMany({ where: tenantWhere(tenantId, { accountId: { in: accountIds }, triggerType }) });
+const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
+
+export interface WindowRow {
+  id: string;
+  accountId: string;
+  openedAt: Date;
+  lastEventAt: Date;
+  events: number;
+  correlationId: string;
 }
 
-/** The space-separated signal ids a window names for these events: the first `room` non-null. */
+/**
+ * The open (account, type) windows of these accounts, locked for the caller's transaction, so the
+ * extension it computes from them (extendWindows) is exact: no other writer can coalesce into or
+ * fire one of them until it commits. PostgreSQL: row locks, taken in account order (the order of
+ * every multi-row writer here, so two of them cannot deadlock). SQLite: the transaction already
+ * holds the database write lock (BEGIN IMMEDIATE, server/db.ts).
+ */
+export async function lockWindows(tx: Tx, tenantId: string, accountIds: string[], triggerType: string): Promise<WindowRow[]> {
+  if (accountIds.length === 0) return [];
+  if (isPostgres(tx)) {
+    return tx.$queryRaw<WindowRow[]>`SELECT "id", "accountId", "openedAt", "lastEventAt", "events", "correlationId" FROM "TriggerWindow"
+      WHERE "tenantId" = ${tenantId} AND "triggerType" = ${triggerType} AND "accountId" IN (${Prisma.join(accountIds)})
+      ORDER BY "accountId" FOR UPDATE`;
+  }
+  return tx.triggerWindow.findMany({
+    where: tenantWhere(tenantId, { accountId: { in: accountIds }, triggerType }),
+    select: { id: true, accountId: true, openedAt: true, lastEventAt: true, events: true, correlationId: true },
+  });
+}
+
+/** The space-separated signal ids a new window names: the i-th event's while i < `room`. */
 function windowIds(signalIds: (string | null)[], room: number) {
-  return signalIds
-    .filter((id): id is string => id !== null)
-    .slice(0, Math.max(0, room))
-    .join(" ");
+  return signalIds.filter((id, i): id is string => id !== null && i < room).join(" ");
 }
 
 /**
@@ -113,21 +136,36 @@ export async function openWindows(
   return new Set(rows.map((r) => r.accountId));
 }
 
+/** A date as SQLite stores Prisma's DateTime (text, as server/repos/heat.ts writes it); PostgreSQL parses ISO. */
+function dateText(pg: boolean, d: Date) {
+  const iso = d.toISOString();
+  return pg ? iso : `${iso.slice(0, -1)}+00:00`;
+}
+
 /**
- * Coalesce events into an open window: one per entry of `signalIds` (the event's signal id, or
- * null). Each id is appended in the UPDATE itself (string concatenation, on both databases), so
- * concurrent coalescers never lose one another's ids; an id is kept only while the window names
- * fewer than `maxSignals` (the i-th event of this call sees `events + i` before it), exactly as
- * the events coalesced one at a time would; beyond that only the count grows. 0 when the window
- * fired (was deleted) meanwhile.
+ * Coalesce events into windows locked by lockWindows, all in one UPDATE (the group commit touches
+ * each window once; one statement per window was most of a group's statements). The values are
+ * absolute — computed from the locked rows, so exact: the new event count, the new due time, and
+ * the signal ids to append (the caller keeps only those the window still has room to name). Sent
+ * as one JSON parameter the database expands into rows, as the heat job's batch writes do:
+ * cheaper through the driver adapter than four bound values per window.
  */
-export async function extendWindow(tx: Tx, id: string, lastEventAt: Date, fireAt: Date, signalIds: (string | null)[], maxSignals: number) {
-  const appends = signalIds.flatMap((sid, i) =>
-    sid ? [Prisma.sql` || CASE WHEN "events" + ${i} < ${maxSignals} THEN ${` ${sid}`} ELSE '' END`] : [],
-  );
-  const grown = appends.length > 0 ? Prisma.join(appends, "") : Prisma.empty;
-  return tx.$executeRaw`UPDATE "TriggerWindow" SET "lastEventAt" = ${lastEventAt}, "fireAt" = ${fireAt}, "events" = "events" + ${signalIds.length},
-    "signalIds" = "signalIds"${grown} WHERE "id" = ${id}`;
+export async function extendWindows(
+  tx: Tx,
+  tenantId: string,
+  lastEventAt: Date,
+  windows: { id: string; fireAt: Date; events: number; appendIds: string[] }[],
+) {
+  if (windows.length === 0) return;
+  const pg = isPostgres(tx);
+  const json = JSON.stringify(windows.map((w) => [w.id, dateText(pg, w.fireAt), w.events, w.appendIds.map((id) => ` ${id}`).join("")]));
+  if (pg) {
+    await tx.$executeRaw`UPDATE "TriggerWindow" AS w SET "lastEventAt" = ${lastEventAt}, "fireAt" = (x->>1)::timestamp(3), "events" = (x->>2)::int,
+      "signalIds" = w."signalIds" || (x->>3) FROM json_array_elements(${json}::json) AS x WHERE w."tenantId" = ${tenantId} AND w."id" = x->>0`;
+  } else {
+    await tx.$executeRaw`UPDATE "TriggerWindow" SET "lastEventAt" = ${lastEventAt}, "fireAt" = x.value ->> 1, "events" = x.value ->> 2,
+      "signalIds" = "signalIds" || (x.value ->> 3) FROM json_each(${json}) AS x WHERE "TriggerWindow"."tenantId" = ${tenantId} AND "TriggerWindow"."id" = x.value ->> 0`;
+  }
 }
 
 /** The signal ids a window gathered, oldest first, each once. */

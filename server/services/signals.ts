@@ -8,12 +8,12 @@ import { type fireAt, MAX_WINDOW_SIGNALS, onTriggerEvent, type TriggerType } fro
 import { AppError } from "../errors";
 import { tenantAccountIds } from "../repos/accounts";
 import {
-  extendWindow,
+  extendWindows,
   findSignalByKey,
   findSignalsByKeys,
-  findWindows,
   insertSignals,
   isUniqueViolation,
+  lockWindows,
   type NewSignal,
   openWindows,
 } from "../repos/decisions";
@@ -247,8 +247,8 @@ async function joinTriggerWindows(
   const fresh = onTriggerEvent(null, type, now, settings);
   const out = new Map<string, Joined[]>();
   let pending = groups;
-  // A few tries: an open window we collided with may fire (and vanish) before we extend it, in
-  // which case these events open the next one rather than being lost.
+  // A few tries: an open window we collided with may fire (and vanish) before we lock it, in which
+  // case these events open the next one rather than being lost.
   for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
     const opened = await openWindows(
       tx,
@@ -280,7 +280,7 @@ async function joinTriggerWindows(
     }
     const windows = new Map(
       (
-        await findWindows(
+        await lockWindows(
           tx,
           tenantId,
           rest.map((g) => g.accountId),
@@ -289,27 +289,27 @@ async function joinTriggerWindows(
       ).map((w) => [w.accountId, w]),
     );
     const retry: typeof pending = [];
-    // Account order: the order every multi-row writer locks rows in (openWindows, markHeatDirtyMany).
-    for (const g of [...rest].sort((x, y) => (x.accountId < y.accountId ? -1 : x.accountId > y.accountId ? 1 : 0))) {
+    const extensions: Parameters<typeof extendWindows>[3] = [];
+    for (const g of rest) {
       const window = windows.get(g.accountId);
-      const next =
-        window &&
-        onTriggerEvent({ openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events }, type, now, settings);
-      if (
-        !window ||
-        !next ||
-        (await extendWindow(
-          tx,
-          window.id,
-          now,
-          next.fireAt,
-          g.events.map((e) => e.signalId),
-          MAX_WINDOW_SIGNALS,
-        )) !== 1
-      ) {
+      // Opening collided with a window that fired (and vanished) before we read it: try again.
+      if (!window) {
         retry.push(g);
         continue;
       }
+      const next = onTriggerEvent(
+        { openedAt: window.openedAt, lastEventAt: window.lastEventAt, events: window.events },
+        type,
+        now,
+        settings,
+      );
+      extensions.push({
+        id: window.id,
+        fireAt: next.fireAt,
+        events: window.events + g.events.length,
+        // The i-th event names its signal while the window names fewer than the cap, as one at a time.
+        appendIds: g.events.flatMap((e, i) => (e.signalId && window.events + i < MAX_WINDOW_SIGNALS ? [e.signalId] : [])),
+      });
       out.set(
         g.accountId,
         g.events.map((e, i) => ({
@@ -319,6 +319,7 @@ async function joinTriggerWindows(
         })),
       );
     }
+    await extendWindows(tx, tenantId, now, extensions);
     pending = retry;
   }
   for (const g of pending)
