@@ -85,6 +85,13 @@ export async function tenantAccountId(db: DbOrTx, tenantId: string, id: string) 
   return (await db.account.findFirst({ where: tenantWhere(tenantId, { id }), select: { id: true } }))?.id ?? null;
 }
 
+/** Which of these ids are accounts of the tenant (one query for a whole intake group). */
+export async function tenantAccountIds(db: DbOrTx, tenantId: string, ids: string[]) {
+  if (ids.length === 0) return new Set<string>();
+  const rows = await db.account.findMany({ where: tenantWhere(tenantId, { id: { in: [...new Set(ids)] } }), select: { id: true } });
+  return new Set(rows.map((r) => r.id));
+}
+
 export async function isAccountVisible(db: DbOrTx, viewer: Viewer, id: string) {
   return (await db.account.findFirst({ where: accountWhere(viewer, { id }), select: { id: true } })) !== null;
 }

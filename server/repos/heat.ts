@@ -21,6 +21,20 @@ export function markHeatDirty(tx: DbOrTx, tenantId: string, accountId: string, n
   });
 }
 
+/**
+ * markHeatDirty for a group of accounts in one statement (signal intake's group commit). Raw,
+ * because Prisma has no multi-row upsert and one upsert per account is what the group saves.
+ * Same lock-order rule as markHeatDirty: before the ledger, and rows in account order — the order
+ * the heat job locks its page in (lockHeatPage), so the two cannot deadlock on PostgreSQL.
+ */
+export async function markHeatDirtyMany(tx: Tx, tenantId: string, accountIds: string[], now: Date) {
+  const ids = [...new Set(accountIds)].sort();
+  if (ids.length === 0) return;
+  const values = ids.map((accountId) => Prisma.sql`(${tenantId}, ${accountId}, ${now}, ${now})`);
+  await tx.$executeRaw`INSERT INTO "AccountHeat" ("tenantId", "accountId", "since", "dirtyAt") VALUES ${Prisma.join(values)}
+    ON CONFLICT ("tenantId", "accountId") DO UPDATE SET "dirtyAt" = excluded."dirtyAt"`;
+}
+
 export interface HeatKey {
   tenantId: string;
   accountId: string;
