@@ -42,13 +42,6 @@ export async function insertSignals(tx: Tx, tenantId: string, rows: NewSignal[],
   }
 }
 
-/** A unique-index violation, as a model query (P2002) or a raw statement (P2010) reports it. */
-export function isUniqueViolation(err: unknown) {
-  if (typeof err !== "object" || err === null) return false;
-  const e = err as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
-  return e.code === "P2002" || e.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation";
-}
-
 export function findSignalByKey(db: DbOrTx, tenantId: string, dedupeKey: string) {
   return db.signal.findUnique({ where: { tenantId_dedupeKey: { tenantId, dedupeKey } } });
 }

@@ -5,19 +5,19 @@ import { canonicalJson } from "../engine/canonical";
 import type { Actor } from "../engine/ledger";
 import type { Severity, SignalType } from "../engine/signals";
 import { type fireAt, MAX_WINDOW_SIGNALS, onTriggerEvent, type TriggerType } from "../engine/triggers";
-import { AppError } from "../errors";
+import { AppError, isUniqueViolation } from "../errors";
 import { tenantAccountIds } from "../repos/accounts";
 import {
   extendWindows,
   findSignalByKey,
   findSignalsByKeys,
   insertSignals,
-  isUniqueViolation,
   lockWindows,
   type NewSignal,
   openWindows,
 } from "../repos/decisions";
 import { markHeatDirtyMany } from "../repos/heat";
+import { newRowId } from "../repos/ids";
 import { appendLedgerBatch, type LedgerAppend } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
@@ -136,7 +136,7 @@ async function decideAndWrite(db: Db, clock: Clock, items: Intake[]): Promise<Se
     const first = claimed.get(item.dedupeKey);
     if (first) return { kind: "sameAs", first };
     const signal: NewSignal = {
-      id: randomUUID(),
+      id: newRowId(),
       accountId: item.input.accountId,
       type: item.input.signalType,
       severity: item.input.severity ?? "medium",
