@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { Prisma } from "../generated/sqlite/client.ts";
+import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
-
-/** 11 bound values per signal row: 500 rows stay far below both databases' parameter limits. */
-const SIGNAL_INSERT_CHUNK = 500;
 
 /** Persistence for signals, trigger windows, run state and decision runs. */
 
@@ -23,23 +21,31 @@ export interface NewSignal {
 
 /**
  * Insert a group of signals (signal intake's group commit, services/signals.ts) in one multi-row
- * INSERT per chunk. Raw rather than `createMany`: measured 2026-11-27 (a transaction of 32 rows,
+ * INSERT (repos/rows.ts). Raw rather than `createMany`: measured 2026-11-27 (a transaction of 32 rows,
  * 150 transactions, three runs on a loaded machine), createMany took 2.6–4.2× the time of this
  * statement on SQLite and 2.9–5.3× on PostgreSQL — the same finding as the ledger's
  * appendLedgerBatch. A duplicate dedupe key fails the whole statement (unique index); the caller
  * then retries each signal alone.
  */
 export async function insertSignals(tx: Tx, tenantId: string, rows: NewSignal[], now: Date) {
-  for (let i = 0; i < rows.length; i += SIGNAL_INSERT_CHUNK) {
-    const values = rows
-      .slice(i, i + SIGNAL_INSERT_CHUNK)
-      .map(
-        (r) =>
-          Prisma.sql`(${r.id}, ${tenantId}, ${r.accountId}, ${r.type}, ${r.severity}, ${r.evidence}, ${r.dedupeKey}, ${r.source}, ${r.correlationId}, ${r.occurredAt}, ${now})`,
-      );
-    await tx.$executeRaw`INSERT INTO "Signal" ("id", "tenantId", "accountId", "type", "severity", "evidence", "dedupeKey", "source", "correlationId", "occurredAt", "receivedAt")
-      VALUES ${Prisma.join(values)}`;
-  }
+  await insertRows(
+    tx,
+    "Signal",
+    ["id", "tenantId", "accountId", "type", "severity", "evidence", "dedupeKey", "source", "correlationId", "occurredAt", "receivedAt"],
+    rows.map((r) => [
+      r.id,
+      tenantId,
+      r.accountId,
+      r.type,
+      r.severity,
+      r.evidence,
+      r.dedupeKey,
+      r.source,
+      r.correlationId,
+      r.occurredAt,
+      now,
+    ]),
+  );
 }
 
 export function findSignalByKey(db: DbOrTx, tenantId: string, dedupeKey: string) {
