@@ -7,8 +7,9 @@ import { percentile } from "../server/engine/slo";
 import type { Viewer } from "../server/repos/scope";
 import { addMembership, createTenant } from "../server/repos/tenants";
 import { inTransaction } from "../server/repos/tx";
+import { flushCallSamples } from "../server/services/callSamples";
 import { putConnector, setWebhook } from "../server/services/connectors";
-import { invokeWithResilience } from "../server/services/resilience";
+import { invokeWithResilience, settleSlotReleases } from "../server/services/resilience";
 import type { BenchRow } from "./ledger";
 import { rawFor } from "./raw";
 
@@ -128,6 +129,9 @@ export async function resilienceBench(db: Db, label: string, dbUrl: string, n: n
     await measure(false);
     await measure(true);
   } finally {
+    // The last calls' releases and samples (written off the call path) land before the database goes.
+    await settleSlotReleases();
+    await flushCallSamples(db);
     await raw.close();
     await new Promise((ok) => server.close(ok));
   }

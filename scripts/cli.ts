@@ -45,6 +45,7 @@ import {
 import { publishGlobal, rollbackGlobal } from "../server/services/learning/global";
 import { verifyLedger } from "../server/services/ledger";
 import { parseDigest, verifyAgainstDigest } from "../server/services/ledgerDigest";
+import { settleSlotReleases } from "../server/services/resilience";
 import { seedDemo } from "../server/services/seed";
 
 class UsageError extends Error {}
@@ -315,7 +316,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2))
   .then(async (code) => {
-    // `cli tick` and `crm sync` call connectors: their buffered call samples go out first.
+    // `cli tick` and `crm sync` call connectors: their slot releases and buffered call samples go out first.
+    await settleSlotReleases();
     await flushAllCallSamples();
     await getDb().$disconnect();
     process.exit(code);
@@ -330,6 +332,7 @@ main(process.argv.slice(2))
           ? `error: ${err.message}${err.field ? ` (${err.field})` : ""}`
           : `error: unexpected ${err instanceof Error ? err.name : "failure"}`;
     console.error(message);
+    await settleSlotReleases();
     await flushAllCallSamples();
     await getDb().$disconnect();
     process.exit(2);

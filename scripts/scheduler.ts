@@ -5,6 +5,7 @@
 import { getDb } from "../server/db";
 import { startScheduler } from "../server/jobs/scheduler";
 import { flushCallSamples } from "../server/services/callSamples";
+import { settleSlotReleases } from "../server/services/resilience";
 
 const db = getDb();
 const scheduler = startScheduler(db);
@@ -12,8 +13,9 @@ console.log(`[scheduler] ${scheduler.describe()}`);
 
 function stop() {
   scheduler.stop();
-  // The last ticks' call samples (buffered off the call path) go out before the client closes.
-  flushCallSamples(db)
+  // The last ticks' slot releases and call samples (both off the call path) go out before the client closes.
+  settleSlotReleases()
+    .then(() => flushCallSamples(db))
     .then(() => db.$disconnect())
     .finally(() => process.exit(0));
 }

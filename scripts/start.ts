@@ -14,6 +14,7 @@ import { createDb, getDb } from "../server/db";
 import { applyMigrations } from "../server/db/migrate";
 import { startScheduler } from "../server/jobs/scheduler";
 import { flushAllCallSamples } from "../server/services/callSamples";
+import { settleSlotReleases } from "../server/services/resilience";
 import { seedDemo } from "../server/services/seed";
 import { ensureLocalSecret } from "./runtime-env";
 import { serveNext } from "./web";
@@ -62,8 +63,9 @@ function shutdown() {
   server.close();
   // In-flight requests and a tick in hand get a moment; keep-alive sockets do not hold the exit.
   setTimeout(() => process.exit(0), 500).unref();
-  // Buffered call samples (services/callSamples.ts) go out before the client closes.
-  flushAllCallSamples()
+  // Slot releases and buffered call samples (services/resilience.ts, callSamples.ts) go out before the client closes.
+  settleSlotReleases()
+    .then(() => flushAllCallSamples())
     .then(() => getDb().$disconnect())
     .catch(() => undefined);
 }

@@ -20,6 +20,7 @@ import { startWorker, type WorkerStats } from "../server/jobs/worker";
 import { pingDatabase } from "../server/repos/health";
 import { flushCallSamples } from "../server/services/callSamples";
 import { describeError, type JobHandlers, type JobRun, type TickSummary } from "../server/services/jobQueue";
+import { settleSlotReleases } from "../server/services/resilience";
 
 export interface WorkerMainOptions {
   /** handlers given directly (a process that is its own registry, e.g. test/helpers/crash-worker.ts) */
@@ -124,7 +125,8 @@ export async function main(opts: WorkerMainOptions): Promise<WorkerStats> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    // The last jobs' call samples (buffered off the call path) go out before the client closes.
+    // The last jobs' slot releases and call samples (both off the call path) go out before the client closes.
+    await settleSlotReleases();
     await flushCallSamples(db);
     await db.$disconnect();
   }

@@ -17,6 +17,7 @@ import {
 import type { Actor } from "../engine/ledger";
 import { redactText } from "../engine/redact";
 import { type CallOutcome, jitteredBackoffMs, type SloTarget, sloStatus, sloTarget } from "../engine/slo";
+import { describeUnexpected } from "../errors";
 import {
   admissionState,
   callSamples,
@@ -53,8 +54,8 @@ import { connectorKind, connectorResilienceSettings, resilienceSettingsOf } from
  *  3. the call, with a timeout, retried with jittered backoff only when the caller says it is
  *     idempotent (never a probe: a probe is one request);
  *  4. its result moves the breaker (a failure counted in the window, a probe closing or re-opening
- *     it), is sampled for the SLO, and the slots are released (in finally; a dead process's slot
- *     frees itself when its lease runs out).
+ *     it), is sampled for the SLO, and the slots are released (in finally, off the caller's path;
+ *     a dead process's slot frees itself when its lease runs out).
  * Breaker state, slots and samples live in the database, so every instance shares them; nothing
  * here is cached between calls (an admin's force-open stops the very next call).
  */
@@ -191,6 +192,30 @@ async function takeSlots(deps: ResilienceDeps, target: CallTarget, tenantCap: nu
 
 async function freeSlots(deps: ResilienceDeps, connector: string, held: Permit["slots"]) {
   for (const s of held) await releaseSlot(deps.db, s.tenantId, connector, s.slot, s.holder);
+}
+
+/** Releases started by finished calls and not yet written (see `releaseAfterCall`). */
+const pendingReleases = new Set<Promise<void>>();
+
+/**
+ * A finished call's slots go back off the caller's path: the caller has its answer as soon as
+ * the connector answered, and the release (a committed write — on PostgreSQL a WAL flush, most of
+ * the capped wrapper's time) follows. Holding a slot a moment longer only makes the cap stricter,
+ * never looser. A release that fails (the database went away) or never runs (the process died)
+ * is covered by the slot's lease, as a crashed call's is. Readers of in-flight counts in this
+ * process, graceful stops and tests wait for the pending ones with `settleSlotReleases`.
+ */
+function releaseAfterCall(deps: ResilienceDeps, connector: string, held: Permit["slots"]) {
+  if (!held.length) return;
+  const release: Promise<void> = freeSlots(deps, connector, held)
+    .catch((err) => console.error(`[resilience] slot release left to its lease: ${describeUnexpected(err)}`))
+    .finally(() => pendingReleases.delete(release));
+  pendingReleases.add(release);
+}
+
+/** Wait until every slot release this process started has been written (or left to its lease). */
+export async function settleSlotReleases(): Promise<void> {
+  while (pendingReleases.size) await Promise.all([...pendingReleases]);
 }
 
 /** Buffered, written off the call path (services/callSamples.ts). */
@@ -391,7 +416,7 @@ export async function callWithPermit<T>(
       return value as T;
     }
   } finally {
-    await freeSlots(deps, target.connector, admitted.slots);
+    releaseAfterCall(deps, target.connector, admitted.slots);
   }
 }
 
@@ -434,7 +459,7 @@ export function connectorReliability(deps: { db: Db; clock: Clock }, viewer: Vie
 /** The same for a tenant named by its credential, not a session (the `/api/metrics` scrape). */
 export async function tenantReliability(deps: { db: Db; clock: Clock }, tenantId: string): Promise<ConnectorReliability[]> {
   const { db, clock } = deps;
-  await flushCallSamples(db, tenantId);
+  await Promise.all([flushCallSamples(db, tenantId), settleSlotReleases()]);
   const now = clock.now();
   const [breakers, inFlight] = await Promise.all([listBreakers(db, tenantId), slotsInFlight(db, tenantId, now)]);
   const byName = new Map(breakers.map((b) => [b.connector, b]));

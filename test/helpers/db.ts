@@ -6,6 +6,7 @@ import pg from "pg";
 import { createDb, type Db } from "@/server/db";
 import { applyMigrations } from "@/server/db/migrate";
 import { flushAllCallSamples } from "@/server/services/callSamples";
+import { settleSlotReleases } from "@/server/services/resilience";
 
 /**
  * A fresh, migrated database per test file — real SQLite or real PostgreSQL, never a fake.
@@ -41,6 +42,7 @@ export async function freshDb(): Promise<TestDb> {
       url,
       async cleanup() {
         // Samples buffered by this file's calls go out before the database does (services/callSamples.ts).
+        await settleSlotReleases();
         await flushAllCallSamples();
         await db.$disconnect();
         const c = new pg.Client({ connectionString: pgAdminUrl() });
@@ -58,6 +60,7 @@ export async function freshDb(): Promise<TestDb> {
     db,
     url,
     async cleanup() {
+      await settleSlotReleases();
       await flushAllCallSamples();
       await db.$disconnect();
       fs.rmSync(dir, { recursive: true, force: true });

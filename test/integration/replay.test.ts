@@ -23,7 +23,7 @@ import { claimNext, enqueue } from "@/server/services/jobQueue";
 import { verifyLedger } from "@/server/services/ledger";
 import { rulesSynthesizer } from "@/server/services/llmSynthesizer";
 import { bulkReplay, bulkReplayPreview, REPLAY_EXECUTION, replayExecution, replayPreview } from "@/server/services/replay";
-import { acquirePermit, DEFER_RETRY_SECONDS, releasePermit, resilienceDeps } from "@/server/services/resilience";
+import { acquirePermit, DEFER_RETRY_SECONDS, releasePermit, resilienceDeps, settleSlotReleases } from "@/server/services/resilience";
 import { approveIntent } from "@/server/services/reviews";
 import { sweepExecutions } from "@/server/services/sweeper";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
@@ -484,6 +484,7 @@ describe(`replay on ${TEST_PROVIDER}`, () => {
     } finally {
       await putConnector(cfg, a.admin.viewer, "webhook", { enabled: true, maxConcurrency: null });
     }
+    await settleSlotReleases(); // a finished call releases its slot off its path
     expect(await t.db.connectorSlot.count({ where: { tenantId: a.id, holder: { not: null } } })).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import { jobDepsFromEnv } from "@/server/http/deps";
 import { JOBS } from "@/server/jobs/registry";
 import { createApiKey } from "@/server/services/apiKeys";
 import { flushCallSamples } from "@/server/services/callSamples";
-import { DEFER_RETRY_SECONDS } from "@/server/services/resilience";
+import { DEFER_RETRY_SECONDS, settleSlotReleases } from "@/server/services/resilience";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
 import { FakeHubspot } from "../helpers/fakeHubspot";
@@ -232,6 +232,7 @@ describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PR
     expect(
       await t.db.connectorCallSample.count({ where: { tenantId: { in: [c.id, d.id] }, ok: false, outcome: { not: "DEFERRED" } } }),
     ).toBe(0);
+    await settleSlotReleases(); // a finished call releases its slot off its path
     expect(await t.db.connectorSlot.count({ where: { holder: { not: null } } })).toBe(0);
   }, 180_000);
 
@@ -279,6 +280,7 @@ describe(`the connector cap across tenants (CONNECTOR_MAX_CONCURRENCY, ${TEST_PR
         Array(pulled.length).fill("DONE"),
       );
       for (const x of synced) expect(x).toMatchObject({ ok: true, status: "OK" });
+      await settleSlotReleases(); // a finished call releases its slot off its path
       expect(await t.db.connectorSlot.count({ where: { connector: "crm", holder: { not: null } } })).toBe(0);
     } finally {
       await hub.stop();

@@ -6,7 +6,7 @@ import { fixedClock } from "@/server/clock";
 import { createDb, type Db } from "@/server/db";
 import { putConnector, setWebhook } from "@/server/services/connectors";
 import type { GateDeps } from "@/server/services/gate";
-import { DEFER_RETRY_SECONDS, invokeWithResilience, type ResilienceDeps } from "@/server/services/resilience";
+import { DEFER_RETRY_SECONDS, invokeWithResilience, type ResilienceDeps, settleSlotReleases } from "@/server/services/resilience";
 import { approveIntent } from "@/server/services/reviews";
 import { freshDb, TEST_PROVIDER, type TestDb } from "../helpers/db";
 import { makeTenant, type TestTenant } from "../helpers/factory";
@@ -297,6 +297,7 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     const jobs = await t.db.job.findMany({ where: { tenantId: d.id, kind: "EXECUTE_APPROVED" } });
     expect(jobs.some((j) => j.lastError?.includes("CONCURRENCY_LIMIT"))).toBe(true);
     expect(jobs.every((j) => j.status === "DONE" && j.attempts === 1)).toBe(true);
+    await settleSlotReleases(); // a finished call releases its slot off its path
     expect(await t.db.connectorSlot.count({ where: { tenantId: d.id, holder: { not: null } } })).toBe(0);
   }, 180_000);
 });
