@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
@@ -136,11 +137,50 @@ function immediateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapt
   };
 }
 
+/** Distinct statement texts that get a name, per client; later texts run unnamed (see below). */
+const MAX_NAMED_STATEMENTS = 2000;
+/** Longer texts (multi-row inserts of a whole group, long IN lists) vary by row count: not worth a slot. */
+const MAX_NAMED_SQL_CHARS = 4000;
+
+/**
+ * PostgreSQL parses and plans an unnamed statement on every execution; a named one is parsed once
+ * per connection, and after a few executions PostgreSQL may keep a generic plan for it, so a hot
+ * statement costs a bind and an execute. Measured on the resilience wrapper's admission read:
+ * planning was most of its round trip. Prisma's pg adapter takes the name from
+ * `statementNameGenerator`; pg keeps the parsed statements per connection.
+ *
+ * The name is a hash of the text, so one text has one name on every connection (pg refuses a
+ * name reused for a different text). Transaction control runs unnamed (it has no parameters and
+ * goes over the simple protocol). The set is bounded per client — statements whose shape varies
+ * with their data (a group's multi-row insert, an IN list) would otherwise leave one prepared
+ * statement per shape on every connection — so past MAX_NAMED_STATEMENTS texts, or for a text over
+ * MAX_NAMED_SQL_CHARS, the statement is sent unnamed, as without this.
+ *
+ * `PG_PREPARED_STATEMENTS=false` turns it off, for a pooler that moves a session's statements
+ * between server connections (PgBouncer in transaction mode before 1.21, without
+ * max_prepared_statements).
+ */
+export function statementNames(limit = MAX_NAMED_STATEMENTS): (query: SqlQuery) => string {
+  const names = new Map<string, string>();
+  return (query) => {
+    const sql = query.sql;
+    const known = names.get(sql);
+    if (known !== undefined) return known;
+    if (query.args.length === 0 || sql.length > MAX_NAMED_SQL_CHARS || names.size >= limit) return "";
+    const name = `ap_${createHash("sha1").update(sql).digest("base64url")}`;
+    names.set(sql, name);
+    return name;
+  };
+}
+
 export function createDb(url: string, options: CreateDbOptions = {}): Db {
   const withObserver = (factory: SqlDriverAdapterFactory) => (options.observe ? observedAdapter(factory, options.observe) : factory);
   if (providerOf(url) === "postgresql") {
+    const prepared = process.env.PG_PREPARED_STATEMENTS !== "false";
     // A modest pool: several app instances share one server (the multi-instance mode).
-    const adapter = withObserver(new PrismaPg({ connectionString: url, max: 10 }));
+    const adapter = withObserver(
+      new PrismaPg({ connectionString: url, max: 10 }, prepared ? { statementNameGenerator: statementNames() } : undefined),
+    );
     return new PgClient({ adapter }) as unknown as Db;
   }
   const file = sqlitePath(url);

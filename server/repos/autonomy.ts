@@ -2,10 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Db, DbOrTx, Tx } from "../db";
 import { AppError } from "../errors";
 import { Prisma } from "../generated/sqlite/client.ts";
-import { isPostgres } from "./jobs";
 import { activeProposals } from "./policyLab";
 import { accountWhere, tenantWhere, type Viewer } from "./scope";
-import { inTransaction } from "./tx";
+import { inTransaction, isPostgres } from "./tx";
 
 type TenantGateConfig = Awaited<ReturnType<typeof loadTenantGateConfig>>;
 

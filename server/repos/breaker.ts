@@ -1,6 +1,8 @@
-import type { DbOrTx } from "../db";
+import type { Db, DbOrTx } from "../db";
 import type { BreakerRow } from "../engine/breaker";
+import { Prisma } from "../generated/sqlite/client.ts";
 import { tenantWhere } from "./scope";
+import { isPostgres } from "./tx";
 
 /**
  * The resilience wrapper's shared state (SPEC §4.7): breakers, concurrency slots and call samples.
@@ -232,6 +234,25 @@ export async function ensureSlots(db: DbOrTx, tenantId: string, connector: strin
 }
 
 /**
+ * Slot claims and releases commit without waiting for the WAL flush on PostgreSQL
+ * (`synchronous_commit` off for that one statement's own transaction, set in the statement so it
+ * costs no round trip). Why: a flushed commit is a disk sync, measured at most of the capped
+ * wrapper's time (p50 0.41 ms against 0.09 ms unflushed on this machine, its p99 several ms), and
+ * it buys nothing the cap needs. Other sessions see the row at commit either way, so the cap is
+ * exact while the server runs; what a server crash can lose is a claim or release of its last
+ * moments (at most three wal_writer_delay, 600 ms by default). A lost release leaves the slot to
+ * its lease (stricter). A lost claim lets up to that many calls already in flight go uncounted
+ * until they end — the cap is load shedding for the connector, and after a database crash those
+ * calls' own bookkeeping is failing anyway. Budgets, executions and the ledger keep flushed
+ * commits. Only for statements that are their own transaction (`Db`, never a `Tx`): inside one,
+ * the setting would apply to the whole transaction's commit. SQLite (WAL, synchronous NORMAL)
+ * does not sync per commit already.
+ */
+const unflushed = (db: Db) =>
+  isPostgres(db) ? Prisma.sql`WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) ` : Prisma.empty;
+const fromUnflushed = (db: Db) => (isPostgres(db) ? Prisma.sql` FROM unflushed` : Prisma.empty);
+
+/**
  * Take a free slot (never held, released, or its holder's lease ran out) by a conditional update:
  * one statement picks a free slot below the cap (scanning from `start` round, so concurrent
  * callers spread over the slots) and takes it only if it is still free. Returns the slot number,
@@ -242,7 +263,7 @@ export async function ensureSlots(db: DbOrTx, tenantId: string, connector: strin
  * looks again — at most `cap` times, each round lost meaning someone else took a slot.
  */
 export async function claimSlot(
-  db: DbOrTx,
+  db: Db,
   tenantId: string,
   connector: string,
   cap: number,
@@ -252,9 +273,8 @@ export async function claimSlot(
   start: number,
 ): Promise<number | null> {
   for (let round = 0; round < cap; round++) {
-    const rows = await db.$queryRaw<
-      { slot: number | bigint }[]
-    >`UPDATE "ConnectorSlot" SET "holder" = ${holder}, "leaseUntil" = ${leaseUntil}
+    const rows = await db.$queryRaw<{ slot: number | bigint }[]>`${unflushed(db)}UPDATE "ConnectorSlot"
+      SET "holder" = ${holder}, "leaseUntil" = ${leaseUntil}${fromUnflushed(db)}
       WHERE "tenantId" = ${tenantId} AND "connector" = ${connector}
         AND ("holder" IS NULL OR "leaseUntil" <= ${now})
         AND "slot" = (SELECT s."slot" FROM "ConnectorSlot" s
@@ -277,8 +297,8 @@ export async function claimSlot(
  * Give a slot back; only its holder can (a slot re-taken after our lease ran out is not ours).
  * Raw: it ends every capped call (see admissionState).
  */
-export async function releaseSlot(db: DbOrTx, tenantId: string, connector: string, slot: number, holder: string) {
-  await db.$executeRaw`UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL
+export async function releaseSlot(db: Db, tenantId: string, connector: string, slot: number, holder: string) {
+  await db.$executeRaw`${unflushed(db)}UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL${fromUnflushed(db)}
     WHERE "tenantId" = ${tenantId} AND "connector" = ${connector} AND "slot" = ${slot} AND "holder" = ${holder}`;
 }
 

@@ -3,6 +3,7 @@ import type { DbOrTx, Tx } from "../db";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
+import { isPostgres } from "./tx";
 
 /** Persistence for signals, trigger windows, run state and decision runs. */
 
@@ -68,8 +69,6 @@ export function recentSignals(db: DbOrTx, tenantId: string, accountId: string, s
     take,
   });
 }
-
-const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
 export interface WindowRow {
   id: string;

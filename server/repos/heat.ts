@@ -2,6 +2,7 @@ import type { DbOrTx, Tx } from "../db";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere, type Viewer } from "./scope";
+import { isPostgres } from "./tx";
 
 /**
  * An input of an account's heat changed (a signal arrived, its posture moved, it was created by a
@@ -190,10 +191,6 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
  * (SQLite json_each, PostgreSQL json_to_recordset): binding thousands of separate values through
  * the driver adapter costs more than the statement itself. The SQL differs only in that expansion.
  */
-function isPostgres(db: DbOrTx) {
-  return (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
-}
-
 /** A date as the database stores it: SQLite keeps Prisma's text form, PostgreSQL parses ISO. */
 function dateText(pg: boolean, d: Date | null) {
   if (!d) return null;

@@ -126,10 +126,6 @@ export async function leaseJob(db: DbOrTx, candidate: JobRow, owner: string, lea
   return job ?? null;
 }
 
-export function isPostgres(db: DbOrTx) {
-  return (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
-}
-
 /** What one PostgreSQL claim statement did: the job it leased (if any) and the expired leases it released. */
 export interface PgClaim {
   job: JobRow | null;

@@ -2,6 +2,7 @@ import type { DbOrTx, Tx } from "../db";
 import { UNDECIDED_STATUSES } from "../engine/outcomes";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { tenantWhere } from "./scope";
+import { isPostgres } from "./tx";
 
 /**
  * Learning-loop persistence (SPEC §4.5): the weights registry and its pointer, calibration runs,
@@ -193,8 +194,6 @@ function asDate(v: unknown): Date {
   const t = String(v);
   return new Date(/[Zz]|[+-]\d\d:\d\d$/.test(t) ? t : `${t}Z`);
 }
-
-const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
 export interface DecidedIntent {
   id: string;

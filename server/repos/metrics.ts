@@ -1,13 +1,12 @@
 import type { DbOrTx } from "../db";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { tenantWhere } from "./scope";
+import { isPostgres } from "./tx";
 
 /**
  * Aggregates for `GET /api/metrics`, all computed by the database (GROUP BY), never by loading
  * rows: a scrape must stay cheap however many rows there are, and every process answers the same.
  */
-
-const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
 export interface DurationBuckets {
   labels: Record<string, string>;

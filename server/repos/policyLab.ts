@@ -3,6 +3,7 @@ import { Prisma } from "../generated/sqlite/client.ts";
 import type { ConfigTx } from "./autonomy";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { tenantWhere } from "./scope";
+import { isPostgres } from "./tx";
 
 /**
  * Policy what-if and log-only proposals (SPEC §4.8). What-if only reads; proposals are started
@@ -105,8 +106,6 @@ function inTimeOrder(rows: readonly (string | null)[][]): boolean {
   }
   return true;
 }
-
-const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
 /**
  * A time from folded JSON as ISO-8601 UTC text ("…Z"): SQLite keeps Prisma's text form (UTC,

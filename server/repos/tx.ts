@@ -1,4 +1,7 @@
-import type { Db, Tx } from "../db";
+import type { Db, DbOrTx, Tx } from "../db";
+
+/** The one provider check of the repos: where SQLite and PostgreSQL need different SQL. */
+export const isPostgres = (db: DbOrTx) => (db as unknown as { _activeProvider?: string })._activeProvider === "postgresql";
 
 /**
  * One interactive transaction. The generous limits matter under contention: appenders to one

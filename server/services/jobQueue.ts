@@ -11,7 +11,6 @@ import {
   expireExhaustedJob,
   finishLeasedJob,
   insertJob,
-  isPostgres,
   JOB_STATUSES,
   type JobFilter,
   type JobRow,
@@ -23,6 +22,7 @@ import {
   markTenantServed,
   oldestDueJob,
 } from "../repos/jobs";
+import { isPostgres } from "../repos/tx";
 
 /**
  * The durable job queue (SPEC §4.3, §4.7).
