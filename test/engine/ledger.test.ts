@@ -279,6 +279,36 @@ describe("entryHash", () => {
     expect(entryHash(GENESIS_HASH, base)).toBe(expected);
     expect(GENESIS_HASH).toBe("0".repeat(64));
   });
+  it("hashes exactly the canonical JSON of the nine fields, for any values they can hold (property)", () => {
+    const text = fc.string({ unit: "grapheme-composite", maxLength: 40 });
+    let withNulls = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          tenantId: text,
+          seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+          accountId: fc.option(text),
+          correlationId: text,
+          type: text,
+          actorType: text,
+          actorId: fc.option(text),
+          payload: fc.oneof(
+            text,
+            fc.jsonValue().map((v) => canonicalJson(v)),
+          ),
+          createdAt: fc.date({ min: new Date(0), max: new Date("2200-01-01T00:00:00Z"), noInvalidDate: true }),
+        }),
+        fc.stringMatching(/^[0-9a-f]{64}$/),
+        (fields, prev) => {
+          if (fields.accountId === null || fields.actorId === null) withNulls++;
+          const body = canonicalJson({ ...fields, createdAt: fields.createdAt.toISOString() });
+          expect(entryHash(prev, fields)).toBe(createHash("sha256").update(prev).update("\n").update(body).digest("hex"));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(withNulls).toBeGreaterThan(0); // the null branches were reached
+  });
   it("changes when any hashed field or the previous hash changes", () => {
     const h = entryHash(GENESIS_HASH, base);
     const variants: Partial<typeof base>[] = [

@@ -1,10 +1,63 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "@/server/engine/canonical";
-import { displayUrl, REDACTED, redactSecrets, redactText, urlCarriesSecret } from "@/server/engine/redact";
+import { displayUrl, MAY_HOLD_SECRET, REDACTED, redactSecrets, redactText, TEXT_PATTERNS, urlCarriesSecret } from "@/server/engine/redact";
 import { prune, readStoredJson, TOO_DEEP } from "@/server/engine/storedJson";
 
 const API_KEY = "apk_ABCDEFGHIJKL_s3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3t";
+
+describe("redactText's screen (MAY_HOLD_SECRET)", () => {
+  it("never lets through a text that one of the patterns would change (property over secret-ish fragments)", () => {
+    const fragments = [
+      "apk_abcdefghijkl_secretsecret",
+      "whsec_12345678abc",
+      "sk-abcdefgh1234",
+      "sk-ant-api03-xyz12345",
+      "xoxb-12345678-abc",
+      "Bearer abcdefgh",
+      "basic Zm9vOmJhcg==",
+      "https://user:pw@host.example/x?token=abc",
+      "postgres://a:b@db/x",
+      "password=hunter2",
+      "token: abc",
+      'api_key": "k123"',
+      ":",
+      "=",
+      "://",
+      "apk",
+      "sk",
+      "xox",
+      "bear",
+      "_",
+      "-",
+      " ",
+    ];
+    const text = fc
+      .array(fc.oneof(fc.constantFrom(...fragments), fc.string({ maxLength: 12 }), fc.string({ unit: "grapheme", maxLength: 6 })), {
+        maxLength: 8,
+      })
+      .map((parts) => parts.join(""));
+    let screened = 0;
+    let scanned = 0;
+    fc.assert(
+      fc.property(text, (t) => {
+        let full = t;
+        for (const [pattern, replacement] of TEXT_PATTERNS)
+          full = full.replace(pattern, replacement as (substring: string, ...args: string[]) => string);
+        if (MAY_HOLD_SECRET.test(t)) scanned++;
+        else {
+          screened++;
+          expect(full).toBe(t); // screened out ⇒ no pattern had anything to change
+        }
+        expect(redactText(t)).toBe(full);
+      }),
+      { numRuns: 3000 },
+    );
+    // Both branches were reached.
+    expect(screened).toBeGreaterThan(100);
+    expect(scanned).toBeGreaterThan(100);
+  });
+});
 
 describe("redactSecrets (the one redactor)", () => {
   it("leaves harmless fields whose names merely mention tokens or keys alone", () => {
