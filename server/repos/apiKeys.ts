@@ -41,10 +41,14 @@ export function revokeApiKey(tx: Tx, tenantId: string, id: string, now: Date) {
   return tx.apiKey.updateMany({ where: tenantWhere(tenantId, { id, revokedAt: null }), data: { revokedAt: now } });
 }
 
-/** Last-used is advisory; refreshing it at most once a minute keeps hot keys from writing per request. */
+/**
+ * Last-used is advisory; refreshing it at most once a minute keeps hot keys from writing per
+ * request. The guard stays in the statement (two instances refreshing at once write once).
+ */
+export const TOUCH_EVERY_MS = 60_000;
 export function touchApiKey(db: DbOrTx, id: string, now: Date) {
   return db.apiKey.updateMany({
-    where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now.getTime() - 60_000) } }] },
+    where: { id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now.getTime() - TOUCH_EVERY_MS) } }] },
     data: { lastUsedAt: now },
   });
 }

@@ -3,7 +3,7 @@ import type { Clock } from "../clock";
 import type { Db } from "../db";
 import type { Actor } from "../engine/ledger";
 import { AppError, notFound } from "../errors";
-import { findApiKeyByPrefix, insertApiKey, listApiKeys, revokeApiKey, touchApiKey } from "../repos/apiKeys";
+import { findApiKeyByPrefix, insertApiKey, listApiKeys, revokeApiKey, TOUCH_EVERY_MS, touchApiKey } from "../repos/apiKeys";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
@@ -91,7 +91,11 @@ export async function authenticateApiKey(db: Db, authorization: string | null, c
   const presented = Buffer.from(sha256(parts[2]), "hex");
   const stored = Buffer.from(row?.secretHash ?? "0".repeat(64), "hex");
   if (!row || row.revokedAt || !timingSafeEqual(presented, stored)) throw unauthorized();
-  await touchApiKey(db, row.id, clock.now());
+  // Skip the statement when the row just read is fresh: a guarded UPDATE that changes nothing is
+  // still a write (on SQLite it takes the write lock), and an ingest key's pushes would otherwise
+  // queue one behind every signal group's commit.
+  const now = clock.now();
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= TOUCH_EVERY_MS) await touchApiKey(db, row.id, now);
   return {
     tenantId: row.tenantId,
     keyId: row.id,
