@@ -7,7 +7,7 @@ import { inTransaction } from "../server/repos/tx";
 import { putAllowlist, putBudget, putMode } from "../server/services/autonomyConfig";
 import { submitIntent } from "../server/services/gate";
 import { atLeast, type BenchRow } from "./ledger";
-import { driverInsertRate } from "./raw";
+import { driverInsertRate, rawFor } from "./raw";
 
 async function rate(n: number, fn: (i: number) => Promise<unknown>) {
   const t0 = performance.now();
@@ -89,11 +89,14 @@ export async function gateBench(db: Db, label: string, url: string, n: number): 
   });
   if (succeeded !== n) throw new Error(`gate bench: only ${succeeded}/${n} intents auto-executed`);
   succeeded = 0;
+  let sampleIntent = "";
   const together = await concurrentRate(grouped, CALLERS, async (i) => {
     const r = await submitIntent(deps, viewer, intent(i, (groupAccounts[Math.floor(i / PER_ACCOUNT)] as { id: string }).id));
     if (r.status === "SUCCEEDED") succeeded++;
+    sampleIntent = r.actionIntentId;
   });
   if (succeeded !== grouped) throw new Error(`gate bench: only ${succeeded}/${grouped} concurrent intents auto-executed`);
+  const floor = await driverGateWrites(label, url, tenant.id, sampleIntent, grouped, CALLERS);
   const bar = label === "sqlite" ? 0.5 : 1.0;
   return [
     {
@@ -129,10 +132,96 @@ export async function gateBench(db: Db, label: string, url: string, n: number): 
       case: `full gate, ${CALLERS} concurrent submitters (group commit)`,
       opsPerSec: together,
       ratio: together / driver,
-      note: `ratio to the driver; ${(together / orm).toFixed(2)} of the ORM baseline`,
+      note: `ratio to the driver; ${(together / orm).toFixed(2)} of the ORM baseline; ${(together / floor.perSec).toFixed(2)} of the driver writing the same rows (below)`,
       target: atLeast(together / driver, bar),
     },
+    {
+      suite: "gate",
+      db: label,
+      case: `driver: the rows one auto-executed intent writes (${floor.rowsPerIntent} inserts + head and budget updates), groups of ${CALLERS} per transaction`,
+      opsPerSec: floor.perSec,
+      ratio: floor.perSec / driver,
+      note: "intents/s; ratio to the single-row driver: the write volume's own ceiling, no policy, JSON, hashing or ORM",
+    },
   ];
+}
+
+/**
+ * What one auto-executed intent writes, for the floor row: each table, how its rows are found from
+ * the intent (one bound parameter), and its unique columns (a clone needs fresh values there).
+ */
+const GATE_ROWS: { table: string; where: string; unique: string[] }[] = [
+  { table: "ActionIntent", where: `"id" = ?`, unique: ["idempotencyKey"] },
+  { table: "PolicyEvaluation", where: `"intentId" = ?`, unique: [] },
+  { table: "Execution", where: `"intentId" = ?`, unique: ["nonReplayKey"] },
+  { table: "ToolCall", where: `"executionId" IN (SELECT "id" FROM "Execution" WHERE "intentId" = ?)`, unique: ["idempotencyKey"] },
+  { table: "InternalArtifact", where: `"executionId" IN (SELECT "id" FROM "Execution" WHERE "intentId" = ?)`, unique: [] },
+  { table: "Outcome", where: `"intentId" = ?`, unique: [] },
+  { table: "LedgerEntry", where: `"correlationId" = (SELECT "correlationId" FROM "ActionIntent" WHERE "id" = ?)`, unique: ["seq"] },
+];
+
+/**
+ * The physical ceiling of the gate's write volume: the plain driver inserting, per intent, copies of
+ * the very rows an auto-executed intent wrote (same columns, same payload sizes, same indexes; ids,
+ * unique keys and ledger seqs made fresh), `group` intents per transaction with one multi-row INSERT
+ * per table, plus the ledger head and budget counter updates a group makes — what the gate's group
+ * commit writes, without deciding, canonicalising, hashing or the ORM. Intents per second.
+ */
+async function driverGateWrites(label: string, url: string, tenantId: string, intentId: string, n: number, group: number) {
+  const raw = await rawFor(label, url);
+  try {
+    const sample: { table: string; columns: string[]; rows: unknown[][]; unique: string[] }[] = [];
+    for (const spec of GATE_ROWS) {
+      const rows = await raw.all(`SELECT * FROM "${spec.table}" WHERE ${spec.where.replace("?", raw.p(0))}`, [intentId]);
+      if (!rows.length) throw new Error(`gate bench floor: the sample intent wrote no ${spec.table} row`);
+      const columns = Object.keys(rows[0] as object);
+      sample.push({ table: spec.table, columns, rows: rows.map((r) => columns.map((c) => r[c])), unique: spec.unique });
+    }
+    // Every id of the sample (and its correlation id) is replaced consistently in each clone.
+    const ids = new Set<unknown>();
+    for (const t of sample) for (const r of t.rows) ids.add(r[t.columns.indexOf("id")]);
+    for (const r of sample.find((t) => t.table === "ActionIntent")?.rows ?? [])
+      ids.add(r[sample[0]?.columns.indexOf("correlationId") ?? -1]);
+    const top = await raw.all(`SELECT MAX("seq") AS m FROM "LedgerEntry" WHERE "tenantId" = ${raw.p(0)}`, [tenantId]);
+    let seq = Number(top[0]?.m ?? 0) + 1;
+    let clone = 0;
+    const rowsPerIntent = sample.reduce((k, t) => k + t.rows.length, 0);
+    const t0 = performance.now();
+    for (let done = 0; done < n; done += group) {
+      const size = Math.min(group, n - done);
+      await raw.tx(async (exec) => {
+        const clones = Array.from({ length: size }, () => ++clone);
+        for (const t of sample) {
+          const values: unknown[] = [];
+          const tuples: string[] = [];
+          for (const c of clones)
+            for (const r of t.rows) {
+              const start = values.length;
+              t.columns.forEach((col, k) => {
+                const v = r[k];
+                if (col === "seq" && t.unique.includes("seq")) values.push(seq++);
+                else if (t.unique.includes(col) && v !== null) values.push(`${v}:floor${c}`);
+                else values.push(ids.has(v) ? `${v}:floor${c}` : v);
+              });
+              tuples.push(`(${t.columns.map((_, k) => raw.p(start + k)).join(", ")})`);
+            }
+          await exec(`INSERT INTO "${t.table}" (${t.columns.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values);
+        }
+        await exec(`UPDATE "LedgerHead" SET "seq" = ${raw.p(0)}, "hash" = ${raw.p(1)} WHERE "tenantId" = ${raw.p(2)}`, [
+          seq - 1,
+          "f".repeat(64),
+          tenantId,
+        ]);
+        await exec(`UPDATE "BudgetUsage" SET "consumed" = "consumed" WHERE "tenantId" = ${raw.p(0)} AND "id" = ${raw.p(1)}`, [
+          tenantId,
+          "floor",
+        ]);
+      });
+    }
+    return { perSec: n / ((performance.now() - t0) / 1000), rowsPerIntent };
+  } finally {
+    await raw.close();
+  }
 }
 
 /** The plain driver's single-row commit rate on this database (see gateBench). */

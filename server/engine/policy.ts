@@ -1,4 +1,4 @@
-import { actionSpec, RISK_LEVELS, type RiskLevel, riskAtMost, stricterRisk } from "./actions";
+import { type ActionTypeSpec, actionSpec, RISK_LEVELS, type RiskLevel, riskAtMost, stricterRisk } from "./actions";
 import type { AutonomyMode } from "./autonomy";
 
 /**
@@ -76,6 +76,8 @@ interface Clause {
 }
 
 interface Derived {
+  /** the action type's registry row, looked up once (undefined: not a type autopilot knows) */
+  spec: ActionTypeSpec | undefined;
   label: string;
   risk: RiskLevel;
   threshold: number;
@@ -88,7 +90,7 @@ const CLAUSES: Clause[] = [
     id: "P1.unknown-action-type",
     decision: "BLOCK",
     reason: "UNKNOWN_ACTION_TYPE",
-    applies: (i) => !actionSpec(i.actionType),
+    applies: (_i, d) => !d.spec,
     explain: (i) => `"${i.actionType}" is not an action type autopilot knows, so it was blocked.`,
   },
   {
@@ -104,8 +106,8 @@ const CLAUSES: Clause[] = [
     decision: "REQUIRE_APPROVAL",
     reason: "ACTION_TYPE_NOT_ALLOWLISTED",
     applies: (i) => !i.allowlisted,
-    explain: (i, d) => {
-      const spec = actionSpec(i.actionType);
+    explain: (_i, d) => {
+      const spec = d.spec;
       if (spec?.externalContact)
         return `${d.label} contacts the customer, which autopilot never does on its own, so it needs your approval.`;
       if (spec && !spec.mayAutoExecute)
@@ -138,7 +140,7 @@ const CLAUSES: Clause[] = [
     id: "P7.external-contact",
     decision: "REQUIRE_APPROVAL",
     reason: "EXTERNAL_CONTACT",
-    applies: (i) => actionSpec(i.actionType)?.externalContact === true,
+    applies: (_i, d) => d.spec?.externalContact === true,
     explain: (_i, d) => `${d.label} contacts the customer, and autopilot never contacts customers on its own.`,
   },
   {
@@ -159,7 +161,7 @@ const CLAUSES: Clause[] = [
     id: "P10.never-autonomous",
     decision: "REQUIRE_APPROVAL",
     reason: "TENANT_POLICY",
-    applies: (i) => actionSpec(i.actionType)?.mayAutoExecute !== true,
+    applies: (_i, d) => d.spec?.mayAutoExecute !== true,
     explain: (_i, d) => `${d.label} is never carried out autonomously.`,
   },
   {
@@ -181,22 +183,40 @@ const CLAUSES: Clause[] = [
   },
 ];
 
+/**
+ * Every decision names its version; the text is remembered for the last tenant policy version
+ * seen rather than built on every call (a gate group, a what-if replay and the benchmark decide
+ * many intents under one version in a row).
+ */
+let lastVersion: number | undefined;
+let lastVersionText = "";
 export function policyVersion(t: PolicyThresholds) {
-  return `${POLICY_ENGINE_VERSION}+tenant.${t.version}`;
+  if (t.version !== lastVersion) {
+    lastVersionText = `${POLICY_ENGINE_VERSION}+tenant.${t.version}`;
+    lastVersion = t.version;
+  }
+  return lastVersionText;
 }
 
 export function evaluatePolicy(input: PolicyInput): PolicyResult {
   const spec = actionSpec(input.actionType);
   const proposed = (RISK_LEVELS as readonly string[]).includes(input.riskLevel) ? (input.riskLevel as RiskLevel) : "HIGH";
   const derived: Derived = {
+    spec,
     label: spec?.label ?? input.actionType,
     // The registry's risk is a floor: a proposal can only make an action riskier.
     risk: spec ? stricterRisk(spec.risk, proposed) : "HIGH",
     threshold: input.lifecycle === "PROSPECT" ? input.thresholds.prospectMinConfidence : input.thresholds.minConfidence,
   };
-  const fired = CLAUSES.filter((c) => c.applies(input, derived));
+  // One pass: the first clause that applies decides; every one that applies is listed.
+  let first: Clause | undefined;
+  const clauses: string[] = [];
+  for (const c of CLAUSES) {
+    if (!c.applies(input, derived)) continue;
+    first ??= c;
+    clauses.push(c.id);
+  }
   const version = policyVersion(input.thresholds);
-  const first = fired[0];
   if (first) {
     return {
       decision: first.decision,
@@ -204,7 +224,7 @@ export function evaluatePolicy(input: PolicyInput): PolicyResult {
       explanation: first.explain(input, derived),
       policyVersion: version,
       policyClause: first.id,
-      clauses: fired.map((c) => c.id),
+      clauses,
     };
   }
   return {
