@@ -6,12 +6,13 @@
  * NODE_OPTIONS (the bench, and the `npm start` server the HTTP and pages suites spawn):
  *
  *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=test-results/prof" npm run bench -- gate
- *   npx tsx scripts/cpuprofile.ts test-results/prof
+ *   npx tsx scripts/cpuprofile.ts test-results/prof [--within admitGroup]
  *
  * Given a directory, it reads every profile in it, largest first (the busy processes). Prints,
  * per profile: total sampled time, then self time grouped by where the code lives (our server
  * code by folder, each node_modules package, Node internals, GC, idle), then the top functions by
- * self time. `--match` adds the inclusive time of functions whose name or file contains the text.
+ * self time. `--match` adds the inclusive time of functions whose name or file contains the text;
+ * `--within` counts only samples with such a function on the stack (one code path of a mixed run).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -54,14 +55,22 @@ function area(f: Frame): string {
   return path.basename(f.url);
 }
 
-function summarise(file: string, top: number, match: string | null) {
+function summarise(file: string, top: number, match: string | null, within: string | null) {
   const p = JSON.parse(fs.readFileSync(file, "utf8")) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const self = new Map<number, number>();
   let total = 0;
+  const onPath = (id: number) => {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)?.callFrame;
+      if (f && within && (f.functionName.includes(within) || f.url.includes(within))) return true;
+    }
+    return false;
+  };
   p.samples.forEach((id, i) => {
+    if (within && !onPath(id)) return;
     const dt = p.timeDeltas[i] ?? 0;
     total += dt;
     self.set(id, (self.get(id) ?? 0) + dt);
@@ -69,7 +78,7 @@ function summarise(file: string, top: number, match: string | null) {
   const pct = (us: number) => `${((100 * us) / Math.max(1, total)).toFixed(1)}%`;
   const ms = (us: number) => `${(us / 1000).toFixed(0)} ms`;
   const idle = [...self].filter(([id]) => byId.get(id)?.callFrame.functionName === "(idle)").reduce((s, [, us]) => s + us, 0);
-  console.log(`\n== ${file}: ${ms(total)} sampled, ${ms(total - idle)} busy`);
+  console.log(`\n== ${file}${within ? ` (samples under "${within}")` : ""}: ${ms(total)} sampled, ${ms(total - idle)} busy`);
 
   const areas = new Map<string, number>();
   const fns = new Map<string, number>();
@@ -92,6 +101,7 @@ function summarise(file: string, top: number, match: string | null) {
     // Inclusive time: a sample counts once for every distinct matching function on its stack.
     const incl = new Map<string, number>();
     p.samples.forEach((id, i) => {
+      if (within && !onPath(id)) return;
       const seen = new Set<string>();
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
         const f = byId.get(cur)?.callFrame;
@@ -118,9 +128,10 @@ const flag = (name: string) => {
 };
 const top = Number(flag("--top") ?? 25);
 const match = flag("--match");
+const within = flag("--within");
 const target = args[0];
 if (!target) {
-  console.error("usage: tsx scripts/cpuprofile.ts <file.cpuprofile | dir> [--top N] [--match text]");
+  console.error("usage: tsx scripts/cpuprofile.ts <file.cpuprofile | dir> [--top N] [--match text] [--within text]");
   process.exit(2);
 }
 const files = fs.statSync(target).isDirectory()
@@ -130,4 +141,4 @@ const files = fs.statSync(target).isDirectory()
       .map((f) => path.join(target, f))
       .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)
   : [target];
-for (const f of files) summarise(f, top, match);
+for (const f of files) summarise(f, top, match, within);
