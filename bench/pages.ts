@@ -182,7 +182,13 @@ export async function pagesBench(db: Db, label: string, url: string, rows: numbe
       lcpNote(bareLcp),
     );
     const signInJs = await routeJs(page, "/sign-in");
-    row("route JS (first load): /sign-in, the app's smallest route (baseline)", `${signInJs.kb.toFixed(0)} KB`, signInJs.kb, 1, jsNote(signInJs));
+    row(
+      "route JS (first load): /sign-in, the app's smallest route (baseline)",
+      `${signInJs.kb.toFixed(0)} KB`,
+      signInJs.kb,
+      1,
+      jsNote(signInJs),
+    );
 
     // Signed in as the demo admin, as e2e/helpers.ts signs in.
     await page.goto("/sign-in");
