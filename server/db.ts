@@ -107,21 +107,32 @@ function observedAdapter(factory: SqlDriverAdapterFactory, observe: StatementObs
   };
 }
 
+/** Prepared SQLite statements kept per connection; past this, the oldest is dropped. */
+const SQLITE_STATEMENT_CACHE = 500;
+
 /**
- * SQLite transactions start with BEGIN IMMEDIATE (the write lock at once) instead of the adapter's
- * plain BEGIN. Why: with a deferred BEGIN, a transaction that reads and then writes while another
- * process committed in between cannot upgrade its stale snapshot — SQLite answers SQLITE_BUSY at
- * once, without the busy timeout (measured: 64 of 360 read-then-write transactions from three
- * processes failed — `npm start`'s server and scheduler, a CLI, a worker share a file like this).
- * IMMEDIATE makes the second writer wait its turn under the busy timeout instead. Every
- * interactive transaction here writes, so nothing that could have run beside a writer is
- * serialised.
+ * Two things at the one seam the SQLite adapter (@prisma/adapter-better-sqlite3 7.10.0, pinned)
+ * offers: its better-sqlite3 connection's `prepare`, which it calls for every statement as
+ * `prepare(sql).bind(args)` then `.run()` or `.raw().all()`, and as `prepare("BEGIN").run()`.
  *
- * The adapter (@prisma/adapter-better-sqlite3 7.10.0, pinned) sends "BEGIN" through its
- * better-sqlite3 connection's `prepare`, the one seam it offers; the connection is its `client`.
- * test/integration/db-multiprocess.test.ts fails without this.
+ * 1. Transactions start with BEGIN IMMEDIATE (the write lock at once) instead of a plain BEGIN.
+ *    With a deferred BEGIN, a transaction that reads and then writes while another process
+ *    committed in between cannot upgrade its stale snapshot — SQLite answers SQLITE_BUSY at once,
+ *    without the busy timeout (measured: 64 of 360 read-then-write transactions from three
+ *    processes failed — `npm start`'s server and scheduler, a CLI, a worker share a file like
+ *    this). IMMEDIATE makes the second writer wait its turn under the busy timeout instead. Every
+ *    interactive transaction here writes, so nothing that could have run beside a writer is
+ *    serialised. test/integration/db-multiprocess.test.ts fails without this.
+ * 2. Statements are prepared once per text and reused. The adapter prepares every statement
+ *    afresh — SQLite parses and plans it each time; in CPU profiles of the gate and of the HTTP
+ *    routes `prepare` was 4–6 % of all time. better-sqlite3's `bind` fixes a statement's
+ *    parameters for good, so the cached statement is handed out behind a small object that binds
+ *    per call instead. Safe because the adapter runs a statement synchronously, start to finish,
+ *    before it prepares another (nothing interleaves on the connection), and SQLite re-prepares a
+ *    cached statement by itself after a schema change. Bounded: texts that vary with their data (a
+ *    group's multi-row INSERT) would otherwise pile up.
  */
-function immediateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+function sqliteConnectionSeam(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
@@ -131,7 +142,29 @@ function immediateTransactions(factory: SqlDriverAdapterFactory): SqlDriverAdapt
       if (!client || typeof client.prepare !== "function")
         throw new Error("The SQLite driver adapter changed shape: its connection is not where BEGIN IMMEDIATE expects it");
       const prepare = client.prepare.bind(client);
-      client.prepare = ((sql: string) => prepare(sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql)) as typeof client.prepare;
+      const cache = new Map<string, Database.Statement>();
+      const statement = (sql: string) => {
+        const text = sql === "BEGIN" ? "BEGIN IMMEDIATE" : sql;
+        let stmt = cache.get(text);
+        if (!stmt) {
+          stmt = prepare(text);
+          if (cache.size >= SQLITE_STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+          cache.set(text, stmt);
+        }
+        return stmt;
+      };
+      client.prepare = ((sql: string) => {
+        const stmt = statement(sql);
+        return {
+          run: (...args: unknown[]) => stmt.run(...args),
+          bind: (args: unknown[]) => ({
+            reader: stmt.reader,
+            run: () => stmt.run(args),
+            columns: () => stmt.columns(),
+            raw: () => ({ all: () => stmt.raw(true).all(args) }),
+          }),
+        };
+      }) as unknown as typeof client.prepare;
       return adapter;
     },
   };
@@ -192,7 +225,7 @@ export function createDb(url: string, options: CreateDbOptions = {}): Db {
   raw.close();
   // `timeout` is SQLite's busy timeout: a writer waits for another process's write lock instead
   // of failing at once with SQLITE_BUSY.
-  const adapter = withObserver(immediateTransactions(new PrismaBetterSqlite3({ url: file, timeout: 15_000 })));
+  const adapter = withObserver(sqliteConnectionSeam(new PrismaBetterSqlite3({ url: file, timeout: 15_000 })));
   return new SqliteClient({ adapter });
 }
 
