@@ -2,13 +2,25 @@ import { randomUUID } from "node:crypto";
 import type { DbOrTx, Tx } from "../db";
 import { canonicalJson } from "../engine/canonical";
 import { type Actor, entryHash, GENESIS_HASH, type LedgerDraftPayload, redactSecrets, type StoredEntry } from "../engine/ledger";
-import { Prisma } from "../generated/sqlite/client.ts";
 import type { Page } from "../schemas/common";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
 
-/** 12 bound values per row: 500 rows stay far below both databases' parameter limits. */
-const LEDGER_INSERT_CHUNK = 500;
+const LEDGER_COLUMNS = [
+  "id",
+  "tenantId",
+  "seq",
+  "accountId",
+  "correlationId",
+  "type",
+  "actorType",
+  "actorId",
+  "payload",
+  "createdAt",
+  "prevHash",
+  "hash",
+] as const;
 
 /** One entry to append; `type` and `payload` are checked together (server/engine/ledgerPayloads.ts). */
 export type LedgerAppend = LedgerDraftPayload & {
@@ -53,18 +65,27 @@ export async function appendLedgerBatch(tx: Tx, tenantId: string, entries: Omit<
     prevHash = hash;
     return row;
   });
-  // One multi-row INSERT per chunk: several times faster than createMany through the driver
-  // adapters, which matters to batch writers (the heat job ledgers thousands of tier changes).
-  for (let i = 0; i < data.length; i += LEDGER_INSERT_CHUNK) {
-    const rows = data
-      .slice(i, i + LEDGER_INSERT_CHUNK)
-      .map(
-        (r) =>
-          Prisma.sql`(${randomUUID()}, ${r.tenantId}, ${r.seq}, ${r.accountId}, ${r.correlationId}, ${r.type}, ${r.actorType}, ${r.actorId}, ${r.payload}, ${r.createdAt}, ${r.prevHash}, ${r.hash})`,
-      );
-    await tx.$executeRaw`INSERT INTO "LedgerEntry" ("id", "tenantId", "seq", "accountId", "correlationId", "type", "actorType", "actorId", "payload", "createdAt", "prevHash", "hash")
-      VALUES ${Prisma.join(rows)}`;
-  }
+  // One multi-row INSERT (repos/rows.ts): batch writers append thousands of entries at once (the
+  // heat job ledgers every tier change), and createMany through the driver adapters is slow.
+  await insertRows(
+    tx,
+    "LedgerEntry",
+    LEDGER_COLUMNS,
+    data.map((r) => [
+      randomUUID(),
+      r.tenantId,
+      r.seq,
+      r.accountId,
+      r.correlationId,
+      r.type,
+      r.actorType,
+      r.actorId,
+      r.payload,
+      r.createdAt,
+      r.prevHash,
+      r.hash,
+    ]),
+  );
   await tx.ledgerHead.update({ where: { tenantId }, data: { hash: prevHash } });
   return data;
 }

@@ -201,7 +201,8 @@ describe("signal intake group commit", () => {
 
     // ── batching happened: the signals went in multi-row INSERTs, one ledger-head bump per batch ──
     const inserts = statements.filter((s) => s.sql.startsWith('INSERT INTO "Signal"'));
-    const rows = inserts.map((s) => s.args.length / 11);
+    // Each INSERT carries its rows as one JSON array parameter (repos/rows.ts).
+    const rows = inserts.map((s) => (JSON.parse(String(s.args[0])) as unknown[]).length);
     expect(rows.reduce((x, y) => x + y, 0)).toBe(freshA.length + freshB.length);
     // 100 pushes arrive in one turn: tenant A's 85 make two groups (at most 64 each), B's 15 one.
     expect(inserts.length).toBeLessThanOrEqual(3);
