@@ -138,10 +138,11 @@ const SHORT_FIELDS = [`"type"`, `"accountId"`, `"correlationId"`, `"actorType"`,
  * csvLine (server/engine/auditExport.ts, schema v1) in SQL, byte for byte: seq as its decimal
  * text, createdAt as isoUtc, NULL account and actor as empty cells, "\n"-terminated. A change to
  * one is a change to both; test/integration/audit-export-csv.test.ts compares them on hostile
- * values. Each SQL function call costs about as much as scanning a short field, and four instr
- * per field made the line cost 1.6× of `sqlite3 -csv` on its own (1M rows), so the fields that
- * practically never need quotes are tested together and fall back to the per-field form only
- * when the test fails (never wrongly unquoted; at worst quoted by the slow path, as csvField would):
+ * values. Each SQL function call costs about as much as scanning a short field: with four instr
+ * per field the statements alone took ~3.4 s of CPU on 1M rows, against ~1.9 s for the whole
+ * `sqlite3 -csv` run and ~2.6 s as written here. So the fields that practically never need quotes
+ * are tested together and take the per-field form only when that test fails (never wrongly
+ * unquoted: the slow path quotes exactly as csvField would):
  * - type, account, correlation, actor type and actor id: their concatenation has no comma and
  *   json_quote adds nothing but its two quotes (no quote, backslash or control character, so no
  *   CR or LF);
@@ -178,11 +179,11 @@ function sqliteScanner(url: string, observe?: StatementObserver): LedgerScanner 
    * UTF-8 decode and re-encode).
    *
    * Line order: group_concat's order is documented as arbitrary unless the aggregate has its own
-   * ORDER BY, but that ORDER BY sorts every page's lines again (~0.9 s of CPU per 1M rows, half
-   * of what the whole `sqlite3 -csv` run takes: 2.3× instead of 1.8× end to end). So the page is
-   * aggregated unsorted, in the subquery's seq order, and the same aggregate loop also lists the
-   * seqs in the order it consumed them; if that list is not ascending, the page is read again
-   * with the sorting aggregate. The file is in seq order either way.
+   * ORDER BY, but that ORDER BY sorts every page's lines again: ~0.9 s more CPU per 1M rows, half
+   * of what the whole `sqlite3 -csv` run takes (the bench: 2.28× with it, 1.87–2.02× without). So
+   * the page is aggregated unsorted, in the subquery's seq order, and the same aggregate loop also
+   * lists the seqs in the order it consumed them; if that list is not ascending, the page is read
+   * again with the sorting aggregate. The file is in seq order either way.
    */
   async function* csvChunks(tenantId: string, r: ExportRange, pageRows: number): AsyncGenerator<ExportChunk> {
     const page = (order: string) =>
