@@ -108,7 +108,11 @@ const csvField = (v: string) => (NEEDS_QUOTES.test(v) ? `"${v.replaceAll('"', '"
 /** The CSV header line of schema v1. */
 export const CSV_HEADER_V1 = `${EXPORT_COLUMNS_V1.join(",")}\n`;
 
-/** One CSV line in EXPORT_COLUMNS_V1 order, "\n"-terminated; absent values are empty cells. */
+/**
+ * One CSV line in EXPORT_COLUMNS_V1 order, "\n"-terminated; absent values are empty cells. On
+ * SQLite the export builds the same line in SQL (SQL_CSV_LINE in server/repos/ledgerBulk.ts): a
+ * change here is a change there.
+ */
 export function csvLine(e: ExportEntry): string {
   return `${e.seq},${e.createdAt},${csvField(e.type)},${csvField(e.accountId ?? "")},${csvField(e.correlationId)},${csvField(
     e.actorType,

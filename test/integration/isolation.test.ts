@@ -15,7 +15,7 @@ import { GET as ledgerGet } from "@/app/api/v1/ledger/route";
 import { POST as signalsPost } from "@/app/api/v1/signals/route";
 import { appRouter, createCaller } from "@/server/api/root";
 import { fixedClock, systemClock } from "@/server/clock";
-import { createDb, type Db } from "@/server/db";
+import { createDb, type Db, type ObservedStatement } from "@/server/db";
 import { connectorDepsFromEnv } from "@/server/http/deps";
 import { OPERATIONS } from "@/server/http/openapi";
 import { queueHandlers } from "@/server/jobs/registry";
@@ -272,6 +272,14 @@ async function story(tenant: TestTenant) {
   const download = await rest(downloadGet, k.admin, `/api/v1/autonomy/audit/exports/${exportId}/download`, { params: { id: exportId } });
   expect(download.status).toBe(200);
   expect(download.body).toContain(correlation);
+  // CSV too: on SQLite its lines are built by SQL and reach the harness as one value per page.
+  const csv = await rest(exportsPost, k.admin, "/api/v1/autonomy/audit/exports", { method: "POST", body: { from, to, format: "csv" } });
+  expect(csv.status).toBe(202);
+  const csvId = (JSON.parse(csv.body) as { export_id: string }).export_id;
+  await decideAfter(0);
+  const csvFile = await rest(downloadGet, k.admin, `/api/v1/autonomy/audit/exports/${csvId}/download`, { params: { id: csvId } });
+  expect(csvFile.status).toBe(200);
+  expect(csvFile.body).toContain(correlation);
 
   // The stream job for this tenant's stream. (The scheduler's form walks every tenant's due stream
   // by design and then serves each bound to its own tenant — that is the other tenant's story.)
@@ -405,15 +413,19 @@ describe(`tenant isolation on ${TEST_PROVIDER}`, () => {
     // Call samples buffered by the setup (B's calls too) are written now, not by a timer mid-recording.
     await flushAllCallSamples();
     rec.start();
-    const { account, exportId } = await story(a);
+    const { account, exportId, correlation } = await story(a);
     rec.stop();
     const written = await ledgerWrittenSince(db, heads);
 
     // The recording saw the story: statements bound to A, A's rows, A's ledger, A's stream and export.
     expect(rec.statements.filter((s) => s.args.includes(a.id)).length).toBeGreaterThan(50);
     expect(rec.statements.some((s) => s.rows?.some((r) => r.includes(account)))).toBe(true);
-    // The export's scan (the plain driver, not Prisma) is recorded too, with the rows it read.
-    expect(rec.statements.some((s) => /^(SELECT "seq", "createdAt"|FETCH )/.test(s.sql) && (s.rows?.length ?? 0) > 0)).toBe(true);
+    // The exports' scans (the plain driver, not Prisma) are recorded too, with what they read: the
+    // JSON lines' rows and the CSV's (on SQLite one Buffer of a page's lines) carry A's entries.
+    const scans = rec.statements.filter((s) => /FROM "LedgerEntry" WHERE "tenantId" = \?.* LIMIT \?|^FETCH /.test(s.sql));
+    const carries = (s: ObservedStatement) =>
+      s.rows?.some((r) => r.some((v) => (Buffer.isBuffer(v) ? v.toString("utf8") : String(v)).includes(correlation))) ?? false;
+    expect(scans.filter(carries).length).toBeGreaterThanOrEqual(2);
     expect(written.filter((e) => e.tenantId === a.id).map((e) => e.type)).toEqual(
       expect.arrayContaining(["SIGNAL_RECEIVED", "EXECUTION_SUCCEEDED", "OUTCOME_RECORDED", "EXPORT_REQUESTED"]),
     );

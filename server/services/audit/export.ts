@@ -218,11 +218,16 @@ export async function runExport(deps: ExportRunDeps, tenantId: string, exportId:
     let reported = 0;
     let superseded = false;
     const file = { id: exportId, run, format: asFormat(row.format) };
-    const written = await writeExportFile(deps.dir, file, scanner.pages(tenantId, range, EXPORT_LIMITS.pageRows), async (rows) => {
-      if (superseded || rows - reported < EXPORT_LIMITS.progressEvery) return;
-      reported = rows;
-      superseded = !(await advanceAuditExport(db, tenantId, exportId, run, rows));
-    });
+    const written = await writeExportFile(
+      deps.dir,
+      file,
+      scanner.chunks(tenantId, range, file.format, EXPORT_LIMITS.pageRows),
+      async (rows) => {
+        if (superseded || rows - reported < EXPORT_LIMITS.progressEvery) return;
+        reported = rows;
+        superseded = !(await advanceAuditExport(db, tenantId, exportId, run, rows));
+      },
+    );
     const done = await finishAuditExport(db, tenantId, exportId, run, { status: "COMPLETED", ...written }, clock.now());
     if (!done) {
       await removeExportFile(deps.dir, file);

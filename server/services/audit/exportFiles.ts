@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { CSV_HEADER_V1, csvLine, type ExportEntry, type ExportFormat, jsonLine } from "../../engine/auditExport";
+import { CSV_HEADER_V1, type ExportFormat } from "../../engine/auditExport";
+import type { ExportChunk } from "../../repos/ledgerBulk";
 
 /**
  * Export files on disk: `<dir>/<export id>-<run start, epoch ms>.<format>` — one name per run, so
  * a superseded run (its lease expired and another worker restarted the export) can never
- * overwrite the file of the run that finished the export. Written by streaming (pages of entries →
- * CSV or JSON lines → sha256 and byte count on the way → file), so memory holds one
+ * overwrite the file of the run that finished the export. Written by streaming (chunks of encoded
+ * rows from the scanner → sha256 and byte count on the way → file), so memory holds one
  * page whatever the size. A run writes a private temporary file and renames it into place only
  * when complete, so a crashed or superseded run never leaves a half file under the final name.
  */
@@ -33,17 +34,18 @@ export interface WrittenFile {
 }
 
 /**
- * Write the file for `pages` and return its row count, sha256 and size. Each page becomes one
- * chunk of text (CSV or JSON lines joined): per-row stream chunks cost more
- * than the rows themselves. At most one page's write is in flight while the next is read, so two
- * pages are in memory (a write stream's queue kept pages alive long enough to be promoted, and the
- * heap climbed ~280 MB on 2×300k rows; direct writes: ~80 MB). `onPage` runs after each page
- * (progress). On failure the temporary file is removed and the error thrown.
+ * Write the file for `chunks` (the rows, already encoded by the scanner: server/repos/
+ * ledgerBulk.ts) and return its row count, sha256 and size. One write per chunk of a page's rows:
+ * per-row stream chunks cost more than the rows themselves. At most one chunk's write is in
+ * flight while the next is read, so two pages are in memory (a write stream's queue kept pages
+ * alive long enough to be promoted, and the heap climbed ~280 MB on 2×300k rows; direct writes:
+ * ~80 MB). `onPage` runs after each page (progress). On failure the temporary file is removed and
+ * the error thrown.
  */
 export async function writeExportFile(
   dir: string,
   file: ExportFileName,
-  pages: AsyncIterable<ExportEntry[]>,
+  chunks: AsyncIterable<ExportChunk>,
   onPage: (rowsSoFar: number) => Promise<void>,
 ): Promise<WrittenFile> {
   await fs.promises.mkdir(dir, { recursive: true });
@@ -51,27 +53,25 @@ export async function writeExportFile(
   const hash = createHash("sha256");
   let bytes = 0;
   let rowCount = 0;
-  const measured = (text: string) => {
-    const buf = Buffer.from(text, "utf8");
+  const measured = (buf: Buffer) => {
     hash.update(buf);
     bytes += buf.length;
     return buf;
   };
-  // At most one write in flight (no stream queue): the next page is read and formatted while the
+  // At most one write in flight (no stream queue): the next page is read and encoded while the
   // previous one is written (awaiting each write before the next read left the export idle for a
-  // seventh of its time), and a page's text is garbage once its write returns, so at most two
+  // seventh of its time), and a page's bytes are garbage once its write returns, so at most two
   // pages are alive.
   const out = await fs.promises.open(tmp, "w");
   let writing: Promise<unknown> = Promise.resolve();
   try {
     try {
-      if (file.format === "csv") await out.write(measured(CSV_HEADER_V1));
-      const line = file.format === "csv" ? csvLine : jsonLine;
-      for await (const page of pages) {
-        const text = measured(page.map(line).join(""));
-        rowCount += page.length;
+      if (file.format === "csv") await out.write(measured(Buffer.from(CSV_HEADER_V1, "utf8")));
+      for await (const chunk of chunks) {
+        const data = measured(chunk.data);
+        rowCount += chunk.rows;
         await writing;
-        writing = out.write(text);
+        writing = out.write(data);
         // Awaited before the next write or below; until then a failure must not count as unhandled.
         writing.catch(() => undefined);
         await onPage(rowCount);
