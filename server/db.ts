@@ -206,7 +206,21 @@ export function statementNames(limit = MAX_NAMED_STATEMENTS): (query: SqlQuery) 
   };
 }
 
+/** Where each client connects and who observes it: for the few repos that also use the plain driver. */
+const connections = new WeakMap<Db, { url: string; observe?: StatementObserver }>();
+
+/** The URL (and statement observer) a client from createDb was made with; null for a client made elsewhere. */
+export function connectionOf(db: Db): { url: string; observe?: StatementObserver } | null {
+  return connections.get(db) ?? null;
+}
+
 export function createDb(url: string, options: CreateDbOptions = {}): Db {
+  const db = makeClient(url, options);
+  connections.set(db, { url, observe: options.observe });
+  return db;
+}
+
+function makeClient(url: string, options: CreateDbOptions): Db {
   const withObserver = (factory: SqlDriverAdapterFactory) => (options.observe ? observedAdapter(factory, options.observe) : factory);
   if (providerOf(url) === "postgresql") {
     const prepared = process.env.PG_PREPARED_STATEMENTS !== "false";

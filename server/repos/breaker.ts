@@ -1,6 +1,9 @@
 import type { Db, DbOrTx } from "../db";
 import type { BreakerRow } from "../engine/breaker";
 import { Prisma } from "../generated/sqlite/client.ts";
+import { newRowId } from "./ids";
+import { plainPgRows } from "./plainPg";
+import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
 import { isPostgres } from "./tx";
 
@@ -30,27 +33,34 @@ export interface AdmissionBreaker extends BreakerRow {
  * wrapper overhead bar, ≤ 1 ms at p99; `npm run bench -- resilience`). Both tables are keyed on
  * (tenantId, connector|kind), so the plan is two primary-key lookups.
  */
+/** admissionState's statement for the plain driver on PostgreSQL (repos/plainPg.ts): $1 tenant, $2 connector, $3 kind. */
+const ADMISSION_PG = `SELECT b."phase", b."failures", b."windowStart", b."retryAt", b."probeOwner", b."probeUntil", b."lastError",
+    (SELECT c."config" FROM "ConnectorConfig" c WHERE c."tenantId" = $1 AND c."kind" = $3) AS "config"
+  FROM (SELECT 1 AS "one") AS x
+  LEFT JOIN "ConnectorBreaker" b ON b."tenantId" = $1 AND b."connector" = $2`;
+
 export async function admissionState(
   db: DbOrTx,
   tenantId: string,
   connector: string,
   kind: string,
 ): Promise<{ breaker: AdmissionBreaker | null; config: string | null }> {
-  const rows = await db.$queryRaw<
-    {
-      phase: string | null;
-      failures: number | bigint | null;
-      windowStart: Date | null;
-      retryAt: Date | null;
-      probeOwner: string | null;
-      probeUntil: Date | null;
-      lastError: string | null;
-      config: string | null;
-    }[]
-  >`SELECT b."phase", b."failures", b."windowStart", b."retryAt", b."probeOwner", b."probeUntil", b."lastError",
+  type Row = {
+    phase: string | null;
+    failures: number | bigint | null;
+    windowStart: Date | null;
+    retryAt: Date | null;
+    probeOwner: string | null;
+    probeUntil: Date | null;
+    lastError: string | null;
+    config: string | null;
+  };
+  const rows =
+    (await plainPgRows<Row>(db, "ap_admission", ADMISSION_PG, [tenantId, connector, kind])) ??
+    (await db.$queryRaw<Row[]>`SELECT b."phase", b."failures", b."windowStart", b."retryAt", b."probeOwner", b."probeUntil", b."lastError",
       (SELECT c."config" FROM "ConnectorConfig" c WHERE c."tenantId" = ${tenantId} AND c."kind" = ${kind}) AS "config"
     FROM (SELECT 1 AS "one") AS x
-    LEFT JOIN "ConnectorBreaker" b ON b."tenantId" = ${tenantId} AND b."connector" = ${connector}`;
+    LEFT JOIN "ConnectorBreaker" b ON b."tenantId" = ${tenantId} AND b."connector" = ${connector}`);
   const r = rows[0];
   if (!r) return { breaker: null, config: null };
   const breaker =
@@ -252,6 +262,16 @@ const unflushed = (db: Db) =>
   isPostgres(db) ? Prisma.sql`WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) ` : Prisma.empty;
 const fromUnflushed = (db: Db) => (isPostgres(db) ? Prisma.sql` FROM unflushed` : Prisma.empty);
 
+/** claimSlot's statement for the plain driver on PostgreSQL (unflushed, as above): $1 holder, $2 lease, $3 tenant, $4 connector, $5 now, $6 cap, $7 start. */
+const CLAIM_SLOT_PG = `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
+  UPDATE "ConnectorSlot" SET "holder" = $1, "leaseUntil" = $2 FROM unflushed
+  WHERE "tenantId" = $3 AND "connector" = $4 AND ("holder" IS NULL OR "leaseUntil" <= $5)
+    AND "slot" = (SELECT s."slot" FROM "ConnectorSlot" s
+      WHERE s."tenantId" = $3 AND s."connector" = $4 AND s."slot" < $6
+        AND (s."holder" IS NULL OR s."leaseUntil" <= $5)
+      ORDER BY (s."slot" + $6 - $7) % $6 LIMIT 1)
+  RETURNING "slot"`;
+
 /**
  * Take a free slot (never held, released, or its holder's lease ran out) by a conditional update:
  * one statement picks a free slot below the cap (scanning from `start` round, so concurrent
@@ -273,7 +293,17 @@ export async function claimSlot(
   start: number,
 ): Promise<number | null> {
   for (let round = 0; round < cap; round++) {
-    const rows = await db.$queryRaw<{ slot: number | bigint }[]>`${unflushed(db)}UPDATE "ConnectorSlot"
+    const rows =
+      (await plainPgRows<{ slot: number }>(db, "ap_claim_slot", CLAIM_SLOT_PG, [
+        holder,
+        leaseUntil,
+        tenantId,
+        connector,
+        now,
+        cap,
+        start % cap,
+      ])) ??
+      (await db.$queryRaw<{ slot: number | bigint }[]>`${unflushed(db)}UPDATE "ConnectorSlot"
       SET "holder" = ${holder}, "leaseUntil" = ${leaseUntil}${fromUnflushed(db)}
       WHERE "tenantId" = ${tenantId} AND "connector" = ${connector}
         AND ("holder" IS NULL OR "leaseUntil" <= ${now})
@@ -281,7 +311,7 @@ export async function claimSlot(
           WHERE s."tenantId" = ${tenantId} AND s."connector" = ${connector} AND s."slot" < ${cap}
             AND (s."holder" IS NULL OR s."leaseUntil" <= ${now})
           ORDER BY (s."slot" + ${cap} - ${start % cap}) % ${cap} LIMIT 1)
-      RETURNING "slot"`;
+      RETURNING "slot"`);
     const got = rows[0];
     if (got) return Number(got.slot);
     // Nothing matched: either no slot is free (done) or our pick was taken first (look again).
@@ -293,11 +323,17 @@ export async function claimSlot(
   return null;
 }
 
+/** releaseSlot's statement for the plain driver on PostgreSQL (unflushed): $1 tenant, $2 connector, $3 slot, $4 holder. */
+const RELEASE_SLOT_PG = `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
+  UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL FROM unflushed
+  WHERE "tenantId" = $1 AND "connector" = $2 AND "slot" = $3 AND "holder" = $4`;
+
 /**
  * Give a slot back; only its holder can (a slot re-taken after our lease ran out is not ours).
  * Raw: it ends every capped call (see admissionState).
  */
 export async function releaseSlot(db: Db, tenantId: string, connector: string, slot: number, holder: string) {
+  if (await plainPgRows(db, "ap_release_slot", RELEASE_SLOT_PG, [tenantId, connector, slot, holder])) return;
   await db.$executeRaw`${unflushed(db)}UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL${fromUnflushed(db)}
     WHERE "tenantId" = ${tenantId} AND "connector" = ${connector} AND "slot" = ${slot} AND "holder" = ${holder}`;
 }
@@ -325,7 +361,14 @@ export interface CallSample {
 
 /** One multi-row insert of a tenant's buffered samples (services/callSamples.ts batches them off the call path). */
 export async function insertCallSamples(db: DbOrTx, rows: (CallSample & { at: Date })[]) {
-  if (rows.length) await db.connectorCallSample.createMany({ data: rows });
+  // One JSON-parameter INSERT (repos/rows.ts), not createMany: the flush runs on the thread that is
+  // making connector calls, and createMany's per-row parameter copying showed up in their tail.
+  await insertRows(
+    db,
+    "ConnectorCallSample",
+    ["id", "tenantId", "connector", "operation", "ok", "outcome", "durationMs", "at"],
+    rows.map((r) => [newRowId(), r.tenantId, r.connector, r.operation, r.ok, r.outcome, r.durationMs, r.at]),
+  );
 }
 
 /** A tenant's samples of one connector since `since`, newest first, at most `limit` (percentiles need the values). */

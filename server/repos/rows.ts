@@ -1,4 +1,4 @@
-import type { Tx } from "../db";
+import type { DbOrTx } from "../db";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { isPostgres } from "./tx";
 
@@ -29,7 +29,7 @@ function jsonValue(v: unknown, pg: boolean): unknown {
  * re-copies its growing parameter list for every row. `table` and `columns` are identifiers from
  * code, never input; every value travels inside the one parameter.
  */
-export async function insertRows(tx: Tx, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]) {
+export async function insertRows(tx: DbOrTx, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]) {
   if (rows.length === 0) return;
   const pg = isPostgres(tx);
   const cols = columns.map((c) => `"${c}"`).join(", ");

@@ -71,7 +71,10 @@ describe("call samples are written off the call path", () => {
     expect(inserts.length).toBeGreaterThanOrEqual(2);
     expect(inserts.length).toBeLessThan(10);
     for (const s of inserts) {
-      const tenants = new Set(s.args.filter((v) => v === a.id || v === b.id));
+      // The rows travel as one JSON array parameter (repos/rows.ts); tenantId is each row's second value.
+      const rows = JSON.parse(String(s.args[0])) as unknown[][];
+      const tenants = new Set(rows.map((r) => (Array.isArray(r) ? r[1] : (r as unknown as { tenantId: string }).tenantId)));
+      expect([...tenants].every((x) => x === a.id || x === b.id)).toBe(true);
       expect(tenants.size).toBe(1);
     }
   });
