@@ -53,7 +53,9 @@ export async function plainPgRows<R>(db: DbOrTx, name: string, text: string, val
   const conn = connectionOf(db as Db);
   if (!conn) return null;
   const args = values.map((v) => (v instanceof Date ? v.toISOString() : v));
-  const res = await poolFor(conn.url).query({ name, text, values: args });
+  // Unnamed (parsed every time) when prepared statements are off, as for Prisma's pool (server/db.ts).
+  const named = process.env.PG_PREPARED_STATEMENTS !== "false";
+  const res = await poolFor(conn.url).query({ name: named ? name : undefined, text, values: args });
   conn.observe?.({
     sql: text,
     args,

@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db, statementNames } from "../../server/db";
 import { applyMigrations } from "../../server/db/migrate";
+import { plainPgRows } from "../../server/repos/plainPg";
 import { inTransaction } from "../../server/repos/tx";
 
 const PG_URL = process.env.PG_URL ?? process.env.TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -73,14 +74,36 @@ describe("PostgreSQL clients from createDb", () => {
     expect(probe[0]?.name).toMatch(/^ap_/);
   });
 
-  it("prepares nothing by name with PG_PREPARED_STATEMENTS=false", async () => {
+  /** The plain-driver pool of the resilience wrapper (repos/plainPg.ts): sequential queries reuse its one idle connection. */
+  async function preparedOnPlainPool(db: Db) {
+    for (let i = 0; i < 2; i++) await plainPgRows(db, "ap_test_probe", `SELECT $1::int AS "probe_plain"`, [i]);
+    return (await plainPgRows<{ name: string; statement: string }>(
+      db,
+      "ap_test_list",
+      `SELECT "name", "statement" FROM pg_prepared_statements WHERE $1::int = 1`,
+      [1],
+    )) as { name: string; statement: string }[];
+  }
+
+  it("the resilience wrapper's plain-driver statements are prepared by name too", async () => {
+    const db = createDb(url);
+    clients.push(db);
+    const probe = (await preparedOnPlainPool(db)).filter((p) => p.statement.includes("probe_plain"));
+    expect(probe.map((p) => p.name)).toEqual(["ap_test_probe"]);
+  });
+
+  it("prepares nothing by name with PG_PREPARED_STATEMENTS=false, on either pool", async () => {
     const before = process.env.PG_PREPARED_STATEMENTS;
     process.env.PG_PREPARED_STATEMENTS = "false";
     try {
-      const db = createDb(url);
+      // Another URL of the same database: the plain pool is per URL, and the test above left
+      // its statements prepared on the pool of `url`.
+      const db = createDb(`${url}?application_name=unnamed`);
       clients.push(db);
       const prepared = await preparedOnOneConnection(db);
       expect(prepared.filter((p) => p.statement.includes("probe_prepared"))).toEqual([]);
+      const plain = await preparedOnPlainPool(db);
+      expect(plain.filter((p) => p.statement.includes("probe_plain"))).toEqual([]);
     } finally {
       if (before === undefined) delete process.env.PG_PREPARED_STATEMENTS;
       else process.env.PG_PREPARED_STATEMENTS = before;
