@@ -230,7 +230,10 @@ describe(`GET /api/metrics on ${TEST_PROVIDER}`, () => {
     expect(shown).toMatchObject({ exists: true, prefix: first.prefix });
     expect(JSON.stringify(shown)).not.toContain(first.token);
     const stored = await t.db.metricsToken.findUniqueOrThrow({ where: { tenantId: b.id } });
-    expect(stored.tokenHash).not.toContain(first.token.split("_")[2]);
+    // The secret is everything after "mt_<8-char prefix>_" (base64url: it may itself hold "_").
+    const secret = first.token.slice("mt_".length + 8 + 1);
+    expect(secret).toHaveLength(43);
+    expect(stored.tokenHash).not.toContain(secret);
 
     const res = await scrape(`Bearer ${first.token}`);
     expect(res.status).toBe(200);
@@ -244,7 +247,7 @@ describe(`GET /api/metrics on ${TEST_PROVIDER}`, () => {
     expect((await scrape(`Bearer ${second.token}`)).status).toBe(200);
     const ledger = await t.db.ledgerEntry.findMany({ where: { tenantId: b.id, type: "METRICS_TOKEN_CREATED" }, orderBy: { seq: "asc" } });
     expect(ledger.map((e) => JSON.parse(e.payload))).toEqual([{ prefix: first.prefix }, { prefix: second.prefix }]);
-    for (const e of ledger) expect(e.payload).not.toContain(first.token.split("_")[2]);
+    for (const e of ledger) expect(e.payload).not.toContain(secret);
     expect(await t.db.ledgerEntry.count({ where: { tenantId: a.id, type: "METRICS_TOKEN_CREATED" } })).toBe(0);
 
     await expect(createCaller({ db: t.db, clock: systemClock, session: b.seller.session }).metrics.rotateToken()).rejects.toThrow();
