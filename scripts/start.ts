@@ -50,10 +50,16 @@ const server = await serveNext();
 // The process-wide client (server/db.ts keeps it on globalThis), which the route handlers share:
 // one SQLite connection per process, so a scheduler write never waits on a request's lock in the
 // same thread.
-const scheduler = process.env.SCHEDULER === "off" ? null : startScheduler(getDb());
+// A scheduler job is work too: the quiet-time collection waits for the interval after it.
+const quiet = releaseMemoryWhenQuiet(server);
+const scheduler =
+  process.env.SCHEDULER === "off"
+    ? null
+    : startScheduler(getDb(), (line) => {
+        console.log(line);
+        quiet.touch();
+      });
 if (scheduler) console.log(`[scheduler] ${scheduler.describe()}`);
-
-releaseMemoryWhenQuiet(server);
 
 let stopping = false;
 function shutdown() {
@@ -84,25 +90,27 @@ console.log("");
 /**
  * After a burst of work — start-up above all: migrations, the seed and Next's preparation leave
  * ~100 MiB of garbage — V8 keeps the heap pages it grew into, and an idle server holds them for
- * good. Once the server has answered no request for a whole interval since the last collection, a
- * full collection hands them back (tens of milliseconds, only while nobody is waiting). Needs
+ * good. Once the server has answered no request and run no scheduler job (`touch`) for a whole
+ * interval since the last collection, a full collection hands them back (tens of milliseconds, only while nobody is waiting). Needs
  * `--expose-gc` (package.json's start script passes it); without it this does nothing.
  */
-function releaseMemoryWhenQuiet(http: import("node:http").Server, everyMs = 5000) {
+function releaseMemoryWhenQuiet(http: import("node:http").Server, everyMs = 5000): { touch(): void } {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) return;
-  let requests = 1; // start-up counts as activity
+  let activity = 1; // start-up counts as activity
+  const touch = () => {
+    activity++;
+  };
+  if (!gc) return { touch };
   let dirty = true;
-  http.on("request", () => {
-    requests++;
-  });
+  http.on("request", touch);
   setInterval(() => {
-    if (requests > 0) {
-      requests = 0;
+    if (activity > 0) {
+      activity = 0;
       dirty = true;
     } else if (dirty) {
       dirty = false;
       gc();
     }
   }, everyMs).unref();
+  return { touch };
 }
