@@ -1,11 +1,9 @@
 import type { Db, DbOrTx } from "../db";
 import type { BreakerRow } from "../engine/breaker";
-import { Prisma } from "../generated/sqlite/client.ts";
 import { newRowId } from "./ids";
 import { plainPgRows } from "./plainPg";
 import { insertRows } from "./rows";
 import { tenantWhere } from "./scope";
-import { isPostgres } from "./tx";
 
 /**
  * The resilience wrapper's shared state (SPEC §4.7): breakers, concurrency slots and call samples.
@@ -255,12 +253,10 @@ export async function ensureSlots(db: DbOrTx, tenantId: string, connector: strin
  * until they end — the cap is load shedding for the connector, and after a database crash those
  * calls' own bookkeeping is failing anyway. Budgets, executions and the ledger keep flushed
  * commits. Only for statements that are their own transaction (`Db`, never a `Tx`): inside one,
- * the setting would apply to the whole transaction's commit. SQLite (WAL, synchronous NORMAL)
- * does not sync per commit already.
+ * the setting would apply to the whole transaction's commit. Both run through repos/plainPg.ts,
+ * which every PostgreSQL client from createDb takes; the Prisma statements below them are the
+ * SQLite path (WAL, synchronous NORMAL: no sync per commit already).
  */
-const unflushed = (db: Db) =>
-  isPostgres(db) ? Prisma.sql`WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) ` : Prisma.empty;
-const fromUnflushed = (db: Db) => (isPostgres(db) ? Prisma.sql` FROM unflushed` : Prisma.empty);
 
 /** claimSlot's statement for the plain driver on PostgreSQL (unflushed, as above): $1 holder, $2 lease, $3 tenant, $4 connector, $5 now, $6 cap, $7 start. */
 const CLAIM_SLOT_PG = `WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true))
@@ -303,8 +299,8 @@ export async function claimSlot(
         cap,
         start % cap,
       ])) ??
-      (await db.$queryRaw<{ slot: number | bigint }[]>`${unflushed(db)}UPDATE "ConnectorSlot"
-      SET "holder" = ${holder}, "leaseUntil" = ${leaseUntil}${fromUnflushed(db)}
+      (await db.$queryRaw<{ slot: number | bigint }[]>`UPDATE "ConnectorSlot"
+      SET "holder" = ${holder}, "leaseUntil" = ${leaseUntil}
       WHERE "tenantId" = ${tenantId} AND "connector" = ${connector}
         AND ("holder" IS NULL OR "leaseUntil" <= ${now})
         AND "slot" = (SELECT s."slot" FROM "ConnectorSlot" s
@@ -334,7 +330,7 @@ const RELEASE_SLOT_PG = `WITH unflushed AS (SELECT set_config('synchronous_commi
  */
 export async function releaseSlot(db: Db, tenantId: string, connector: string, slot: number, holder: string) {
   if (await plainPgRows(db, "ap_release_slot", RELEASE_SLOT_PG, [tenantId, connector, slot, holder])) return;
-  await db.$executeRaw`${unflushed(db)}UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL${fromUnflushed(db)}
+  await db.$executeRaw`UPDATE "ConnectorSlot" SET "holder" = NULL, "leaseUntil" = NULL
     WHERE "tenantId" = ${tenantId} AND "connector" = ${connector} AND "slot" = ${slot} AND "holder" = ${holder}`;
 }
 

@@ -4,13 +4,13 @@ import { isPostgres } from "./tx";
 
 /**
  * The plain pg driver for the few statements the resilience wrapper runs on EVERY connector call
- * on PostgreSQL (its admission read and a capped call's slot claim): issue 12's bar is ≤ 1 ms of
+ * on PostgreSQL (its admission read, a capped call's slot claim and release): issue 12's bar is ≤ 1 ms of
  * wrapper overhead at p99. Measured through Prisma's raw queries, a one-row read cost a median
  * ~0.15 ms more than the same prepared statement on the driver, and several times that at the
  * tail (the client runtime's allocation per query); the wrapper sits on every call of every
  * connector. Each statement here is a named prepared statement on a small pool of its own. The
- * rest of the wrapper (breaker moves, releases, samples) stays on Prisma: those run on failures or
- * off the caller's path.
+ * rest of the wrapper (breaker moves, samples) stays on Prisma: those run on failures or off the
+ * caller's path.
  *
  * The same observer createDb was given sees these statements (the tenant-isolation harness records
  * every statement). A client not made by createDb, or a transaction, gets null: the caller falls
