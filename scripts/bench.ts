@@ -37,6 +37,9 @@ const QUEUE_N = Number(process.env.BENCH_QUEUE_N ?? 5000);
 /** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
 const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
 /** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
+const RESILIENCE_CALLS = Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000);
+/** calls spaced past the admission lease (each ~0.5 s with its bare twin) */
+const RESILIENCE_SPACED = Number(process.env.BENCH_RESILIENCE_SPACED ?? 60);
 const HTTP_LEDGER_ROWS = Number(process.env.BENCH_HTTP_LEDGER_ROWS ?? 1_000_000);
 const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 3000);
 /** Pages suite (needs `npm run build` and Chromium): ledger rows behind the long lists (the bar: 1,000,000), measured loads per page. */
@@ -58,7 +61,7 @@ const SUITES: Record<
   pages: { perDb: (db, label, url) => pagesBench(db, label, url, PAGES_LEDGER_ROWS, PAGES_LOADS), sqliteOnly: true },
   queue: { perDb: (db, label, url) => queueBench(db, label, url, QUEUE_N) },
   footprint: { dbFree: () => footprintBench() },
-  resilience: { perDb: (db, label, url) => resilienceBench(db, label, url, Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000)) },
+  resilience: { perDb: (db, label, url) => resilienceBench(db, label, url, RESILIENCE_CALLS, RESILIENCE_SPACED) },
 };
 
 async function withSqlite<T>(fn: (db: Db, url: string) => Promise<T>) {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import type { Clock } from "../clock";
 import { openSecret, type SecretKey, sealSecret } from "../connectors/secretBox";
 import type { Db, DbOrTx } from "../db";
@@ -11,6 +12,7 @@ import { findConnectorConfig, saveConnectorConfig } from "../repos/connectors";
 import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import type { BreakerSettings, ConnectorName, SloSettings } from "../schemas/connectors";
+import { waitOutLeases } from "./admissionLeases";
 
 /**
  * Per-tenant connector settings (SPEC §5.1 `GET/PUT /api/v1/connectors/:name`). Secrets are
@@ -233,6 +235,7 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
   }
   const kind = KIND[name];
   let newWebhookSecret: string | null = null;
+  let admissionChanged = false;
   await withConfigWrite(deps.db, viewer.tenantId, async (tx) => {
     const now = deps.clock.now();
     const before = await findConnectorConfig(tx, viewer.tenantId, kind);
@@ -252,6 +255,10 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
     if (input.enabled && name === "webhook" && !next.url)
       throw badRequest("base_url", "base_url (the webhook URL) is required to enable it");
     if (name === "webhook" && next.url && !before?.secret) newWebhookSecret = `whsec_${randomBytes(32).toString("base64url")}`;
+    admissionChanged = !isDeepStrictEqual(
+      [prev.max_concurrency ?? null, prev.breaker ?? null],
+      [next.max_concurrency ?? null, next.breaker ?? null],
+    );
     await saveConnectorConfig(
       tx,
       { tenantId: viewer.tenantId, kind },
@@ -276,6 +283,9 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
       now,
     );
   });
+  // A new cap or breaker setting applies to the very next call on every instance: the resilience
+  // wrapper's kept admission state runs out before this returns (services/admissionLeases.ts).
+  if (admissionChanged) await waitOutLeases(deps.db, viewer.tenantId, name);
   const view = await connectorView(deps.db, viewer.tenantId, name, deps.smtpConfigured);
   // A webhook's signing secret is shown once, when created, like an API key.
   return { ...view, signingSecret: newWebhookSecret as string | null };
@@ -354,10 +364,9 @@ export async function connectorLimits(db: DbOrTx, tenantId: string, name: Connec
 }
 
 /**
- * What the resilience wrapper needs of a connector, read fresh on every call (an admin's new
- * threshold or cap applies to the very next call): its breaker settings and concurrency cap, null
- * when unset (the wrapper's defaults apply / no tenant cap); and its SLO target for the read side
- * (null: DEFAULT_SLO).
+ * A connector's resilience settings as the reliability page shows them: its breaker settings and
+ * concurrency cap, null when unset (the wrapper's defaults apply / no tenant cap), and its SLO
+ * target (null: DEFAULT_SLO). The wrapper itself reads them with the breaker row (admissionState).
  */
 export async function connectorResilienceSettings(db: DbOrTx, tenantId: string, name: ConnectorName) {
   const row = await findConnectorConfig(db, tenantId, KIND[name]);

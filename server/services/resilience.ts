@@ -39,6 +39,7 @@ import { appendLedger } from "../repos/ledger";
 import type { Viewer } from "../repos/scope";
 import { inTransaction } from "../repos/tx";
 import { CONNECTOR_NAMES, type ConnectorName } from "../schemas/connectors";
+import { admissionLeases, waitOutLeases } from "./admissionLeases";
 import { flushCallSamples, recordCallSample } from "./callSamples";
 import { connectorKind, connectorResilienceSettings, resilienceSettingsOf } from "./connectors";
 
@@ -56,8 +57,10 @@ import { connectorKind, connectorResilienceSettings, resilienceSettingsOf } from
  *  4. its result moves the breaker (a failure counted in the window, a probe closing or re-opening
  *     it), is sampled for the SLO, and the slots are released (in finally, off the caller's path;
  *     a dead process's slot frees itself when its lease runs out).
- * Breaker state, slots and samples live in the database, so every instance shares them; nothing
- * here is cached between calls (an admin's force-open stops the very next call).
+ * Breaker state, slots and samples live in the database, so every instance shares them. What
+ * admission reads of a CLOSED breaker is kept for a short lease (services/admissionLeases.ts: an
+ * admin's force-open and a settings change wait the lease out, so they still stop or apply to the
+ * very next call on every instance); any other state is read on every call.
  */
 
 export interface ResilienceDeps {
@@ -144,7 +147,7 @@ async function transition(
   move: (tx: Parameters<Parameters<typeof inTransaction>[1]>[0]) => Promise<boolean>,
   entry: { from: BreakerState; to: BreakerState; reason?: string | null; failures?: number; retryAt?: Date | null; actor?: Actor },
 ) {
-  return inTransaction(deps.db, async (tx) => {
+  const moved = await inTransaction(deps.db, async (tx) => {
     if (!(await move(tx))) return false;
     await appendLedger(
       tx,
@@ -165,6 +168,9 @@ async function transition(
     );
     return true;
   });
+  // Won or lost, the row moved: what this process kept of it is stale.
+  admissionLeases(deps.db).drop(tenantId, connector);
+  return moved;
 }
 
 async function takeSlots(deps: ResilienceDeps, target: CallTarget, tenantCap: number | null, leaseMs: number) {
@@ -248,7 +254,9 @@ export async function acquirePermit(deps: ResilienceDeps, target: CallTarget): P
 
 async function admitCall(deps: ResilienceDeps, target: CallTarget): Promise<Permit | Refusal> {
   const { db, clock } = deps;
-  const state = await admissionState(db, target.tenantId, target.connector, connectorKind(target.connector));
+  const state = await admissionLeases(db).read(target.tenantId, target.connector, () =>
+    admissionState(db, target.tenantId, target.connector, connectorKind(target.connector)),
+  );
   const settings = resilienceSettingsOf(state.config);
   const row = state.breaker;
   const config = breakerConfig(settings.breaker);
@@ -319,6 +327,9 @@ async function withTimeout<T>(fn: (signal: AbortSignal) => Promise<T>, ms: numbe
 /** Count a failure into the breaker (tripping it at the threshold); conditional, re-read on a lost race. */
 async function recordFault(deps: ResilienceDeps, target: CallTarget, config: BreakerConfig, error: string) {
   const { db, clock } = deps;
+  // A fault seen here ends the lease on the CLOSED state read before it: the next call reads the
+  // row, so a trip by another instance is seen at once instead of when the lease runs out.
+  admissionLeases(db).drop(target.tenantId, target.connector);
   for (let round = 0; round < CAS_ROUNDS; round++) {
     const now = clock.now();
     const row = await ensureBreaker(db, target.tenantId, target.connector, now);
@@ -502,11 +513,13 @@ export async function setForcedOpen(
   input: { name: ConnectorName; forcedOpen: boolean; reason: string },
 ): Promise<ConnectorReliability> {
   const { db, clock } = deps;
+  let moved = false;
   for (let round = 0; round < CAS_ROUNDS; round++) {
     const now = clock.now();
     const row = await ensureBreaker(db, viewer.tenantId, input.name, now);
     const move = adminMove(row, input.forcedOpen, now);
     if (!move.changed) break;
+    moved = true;
     const done = await transition(
       deps,
       viewer.tenantId,
@@ -516,6 +529,8 @@ export async function setForcedOpen(
     );
     if (done) break;
   }
+  // The admin's answer means "in force on every instance": other instances' kept CLOSED states run out first.
+  if (moved) await waitOutLeases(db, viewer.tenantId, input.name);
   const all = await connectorReliability(deps, viewer);
   return all.find((c) => c.connector === input.name) as ConnectorReliability;
 }

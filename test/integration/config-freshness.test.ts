@@ -95,7 +95,7 @@ const OTHER_PROCEDURES: Record<string, string> = {
   "approvals.saveSettings":
     "approval settings (through withConfigWrite, ledgered CONFIG_CHANGED): read fresh by the expiry job, the inbox and each admission's webhook notice, never cached by the gate",
   "reliability.setForcedOpen":
-    "breaker state (ConnectorBreaker), not configuration: read from its row by every connector call, never cached (test/integration/resilience.test.ts: force-open stops the very next call)",
+    "breaker state (ConnectorBreaker), not configuration: a CLOSED breaker is kept by each process for a 250 ms lease that a force-open or close waits out before it answers (services/admissionLeases.ts; test/integration/resilience.test.ts: force-open through one instance stops the other instance's very next call)",
   "executions.replay": "queues a re-run of one finished execution as a new one (ledgered REPLAY_*; not configuration)",
   "executions.bulkReplay": "queues re-runs of the failed executions of a range (ledgered REPLAY_*; not configuration)",
 };
@@ -136,7 +136,7 @@ const OTHER_ROUTES: Record<string, string> = {
   "PUT approvals/settings": "approval settings (through withConfigWrite), read fresh by the expiry job, the inbox and each admission",
   "POST autonomy/audit/exports": "requests an audit export (a read of the ledger, ledgered EXPORT_REQUESTED; not configuration)",
   "PUT reliability/connectors/[name]":
-    "breaker state (ConnectorBreaker), not configuration: read from its row by every connector call, never cached (test/integration/resilience.test.ts)",
+    "breaker state (ConnectorBreaker), not configuration: a CLOSED breaker is kept by each process for a 250 ms lease that a force-open or close waits out before it answers (services/admissionLeases.ts; test/integration/resilience.test.ts)",
   "POST executions/[id]/replay": "queues a re-run of one finished execution as a new one (ledgered REPLAY_*; not configuration)",
   "POST executions/replay":
     "queues re-runs (or, dry_run, previews) of the failed executions of a range (ledgered REPLAY_*; not configuration)",

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createCaller } from "@/server/api/root";
 import { fixedClock } from "@/server/clock";
 import { createDb, type Db } from "@/server/db";
+import { ADMISSION_LEASE_MS } from "@/server/services/admissionLeases";
 import { putConnector, setWebhook } from "@/server/services/connectors";
 import type { GateDeps } from "@/server/services/gate";
 import { DEFER_RETRY_SECONDS, invokeWithResilience, type ResilienceDeps, settleSlotReleases } from "@/server/services/resilience";
@@ -300,4 +301,156 @@ describe(`resilience across two instances on one ${TEST_PROVIDER} database`, () 
     await settleSlotReleases(); // a finished call releases its slot off its path
     expect(await t.db.connectorSlot.count({ where: { tenantId: d.id, holder: { not: null } } })).toBe(0);
   }, 180_000);
+});
+
+// ─────────────── kept admission state (services/admissionLeases.ts) across two instances ───────────────
+
+describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, across two instances (${TEST_PROVIDER})`, () => {
+  /** instance 2: its own client (its own pool and its own leases), every statement recorded */
+  let db2: Db;
+  const seen: string[] = [];
+  let e: TestTenant;
+  let crm: Awaited<ReturnType<typeof receiver>>;
+  const clk = fixedClock("2026-11-26T14:00:00Z");
+  /** the admission read: the breaker row and the connector's settings in one statement (repos/breaker.ts) */
+  const admissionReads = () => seen.filter((sql) => sql.includes('"ConnectorBreaker" b') && sql.includes('"ConnectorConfig" c')).length;
+  /** one call through instance 1 (t.db) or 2 (db2), as an execution makes it */
+  const callOn = (n: 1 | 2) =>
+    invokeWithResilience(
+      { db: n === 1 ? t.db : db2, clock: clk, instanceId: `lease-i${n}`, sleep: async () => undefined },
+      { tenantId: e.id, connector: "webhook", operation: "test", idempotent: false },
+      async (signal) => {
+        const res = await fetch(crm.url, { method: "POST", body: "{}", signal });
+        return { ok: res.ok, status: res.status };
+      },
+      (r) => (r.ok ? { ok: true } : { ok: false, fault: r.status >= 500, error: `HTTP ${r.status}` }),
+    );
+  const asE = () => createCaller({ db: t.db, clock: clk, session: e.admin.session });
+  const settings = () => ({ db: t.db, clock: clk, secretKey: null, smtpConfigured: false });
+
+  beforeAll(async () => {
+    // Calls here are one at a time, so on SQLite too the second instance is a second connection.
+    db2 = createDb(t.url, { observe: (s) => seen.push(s.sql) });
+    e = await makeTenant(t.db);
+    crm = await receiver();
+    await setWebhook(t.db, e.admin.viewer, { url: crm.url, enabled: true }, clk);
+    await putConnector(settings(), e.admin.viewer, "webhook", {
+      enabled: true,
+      breaker: { failure_threshold: 3, window_seconds: 60, cooldown_seconds: 30 },
+    });
+  });
+  afterAll(async () => {
+    await settleSlotReleases();
+    await db2.$disconnect();
+    await new Promise((ok) => crm.server.close(ok));
+  });
+
+  it("calls in a row on a CLOSED breaker read it once per lease, not once per call; a fault seen by the instance ends its lease at once", async () => {
+    seen.length = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) expect((await callOn(2)).kind).toBe("DONE");
+    const elapsed = performance.now() - t0;
+    expect(crm.hits).toBe(20);
+    // A read starts a lease; the next read comes once half of it has passed (read ahead, off the
+    // calls' path): one read when the twenty calls took less than half a lease.
+    expect(admissionReads()).toBeGreaterThanOrEqual(1);
+    expect(admissionReads()).toBeLessThanOrEqual(1 + Math.floor(elapsed / (ADMISSION_LEASE_MS / 2)));
+
+    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 10));
+    const before = admissionReads();
+    expect((await callOn(2)).kind).toBe("DONE");
+    expect(admissionReads()).toBe(before + 1); // the lease ran out: read again, kept again
+    crm.status = 500;
+    expect((await callOn(2)).kind).toBe("DONE"); // a 500 is delivered: the breaker counts it
+    expect(admissionReads()).toBe(before + 1); // admitted on the kept state…
+    crm.status = 200;
+    expect((await callOn(2)).kind).toBe("DONE");
+    expect(admissionReads()).toBe(before + 2); // …which the fault dropped: this call read the row again
+    const row = await t.db.connectorBreaker.findUnique({ where: { tenantId_connector: { tenantId: e.id, connector: "webhook" } } });
+    expect(row).toMatchObject({ phase: "CLOSED", failures: 1 });
+  });
+
+  it("force-open through instance 1 stops instance 2's very next call, though instance 2 had just read the breaker CLOSED; the admin's answer waited out the lease", async () => {
+    expect((await callOn(2)).kind).toBe("DONE"); // instance 2 keeps CLOSED
+    const hits = crm.hits;
+    const t0 = performance.now();
+    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(ADMISSION_LEASE_MS);
+    expect(await callOn(2)).toMatchObject({ kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: "FORCED_OPEN" });
+    expect(await callOn(1)).toMatchObject({ kind: "FAIL_FAST", state: "FORCED_OPEN" });
+    expect(crm.hits).toBe(hits);
+    // A FORCED_OPEN state is never kept: the close is seen by both at once.
+    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
+    expect((await callOn(2)).kind).toBe("DONE");
+    expect((await callOn(1)).kind).toBe("DONE");
+    expect(crm.hits).toBe(hits + 2);
+  });
+
+  it("a cap set through instance 1 applies to instance 2's very next call, though instance 2 had just read the connector uncapped", async () => {
+    expect((await callOn(2)).kind).toBe("DONE"); // kept: no cap
+    await putConnector(settings(), e.admin.viewer, "webhook", { enabled: true, maxConcurrency: 1 });
+    crm.hold = true;
+    const held = callOn(2);
+    await vi.waitFor(() => expect(crm.inFlight).toBe(1));
+    expect(await callOn(2)).toMatchObject({ kind: "DEFER", reason: "CONCURRENCY_LIMIT" });
+    expect(crm.inFlight).toBe(1);
+    crm.release();
+    expect((await held).kind).toBe("DONE");
+    await settleSlotReleases();
+    await putConnector(settings(), e.admin.viewer, "webhook", { enabled: true, maxConcurrency: null });
+  });
+
+  it("a busy instance 2 reads its kept CLOSED state again ahead of the lease's end, off the call's path, and so sees instance 1's trip before its lease ran out", async () => {
+    /** a call that never reaches the network: only admission is under test */
+    const quiet = (n: 1 | 2, fault: boolean) =>
+      invokeWithResilience(
+        { db: n === 1 ? t.db : db2, clock: clk, instanceId: `lease-i${n}`, sleep: async () => undefined },
+        { tenantId: e.id, connector: "webhook", operation: "test", idempotent: false },
+        async () => ({ ok: !fault }),
+        (r) => (r.ok ? { ok: true } : { ok: false, fault: true, error: "HTTP 500" }),
+      );
+    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 10)); // nothing kept from before
+    seen.length = 0;
+    const t0 = performance.now();
+    expect((await quiet(2, false)).kind).toBe("DONE"); // read: CLOSED, kept
+    for (let i = 0; i < 3; i++) await quiet(1, true); // instance 1 trips it
+    expect(
+      await asE()
+        .reliability.connectors()
+        .then((l) => l.find((c) => c.connector === "webhook")?.state),
+    ).toBe("OPEN");
+    await new Promise((ok) => setTimeout(ok, Math.max(0, ADMISSION_LEASE_MS * 0.6 - (performance.now() - t0))));
+    // Past half its lease: admitted on the kept state (the trip is not seen yet: the documented window)…
+    expect((await quiet(2, false)).kind).toBe("DONE");
+    expect(performance.now() - t0).toBeLessThan(ADMISSION_LEASE_MS);
+    // …while the read made ahead finds it OPEN, which is not kept: once it has landed, calls read and
+    // fail fast — before the lease of the first read ran out.
+    await vi.waitFor(async () => expect(await quiet(2, false)).toMatchObject({ kind: "FAIL_FAST", state: "OPEN" }), { interval: 5 });
+    expect(performance.now() - t0).toBeLessThan(ADMISSION_LEASE_MS);
+    expect(admissionReads()).toBeGreaterThanOrEqual(3);
+    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "test: close after the trip" });
+  });
+
+  it("a breaker tripped by instance 1's faults refuses instance 2's calls once the lease has run out, and the untouched other tenant is still admitted", async () => {
+    expect((await callOn(2)).kind).toBe("DONE"); // instance 2 keeps CLOSED
+    crm.status = 500;
+    for (let i = 0; i < 3; i++) await callOn(1);
+    expect(
+      await asE()
+        .reliability.connectors()
+        .then((l) => l.find((c) => c.connector === "webhook")?.state),
+    ).toBe("OPEN");
+    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 25));
+    const hits = crm.hits;
+    expect(await callOn(2)).toMatchObject({ kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: "OPEN" });
+    expect(crm.hits).toBe(hits);
+    crm.status = 200;
+    // Tenant a's webhook (another receiver) on instance 2's client is not this breaker.
+    const other = await invokeWithResilience(
+      { db: db2, clock: clk, instanceId: "lease-i2" },
+      { tenantId: a.id, connector: "webhook", operation: "test", idempotent: false },
+      async () => ({ ok: true }),
+    );
+    expect(other.kind).toBe("DONE");
+  });
 });
