@@ -14,6 +14,32 @@ import { bareServer, stop } from "./http";
 import type { BenchRow } from "./ledger";
 import { rawFor } from "./raw";
 
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const pct = (xs: number[], q: number) => percentile(sorted(xs), q) ?? 0;
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+/** A row of call times (ms): calls per second from the mean, p50 / p99 in the note. */
+function timingRow(db: string, name: string, ms: number[]): BenchRow {
+  return {
+    suite: "resilience",
+    db,
+    case: name,
+    opsPerSec: 1000 / mean(ms),
+    ratio: null,
+    note: `p50 ${pct(ms, 50).toFixed(3)} ms, p99 ${pct(ms, 99).toFixed(3)} ms`,
+  };
+}
+
+/** A wrapped row: its p99 against the bare calls' p99, and the bar on the wrapper's own time per call. */
+function wrappedRow(db: string, name: string, ms: number[], bare: number[], own: number[]): BenchRow {
+  return {
+    ...timingRow(db, name, ms),
+    ratio: pct(ms, 99) / pct(bare, 99),
+    note: `p50 ${pct(ms, 50).toFixed(3)} ms, p99 ${pct(ms, 99).toFixed(3)} ms; wrapper's own time per call p50 ${pct(own, 50).toFixed(3)} ms, p99 ${pct(own, 99).toFixed(3)} ms`,
+    target: { text: "wrapper's own time p99 ≤ 1 ms", met: pct(own, 99) <= 1 },
+  };
+}
+
 async function timed(n: number, fn: () => Promise<unknown>) {
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -112,39 +138,19 @@ export async function resilienceBench(db: Db, label: string, dbUrl: string, n: n
         w.push(...(await timed(50, wrapped)));
         d.push(...(await roundTripAfterCall(50)));
       }
-      b.sort((x, y) => x - y);
-      d.sort((x, y) => x - y);
-      w.sort((x, y) => x - y);
-      const o = [...overheads].sort((x, y) => x - y);
-      const p = (xs: number[], q: number) => percentile(xs, q) ?? 0;
       const name = capped
         ? "wrapped, max_concurrency 8 (+ a shared slot claim per call, released after it)"
         : "wrapped, back to back (admission kept for its lease; sample buffered)";
-      rows.push({
-        suite: "resilience",
-        db: label,
-        case: `bare POST to 127.0.0.1 (baseline)${capped ? " [capped run]" : ""}`,
-        opsPerSec: 1000 / (b.reduce((s, x) => s + x, 0) / b.length),
-        ratio: null,
-        note: `p50 ${p(b, 50).toFixed(3)} ms, p99 ${p(b, 99).toFixed(3)} ms`,
-      });
-      rows.push({
-        suite: "resilience",
-        db: label,
-        case: `bare driver SELECT 1 right after a bare POST (${label === "postgres" ? "pg" : "better-sqlite3"}; the round-trip floor)${capped ? " [capped run]" : ""}`,
-        opsPerSec: 1000 / (d.reduce((s, x) => s + x, 0) / d.length),
-        ratio: null,
-        note: `p50 ${p(d, 50).toFixed(3)} ms, p99 ${p(d, 99).toFixed(3)} ms`,
-      });
-      rows.push({
-        suite: "resilience",
-        db: label,
-        case: name,
-        opsPerSec: 1000 / (w.reduce((s, x) => s + x, 0) / w.length),
-        ratio: p(w, 99) / p(b, 99),
-        note: `p50 ${p(w, 50).toFixed(3)} ms, p99 ${p(w, 99).toFixed(3)} ms; wrapper's own time per call p50 ${p(o, 50).toFixed(3)} ms, p99 ${p(o, 99).toFixed(3)} ms`,
-        target: { text: "wrapper's own time p99 ≤ 1 ms", met: p(o, 99) <= 1 },
-      });
+      const tag = capped ? " [capped run]" : "";
+      rows.push(timingRow(label, `bare POST to 127.0.0.1 (baseline)${tag}`, b));
+      rows.push(
+        timingRow(
+          label,
+          `bare driver SELECT 1 right after a bare POST (${label === "postgres" ? "pg" : "better-sqlite3"}; the round-trip floor)${tag}`,
+          d,
+        ),
+      );
+      rows.push(wrappedRow(label, name, w, b, overheads));
     };
     await measure(false);
     // Calls further apart than the lease: each one reads the breaker row and settings first. An
@@ -159,30 +165,9 @@ export async function resilienceBench(db: Db, label: string, dbUrl: string, n: n
       await delay(ADMISSION_LEASE_MS + 10);
       sw.push(...(await timed(1, wrapped)));
     }
-    const so = [...overheads].sort((x, y) => x - y);
-    const q = (xs: number[], k: number) =>
-      percentile(
-        xs.sort((x, y) => x - y),
-        k,
-      ) ?? 0;
     const apart = `${spaced} calls ${ADMISSION_LEASE_MS + 10} ms apart`;
-    rows.push({
-      suite: "resilience",
-      db: label,
-      case: `bare POST, ${apart} (baseline of the next row)`,
-      opsPerSec: 1000 / (sb.reduce((a, x) => a + x, 0) / sb.length),
-      ratio: null,
-      note: `p50 ${q(sb, 50).toFixed(3)} ms, p99 ${q(sb, 99).toFixed(3)} ms`,
-    });
-    rows.push({
-      suite: "resilience",
-      db: label,
-      case: `wrapped, ${apart} (the lease ran out: one admission read per call)`,
-      opsPerSec: 1000 / (sw.reduce((a, x) => a + x, 0) / sw.length),
-      ratio: q(sw, 99) / q(sb, 99),
-      note: `p50 ${q(sw, 50).toFixed(3)} ms, p99 ${q(sw, 99).toFixed(3)} ms; wrapper's own time per call p50 ${q(so, 50).toFixed(3)} ms, p99 ${q(so, 99).toFixed(3)} ms`,
-      target: { text: "wrapper's own time p99 ≤ 1 ms", met: q(so, 99) <= 1 },
-    });
+    rows.push(timingRow(label, `bare POST, ${apart} (baseline of the next row)`, sb));
+    rows.push(wrappedRow(label, `wrapped, ${apart} (the lease ran out: one admission read per call)`, sw, sb, overheads));
     await measure(true);
   } finally {
     // The last calls' releases and samples (written off the call path) land before the database goes.
