@@ -16,18 +16,19 @@ import type { admissionState } from "../repos/breaker";
  *
  * What stays exact:
  * - in this process, every move it makes (a fault counted, a trip, a probe's result, an admin's move,
- *   a connector settings write) drops the entry at once, and a read that raced the drop is not kept
- *   (the epoch moved);
- * - across processes, an entry is trusted for LEASE_MS from the moment its read *started*. An admin's
- *   force-open or close, and a change of a connector's cap or breaker settings, wait that long after
- *   their commit before they return (`waitOutLeases`): once they have returned, every instance's next
- *   call reads the new state — force-open still stops the very next call anywhere, a lowered cap
- *   applies to the very next call anywhere. Every instance must run this code (the lease is a
- *   constant, not a setting, so they cannot disagree on it);
+ *   a write of the connector's cap or breaker settings) drops the entry at once; a read that raced
+ *   the drop (its key's epoch moved), or that landed after a newer read, is not kept;
+ * - across processes, an entry is trusted for ADMISSION_LEASE_MS from the moment its read *started*.
+ *   An admin's force-open or close, and a request setting a connector's cap or breaker settings, wait
+ *   that long after their commit before they return (`waitOutLeases`) — even when they found the
+ *   change already made, as the request that made it may still be waiting. Once they have
+ *   returned, every instance's next call reads the new state: force-open still stops the very next
+ *   call anywhere, a lowered cap applies to the very next call anywhere. Every instance must run
+ *   this code (the lease is a constant, not a setting, so they cannot disagree on it);
  * - a breaker tripped by another instance's failures reaches this one within the lease: calls it
  *   admits meanwhile were admitted concurrently with the trip, as a call read just before a trip
- *   is — a window of at most LEASE_MS instead of one round trip, the price of not reading per call.
- *   A fault seen here ends it at once (the entry is dropped on the first failure).
+ *   is — a window of at most ADMISSION_LEASE_MS instead of one round trip, the price of not
+ *   reading per call. A fault seen here ends it at once (the entry is dropped on the first failure).
  */
 
 /** How long a read CLOSED state is trusted. */
@@ -45,51 +46,81 @@ interface Lease {
   until: number;
 }
 
+/** What this process holds for one tenant's connector. */
+interface Slot {
+  /** the kept state, while its lease runs */
+  lease: Lease | null;
+  /** moved by every drop of this key: a read started before a drop is not kept after it */
+  epoch: number;
+  /** when the newest read that landed had started: an older read landing after it is not kept */
+  newest: number;
+  /** the read in flight (on a caller's path or ahead of the lease's end), and when it started */
+  reading: Promise<AdmissionState> | null;
+  readingStarted: number;
+}
+
 const keyOf = (tenantId: string, connector: string) => `${tenantId}\u0000${connector}`;
 
 /** CLOSED (or no row yet, which reads as CLOSED with nothing counted). */
 const keepable = (s: AdmissionState) => s.breaker === null || s.breaker.phase === "CLOSED";
 
 class AdmissionLeases {
-  private readonly entries = new Map<string, Lease>();
-  /** keys whose entry is being read again ahead of its end */
-  private readonly refreshing = new Set<string>();
-  /** moved by every drop: a read started before a drop must not be kept after it */
-  private epoch = 0;
+  private readonly slots = new Map<string, Slot>();
 
   async read(tenantId: string, connector: string, load: () => Promise<AdmissionState>): Promise<AdmissionState> {
     const key = keyOf(tenantId, connector);
     const now = performance.now();
-    const held = this.entries.get(key);
+    const slot = this.slotOf(key);
+    const held = slot.lease;
     if (held && held.until > now) {
       // Past half its lease, a busy connector's entry is read again off the caller's path, so
       // calls in a steady stream never wait for the read (the new lease starts when that read does).
-      if (held.until - now < ADMISSION_LEASE_MS / 2 && !this.refreshing.has(key)) {
-        this.refreshing.add(key);
-        this.load(key, load, now)
-          .catch(() => undefined) // the entry simply runs out; the next call reads on its own path and sees the error
-          .finally(() => this.refreshing.delete(key));
-      }
+      // A failed read ahead is dropped: the entry runs out and the next call reads on its own path,
+      // where it meets the error.
+      if (held.until - now < ADMISSION_LEASE_MS / 2 && !slot.reading) this.start(key, slot, load, now).catch(() => undefined);
       return held.state;
     }
-    return this.load(key, load, now);
-  }
-
-  private async load(key: string, load: () => Promise<AdmissionState>, started: number) {
-    const epoch = this.epoch;
-    const state = await load();
-    if (epoch !== this.epoch) return state;
-    this.entries.delete(key);
-    if (keepable(state)) {
-      if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
-      this.entries.set(key, { state, until: started + ADMISSION_LEASE_MS });
-    }
-    return state;
+    // Callers that find no lease share a read in flight, as long as it is as fresh as a lease would be.
+    if (slot.reading && slot.readingStarted + ADMISSION_LEASE_MS > now) return slot.reading;
+    return this.start(key, slot, load, now);
   }
 
   drop(tenantId: string, connector: string) {
-    this.epoch++;
-    this.entries.delete(keyOf(tenantId, connector));
+    const slot = this.slots.get(keyOf(tenantId, connector));
+    if (!slot) return;
+    slot.epoch++;
+    slot.lease = null;
+    slot.reading = null;
+  }
+
+  private slotOf(key: string): Slot {
+    let slot = this.slots.get(key);
+    if (!slot) {
+      if (this.slots.size >= MAX_ENTRIES) this.slots.delete(this.slots.keys().next().value as string);
+      slot = { lease: null, epoch: 0, newest: Number.NEGATIVE_INFINITY, reading: null, readingStarted: 0 };
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  private start(key: string, slot: Slot, load: () => Promise<AdmissionState>, started: number): Promise<AdmissionState> {
+    const epoch = slot.epoch;
+    const reading: Promise<AdmissionState> = load()
+      .then((state) => {
+        // Kept only if nothing moved this key since the read started, no newer read landed first, and
+        // the slot was not evicted meanwhile.
+        if (slot.epoch === epoch && started >= slot.newest && this.slots.get(key) === slot) {
+          slot.newest = started;
+          slot.lease = keepable(state) ? { state, until: started + ADMISSION_LEASE_MS } : null;
+        }
+        return state;
+      })
+      .finally(() => {
+        if (slot.reading === reading) slot.reading = null;
+      });
+    slot.reading = reading;
+    slot.readingStarted = started;
+    return reading;
   }
 }
 

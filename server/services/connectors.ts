@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { isDeepStrictEqual } from "node:util";
 import type { Clock } from "../clock";
 import { openSecret, type SecretKey, sealSecret } from "../connectors/secretBox";
 import type { Db, DbOrTx } from "../db";
@@ -235,7 +234,6 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
   }
   const kind = KIND[name];
   let newWebhookSecret: string | null = null;
-  let admissionChanged = false;
   await withConfigWrite(deps.db, viewer.tenantId, async (tx) => {
     const now = deps.clock.now();
     const before = await findConnectorConfig(tx, viewer.tenantId, kind);
@@ -255,10 +253,6 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
     if (input.enabled && name === "webhook" && !next.url)
       throw badRequest("base_url", "base_url (the webhook URL) is required to enable it");
     if (name === "webhook" && next.url && !before?.secret) newWebhookSecret = `whsec_${randomBytes(32).toString("base64url")}`;
-    admissionChanged = !isDeepStrictEqual(
-      [prev.max_concurrency ?? null, prev.breaker ?? null],
-      [next.max_concurrency ?? null, next.breaker ?? null],
-    );
     await saveConnectorConfig(
       tx,
       { tenantId: viewer.tenantId, kind },
@@ -283,9 +277,11 @@ export async function putConnector(deps: ConnectorSettingsDeps, viewer: Viewer, 
       now,
     );
   });
-  // A new cap or breaker setting applies to the very next call on every instance: the resilience
+  // A cap or breaker setting applies to the very next call on every instance: the resilience
   // wrapper's kept admission state runs out before this returns (services/admissionLeases.ts).
-  if (admissionChanged) await waitOutLeases(deps.db, viewer.tenantId, name);
+  // Whenever the request sets them, changed or not: a repeat of a request still waiting (a retry,
+  // a double click) must not answer "done" before the first one's change is in force.
+  if (input.maxConcurrency !== undefined || input.breaker !== undefined) await waitOutLeases(deps.db, viewer.tenantId, name);
   const view = await connectorView(deps.db, viewer.tenantId, name, deps.smtpConfigured);
   // A webhook's signing secret is shown once, when created, like an API key.
   return { ...view, signingSecret: newWebhookSecret as string | null };

@@ -513,13 +513,11 @@ export async function setForcedOpen(
   input: { name: ConnectorName; forcedOpen: boolean; reason: string },
 ): Promise<ConnectorReliability> {
   const { db, clock } = deps;
-  let moved = false;
   for (let round = 0; round < CAS_ROUNDS; round++) {
     const now = clock.now();
     const row = await ensureBreaker(db, viewer.tenantId, input.name, now);
     const move = adminMove(row, input.forcedOpen, now);
     if (!move.changed) break;
-    moved = true;
     const done = await transition(
       deps,
       viewer.tenantId,
@@ -529,8 +527,10 @@ export async function setForcedOpen(
     );
     if (done) break;
   }
-  // The admin's answer means "in force on every instance": other instances' kept CLOSED states run out first.
-  if (moved) await waitOutLeases(db, viewer.tenantId, input.name);
+  // The admin's answer means "in force on every instance": other instances' kept CLOSED states run
+  // out first — also when this request found the move already made (a retry, a second admin), as
+  // the request that made it may still be waiting.
+  await waitOutLeases(db, viewer.tenantId, input.name);
   const all = await connectorReliability(deps, viewer);
   return all.find((c) => c.connector === input.name) as ConnectorReliability;
 }

@@ -314,6 +314,7 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
   const clk = fixedClock("2026-11-26T14:00:00Z");
   /** the admission read: the breaker row and the connector's settings in one statement (repos/breaker.ts) */
   const admissionReads = () => seen.filter((sql) => sql.includes('"ConnectorBreaker" b') && sql.includes('"ConnectorConfig" c')).length;
+  const pause = (ms: number) => new Promise((ok) => setTimeout(ok, Math.max(0, ms)));
   /** one call through instance 1 (t.db) or 2 (db2), as an execution makes it */
   const callOn = (n: 1 | 2) =>
     invokeWithResilience(
@@ -325,7 +326,24 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
       },
       (r) => (r.ok ? { ok: true } : { ok: false, fault: r.status >= 500, error: `HTTP ${r.status}` }),
     );
+  /** a call that never reaches the network (only admission is under test); `fault` = the connector failed */
+  const quiet = (n: 1 | 2, fault: boolean) =>
+    invokeWithResilience(
+      { db: n === 1 ? t.db : db2, clock: clk, instanceId: `lease-i${n}`, sleep: async () => undefined },
+      { tenantId: e.id, connector: "webhook", operation: "test", idempotent: false },
+      async () => ({ ok: !fault }),
+      (r) => (r.ok ? { ok: true } : { ok: false, fault: true, error: "HTTP 500" }),
+    );
+  const phase = async () =>
+    (await t.db.connectorBreaker.findUnique({ where: { tenantId_connector: { tenantId: e.id, connector: "webhook" } } }))?.phase ??
+    "CLOSED";
+  /** instance 1's faults until the breaker is OPEN */
+  const tripOnInstance1 = async () => {
+    for (let i = 0; i < 20 && (await phase()) !== "OPEN"; i++) await quiet(1, true);
+    expect(await phase()).toBe("OPEN");
+  };
   const asE = () => createCaller({ db: t.db, clock: clk, session: e.admin.session });
+  const closeBreaker = () => asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "test: close after the trip" });
   const settings = () => ({ db: t.db, clock: clk, secretKey: null, smtpConfigured: false });
 
   beforeAll(async () => {
@@ -336,7 +354,7 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
     await setWebhook(t.db, e.admin.viewer, { url: crm.url, enabled: true }, clk);
     await putConnector(settings(), e.admin.viewer, "webhook", {
       enabled: true,
-      breaker: { failure_threshold: 3, window_seconds: 60, cooldown_seconds: 30 },
+      breaker: { failure_threshold: 5, window_seconds: 60, cooldown_seconds: 30 },
     });
   });
   afterAll(async () => {
@@ -344,6 +362,10 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
     await db2.$disconnect();
     await new Promise((ok) => crm.server.close(ok));
   });
+
+  // Some scenarios below must run inside half a lease (else a read made ahead of the lease's end
+  // would be counted too): a round that ran late proves nothing and is run again; every scenario
+  // must have had one round in time.
 
   it("calls in a row on a CLOSED breaker read it once per lease, not once per call; a fault seen by the instance ends its lease at once", async () => {
     seen.length = 0;
@@ -356,31 +378,46 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
     expect(admissionReads()).toBeGreaterThanOrEqual(1);
     expect(admissionReads()).toBeLessThanOrEqual(1 + Math.floor(elapsed / (ADMISSION_LEASE_MS / 2)));
 
-    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 10));
-    const before = admissionReads();
-    expect((await callOn(2)).kind).toBe("DONE");
-    expect(admissionReads()).toBe(before + 1); // the lease ran out: read again, kept again
-    crm.status = 500;
-    expect((await callOn(2)).kind).toBe("DONE"); // a 500 is delivered: the breaker counts it
-    expect(admissionReads()).toBe(before + 1); // admitted on the kept state…
-    crm.status = 200;
-    expect((await callOn(2)).kind).toBe("DONE");
-    expect(admissionReads()).toBe(before + 2); // …which the fault dropped: this call read the row again
+    let inTime = false;
+    for (let round = 0; round < 4 && !inTime; round++) {
+      await pause(ADMISSION_LEASE_MS + 10); // nothing kept, no read ahead in flight
+      const before = admissionReads();
+      const r0 = performance.now();
+      expect((await callOn(2)).kind).toBe("DONE");
+      expect(admissionReads()).toBe(before + 1); // read on the call's path, kept
+      crm.status = 500;
+      expect((await callOn(2)).kind).toBe("DONE"); // a 500 is delivered: the breaker counts it
+      crm.status = 200;
+      const afterFault = admissionReads();
+      expect((await callOn(2)).kind).toBe("DONE");
+      if (performance.now() - r0 >= ADMISSION_LEASE_MS / 2) continue;
+      expect(afterFault).toBe(before + 1); // the faulty call was admitted on the kept state…
+      expect(admissionReads()).toBe(before + 2); // …which the fault dropped: the next call read the row again
+      inTime = true;
+    }
+    expect(inTime).toBe(true);
     const row = await t.db.connectorBreaker.findUnique({ where: { tenantId_connector: { tenantId: e.id, connector: "webhook" } } });
-    expect(row).toMatchObject({ phase: "CLOSED", failures: 1 });
+    expect(row?.phase).toBe("CLOSED");
+    expect(row?.failures).toBeGreaterThanOrEqual(1);
+    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "test: reset the count" });
+    await closeBreaker();
   });
 
-  it("force-open through instance 1 stops instance 2's very next call, though instance 2 had just read the breaker CLOSED; the admin's answer waited out the lease", async () => {
+  it("force-open through instance 1 stops instance 2's very next call, though instance 2 had just read the breaker CLOSED; the admin's answer waited out the lease, a repeated request too", async () => {
     expect((await callOn(2)).kind).toBe("DONE"); // instance 2 keeps CLOSED
     const hits = crm.hits;
-    const t0 = performance.now();
+    let t0 = performance.now();
     await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(ADMISSION_LEASE_MS);
     expect(await callOn(2)).toMatchObject({ kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: "FORCED_OPEN" });
     expect(await callOn(1)).toMatchObject({ kind: "FAIL_FAST", state: "FORCED_OPEN" });
     expect(crm.hits).toBe(hits);
+    // The same request again (a retry, a second admin) finds it done, and still answers only after a lease.
+    t0 = performance.now();
+    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: true, reason: "vendor incident" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(ADMISSION_LEASE_MS);
     // A FORCED_OPEN state is never kept: the close is seen by both at once.
-    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "vendor recovered" });
+    await closeBreaker();
     expect((await callOn(2)).kind).toBe("DONE");
     expect((await callOn(1)).kind).toBe("DONE");
     expect(crm.hits).toBe(hits + 2);
@@ -401,51 +438,32 @@ describe(`a CLOSED breaker's admission kept for a lease, exact at the edges, acr
   });
 
   it("a busy instance 2 reads its kept CLOSED state again ahead of the lease's end, off the call's path, and so sees instance 1's trip before its lease ran out", async () => {
-    /** a call that never reaches the network: only admission is under test */
-    const quiet = (n: 1 | 2, fault: boolean) =>
-      invokeWithResilience(
-        { db: n === 1 ? t.db : db2, clock: clk, instanceId: `lease-i${n}`, sleep: async () => undefined },
-        { tenantId: e.id, connector: "webhook", operation: "test", idempotent: false },
-        async () => ({ ok: !fault }),
-        (r) => (r.ok ? { ok: true } : { ok: false, fault: true, error: "HTTP 500" }),
-      );
-    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 10)); // nothing kept from before
-    seen.length = 0;
-    const t0 = performance.now();
-    expect((await quiet(2, false)).kind).toBe("DONE"); // read: CLOSED, kept
-    for (let i = 0; i < 3; i++) await quiet(1, true); // instance 1 trips it
-    expect(
-      await asE()
-        .reliability.connectors()
-        .then((l) => l.find((c) => c.connector === "webhook")?.state),
-    ).toBe("OPEN");
-    await new Promise((ok) => setTimeout(ok, Math.max(0, ADMISSION_LEASE_MS * 0.6 - (performance.now() - t0))));
-    // Past half its lease: admitted on the kept state (the trip is not seen yet: the documented window)…
-    expect((await quiet(2, false)).kind).toBe("DONE");
-    expect(performance.now() - t0).toBeLessThan(ADMISSION_LEASE_MS);
-    // …while the read made ahead finds it OPEN, which is not kept: once it has landed, calls read and
-    // fail fast — before the lease of the first read ran out.
-    await vi.waitFor(async () => expect(await quiet(2, false)).toMatchObject({ kind: "FAIL_FAST", state: "OPEN" }), { interval: 5 });
-    expect(performance.now() - t0).toBeLessThan(ADMISSION_LEASE_MS);
-    expect(admissionReads()).toBeGreaterThanOrEqual(3);
-    await asE().reliability.setForcedOpen({ name: "webhook", forcedOpen: false, reason: "test: close after the trip" });
+    let inTime = false;
+    for (let round = 0; round < 4 && !inTime; round++) {
+      await pause(ADMISSION_LEASE_MS + 10); // nothing kept from before
+      const t0 = performance.now();
+      expect((await quiet(2, false)).kind).toBe("DONE"); // read: CLOSED, kept
+      await tripOnInstance1();
+      await pause(ADMISSION_LEASE_MS * 0.6 - (performance.now() - t0));
+      // Past half its lease: admitted on the kept state (the trip is not seen yet: the documented window)…
+      const admitted = await quiet(2, false);
+      // …while the read made ahead finds it OPEN, which is not kept: once it has landed, calls read and fail fast.
+      await vi.waitFor(async () => expect(await quiet(2, false)).toMatchObject({ kind: "FAIL_FAST", state: "OPEN" }), { interval: 5 });
+      inTime = performance.now() - t0 < ADMISSION_LEASE_MS;
+      if (inTime) expect(admitted.kind).toBe("DONE");
+      await closeBreaker();
+    }
+    expect(inTime).toBe(true);
   });
 
   it("a breaker tripped by instance 1's faults refuses instance 2's calls once the lease has run out, and the untouched other tenant is still admitted", async () => {
     expect((await callOn(2)).kind).toBe("DONE"); // instance 2 keeps CLOSED
-    crm.status = 500;
-    for (let i = 0; i < 3; i++) await callOn(1);
-    expect(
-      await asE()
-        .reliability.connectors()
-        .then((l) => l.find((c) => c.connector === "webhook")?.state),
-    ).toBe("OPEN");
-    await new Promise((ok) => setTimeout(ok, ADMISSION_LEASE_MS + 25));
+    await tripOnInstance1();
+    await pause(ADMISSION_LEASE_MS + 25);
     const hits = crm.hits;
     expect(await callOn(2)).toMatchObject({ kind: "FAIL_FAST", reason: "BREAKER_OPEN", state: "OPEN" });
     expect(crm.hits).toBe(hits);
-    crm.status = 200;
-    // Tenant a's webhook (another receiver) on instance 2's client is not this breaker.
+    // Tenant a's webhook on instance 2's client is not this breaker.
     const other = await invokeWithResilience(
       { db: db2, clock: clk, instanceId: "lease-i2" },
       { tenantId: a.id, connector: "webhook", operation: "test", idempotent: false },
