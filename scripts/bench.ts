@@ -36,10 +36,10 @@ const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 1_000_000);
 const QUEUE_N = Number(process.env.BENCH_QUEUE_N ?? 5000);
 /** Stored gate evaluations a what-if replays (the issue's bar is 100,000). */
 const WHATIF_ROWS = Number(process.env.BENCH_WHATIF_ROWS ?? 100_000);
-/** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
+/** Resilience suite: back-to-back calls per case, and calls spaced past the admission lease (each ~0.5 s with its bare twin). */
 const RESILIENCE_CALLS = Number(process.env.BENCH_RESILIENCE_CALLS ?? 2000);
-/** calls spaced past the admission lease (each ~0.5 s with its bare twin) */
 const RESILIENCE_SPACED = Number(process.env.BENCH_RESILIENCE_SPACED ?? 60);
+/** HTTP suite (needs `npm run build`): ledger rows behind the pages (the issue's bar is 1,000,000), requests per measured row. */
 const HTTP_LEDGER_ROWS = Number(process.env.BENCH_HTTP_LEDGER_ROWS ?? 1_000_000);
 const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 3000);
 /** Pages suite (needs `npm run build` and Chromium): ledger rows behind the long lists (the bar: 1,000,000), measured loads per page. */

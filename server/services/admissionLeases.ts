@@ -46,8 +46,8 @@ interface Lease {
   until: number;
 }
 
-/** What this process holds for one tenant's connector. */
-interface Slot {
+/** What this process holds for one tenant's connector (not a concurrency slot). */
+interface Entry {
   /** the kept state, while its lease runs */
   lease: Lease | null;
   /** moved by every drop of this key: a read started before a drop is not kept after it */
@@ -65,61 +65,61 @@ const keyOf = (tenantId: string, connector: string) => `${tenantId}\u0000${conne
 const keepable = (s: AdmissionState) => s.breaker === null || s.breaker.phase === "CLOSED";
 
 class AdmissionLeases {
-  private readonly slots = new Map<string, Slot>();
+  private readonly entries = new Map<string, Entry>();
 
   async read(tenantId: string, connector: string, load: () => Promise<AdmissionState>): Promise<AdmissionState> {
     const key = keyOf(tenantId, connector);
     const now = performance.now();
-    const slot = this.slotOf(key);
-    const held = slot.lease;
+    const entry = this.entryOf(key);
+    const held = entry.lease;
     if (held && held.until > now) {
       // Past half its lease, a busy connector's entry is read again off the caller's path, so
       // calls in a steady stream never wait for the read (the new lease starts when that read does).
       // A failed read ahead is dropped: the entry runs out and the next call reads on its own path,
       // where it meets the error.
-      if (held.until - now < ADMISSION_LEASE_MS / 2 && !slot.reading) this.start(key, slot, load, now).catch(() => undefined);
+      if (held.until - now < ADMISSION_LEASE_MS / 2 && !entry.reading) this.start(key, entry, load, now).catch(() => undefined);
       return held.state;
     }
     // Callers that find no lease share a read in flight, as long as it is as fresh as a lease would be.
-    if (slot.reading && slot.readingStarted + ADMISSION_LEASE_MS > now) return slot.reading;
-    return this.start(key, slot, load, now);
+    if (entry.reading && entry.readingStarted + ADMISSION_LEASE_MS > now) return entry.reading;
+    return this.start(key, entry, load, now);
   }
 
   drop(tenantId: string, connector: string) {
-    const slot = this.slots.get(keyOf(tenantId, connector));
-    if (!slot) return;
-    slot.epoch++;
-    slot.lease = null;
-    slot.reading = null;
+    const entry = this.entries.get(keyOf(tenantId, connector));
+    if (!entry) return;
+    entry.epoch++;
+    entry.lease = null;
+    entry.reading = null;
   }
 
-  private slotOf(key: string): Slot {
-    let slot = this.slots.get(key);
-    if (!slot) {
-      if (this.slots.size >= MAX_ENTRIES) this.slots.delete(this.slots.keys().next().value as string);
-      slot = { lease: null, epoch: 0, newest: Number.NEGATIVE_INFINITY, reading: null, readingStarted: 0 };
-      this.slots.set(key, slot);
+  private entryOf(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+      entry = { lease: null, epoch: 0, newest: Number.NEGATIVE_INFINITY, reading: null, readingStarted: 0 };
+      this.entries.set(key, entry);
     }
-    return slot;
+    return entry;
   }
 
-  private start(key: string, slot: Slot, load: () => Promise<AdmissionState>, started: number): Promise<AdmissionState> {
-    const epoch = slot.epoch;
+  private start(key: string, entry: Entry, load: () => Promise<AdmissionState>, started: number): Promise<AdmissionState> {
+    const epoch = entry.epoch;
     const reading: Promise<AdmissionState> = load()
       .then((state) => {
         // Kept only if nothing moved this key since the read started, no newer read landed first, and
-        // the slot was not evicted meanwhile.
-        if (slot.epoch === epoch && started >= slot.newest && this.slots.get(key) === slot) {
-          slot.newest = started;
-          slot.lease = keepable(state) ? { state, until: started + ADMISSION_LEASE_MS } : null;
+        // the entry was not evicted meanwhile.
+        if (entry.epoch === epoch && started >= entry.newest && this.entries.get(key) === entry) {
+          entry.newest = started;
+          entry.lease = keepable(state) ? { state, until: started + ADMISSION_LEASE_MS } : null;
         }
         return state;
       })
       .finally(() => {
-        if (slot.reading === reading) slot.reading = null;
+        if (entry.reading === reading) entry.reading = null;
       });
-    slot.reading = reading;
-    slot.readingStarted = started;
+    entry.reading = reading;
+    entry.readingStarted = started;
     return reading;
   }
 }

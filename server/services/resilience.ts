@@ -205,8 +205,8 @@ const pendingReleases = new Set<Promise<void>>();
 
 /**
  * A finished call's slots go back off the caller's path: the caller has its answer as soon as
- * the connector answered, and the release (a committed write and a round trip) follows. Holding a slot a moment longer only makes the cap stricter,
- * never looser. A release that fails (the database went away) or never runs (the process died)
+ * the connector answered, and the release (a committed write and a round trip) follows. Holding a
+ * slot a moment longer only makes the cap stricter, never looser. A release that fails (the database went away) or never runs (the process died)
  * is covered by the slot's lease, as a crashed call's is. Readers of in-flight counts in this
  * process, graceful stops and tests wait for the pending ones with `settleSlotReleases`.
  */
